@@ -1,0 +1,101 @@
+//! Stage 3, check: semantic checks over the whole IR, across services.
+//!
+//! `lower` already reported what one operation can get wrong on its own; here are the
+//! problems between operations: two routes that answer the same requests (an error, naming
+//! both sides) and, across services, a literal segment that takes requests a parameter
+//! route of another service would otherwise get (a warning: the runtime's router prefers
+//! literals, which may surprise when the two routes belong to different teams).
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::ir::{Gateway, Route, Segment};
+
+pub fn check(gateway: &Gateway, diags: &mut Diagnostics) {
+    route_conflicts(gateway, diags);
+}
+
+enum Overlap {
+    /// Every request of one matches the other.
+    Same,
+    /// They overlap; `.0` has a literal where `.1` has a parameter.
+    Shadows(bool),
+    Disjoint,
+}
+
+fn overlap(a: &Route, b: &Route) -> Overlap {
+    let (a, b) = (&a.public_path.segments, &b.public_path.segments);
+    if a.len() != b.len() {
+        return Overlap::Disjoint;
+    }
+    let mut a_literal_first = None;
+    for (x, y) in a.iter().zip(b) {
+        match (x, y) {
+            (Segment::Literal(x), Segment::Literal(y)) if x != y => return Overlap::Disjoint,
+            (Segment::Literal(_), Segment::Param(_)) => {
+                a_literal_first.get_or_insert(true);
+            }
+            (Segment::Param(_), Segment::Literal(_)) => {
+                a_literal_first.get_or_insert(false);
+            }
+            _ => {}
+        }
+    }
+    match a_literal_first {
+        None => Overlap::Same,
+        Some(first) => Overlap::Shadows(first),
+    }
+}
+
+fn describe(gateway: &Gateway, route: &Route) -> String {
+    format!(
+        "{} {} (operation `{}` of service `{}`)",
+        route.method,
+        route.public_path,
+        route.operation_id,
+        gateway.services[route.service].key
+    )
+}
+
+fn route_conflicts(gateway: &Gateway, diags: &mut Diagnostics) {
+    let routes = &gateway.routes;
+    for (i, a) in routes.iter().enumerate() {
+        for b in &routes[i + 1..] {
+            if a.method != b.method {
+                continue;
+            }
+            match overlap(a, b) {
+                Overlap::Disjoint => {}
+                Overlap::Same => diags.push(
+                    Diagnostic::error(
+                        "gateway::check::route_conflict",
+                        format!(
+                            "{} and {} match the same requests",
+                            describe(gateway, a),
+                            describe(gateway, b)
+                        ),
+                    )
+                    .at(a.location.clone())
+                    .related(format!("conflicts with {}", b.operation_id), b.location.clone())
+                    .help("change a service's `mount` in the manifest, or rename one path"),
+                ),
+                // Within one spec, `/users/me` beside `/users/{id}` is deliberate.
+                Overlap::Shadows(_) if a.service == b.service => {}
+                Overlap::Shadows(a_literal) => {
+                    let (literal, param) = if a_literal { (a, b) } else { (b, a) };
+                    diags.push(
+                        Diagnostic::warning(
+                            "gateway::check::route_shadowed",
+                            format!(
+                                "{} takes the requests that {} would also match",
+                                describe(gateway, literal),
+                                describe(gateway, param)
+                            ),
+                        )
+                        .at(param.location.clone())
+                        .related(format!("shadowed by {}", literal.operation_id), literal.location.clone())
+                        .help("literal segments win over parameters; make sure no parameter value needs to equal the literal"),
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! The commands: `generate`, `validate`, `routes` (DESIGN.md, "Contracts").
+//!
+//! [`run`] takes the arguments and two writers and returns the exit code, so tests drive
+//! the whole CLI in-process. Exit codes: 0 ok, 1 the inputs have errors, 2 usage error,
+//! 3 `--check` found the committed output out of date.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+
+use crate::diag::{self, Diagnostics};
+use crate::emit::{self, RuntimeDep};
+use crate::ir::Gateway;
+use crate::load::{self, Sources};
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_INPUT: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+pub const EXIT_STALE: u8 = 3;
+
+#[derive(Parser, Debug)]
+#[command(name = "gateway", version, about = "Compiles OpenAPI specs and a manifest into a Rust API gateway")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Generate the gateway crate (or, with --check, verify the committed one is current).
+    Generate {
+        #[arg(long, default_value = "gateway.yaml")]
+        manifest: PathBuf,
+        /// Output folder; defaults to the manifest's `output`, else ./generated/<name>.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write nothing; exit 3 listing the files that differ, are missing or are extra.
+        #[arg(long)]
+        check: bool,
+        /// Depend on the runtime at this folder (written relative to the output folder).
+        #[arg(long)]
+        runtime_path: Option<PathBuf>,
+    },
+    /// Check the manifest and specs and report every problem.
+    Validate {
+        #[arg(long, default_value = "gateway.yaml")]
+        manifest: PathBuf,
+        #[arg(long, value_enum, default_value_t = DiagFormat::Human)]
+        format: DiagFormat,
+    },
+    /// List the public routes.
+    Routes {
+        #[arg(long, default_value = "gateway.yaml")]
+        manifest: PathBuf,
+        #[arg(long, value_enum, default_value_t = RoutesFormat::Table)]
+        format: RoutesFormat,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum DiagFormat {
+    Human,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum RoutesFormat {
+    Table,
+    Json,
+}
+
+/// The result of load -> lower -> check, with every diagnostic positioned and sorted.
+pub struct Compiled {
+    pub gateway: Option<Gateway>,
+    pub diagnostics: Diagnostics,
+    pub sources: Sources,
+    pub output: Option<PathBuf>,
+}
+
+pub fn compile(manifest: &Path) -> Compiled {
+    let mut sources = Sources::new();
+    let mut diagnostics = Diagnostics::default();
+    let mut output = None;
+    let gateway = load::load(manifest, &mut sources, &mut diagnostics).and_then(|loaded| {
+        output = Some(
+            loaded
+                .manifest
+                .output
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("generated").join(&loaded.manifest.name)),
+        );
+        let gateway = crate::lower::lower(&loaded, &mut diagnostics)?;
+        crate::check::check(&gateway, &mut diagnostics);
+        (!diagnostics.has_errors()).then_some(gateway)
+    });
+    sources.resolve(&mut diagnostics);
+    diagnostics.sort();
+    Compiled {
+        gateway,
+        diagnostics,
+        sources,
+        output,
+    }
+}
+
+/// Runs the CLI; returns the process exit code.
+pub fn run(args: impl IntoIterator<Item = OsString>, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let text = error.render().to_string();
+            return if error.use_stderr() {
+                let _ = write!(err, "{text}");
+                EXIT_USAGE
+            } else {
+                let _ = write!(out, "{text}");
+                EXIT_OK
+            };
+        }
+    };
+    match cli.command {
+        Command::Generate {
+            manifest,
+            out: out_dir,
+            check,
+            runtime_path,
+        } => generate(&manifest, out_dir, check, runtime_path, out, err),
+        Command::Validate { manifest, format } => {
+            let compiled = compile(&manifest);
+            match format {
+                DiagFormat::Json => {
+                    let _ = write!(out, "{}", diag::render_json(&compiled.diagnostics));
+                }
+                DiagFormat::Human => {
+                    if !compiled.diagnostics.is_empty() {
+                        let _ = write!(err, "{}", diag::render_human(&compiled.diagnostics, &compiled.sources));
+                    }
+                    if let Some(gateway) = &compiled.gateway {
+                        let _ = writeln!(
+                            out,
+                            "{}: {} routes across {} services are valid",
+                            gateway.name,
+                            gateway.routes.len(),
+                            gateway.services.len()
+                        );
+                    }
+                }
+            }
+            if compiled.gateway.is_some() { EXIT_OK } else { EXIT_INPUT }
+        }
+        Command::Routes { manifest, format } => {
+            let compiled = compile(&manifest);
+            let Some(gateway) = &compiled.gateway else {
+                let _ = write!(err, "{}", diag::render_human(&compiled.diagnostics, &compiled.sources));
+                return EXIT_INPUT;
+            };
+            let _ = match format {
+                RoutesFormat::Json => write!(out, "{}", routes_json(gateway)),
+                RoutesFormat::Table => write!(out, "{}", routes_table(gateway)),
+            };
+            EXIT_OK
+        }
+    }
+}
+
+fn generate(
+    manifest: &Path,
+    out_dir: Option<PathBuf>,
+    check: bool,
+    runtime_path: Option<PathBuf>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
+    let compiled = compile(manifest);
+    if !compiled.diagnostics.is_empty() {
+        let _ = write!(err, "{}", diag::render_human(&compiled.diagnostics, &compiled.sources));
+    }
+    let (Some(gateway), Some(default_out)) = (&compiled.gateway, compiled.output) else {
+        return EXIT_INPUT;
+    };
+    let target = out_dir.unwrap_or(default_out);
+    let runtime = match runtime_path {
+        None => RuntimeDep::Version,
+        Some(path) => match relative_to(&path, &target) {
+            Some(relative) => RuntimeDep::Path(relative),
+            None => {
+                let _ = writeln!(err, "error: cannot express {} relative to {}", path.display(), target.display());
+                return EXIT_USAGE;
+            }
+        },
+    };
+    let files = match emit::emit(gateway, &runtime) {
+        Ok(files) => files,
+        Err(message) => {
+            let _ = writeln!(err, "error: internal error while emitting: {message}");
+            return EXIT_INPUT;
+        }
+    };
+    if check {
+        return match crate::write::compare(&target, &files) {
+            Ok(changes) if changes.is_empty() => {
+                let _ = writeln!(out, "{} is up to date ({} files)", target.display(), files.len());
+                EXIT_OK
+            }
+            Ok(changes) => {
+                let _ = writeln!(err, "{} is out of date; run `gateway generate` and commit the result:", target.display());
+                for (path, change) in changes {
+                    let _ = writeln!(err, "  {:<8} {}", change.as_str(), path.display());
+                }
+                EXIT_STALE
+            }
+            Err(e) => {
+                let _ = writeln!(err, "error: cannot read {}: {e}", target.display());
+                EXIT_INPUT
+            }
+        };
+    }
+    match crate::write::write(&target, &files) {
+        Ok(changes) => {
+            let _ = writeln!(
+                out,
+                "generated {} ({} routes, {} files, {} changed)",
+                target.display(),
+                gateway.routes.len(),
+                files.len(),
+                changes.len()
+            );
+            EXIT_OK
+        }
+        Err(e) => {
+            let _ = writeln!(err, "error: cannot write {}: {e}", target.display());
+            EXIT_INPUT
+        }
+    }
+}
+
+/// `path` as seen from `base` (both relative to the current folder, or both absolute),
+/// computed lexically so the result is the same on every machine.
+fn relative_to(path: &Path, base: &Path) -> Option<String> {
+    let absolute = |p: &Path| -> Option<Vec<String>> {
+        let joined = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            std::env::current_dir().ok()?.join(p)
+        };
+        let mut parts: Vec<String> = Vec::new();
+        for component in joined.components() {
+            match component {
+                Component::Normal(c) => parts.push(c.to_string_lossy().into_owned()),
+                Component::ParentDir => {
+                    parts.pop();
+                }
+                _ => {}
+            }
+        }
+        Some(parts)
+    };
+    let (path, base) = (absolute(path)?, absolute(base)?);
+    let common = path.iter().zip(&base).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".to_owned(); base.len() - common];
+    parts.extend(path[common..].iter().cloned());
+    Some(if parts.is_empty() { ".".to_owned() } else { parts.join("/") })
+}
+
+#[derive(Serialize)]
+struct RouteJson<'a> {
+    method: &'a str,
+    path: String,
+    service: &'a str,
+    operation_id: &'a str,
+    upstream_path: String,
+    auth: serde_json::Value,
+}
+
+/// One object per public route (DESIGN.md: `gateway routes --format json`).
+pub fn routes_json(gateway: &Gateway) -> String {
+    let rows: Vec<RouteJson> = gateway
+        .routes
+        .iter()
+        .map(|r| RouteJson {
+            method: r.method.as_str(),
+            path: r.public_path.to_string(),
+            service: &gateway.services[r.service].key,
+            operation_id: &r.operation_id,
+            upstream_path: r.upstream_path.to_string(),
+            auth: match &r.auth {
+                crate::ir::Auth::Public => serde_json::json!("public"),
+                crate::ir::Auth::Required { alternatives, .. } => serde_json::Value::Array(
+                    alternatives
+                        .iter()
+                        .map(|all| {
+                            serde_json::Value::Array(
+                                all.iter()
+                                    .map(|req| serde_json::json!({"scheme": req.scheme, "scopes": req.scopes}))
+                                    .collect(),
+                            )
+                        })
+                        .collect(),
+                ),
+            },
+        })
+        .collect();
+    let mut text = serde_json::to_string_pretty(&rows).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+fn routes_table(gateway: &Gateway) -> String {
+    let rows: Vec<[String; 5]> = gateway
+        .routes
+        .iter()
+        .map(|r| {
+            [
+                r.method.to_string(),
+                r.public_path.to_string(),
+                gateway.services[r.service].key.clone(),
+                r.upstream_path.to_string(),
+                emit::auth_summary(&r.auth),
+            ]
+        })
+        .collect();
+    let headings = ["METHOD", "PATH", "SERVICE", "UPSTREAM", "AUTH"].map(String::from);
+    let mut widths = headings.clone().map(|h| h.len());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut text = String::new();
+    for row in std::iter::once(&headings).chain(&rows) {
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        text.push_str(line.join("  ").trim_end());
+        text.push('\n');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths() {
+        assert_eq!(relative_to(Path::new("runtime"), Path::new("examples/x/generated")).as_deref(), Some("../../../runtime"));
+        assert_eq!(relative_to(Path::new("/a/b"), Path::new("/a/c/d")).as_deref(), Some("../../b"));
+        assert_eq!(relative_to(Path::new("/a"), Path::new("/a")).as_deref(), Some("."));
+    }
+
+    #[test]
+    fn usage_errors_exit_2() {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        assert_eq!(run(["gateway", "frobnicate"].map(OsString::from), &mut out, &mut err), EXIT_USAGE);
+        assert_eq!(run(["gateway", "validate", "--format", "xml"].map(OsString::from), &mut out, &mut err), EXIT_USAGE);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        assert_eq!(run(["gateway", "--help"].map(OsString::from), &mut out, &mut err), EXIT_OK);
+        assert!(String::from_utf8_lossy(&out).contains("generate"));
+    }
+}

@@ -1,0 +1,438 @@
+//! The Rust files of a generated crate, built with quote and printed by prettyplease.
+//!
+//! The output is data and straight-line code over the precompiled runtime: a route table
+//! (`routes.rs`), and per service a module with one parameters struct and one handler per
+//! operation. No async, no generics, no axum or tower types: the crate rebuilds in about a
+//! second after an edit. Paths are fully qualified (`::std::string::String`) so that no
+//! user-chosen name (`Result`, `std`, `String`) can shadow what the code means.
+
+use proc_macro2::{Ident, Literal, Span, TokenStream};
+use quote::{format_ident, quote};
+
+use crate::ir::{Auth, EnumType, Gateway, Param, ParamIn, ParamType, Route, Scalar, Segment, Service};
+
+fn ident(name: &str) -> Ident {
+    Ident::new(name, Span::call_site())
+}
+
+/// Formats one file's items, with the do-not-edit header first.
+pub fn file(header: &str, tokens: TokenStream) -> String {
+    let formatted = match syn::parse2::<syn::File>(tokens.clone()) {
+        Ok(parsed) => prettyplease::unparse(&parsed),
+        // Only reachable through a bug in this module; keep the output inspectable.
+        Err(error) => format!("compile_error!({:?});\n{tokens}\n", error.to_string()),
+    };
+    format!("// {header}\n{formatted}")
+}
+
+pub fn main_rs(gateway: &Gateway) -> TokenStream {
+    let lib = ident(&gateway.lib_name());
+    quote! {
+        #![doc = " Starts the gateway: everything it does is in the route table and the runtime."]
+        #![forbid(unsafe_code)]
+
+        fn main() -> ::std::process::ExitCode {
+            ::gateway_runtime::run(&#lib::routes::GATEWAY)
+        }
+    }
+}
+
+pub fn lib_rs(gateway: &Gateway) -> TokenStream {
+    let doc = format!(
+        " The `{}` gateway: one module per service, one handler per operation.",
+        gateway.name
+    );
+    let modules = gateway.services.iter().map(|s| {
+        let module = ident(&s.module);
+        let doc = format!(" Operations of service `{}`.", s.key);
+        quote! {
+            #[doc = #doc]
+            pub mod #module;
+        }
+    });
+    quote! {
+        #![doc = #doc]
+        #![forbid(unsafe_code)]
+
+        pub mod routes;
+        #(#modules)*
+    }
+}
+
+pub fn routes_rs(gateway: &Gateway) -> TokenStream {
+    let name = &gateway.name;
+    let listen = &gateway.listen;
+    let max_body = Literal::u64_unsuffixed(gateway.max_body);
+    let version = crate::VERSION;
+    let services = gateway.services.iter().map(service_entry);
+    let routes = gateway.routes.iter().map(|r| route_entry(gateway, r));
+    quote! {
+        #![doc = " The route table: every public route, its service and its compiled auth decision."]
+
+        /// The whole gateway, as compiled.
+        pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
+            name: #name,
+            generator_version: #version,
+            listen: #listen,
+            openapi_json: ::std::include_str!("../openapi.json"),
+            max_body: #max_body,
+            services: &[#(#services),*],
+            routes: &[#(#routes),*],
+        };
+    }
+}
+
+fn service_entry(service: &Service) -> TokenStream {
+    let name = &service.key;
+    let env = &service.env;
+    let urls = &service.urls;
+    let connect = Literal::u64_unsuffixed(service.connect_timeout_ms);
+    let request = Literal::u64_unsuffixed(service.request_timeout_ms);
+    quote! {
+        ::gateway_runtime::Service {
+            name: #name,
+            env: #env,
+            urls: &[#(#urls),*],
+            connect_timeout: ::std::time::Duration::from_millis(#connect),
+            request_timeout: ::std::time::Duration::from_millis(#request),
+        }
+    }
+}
+
+fn route_entry(gateway: &Gateway, route: &Route) -> TokenStream {
+    let method = ident(route.method.variant());
+    let path = route.public_path.to_string();
+    let upstream = route.upstream_path.to_string();
+    let service = Literal::usize_unsuffixed(route.service);
+    let operation_id = &route.operation_id;
+    let module = ident(&gateway.services[route.service].module);
+    let handler = ident(&route.handler);
+    let auth = match &route.auth {
+        Auth::Public => quote!(::gateway_runtime::Auth::Public),
+        Auth::Required {
+            alternatives,
+            challenge,
+        } => {
+            let alternatives = alternatives.iter().map(|all| {
+                let all = all.iter().map(|r| {
+                    let scheme = &r.scheme;
+                    let scopes = &r.scopes;
+                    quote!(::gateway_runtime::Requirement { scheme: #scheme, scopes: &[#(#scopes),*] })
+                });
+                quote!(&[#(#all),*])
+            });
+            quote! {
+                ::gateway_runtime::Auth::Required {
+                    challenge: #challenge,
+                    alternatives: &[#(#alternatives),*],
+                }
+            }
+        }
+    };
+    quote! {
+        ::gateway_runtime::Route {
+            method: ::gateway_runtime::Method::#method,
+            path: #path,
+            upstream_path: #upstream,
+            service: #service,
+            operation_id: #operation_id,
+            auth: #auth,
+            handler: crate::#module::#handler,
+        }
+    }
+}
+
+pub fn service_rs(gateway: &Gateway, index: usize) -> TokenStream {
+    let service = &gateway.services[index];
+    let doc = format!(
+        " Handlers of service `{}`: each parses and checks its operation's parameters, then names the upstream path.",
+        service.key
+    );
+    let enums = service.enums.iter().map(enum_type);
+    let handlers = gateway
+        .routes
+        .iter()
+        .filter(|r| r.service == index)
+        .map(|r| handler(service, r));
+    quote! {
+        #![doc = #doc]
+        #(#enums)*
+        #(#handlers)*
+    }
+}
+
+fn enum_type(e: &EnumType) -> TokenStream {
+    let name = ident(&e.name);
+    let variants: Vec<Ident> = e.variants.iter().map(|(_, rust)| ident(rust)).collect();
+    let wires: Vec<&String> = e.variants.iter().map(|(wire, _)| wire).collect();
+    let variant_docs = wires.iter().map(|w| format!(" `{w}`"));
+    let expected = format!(
+        "expected one of {}",
+        wires
+            .iter()
+            .map(|w| format!("`{w}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let doc = format!(" The values the spec allows: {}.", wires.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(", "));
+    quote! {
+        #[doc = #doc]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum #name {
+            #(#[doc = #variant_docs] #variants,)*
+        }
+
+        impl #name {
+            /// The value as on the wire.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    #(Self::#variants => #wires,)*
+                }
+            }
+
+            /// Parses a wire value; the error is the message for the client.
+            pub fn parse(raw: &str) -> ::std::result::Result<Self, ::std::string::String> {
+                match raw {
+                    #(#wires => ::std::result::Result::Ok(Self::#variants),)*
+                    _ => ::std::result::Result::Err(::std::string::String::from(#expected)),
+                }
+            }
+        }
+
+        impl ::std::fmt::Display for #name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    }
+}
+
+/// Parameters a handler parses (unchecked query/header/cookie ones travel as sent).
+fn parsed(route: &Route) -> impl Iterator<Item = &Param> {
+    route
+        .params
+        .iter()
+        .filter(|p| p.location == ParamIn::Path || p.ty != ParamType::Unchecked)
+}
+
+fn rust_type(service: &Service, ty: &ParamType) -> TokenStream {
+    match ty {
+        ParamType::Int32 => quote!(i32),
+        ParamType::Int64 => quote!(i64),
+        ParamType::Number => quote!(f64),
+        ParamType::Boolean => quote!(bool),
+        ParamType::String | ParamType::Unchecked => quote!(::std::string::String),
+        ParamType::Uuid => quote!(::gateway_runtime::Uuid),
+        ParamType::Enum(i) => {
+            let name = ident(&service.enums[*i].name);
+            quote!(#name)
+        }
+        ParamType::Array(item) => {
+            let item = rust_type(service, item);
+            quote!(::std::vec::Vec<#item>)
+        }
+    }
+}
+
+fn parser(service: &Service, ty: &ParamType) -> TokenStream {
+    match ty {
+        ParamType::Int32 => quote!(::gateway_runtime::params::int32),
+        ParamType::Int64 => quote!(::gateway_runtime::params::int64),
+        ParamType::Number => quote!(::gateway_runtime::params::number),
+        ParamType::Boolean => quote!(::gateway_runtime::params::boolean),
+        ParamType::String | ParamType::Unchecked => quote!(::gateway_runtime::params::string),
+        ParamType::Uuid => quote!(::gateway_runtime::params::uuid),
+        ParamType::Enum(i) => {
+            let name = ident(&service.enums[*i].name);
+            quote!(#name::parse)
+        }
+        ParamType::Array(item) => parser(service, item),
+    }
+}
+
+fn field_type(service: &Service, param: &Param) -> TokenStream {
+    let ty = rust_type(service, &param.ty);
+    if param.required || param.default.is_some() {
+        ty
+    } else {
+        quote!(::std::option::Option<#ty>)
+    }
+}
+
+fn default_tokens(service: &Service, param: &Param, value: &Scalar) -> TokenStream {
+    match value {
+        Scalar::Int(i) => {
+            let lit = Literal::i64_unsuffixed(*i);
+            quote!(v.unwrap_or(#lit))
+        }
+        Scalar::Number(n) => {
+            let lit = Literal::f64_unsuffixed(*n);
+            quote!(v.unwrap_or(#lit))
+        }
+        Scalar::Bool(b) => quote!(v.unwrap_or(#b)),
+        Scalar::String(s) => quote!(v.unwrap_or_else(|| ::std::string::String::from(#s))),
+        Scalar::Variant(i) => {
+            let ParamType::Enum(e) = &param.ty else {
+                return quote!(v.unwrap_or_default());
+            };
+            let e = &service.enums[*e];
+            let name = ident(&e.name);
+            let variant = ident(&e.variants[*i].1);
+            quote!(v.unwrap_or(#name::#variant))
+        }
+    }
+}
+
+/// The expression that reads one parameter: `Option<field type>`, `None` on error.
+fn read(service: &Service, param: &Param, path_index: usize) -> TokenStream {
+    let name = &param.name;
+    let parse = parser(service, &param.ty);
+    let location = param.location.as_str();
+    let raw = match (param.location, &param.ty) {
+        (ParamIn::Path, _) => {
+            let index = Literal::usize_unsuffixed(path_index);
+            return quote!(errors.path(req, #index, #name, #parse));
+        }
+        (ParamIn::Query, ParamType::Array(_)) => {
+            let explode = param.explode;
+            quote!(errors.query_array(req, #name, #explode, #parse))
+        }
+        (ParamIn::Query, _) => quote!(errors.query(req, #name, #parse)),
+        (_, ParamType::Array(_)) => quote!(errors.header_array(req, #name, #parse)),
+        _ => quote!(errors.header(req, #name, #parse)),
+    };
+    if let Some(default) = &param.default {
+        let default = default_tokens(service, param, default);
+        quote!(#raw.map(|v| #default))
+    } else if param.required {
+        quote! {{
+            let value = #raw;
+            errors.require(#location, #name, value)
+        }}
+    } else {
+        raw
+    }
+}
+
+fn handler(service: &Service, route: &Route) -> TokenStream {
+    let handler = ident(&route.handler);
+    let params_type = ident(&route.params_type);
+    let doc = format!(
+        " `{} {}` -> `{}`: operation `{}`.{}",
+        route.method,
+        route.public_path,
+        route.upstream_path,
+        route.operation_id,
+        route
+            .summary
+            .as_deref()
+            .map(|s| format!(" {}", s.lines().next().unwrap_or_default()))
+            .unwrap_or_default()
+    );
+    let params: Vec<&Param> = parsed(route).collect();
+
+    // The upstream path: literal runs merged, parameters from the parsed values.
+    let mut pieces = Vec::new();
+    let mut literal = String::new();
+    for segment in &route.upstream_path.segments {
+        literal.push('/');
+        match segment {
+            Segment::Literal(text) => literal.push_str(text),
+            Segment::Param(name) => {
+                pieces.push(quote!(.literal(#literal)));
+                literal.clear();
+                let field = params
+                    .iter()
+                    .find(|p| p.location == ParamIn::Path && p.name == *name)
+                    .map(|p| ident(&p.field))
+                    .unwrap_or_else(|| format_ident!("missing"));
+                pieces.push(quote!(.param(&params.#field)));
+            }
+        }
+    }
+    if route.upstream_path.segments.is_empty() {
+        literal.push('/');
+    }
+    if !literal.is_empty() {
+        pieces.push(quote!(.literal(#literal)));
+    }
+    let forward = quote! {
+        ::std::result::Result::Ok(::gateway_runtime::UpstreamPath::new() #(#pieces)* .forward())
+    };
+
+    if params.is_empty() {
+        return quote! {
+            #[doc = #doc]
+            pub fn #handler(
+                _req: &::gateway_runtime::Request<'_>,
+            ) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
+                #forward
+            }
+        };
+    }
+
+    let fields = params.iter().map(|p| {
+        let field = ident(&p.field);
+        let ty = field_type(service, p);
+        let doc = format!(" {} parameter `{}`", p.location.as_str(), p.name);
+        quote! {
+            #[doc = #doc]
+            pub #field: #ty
+        }
+    });
+    let mut path_index = 0;
+    let reads = params.iter().map(|p| {
+        let field = ident(&p.field);
+        let read = read(service, p, path_index);
+        if p.location == ParamIn::Path {
+            path_index += 1;
+        }
+        quote!(let #field = #read;)
+    });
+    let reads: Vec<TokenStream> = reads.collect();
+    let names: Vec<Ident> = params.iter().map(|p| ident(&p.field)).collect();
+    let destructure = if names.len() == 1 {
+        let name = &names[0];
+        quote! {
+            let ::std::option::Option::Some(#name) = #name else {
+                return ::std::result::Result::Err(errors.into_problem());
+            };
+        }
+    } else {
+        quote! {
+            let (#(::std::option::Option::Some(#names)),*) = (#(#names),*) else {
+                return ::std::result::Result::Err(errors.into_problem());
+            };
+        }
+    };
+    let struct_doc = format!(" The parameters of operation `{}`.", route.operation_id);
+    let uses_params = route.upstream_path.params().next().is_some();
+    let binding = if uses_params { quote!(params) } else { quote!(_params) };
+    quote! {
+        #[doc = #struct_doc]
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct #params_type {
+            #(#fields,)*
+        }
+
+        impl #params_type {
+            /// Parses every parameter, reporting all failures at once.
+            pub fn parse(
+                req: &::gateway_runtime::Request<'_>,
+            ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
+                let mut errors = ::gateway_runtime::Errors::default();
+                #(#reads)*
+                #destructure
+                ::std::result::Result::Ok(Self { #(#names),* })
+            }
+        }
+
+        #[doc = #doc]
+        pub fn #handler(
+            req: &::gateway_runtime::Request<'_>,
+        ) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
+            let #binding = #params_type::parse(req)?;
+            #forward
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! The IR: a closed model of one gateway, built by `lower`, checked by `check`, read by `emit`.
+//!
+//! No openapiv3 or YAML type appears here, every `$ref` is resolved, and every identifier
+//! carries its wire name beside its Rust name (chosen once, for all names of a module at
+//! once, in `lower::names`). That keeps `emit` a plain translation and makes a second
+//! input format cheap.
+
+use std::fmt;
+
+use crate::diag::Location;
+
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    /// The crate name, e.g. `shop-gateway`.
+    pub name: String,
+    pub listen: String,
+    pub max_body: u64,
+    pub services: Vec<Service>,
+    /// Sorted by public path, then method: the order of every listing.
+    pub routes: Vec<Route>,
+    /// The public OpenAPI document (3.0.3) served at `/openapi.json`.
+    pub openapi: serde_json::Value,
+}
+
+impl Gateway {
+    /// The crate's library name (`shop_gateway`).
+    pub fn lib_name(&self) -> String {
+        self.name.replace('-', "_")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Service {
+    /// The manifest's key, e.g. `users`.
+    pub key: String,
+    /// The Rust module holding its handlers.
+    pub module: String,
+    /// `GATEWAY_UPSTREAM_USERS`.
+    pub env: String,
+    pub urls: Vec<String>,
+    pub connect_timeout_ms: u64,
+    pub request_timeout_ms: u64,
+    /// Named types (parameter enums) of this service's module.
+    pub enums: Vec<EnumType>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Method {
+    Get,
+    Put,
+    Post,
+    Delete,
+    Options,
+    Head,
+    Patch,
+    Trace,
+}
+
+impl Method {
+    pub const ALL: [Method; 8] = [
+        Method::Get,
+        Method::Put,
+        Method::Post,
+        Method::Delete,
+        Method::Options,
+        Method::Head,
+        Method::Patch,
+        Method::Trace,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Put => "PUT",
+            Method::Post => "POST",
+            Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
+            Method::Head => "HEAD",
+            Method::Patch => "PATCH",
+            Method::Trace => "TRACE",
+        }
+    }
+
+    /// The variant name in `gateway_runtime::Method`.
+    pub fn variant(self) -> &'static str {
+        match self {
+            Method::Get => "Get",
+            Method::Put => "Put",
+            Method::Post => "Post",
+            Method::Delete => "Delete",
+            Method::Options => "Options",
+            Method::Head => "Head",
+            Method::Patch => "Patch",
+            Method::Trace => "Trace",
+        }
+    }
+
+    /// The key of this method in an OpenAPI path item.
+    pub fn key(self) -> &'static str {
+        match self {
+            Method::Get => "get",
+            Method::Put => "put",
+            Method::Post => "post",
+            Method::Delete => "delete",
+            Method::Options => "options",
+            Method::Head => "head",
+            Method::Patch => "patch",
+            Method::Trace => "trace",
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One segment of a path template. Parameters are whole segments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    Literal(String),
+    Param(String),
+}
+
+/// A path template such as `/users/{id}/orders`, split into segments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathTemplate {
+    pub segments: Vec<Segment>,
+}
+
+impl PathTemplate {
+    pub fn params(&self) -> impl Iterator<Item = &str> {
+        self.segments.iter().filter_map(|s| match s {
+            Segment::Param(name) => Some(name.as_str()),
+            Segment::Literal(_) => None,
+        })
+    }
+}
+
+impl fmt::Display for PathTemplate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.segments.is_empty() {
+            return f.write_str("/");
+        }
+        for segment in &self.segments {
+            match segment {
+                Segment::Literal(text) => write!(f, "/{text}")?,
+                Segment::Param(name) => write!(f, "/{{{name}}}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// Index into `Gateway::services`.
+    pub service: usize,
+    pub method: Method,
+    /// base_path + mount + spec path.
+    pub public_path: PathTemplate,
+    /// The spec's path, forwarded under the upstream's base URL.
+    pub upstream_path: PathTemplate,
+    /// The path's key in the spec, as written.
+    pub spec_path: String,
+    pub operation_id: String,
+    /// Rust name of the handler function (snake case).
+    pub handler: String,
+    /// Rust name of the parameters struct (camel case).
+    pub params_type: String,
+    pub params: Vec<Param>,
+    pub body: Option<Body>,
+    pub auth: Auth,
+    pub summary: Option<String>,
+    /// The operation in its spec (file and pointer), for diagnostics.
+    pub location: Location,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ParamIn {
+    Path,
+    Query,
+    Header,
+    Cookie,
+}
+
+impl ParamIn {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParamIn::Path => "path",
+            ParamIn::Query => "query",
+            ParamIn::Header => "header",
+            ParamIn::Cookie => "cookie",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Param {
+    /// As on the wire (header names lower-cased).
+    pub name: String,
+    /// Rust field name.
+    pub field: String,
+    pub location: ParamIn,
+    pub required: bool,
+    pub ty: ParamType,
+    /// `form` explode (query arrays): `?a=1&a=2` rather than `?a=1,2`.
+    pub explode: bool,
+    /// Used when the parameter is absent.
+    pub default: Option<Scalar>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamType {
+    Int32,
+    Int64,
+    Number,
+    Boolean,
+    String,
+    Uuid,
+    /// Index into the service's `enums`.
+    Enum(usize),
+    Array(Box<ParamType>),
+    /// A shape this version does not parse (objects, cookies, ...): kept as the raw text
+    /// and reported as a warning at compile time.
+    Unchecked,
+}
+
+/// A default value of a scalar parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar {
+    Int(i64),
+    Number(f64),
+    Bool(bool),
+    String(String),
+    /// Index of the variant in the parameter's enum.
+    Variant(usize),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnumType {
+    pub name: String,
+    /// (wire value, Rust variant name)
+    pub variants: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Body {
+    pub required: bool,
+    pub media_types: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    Public,
+    /// Alternatives (OR) of requirements (AND) of schemes with scopes.
+    Required {
+        alternatives: Vec<Vec<Requirement>>,
+        /// `WWW-Authenticate` sent with a 401.
+        challenge: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requirement {
+    pub scheme: String,
+    pub scopes: Vec<String>,
+}

@@ -1,0 +1,736 @@
+//! The gateway manifest (`gateway.yaml`, version 1): raw serde types that mirror the YAML,
+//! and the one fallible step that turns them into the span-free [`Manifest`].
+//!
+//! serde stops at the first error of a value, so each independent part (a top-level section,
+//! one service) is deserialized on its own and the errors of all parts are collected.
+//! `serde_path_to_error` gives the path of a failure; it becomes a JSON pointer, and
+//! [`super::sources::Sources`] turns that into line and column.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::units;
+use crate::diag::{Diagnostic, Diagnostics, Location, did_you_mean, pointer_push};
+
+/// The manifest, validated. Paths are resolved against the manifest's directory.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub file: PathBuf,
+    pub name: String,
+    pub listen: String,
+    /// `""` or a prefix like `/api` (leading slash, no trailing slash).
+    pub base_path: String,
+    /// The manifest's `output`, resolved against its directory.
+    pub output: Option<PathBuf>,
+    pub max_body: u64,
+    pub services: Vec<ServiceConfig>,
+    /// Names of the security schemes the manifest configures.
+    pub auth_schemes: Vec<String>,
+    /// Names of the rate-limit policies the manifest defines.
+    pub rate_limit_policies: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub key: String,
+    /// The spec path as written, joined to the manifest's directory.
+    pub spec: PathBuf,
+    /// `""` or a prefix like `/users`.
+    pub mount: String,
+    pub urls: Vec<String>,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub operations: IndexMap<String, OperationPolicy>,
+}
+
+/// Per-operation policy, from the manifest or a spec's `x-gateway` extension.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OperationPolicy {
+    pub public: Option<bool>,
+    pub rate_limit: Option<String>,
+}
+
+const TOP_LEVEL: &[&str] = &[
+    "version",
+    "output",
+    "gateway",
+    "services",
+    "auth",
+    "rate_limits",
+    "observability",
+];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGateway {
+    name: String,
+    listen: Option<String>,
+    base_path: Option<String>,
+    #[serde(default)]
+    limits: RawLimits,
+    cors: Option<serde_yaml::Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    max_body: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawService {
+    spec: String,
+    mount: Option<String>,
+    upstream: RawUpstream,
+    #[serde(default)]
+    operations: IndexMap<String, OperationPolicy>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUpstream {
+    urls: Vec<String>,
+    balance: Option<String>,
+    #[serde(default)]
+    timeouts: RawTimeouts,
+    retries: Option<serde_yaml::Value>,
+    health_check: Option<serde_yaml::Value>,
+    circuit_breaker: Option<serde_yaml::Value>,
+    discovery: Option<serde_yaml::Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawTimeouts {
+    connect: Option<String>,
+    request: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRateLimits {
+    #[allow(dead_code)] // accepted for the edge-security issue; checked there
+    store: Option<serde_yaml::Value>,
+    #[serde(default)]
+    policies: IndexMap<String, RawPolicy>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    rate: String,
+    #[allow(dead_code)] // accepted for the edge-security issue; checked there
+    burst: Option<u64>,
+    #[allow(dead_code)] // accepted for the edge-security issue; checked there
+    key: Option<String>,
+}
+
+const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
+const DEFAULT_MAX_BODY: u64 = 1 << 20;
+const DEFAULT_CONNECT: Duration = Duration::from_secs(1);
+const DEFAULT_REQUEST: Duration = Duration::from_secs(30);
+
+/// Context for turning raw values into domain values with located diagnostics.
+struct Ctx<'a> {
+    file: &'a Path,
+    diags: &'a mut Diagnostics,
+}
+
+impl Ctx<'_> {
+    fn at(&self, pointer: &str) -> Location {
+        Location::new(self.file, pointer)
+    }
+
+    fn error(&mut self, code: &'static str, pointer: &str, message: String, help: &str) {
+        let d = Diagnostic::error(code, message).at(self.at(pointer));
+        self.diags.push(if help.is_empty() { d } else { d.help(help) });
+    }
+
+    fn not_enforced(&mut self, pointer: &str, what: &str) {
+        self.diags.push(
+            Diagnostic::warning(
+                "gateway::manifest::not_enforced",
+                format!("`{what}` is accepted but not enforced by this version of gateway"),
+            )
+            .at(Location::key(self.file, pointer))
+            .help("remove it, or keep it for a later version; nothing at run time depends on it yet"),
+        );
+    }
+
+    /// Deserializes one part; its error becomes a located diagnostic.
+    fn part<T: DeserializeOwned>(&mut self, pointer: &str, value: serde_yaml::Value) -> Option<T> {
+        match serde_path_to_error::deserialize::<_, T>(value) {
+            Ok(parsed) => Some(parsed),
+            Err(error) => {
+                let mut at = pointer.to_owned();
+                for segment in error.path().iter() {
+                    match segment {
+                        serde_path_to_error::Segment::Seq { index } => {
+                            at = pointer_push(&at, &index.to_string())
+                        }
+                        serde_path_to_error::Segment::Map { key } => at = pointer_push(&at, key),
+                        _ => {}
+                    }
+                }
+                self.diags.push(serde_diagnostic(self.file, at, &error.inner().to_string()));
+                None
+            }
+        }
+    }
+}
+
+/// Maps serde's messages to our codes, with a did-you-mean for unknown keys.
+fn serde_diagnostic(file: &Path, pointer: String, message: &str) -> Diagnostic {
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let (name, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        let candidates: Vec<&str> = expected
+            .split('`')
+            .enumerate()
+            .filter(|(i, _)| i % 2 == 1)
+            .map(|(_, s)| s)
+            .collect();
+        let help = did_you_mean(name, candidates.iter().copied()).unwrap_or_else(|| {
+            format!("known keys here: {}", candidates.join(", "))
+        });
+        return Diagnostic::error(
+            "gateway::manifest::unknown_key",
+            format!("unknown key `{name}`"),
+        )
+        .at(Location::key(file, pointer))
+        .help(help);
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let name = rest.split('`').next().unwrap_or(rest);
+        return Diagnostic::error(
+            "gateway::manifest::missing_key",
+            format!("missing required key `{name}`"),
+        )
+        .at(Location::new(file, pointer))
+        .help(format!("add `{name}:` here (docs/manifest.md)"));
+    }
+    Diagnostic::error("gateway::manifest::invalid_value", message.to_owned())
+        .at(Location::new(file, pointer))
+        .help("see docs/manifest.md for the expected shape")
+}
+
+/// Parses and validates the manifest text. `file` is the path as the user gave it.
+pub fn parse(file: &Path, text: &str, diags: &mut Diagnostics) -> Option<Manifest> {
+    let root: serde_yaml::Value = match serde_yaml::from_str(text) {
+        Ok(value) => value,
+        Err(error) => {
+            let location = match error.location() {
+                Some(l) => Location::at(file, l.line(), l.column()),
+                None => Location::new(file, ""),
+            };
+            diags.push(
+                Diagnostic::error(
+                    "gateway::manifest::syntax",
+                    format!("the manifest is not valid YAML: {error}"),
+                )
+                .at(location)
+                .help("check the indentation and quoting around this line"),
+            );
+            return None;
+        }
+    };
+    let serde_yaml::Value::Mapping(top) = root else {
+        diags.push(
+            Diagnostic::error(
+                "gateway::manifest::invalid_value",
+                "the manifest must be a mapping with `version`, `gateway` and `services`",
+            )
+            .at(Location::new(file, "")),
+        );
+        return None;
+    };
+    let mut ctx = Ctx { file, diags };
+    let errors_before = ctx.diags.list.len();
+    let mut sections: IndexMap<String, serde_yaml::Value> = IndexMap::new();
+    for (key, value) in top {
+        let key = match key {
+            serde_yaml::Value::String(s) => s,
+            other => format!("{other:?}"),
+        };
+        if !TOP_LEVEL.contains(&key.as_str()) {
+            let help = did_you_mean(&key, TOP_LEVEL.iter().copied())
+                .unwrap_or_else(|| format!("known keys here: {}", TOP_LEVEL.join(", ")));
+            ctx.diags.push(
+                Diagnostic::error(
+                    "gateway::manifest::unknown_key",
+                    format!("unknown key `{key}`"),
+                )
+                .at(Location::key(file, pointer_push("", &key)))
+                .help(help),
+            );
+            continue;
+        }
+        sections.insert(key, value);
+    }
+
+    match sections.get("version") {
+        Some(serde_yaml::Value::Number(n)) if n.as_u64() == Some(1) => {}
+        Some(_) => ctx.error(
+            "gateway::manifest::unsupported_version",
+            "/version",
+            "unsupported manifest version".into(),
+            "this gateway reads `version: 1`",
+        ),
+        None => ctx.error(
+            "gateway::manifest::missing_key",
+            "",
+            "missing required key `version`".into(),
+            "add `version: 1` at the top",
+        ),
+    }
+
+    let output = match sections.get("output") {
+        None => None,
+        Some(serde_yaml::Value::String(s)) => Some(PathBuf::from(s)),
+        Some(_) => {
+            ctx.error(
+                "gateway::manifest::invalid_value",
+                "/output",
+                "`output` must be a path".into(),
+                "",
+            );
+            None
+        }
+    };
+
+    let gateway: Option<RawGateway> = match sections.shift_remove("gateway") {
+        Some(value) => ctx.part("/gateway", value),
+        None => {
+            ctx.error(
+                "gateway::manifest::missing_key",
+                "",
+                "missing required key `gateway`".into(),
+                "add `gateway: { name: my-gateway }`",
+            );
+            None
+        }
+    };
+    let mut name = String::new();
+    let mut listen = DEFAULT_LISTEN.to_owned();
+    let mut base_path = String::new();
+    let mut max_body = DEFAULT_MAX_BODY;
+    if let Some(gateway) = gateway {
+        if valid_crate_name(&gateway.name) {
+            name = gateway.name;
+        } else {
+            ctx.error(
+                "gateway::manifest::invalid_name",
+                "/gateway/name",
+                format!("`{}` cannot name the generated crate", gateway.name),
+                "use lowercase ASCII letters, digits and `-`, starting with a letter (e.g. `shop-gateway`)",
+            );
+        }
+        if let Some(l) = gateway.listen {
+            if l.parse::<std::net::SocketAddr>().is_ok() {
+                listen = l;
+            } else {
+                ctx.error(
+                    "gateway::manifest::invalid_listen",
+                    "/gateway/listen",
+                    format!("`{l}` is not a socket address"),
+                    "use an IP address and a port, e.g. `0.0.0.0:8080`",
+                );
+            }
+        }
+        if let Some(b) = gateway
+            .base_path
+            .and_then(|b| prefix("/gateway/base_path", &b, &mut ctx))
+        {
+            base_path = b;
+        }
+        if let Some(size) = gateway.limits.max_body {
+            match units::size(&size) {
+                Ok(n) => max_body = n,
+                Err(message) => ctx.error(
+                    "gateway::manifest::invalid_size",
+                    "/gateway/limits/max_body",
+                    message,
+                    "sizes are written like `512KiB`, `1MiB` or `10MB`",
+                ),
+            }
+        }
+        if gateway.cors.is_some() {
+            ctx.not_enforced("/gateway/cors", "gateway.cors");
+        }
+    }
+
+    let mut policies = Vec::new();
+    if let Some(value) = sections.shift_remove("rate_limits")
+        && let Some(raw) = ctx.part::<RawRateLimits>("/rate_limits", value)
+    {
+        for (policy_name, policy) in raw.policies {
+            if let Err(message) = units::rate(&policy.rate) {
+                let pointer = format!("/rate_limits/policies/{policy_name}/rate");
+                ctx.error(
+                    "gateway::manifest::invalid_rate",
+                    &pointer,
+                    message,
+                    "rates are written like `100/minute`",
+                );
+            }
+            policies.push(policy_name);
+        }
+        ctx.not_enforced("/rate_limits", "rate_limits");
+    }
+
+    let mut auth_schemes = Vec::new();
+    if let Some(value) = sections.shift_remove("auth") {
+        match value {
+            serde_yaml::Value::Mapping(map) => {
+                for key in map.keys() {
+                    if let serde_yaml::Value::String(s) = key {
+                        auth_schemes.push(s.clone());
+                    }
+                }
+                ctx.not_enforced("/auth", "auth");
+            }
+            serde_yaml::Value::Null => {}
+            _ => ctx.error(
+                "gateway::manifest::invalid_value",
+                "/auth",
+                "`auth` must map security scheme names to their settings".into(),
+                "",
+            ),
+        }
+    }
+    if sections.shift_remove("observability").is_some() {
+        ctx.not_enforced("/observability", "observability");
+    }
+
+    let mut services = Vec::new();
+    match sections.shift_remove("services") {
+        Some(serde_yaml::Value::Mapping(map)) => {
+            let dir = file.parent().unwrap_or(Path::new(""));
+            for (key, value) in map {
+                let serde_yaml::Value::String(key) = key else {
+                    ctx.error(
+                        "gateway::manifest::invalid_value",
+                        "/services",
+                        "service keys must be strings".into(),
+                        "",
+                    );
+                    continue;
+                };
+                let pointer = pointer_push("/services", &key);
+                if !valid_service_key(&key) {
+                    ctx.diags.push(
+                        Diagnostic::error(
+                            "gateway::manifest::invalid_name",
+                            format!("`{key}` cannot name a service"),
+                        )
+                        .at(Location::key(file, &pointer))
+                        .help("use ASCII letters, digits, `-` and `_`, starting with a letter"),
+                    );
+                    continue;
+                }
+                if let Some(raw) = ctx.part::<RawService>(&pointer, value)
+                    && let Some(service) = service(&key, &pointer, raw, dir, &policies, &mut ctx)
+                {
+                    services.push(service);
+                }
+            }
+            if services.is_empty() && ctx.diags.list.len() == errors_before {
+                ctx.error(
+                    "gateway::manifest::no_services",
+                    "/services",
+                    "the manifest defines no services".into(),
+                    "add at least one service with a `spec` and an `upstream`",
+                );
+            }
+        }
+        Some(_) => ctx.error(
+            "gateway::manifest::invalid_value",
+            "/services",
+            "`services` must map service names to their settings".into(),
+            "",
+        ),
+        None => ctx.error(
+            "gateway::manifest::missing_key",
+            "",
+            "missing required key `services`".into(),
+            "add `services:` with at least one service",
+        ),
+    }
+
+    let ok = !ctx.diags.list[errors_before..]
+        .iter()
+        .any(|d| d.severity == crate::diag::Severity::Error);
+    ok.then(|| Manifest {
+        file: file.to_path_buf(),
+        name,
+        listen,
+        base_path,
+        output: output.map(|o| file.parent().unwrap_or(Path::new("")).join(o)),
+        max_body,
+        services,
+        auth_schemes,
+        rate_limit_policies: policies,
+    })
+}
+
+fn service(
+    key: &str,
+    pointer: &str,
+    raw: RawService,
+    dir: &Path,
+    policies: &[String],
+    ctx: &mut Ctx<'_>,
+) -> Option<ServiceConfig> {
+    let errors_before = ctx.diags.list.len();
+    let mount = match &raw.mount {
+        Some(m) => prefix(&format!("{pointer}/mount"), m, ctx).unwrap_or_default(),
+        None => String::new(),
+    };
+    if raw.upstream.urls.is_empty() {
+        ctx.error(
+            "gateway::manifest::no_upstream",
+            &format!("{pointer}/upstream/urls"),
+            format!("service `{key}` has no upstream URL"),
+            "list at least one base URL, e.g. `urls: [http://127.0.0.1:9001]`",
+        );
+    }
+    for (index, raw_url) in raw.upstream.urls.iter().enumerate() {
+        if let Err(message) = upstream_url(raw_url) {
+            ctx.error(
+                "gateway::manifest::invalid_url",
+                &format!("{pointer}/upstream/urls/{index}"),
+                message,
+                "use an absolute http URL such as `http://users.internal:8000` (an optional path is a prefix)",
+            );
+        }
+    }
+    if let Some(balance) = &raw.upstream.balance {
+        let known = ["round_robin", "weighted", "least_requests", "consistent_hash"];
+        if !known.contains(&balance.as_str()) {
+            ctx.diags.push(
+                Diagnostic::error(
+                    "gateway::manifest::invalid_value",
+                    format!("unknown balancing algorithm `{balance}`"),
+                )
+                .at(Location::new(ctx.file, format!("{pointer}/upstream/balance")))
+                .help(did_you_mean(balance, known).unwrap_or_else(|| known.join(", "))),
+            );
+        } else if balance != "round_robin" {
+            ctx.not_enforced(&format!("{pointer}/upstream/balance"), balance);
+        }
+    }
+    let upstream = &raw.upstream;
+    for (name, present) in [
+        ("retries", upstream.retries.is_some()),
+        ("health_check", upstream.health_check.is_some()),
+        ("circuit_breaker", upstream.circuit_breaker.is_some()),
+        ("discovery", upstream.discovery.is_some()),
+    ] {
+        if present {
+            ctx.not_enforced(&format!("{pointer}/upstream/{name}"), name);
+        }
+    }
+    let mut timeout = |name: &str, value: &Option<String>, default: Duration| match value {
+        None => default,
+        Some(text) => match units::duration(text) {
+            Ok(d) if !d.is_zero() => d,
+            Ok(_) => {
+                ctx.error(
+                    "gateway::manifest::invalid_duration",
+                    &format!("{pointer}/upstream/timeouts/{name}"),
+                    "a timeout must be longer than zero".into(),
+                    "",
+                );
+                default
+            }
+            Err(message) => {
+                ctx.error(
+                    "gateway::manifest::invalid_duration",
+                    &format!("{pointer}/upstream/timeouts/{name}"),
+                    message,
+                    "durations are written like `500ms`, `2s` or `1m`",
+                );
+                default
+            }
+        },
+    };
+    let connect_timeout = timeout("connect", &upstream.timeouts.connect, DEFAULT_CONNECT);
+    let request_timeout = timeout("request", &upstream.timeouts.request, DEFAULT_REQUEST);
+    for (operation, policy) in &raw.operations {
+        if let Some(limit) = &policy.rate_limit
+            && !policies.contains(limit)
+        {
+            ctx.diags.push(
+                Diagnostic::error(
+                    "gateway::manifest::unknown_rate_limit",
+                    format!("operation `{operation}` names rate-limit policy `{limit}`, which is not defined"),
+                )
+                .at(Location::new(
+                    ctx.file,
+                    format!("{pointer}/operations/{operation}/rate_limit"),
+                ))
+                .help(
+                    did_you_mean(limit, policies.iter().map(String::as_str))
+                        .unwrap_or_else(|| "define it under `rate_limits.policies`".into()),
+                ),
+            );
+        }
+    }
+    if ctx.diags.list[errors_before..]
+        .iter()
+        .any(|d| d.severity == crate::diag::Severity::Error)
+    {
+        return None;
+    }
+    Some(ServiceConfig {
+        key: key.to_owned(),
+        spec: dir.join(&raw.spec),
+        mount,
+        urls: raw.upstream.urls,
+        connect_timeout,
+        request_timeout,
+        operations: raw.operations,
+    })
+}
+
+/// A path prefix: `""`, or `/a/b` with literal segments only.
+fn prefix(pointer: &str, text: &str, ctx: &mut Ctx<'_>) -> Option<String> {
+    let trimmed = text.trim_end_matches('/');
+    let valid = trimmed.is_empty()
+        || (trimmed.starts_with('/')
+            && trimmed[1..].split('/').all(|segment| {
+                !segment.is_empty()
+                    && segment != "."
+                    && segment != ".."
+                    && segment.bytes().all(|b| {
+                        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+                    })
+            }));
+    if valid {
+        Some(trimmed.to_owned())
+    } else {
+        ctx.error(
+            "gateway::manifest::invalid_prefix",
+            pointer,
+            format!("`{text}` is not a path prefix"),
+            "write it like `/api/v1`: a leading slash and literal segments of letters, digits, `-`, `.`, `_`, `~`",
+        );
+        None
+    }
+}
+
+/// An upstream base URL: absolute http, with a host, no query or fragment.
+pub fn upstream_url(text: &str) -> Result<url::Url, String> {
+    let parsed = url::Url::parse(text).map_err(|e| format!("`{text}` is not a URL: {e}"))?;
+    if parsed.scheme() != "http" {
+        return Err(format!(
+            "`{text}`: only http upstreams are supported by this version (not `{}`)",
+            parsed.scheme()
+        ));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(format!("`{text}` has no host"));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(format!("`{text}`: an upstream URL cannot have a query or fragment"));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(format!(
+            "`{text}`: credentials do not belong in an upstream URL (secrets never go into generated code)"
+        ));
+    }
+    Ok(parsed)
+}
+
+fn valid_crate_name(name: &str) -> bool {
+    name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.ends_with('-')
+}
+
+fn valid_service_key(key: &str) -> bool {
+    key.starts_with(|c: char| c.is_ascii_alphabetic())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str) -> (Option<Manifest>, Vec<(String, String)>) {
+        let mut diags = Diagnostics::default();
+        let manifest = parse(Path::new("dir/gateway.yaml"), text, &mut diags);
+        let list = diags
+            .list
+            .iter()
+            .map(|d| {
+                (
+                    d.code.to_owned(),
+                    d.location.as_ref().map(|l| l.pointer.clone()).unwrap_or_default(),
+                )
+            })
+            .collect();
+        (manifest, list)
+    }
+
+    const GOOD: &str = "version: 1\ngateway: {name: shop, base_path: /api/}\nservices:\n  users:\n    spec: specs/users.yaml\n    mount: /users\n    upstream: {urls: ['http://127.0.0.1:9001'], timeouts: {connect: 250ms}}\n    operations: {createUser: {public: true}}\n";
+
+    #[test]
+    fn a_good_manifest() {
+        let (manifest, diags) = check(GOOD);
+        assert!(diags.is_empty(), "{diags:?}");
+        let manifest = manifest.unwrap();
+        assert_eq!(manifest.base_path, "/api");
+        assert_eq!(manifest.listen, DEFAULT_LISTEN);
+        let users = &manifest.services[0];
+        assert_eq!(users.spec, Path::new("dir/specs/users.yaml"));
+        assert_eq!(users.connect_timeout, Duration::from_millis(250));
+        assert_eq!(users.request_timeout, DEFAULT_REQUEST);
+        assert_eq!(users.operations["createUser"].public, Some(true));
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let text = "version: 1\ngatway: {}\nservices:\n  users:\n    spec: u.yaml\n    upstream: {urls: ['ftp://x'], timeouts: {connect: 1sec}}\n  orders:\n    spec: o.yaml\n    upstream: {urls: ['http://x'], timeout: {}}\n";
+        let (manifest, diags) = check(text);
+        assert!(manifest.is_none());
+        let codes: Vec<_> = diags.iter().map(|(c, p)| format!("{c} {p}")).collect();
+        assert_eq!(
+            codes,
+            [
+                "gateway::manifest::unknown_key /gatway",
+                "gateway::manifest::missing_key ",
+                "gateway::manifest::invalid_url /services/users/upstream/urls/0",
+                "gateway::manifest::invalid_duration /services/users/upstream/timeouts/connect",
+                "gateway::manifest::unknown_key /services/orders/upstream/timeout",
+            ]
+        );
+    }
+
+    #[test]
+    fn upstream_urls() {
+        assert!(upstream_url("http://127.0.0.1:9001/v1").is_ok());
+        assert!(upstream_url("https://x").is_err());
+        assert!(upstream_url("http://u:p@x").is_err());
+        assert!(upstream_url("http://x/?a=1").is_err());
+        assert!(upstream_url("not a url").is_err());
+    }
+
+    #[test]
+    fn names() {
+        assert!(valid_crate_name("shop-gateway"));
+        assert!(!valid_crate_name("Shop"));
+        assert!(!valid_crate_name("1shop"));
+        assert!(!valid_crate_name("shop-"));
+    }
+}

@@ -1,0 +1,772 @@
+//! Stage 2, lower: the manifest and the loaded specs become the IR ([`crate::ir`]).
+//!
+//! Here every `$ref` a route needs is resolved, every operation gets its auth decision, and
+//! every Rust name is chosen. Problems that belong to one operation are reported and the
+//! operation is skipped, so one bad operation never hides the problems of another.
+
+pub mod names;
+mod openapi;
+mod path;
+
+use indexmap::IndexMap;
+use openapiv3::{
+    OpenAPI, Operation, Parameter, ParameterSchemaOrContent, PathItem, QueryStyle, ReferenceOr,
+    Schema, SchemaKind, SecurityScheme, Type, VariantOrUnknownOrEmpty,
+};
+
+use crate::diag::{Diagnostic, Diagnostics, Location, did_you_mean, pointer_push};
+use crate::ir::{
+    Auth, Body, EnumType, Gateway, Method, Param, ParamIn, ParamType, PathTemplate, Requirement,
+    Route, Scalar, Segment, Service,
+};
+use crate::load::{Loaded, LoadedSpec, OperationPolicy, ServiceConfig};
+use names::Scope;
+pub use path::parse_template;
+
+/// Module names a generated crate uses itself; services get other names.
+const CRATE_MODULES: &[&str] = &["routes", "main", "lib", "schemas", "gateway_runtime"];
+
+pub fn lower(loaded: &Loaded, diags: &mut Diagnostics) -> Option<Gateway> {
+    let manifest = &loaded.manifest;
+    let errors_before = diags.has_errors();
+    let mut modules = Scope::with_reserved(CRATE_MODULES);
+    let mut services = Vec::new();
+    let mut routes = Vec::new();
+    for (index, (config, spec)) in manifest.services.iter().zip(&loaded.specs).enumerate() {
+        let module = modules.claim(names::snake(&config.key, "service"));
+        let mut lowering = ServiceLowering {
+            index,
+            config,
+            spec,
+            manifest_file: &manifest.file,
+            base_path: &manifest.base_path,
+            gateway_name: &manifest.name,
+            handlers: Scope::with_reserved(&[]),
+            types: Scope::with_reserved(&[]),
+            enums: Vec::new(),
+            diags,
+        };
+        routes.extend(lowering.routes());
+        let enums = lowering.enums;
+        services.push(Service {
+            key: config.key.clone(),
+            module,
+            env: names::upstream_env(&config.key),
+            urls: config.urls.clone(),
+            connect_timeout_ms: duration_ms(config.connect_timeout),
+            request_timeout_ms: duration_ms(config.request_timeout),
+            enums,
+        });
+    }
+    check_manifest_schemes(loaded, diags);
+    routes.sort_by(|a: &Route, b: &Route| {
+        (a.public_path.to_string(), a.method).cmp(&(b.public_path.to_string(), b.method))
+    });
+    let openapi = openapi::public_document(loaded, &routes, &services);
+    if diags.has_errors() && !errors_before {
+        return None;
+    }
+    Some(Gateway {
+        name: manifest.name.clone(),
+        listen: manifest.listen.clone(),
+        max_body: manifest.max_body,
+        services,
+        routes,
+        openapi,
+    })
+}
+
+fn duration_ms(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Every scheme the manifest configures must exist in some spec.
+fn check_manifest_schemes(loaded: &Loaded, diags: &mut Diagnostics) {
+    let known: Vec<&str> = loaded
+        .specs
+        .iter()
+        .filter_map(|s| s.openapi.components.as_ref())
+        .flat_map(|c| c.security_schemes.keys().map(String::as_str))
+        .collect();
+    for scheme in &loaded.manifest.auth_schemes {
+        if !known.contains(&scheme.as_str()) {
+            diags.push(
+                Diagnostic::error(
+                    "gateway::manifest::unknown_scheme",
+                    format!("`auth` configures `{scheme}`, which no spec declares in `components.securitySchemes`"),
+                )
+                .at(Location::key(&loaded.manifest.file, pointer_push("/auth", scheme)))
+                .help(did_you_mean(scheme, known.iter().copied()).unwrap_or_else(|| {
+                    format!("schemes the specs declare: {}", if known.is_empty() { "none".to_owned() } else { known.join(", ") })
+                })),
+            );
+        }
+    }
+}
+
+struct ServiceLowering<'a> {
+    index: usize,
+    config: &'a ServiceConfig,
+    spec: &'a LoadedSpec,
+    manifest_file: &'a std::path::Path,
+    base_path: &'a str,
+    gateway_name: &'a str,
+    handlers: Scope,
+    types: Scope,
+    enums: Vec<EnumType>,
+    diags: &'a mut Diagnostics,
+}
+
+impl<'a> ServiceLowering<'a> {
+    fn locate(&self, pointer: &str) -> Location {
+        self.spec.origins.locate(pointer)
+    }
+
+    fn manifest_at(&self, rest: &str) -> Location {
+        Location::new(
+            self.manifest_file,
+            format!("{}{rest}", pointer_push("/services", &self.config.key)),
+        )
+    }
+
+    fn routes(&mut self) -> Vec<Route> {
+        let spec: &'a LoadedSpec = self.spec;
+        let doc: &'a OpenAPI = &spec.openapi;
+        let mut routes = Vec::new();
+        let mut seen_ids: IndexMap<String, String> = IndexMap::new();
+        for (path, item) in &doc.paths.paths {
+            let path_pointer = pointer_push("/paths", path);
+            let item = match item {
+                ReferenceOr::Item(item) => item,
+                ReferenceOr::Reference { reference } => {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "gateway::spec::unsupported",
+                            format!("path item `{path}` is a reference to `{reference}` inside the document"),
+                        )
+                        .at(self.locate(&path_pointer))
+                        .help("write the path item in place, or reference a separate file (which is bundled)"),
+                    );
+                    continue;
+                }
+            };
+            let Some(template) = path::parse_template(path, &self.locate(&path_pointer), self.diags)
+            else {
+                continue;
+            };
+            for (method, operation) in operations(item) {
+                let pointer = pointer_push(&path_pointer, method.key());
+                let operation_id = operation
+                    .operation_id
+                    .clone()
+                    .unwrap_or_else(|| format!("{} {path}", method.as_str()));
+                if let Some(first) = seen_ids.get(&operation_id) {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "gateway::spec::duplicate_operation_id",
+                            format!("operationId `{operation_id}` is used twice in service `{}`", self.config.key),
+                        )
+                        .at(self.locate(&pointer_push(&pointer, "operationId")))
+                        .related("first used here", self.locate(&pointer_push(first, "operationId")))
+                        .help("operationIds must be unique within a spec: rename one"),
+                    );
+                    continue;
+                }
+                seen_ids.insert(operation_id.clone(), pointer.clone());
+                if let Some(route) = self.route(method, path, &template, item, operation, operation_id, &pointer)
+                {
+                    routes.push(route);
+                }
+            }
+        }
+        // Policies for operations the spec does not have.
+        for name in self.config.operations.keys() {
+            if !seen_ids.contains_key(name) {
+                let help = did_you_mean(name, seen_ids.keys().map(String::as_str))
+                    .unwrap_or_else(|| "policies are keyed by the spec's operationId".to_owned());
+                self.diags.push(
+                    Diagnostic::error(
+                        "gateway::manifest::unknown_operation",
+                        format!("service `{}` has no operation `{name}`", self.config.key),
+                    )
+                    .at(Location::key(
+                        self.manifest_file,
+                        pointer_push(&format!("{}/operations", pointer_push("/services", &self.config.key)), name),
+                    ))
+                    .help(help),
+                );
+            }
+        }
+        routes
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn route(
+        &mut self,
+        method: Method,
+        spec_path: &str,
+        template: &PathTemplate,
+        item: &'a PathItem,
+        operation: &'a Operation,
+        operation_id: String,
+        pointer: &str,
+    ) -> Option<Route> {
+        let errors_before = self.diags.list.len();
+        let policy = self.policy(&operation_id, operation, pointer);
+        let params = self.params(template, item, operation, pointer, &operation_id);
+        let body = self.body(operation, pointer);
+        let auth = self.auth(&operation_id, operation, &policy, pointer);
+        let failed = self.diags.list[errors_before..]
+            .iter()
+            .any(|d| d.severity == crate::diag::Severity::Error);
+        let (params, auth) = (params?, auth?);
+        if failed {
+            return None;
+        }
+        let handler = self
+            .handlers
+            .claim(names::snake(&operation_id, "operation"));
+        let params_type = self
+            .types
+            .claim(format!("{}Params", names::camel(&operation_id, "Operation")));
+        let mut public_segments = Vec::new();
+        for prefix in [self.base_path, self.config.mount.as_str()] {
+            public_segments.extend(
+                prefix
+                    .split('/')
+                    .filter(|s| !s.is_empty())
+                    .map(|s| Segment::Literal(s.to_owned())),
+            );
+        }
+        public_segments.extend(template.segments.iter().cloned());
+        Some(Route {
+            service: self.index,
+            method,
+            public_path: PathTemplate {
+                segments: public_segments,
+            },
+            upstream_path: template.clone(),
+            spec_path: spec_path.to_owned(),
+            operation_id,
+            handler,
+            params_type,
+            params,
+            body,
+            auth,
+            summary: operation.summary.clone(),
+            location: self.locate(pointer),
+        })
+    }
+
+    /// The manifest's policy wins over the spec's `x-gateway` extension.
+    fn policy(&mut self, operation_id: &str, operation: &Operation, pointer: &str) -> OperationPolicy {
+        let mut policy = match operation.extensions.get("x-gateway") {
+            None => OperationPolicy::default(),
+            Some(value) => match serde_path_to_error::deserialize::<_, OperationPolicy>(value.clone()) {
+                Ok(policy) => policy,
+                Err(error) => {
+                    let mut at = pointer_push(pointer, "x-gateway");
+                    for segment in error.path().iter() {
+                        if let serde_path_to_error::Segment::Map { key } = segment {
+                            at = pointer_push(&at, key);
+                        }
+                    }
+                    self.diags.push(
+                        Diagnostic::error(
+                            "gateway::spec::invalid_extension",
+                            format!("invalid `x-gateway` extension: {}", error.inner()),
+                        )
+                        .at(self.locate(&at))
+                        .help("`x-gateway` takes the same keys as a manifest operation policy: public, rate_limit"),
+                    );
+                    OperationPolicy::default()
+                }
+            },
+        };
+        if let Some(manifest) = self.config.operations.get(operation_id) {
+            if manifest.public.is_some() {
+                policy.public = manifest.public;
+            }
+            if manifest.rate_limit.is_some() {
+                policy.rate_limit.clone_from(&manifest.rate_limit);
+            }
+        }
+        policy
+    }
+
+    fn auth(
+        &mut self,
+        operation_id: &str,
+        operation: &Operation,
+        policy: &OperationPolicy,
+        pointer: &str,
+    ) -> Option<Auth> {
+        if policy.public == Some(true) {
+            return Some(Auth::Public);
+        }
+        let doc = &self.spec.openapi;
+        let (requirements, at) = match (&operation.security, &doc.security) {
+            (Some(own), _) => (own, pointer_push(pointer, "security")),
+            (None, Some(global)) => (global, "/security".to_owned()),
+            (None, None) => {
+                self.diags.push(
+                    Diagnostic::error(
+                        "gateway::check::no_auth_decision",
+                        format!("operation `{operationId}` has no auth decision", operationId = operation_id),
+                    )
+                    .at(self.locate(pointer))
+                    .related("its service", self.manifest_at(""))
+                    .help(format!(
+                        "give it `security` in the spec, or make it public in the manifest: services.{}.operations.{operation_id}.public: true",
+                        self.config.key
+                    )),
+                );
+                return None;
+            }
+        };
+        // An empty requirement `{}` means "no credentials needed".
+        if requirements.iter().any(|r| r.is_empty()) {
+            return Some(Auth::Public);
+        }
+        if requirements.is_empty() {
+            if policy.public == Some(false) {
+                self.diags.push(
+                    Diagnostic::error(
+                        "gateway::check::no_auth_decision",
+                        format!("operation `{operation_id}` is `public: false` but its spec requires no credentials"),
+                    )
+                    .at(self.locate(&at))
+                    .help("add a security requirement to the operation"),
+                );
+                return None;
+            }
+            return Some(Auth::Public);
+        }
+        let schemes = doc.components.as_ref().map(|c| &c.security_schemes);
+        let mut alternatives = Vec::new();
+        let mut ok = true;
+        for (i, requirement) in requirements.iter().enumerate() {
+            let mut all = Vec::new();
+            for (scheme, scopes) in requirement {
+                if schemes.and_then(|s| s.get(scheme)).is_none() {
+                    ok = false;
+                    let known = schemes.map(|s| s.keys().map(String::as_str).collect::<Vec<_>>()).unwrap_or_default();
+                    self.diags.push(
+                        Diagnostic::error(
+                            "gateway::spec::unknown_scheme",
+                            format!("security requirement names `{scheme}`, which `components.securitySchemes` does not declare"),
+                        )
+                        .at(self.locate(&pointer_push(&pointer_push(&at, &i.to_string()), scheme)))
+                        .help(did_you_mean(scheme, known.iter().copied()).unwrap_or_else(|| "declare it under components.securitySchemes".into())),
+                    );
+                }
+                all.push(Requirement {
+                    scheme: scheme.clone(),
+                    scopes: scopes.clone(),
+                });
+            }
+            alternatives.push(all);
+        }
+        if !ok {
+            return None;
+        }
+        let challenge = self.challenge(&alternatives);
+        Some(Auth::Required {
+            alternatives,
+            challenge,
+        })
+    }
+
+    /// The `WWW-Authenticate` challenge of the first alternative's first scheme.
+    fn challenge(&self, alternatives: &[Vec<Requirement>]) -> String {
+        let realm = self.gateway_name;
+        let scheme = alternatives
+            .first()
+            .and_then(|a| a.first())
+            .and_then(|r| {
+                self.spec
+                    .openapi
+                    .components
+                    .as_ref()
+                    .and_then(|c| c.security_schemes.get(&r.scheme))
+            });
+        match scheme {
+            Some(ReferenceOr::Item(SecurityScheme::HTTP { scheme, .. }))
+                if scheme.eq_ignore_ascii_case("basic") =>
+            {
+                format!("Basic realm=\"{realm}\"")
+            }
+            Some(ReferenceOr::Item(SecurityScheme::APIKey { name, .. })) => {
+                format!("ApiKey realm=\"{realm}\", name=\"{name}\"")
+            }
+            _ => format!("Bearer realm=\"{realm}\""),
+        }
+    }
+
+    fn body(&mut self, operation: &Operation, pointer: &str) -> Option<Body> {
+        let body = operation.request_body.as_ref()?;
+        let body = match body {
+            ReferenceOr::Item(body) => body,
+            ReferenceOr::Reference { reference } => {
+                let name = reference.strip_prefix("#/components/requestBodies/")?;
+                match self
+                    .spec
+                    .openapi
+                    .components
+                    .as_ref()
+                    .and_then(|c| c.request_bodies.get(name))
+                {
+                    Some(ReferenceOr::Item(body)) => body,
+                    _ => {
+                        self.diags.push(
+                            Diagnostic::error(
+                                "gateway::spec::dangling_ref",
+                                format!("request body reference `{reference}` does not resolve"),
+                            )
+                            .at(self.locate(&pointer_push(pointer, "requestBody"))),
+                        );
+                        return None;
+                    }
+                }
+            }
+        };
+        Some(Body {
+            required: body.required,
+            media_types: body.content.keys().cloned().collect(),
+        })
+    }
+
+    /// Path-level parameters overridden by operation-level ones of the same name and place.
+    fn params(
+        &mut self,
+        template: &PathTemplate,
+        item: &'a PathItem,
+        operation: &'a Operation,
+        pointer: &str,
+        operation_id: &str,
+    ) -> Option<Vec<Param>> {
+        let path_pointer = pointer.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+        let mut merged: IndexMap<(String, ParamIn), (&'a Parameter, String)> = IndexMap::new();
+        let mut ok = true;
+        let sources = item
+            .parameters
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p, format!("{path_pointer}/parameters/{i}")))
+            .chain(
+                operation
+                    .parameters
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| (p, format!("{pointer}/parameters/{i}"))),
+            );
+        for (param, at) in sources {
+            let Some(param) = self.resolve_param(param, &at) else {
+                ok = false;
+                continue;
+            };
+            let data = param.parameter_data_ref();
+            let location = match param {
+                Parameter::Path { .. } => ParamIn::Path,
+                Parameter::Query { .. } => ParamIn::Query,
+                Parameter::Header { .. } => ParamIn::Header,
+                Parameter::Cookie { .. } => ParamIn::Cookie,
+            };
+            let name = if location == ParamIn::Header {
+                data.name.to_ascii_lowercase()
+            } else {
+                data.name.clone()
+            };
+            merged.insert((name, location), (param, at));
+        }
+        // Every template parameter needs a declaration, and every declaration a segment.
+        for name in template.params() {
+            if !merged.contains_key(&(name.to_owned(), ParamIn::Path)) {
+                ok = false;
+                self.diags.push(
+                    Diagnostic::error(
+                        "gateway::spec::undeclared_path_param",
+                        format!("path parameter `{name}` of `{template}` is not declared by operation `{operation_id}`"),
+                    )
+                    .at(self.locate(pointer))
+                    .help(format!("add `{{name: {name}, in: path, required: true, schema: {{type: string}}}}` to its parameters")),
+                );
+            }
+        }
+        let mut fields = Scope::with_reserved(&[]);
+        let mut params = Vec::new();
+        // Path parameters first, in template order: the runtime hands them over by index.
+        let template_order: Vec<&str> = template.params().collect();
+        let mut ordered: Vec<_> = merged.into_iter().collect();
+        ordered.sort_by_key(|((name, location), _)| match location {
+            ParamIn::Path => (0, template_order.iter().position(|n| n == name).unwrap_or(usize::MAX)),
+            _ => (1, 0),
+        });
+        for ((name, location), (param, at)) in ordered {
+            let data = param.parameter_data_ref();
+            if location == ParamIn::Path && !template_order.contains(&name.as_str()) {
+                ok = false;
+                self.diags.push(
+                    Diagnostic::error(
+                        "gateway::spec::unknown_path_param",
+                        format!("path parameter `{name}` does not appear in `{template}`"),
+                    )
+                    .at(self.locate(&at))
+                    .help("remove it, or add `{name}` to the path"),
+                );
+                continue;
+            }
+            let (mut ty, mut default) = self.param_type(param, &at, operation_id, &name);
+            let explode = data.explode.unwrap_or(match param {
+                Parameter::Query { style, .. } => matches!(style, QueryStyle::Form),
+                Parameter::Cookie { .. } => true,
+                _ => false,
+            });
+            if let Parameter::Query { style, .. } = param
+                && !matches!(style, QueryStyle::Form)
+                && ty != ParamType::Unchecked
+            {
+                self.not_checked(&at, &name, "query styles other than `form`");
+                (ty, default) = (ParamType::Unchecked, None);
+            }
+            params.push(Param {
+                field: fields.claim(names::snake(&name, "param")),
+                name,
+                location,
+                // Path parameters are always required, whatever the spec says.
+                required: data.required || location == ParamIn::Path,
+                ty,
+                explode,
+                default,
+            });
+        }
+        ok.then_some(params)
+    }
+
+    /// Follows `#/components/parameters/...` references (bounded, so a cycle ends).
+    fn resolve_param(&mut self, param: &'a ReferenceOr<Parameter>, at: &str) -> Option<&'a Parameter> {
+        let spec: &'a LoadedSpec = self.spec;
+        let parameters = spec.openapi.components.as_ref().map(|c| &c.parameters);
+        let mut current = param;
+        for _ in 0..32 {
+            match current {
+                ReferenceOr::Item(p) => return Some(p),
+                ReferenceOr::Reference { reference } => {
+                    let next = reference
+                        .strip_prefix("#/components/parameters/")
+                        .and_then(|name| parameters?.get(name));
+                    match next {
+                        Some(next) => current = next,
+                        None => {
+                            self.diags.push(
+                                Diagnostic::error(
+                                    "gateway::spec::dangling_ref",
+                                    format!("`{reference}` does not resolve to a parameter"),
+                                )
+                                .at(self.locate(&pointer_push(at, "$ref")))
+                                .help("parameters are referenced as `#/components/parameters/<name>`"),
+                            );
+                            return None;
+                        }
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    fn not_checked(&mut self, at: &str, name: &str, what: &str) {
+        self.diags.push(
+            Diagnostic::warning(
+                "gateway::spec::param_not_checked",
+                format!("parameter `{name}` is forwarded unchecked: {what} are not parsed by this version"),
+            )
+            .at(self.locate(at))
+            .help("its value reaches the upstream as the client sent it"),
+        );
+    }
+
+    /// The parameter's Rust type and its default, from its schema.
+    fn param_type(
+        &mut self,
+        param: &'a Parameter,
+        at: &str,
+        operation_id: &str,
+        name: &str,
+    ) -> (ParamType, Option<Scalar>) {
+        let data = param.parameter_data_ref();
+        if matches!(param, Parameter::Cookie { .. }) {
+            self.not_checked(at, name, "cookie parameters");
+            return (ParamType::Unchecked, None);
+        }
+        let schema = match &data.format {
+            ParameterSchemaOrContent::Schema(schema) => schema,
+            ParameterSchemaOrContent::Content(_) => {
+                self.not_checked(at, name, "parameters with `content`");
+                return (ParamType::Unchecked, None);
+            }
+        };
+        let schema_at = pointer_push(at, "schema");
+        let Some(schema) = self.resolve_schema(schema, &schema_at) else {
+            return (ParamType::Unchecked, None);
+        };
+        let ty = match self.scalar_type(schema, operation_id, name) {
+            Some(ty) => ty,
+            None => match &schema.schema_kind {
+                SchemaKind::Type(Type::Array(array)) => {
+                    let item = array.items.as_ref().and_then(|items| match items {
+                        ReferenceOr::Item(schema) => Some(schema.as_ref()),
+                        ReferenceOr::Reference { reference } => self.schema_by_ref(reference),
+                    });
+                    match item.and_then(|item| self.scalar_type(item, operation_id, name)) {
+                        Some(item) if !matches!(param, Parameter::Path { .. }) => {
+                            ParamType::Array(Box::new(item))
+                        }
+                        _ => {
+                            self.not_checked(at, name, "arrays of this shape or in this place");
+                            ParamType::Unchecked
+                        }
+                    }
+                }
+                _ => {
+                    self.not_checked(at, name, "objects and composed schemas");
+                    ParamType::Unchecked
+                }
+            },
+        };
+        let default = schema
+            .schema_data
+            .default
+            .as_ref()
+            .and_then(|value| self.default_value(&ty, value));
+        (ty, default)
+    }
+
+    fn default_value(&self, ty: &ParamType, value: &serde_json::Value) -> Option<Scalar> {
+        match (ty, value) {
+            (ParamType::Int32 | ParamType::Int64, v) => v.as_i64().map(Scalar::Int),
+            (ParamType::Number, v) => v.as_f64().map(Scalar::Number),
+            (ParamType::Boolean, v) => v.as_bool().map(Scalar::Bool),
+            (ParamType::String, v) => v.as_str().map(|s| Scalar::String(s.to_owned())),
+            (ParamType::Enum(index), v) => {
+                let wire = match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                self.enums[*index]
+                    .variants
+                    .iter()
+                    .position(|(w, _)| *w == wire)
+                    .map(Scalar::Variant)
+            }
+            _ => None,
+        }
+    }
+
+    fn scalar_type(&mut self, schema: &Schema, operation_id: &str, name: &str) -> Option<ParamType> {
+        let SchemaKind::Type(ty) = &schema.schema_kind else {
+            return None;
+        };
+        Some(match ty {
+            Type::String(s) => {
+                let values: Vec<String> = s.enumeration.iter().flatten().cloned().collect();
+                if !values.is_empty() {
+                    self.enum_type(operation_id, name, values)
+                } else if matches!(&s.format, VariantOrUnknownOrEmpty::Unknown(f) if f == "uuid") {
+                    ParamType::Uuid
+                } else {
+                    ParamType::String
+                }
+            }
+            Type::Integer(i) => {
+                let values: Vec<String> = i.enumeration.iter().flatten().map(|v| v.to_string()).collect();
+                if !values.is_empty() {
+                    self.enum_type(operation_id, name, values)
+                } else if matches!(&i.format, VariantOrUnknownOrEmpty::Item(openapiv3::IntegerFormat::Int32)) {
+                    ParamType::Int32
+                } else {
+                    ParamType::Int64
+                }
+            }
+            Type::Number(_) => ParamType::Number,
+            Type::Boolean(_) => ParamType::Boolean,
+            Type::Object(_) | Type::Array(_) => return None,
+        })
+    }
+
+    fn enum_type(&mut self, operation_id: &str, name: &str, values: Vec<String>) -> ParamType {
+        let type_name = self.types.claim(format!(
+            "{}{}",
+            names::camel(operation_id, "Operation"),
+            names::camel(name, "Param")
+        ));
+        let mut variants = Scope::with_reserved(&[]);
+        let mut seen = Vec::new();
+        let variants = values
+            .into_iter()
+            .filter(|v| {
+                let new = !seen.contains(v);
+                seen.push(v.clone());
+                new
+            })
+            .map(|wire| {
+                let rust = variants.claim(names::camel(&wire, "Value"));
+                (wire, rust)
+            })
+            .collect();
+        self.enums.push(EnumType {
+            name: type_name,
+            variants,
+        });
+        ParamType::Enum(self.enums.len() - 1)
+    }
+
+    fn resolve_schema(&mut self, schema: &'a ReferenceOr<Schema>, at: &str) -> Option<&'a Schema> {
+        match schema {
+            ReferenceOr::Item(schema) => Some(schema),
+            ReferenceOr::Reference { reference } => {
+                let found = self.schema_by_ref(reference);
+                if found.is_none() {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "gateway::spec::dangling_ref",
+                            format!("`{reference}` does not resolve to a schema"),
+                        )
+                        .at(self.locate(at)),
+                    );
+                }
+                found
+            }
+        }
+    }
+
+    /// Follows `#/components/schemas/...` references (bounded, so a cycle ends).
+    fn schema_by_ref(&self, reference: &str) -> Option<&'a Schema> {
+        let spec: &'a LoadedSpec = self.spec;
+        let schemas = &spec.openapi.components.as_ref()?.schemas;
+        let mut reference = reference;
+        for _ in 0..32 {
+            let name = reference.strip_prefix("#/components/schemas/")?;
+            match schemas.get(name)? {
+                ReferenceOr::Item(schema) => return Some(schema),
+                ReferenceOr::Reference { reference: next } => reference = next.as_str(),
+            }
+        }
+        None
+    }
+}
+
+fn operations(item: &PathItem) -> impl Iterator<Item = (Method, &Operation)> {
+    [
+        (Method::Get, &item.get),
+        (Method::Put, &item.put),
+        (Method::Post, &item.post),
+        (Method::Delete, &item.delete),
+        (Method::Options, &item.options),
+        (Method::Head, &item.head),
+        (Method::Patch, &item.patch),
+        (Method::Trace, &item.trace),
+    ]
+    .into_iter()
+    .filter_map(|(method, op)| op.as_ref().map(|op| (method, op)))
+}

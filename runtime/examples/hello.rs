@@ -1,0 +1,57 @@
+//! The smallest gateway, written by hand the way `gateway generate` writes one: a route
+//! table, one handler, and a `main` that calls `gateway_runtime::run`.
+//!
+//! ```text
+//! GATEWAY_UPSTREAM_HELLO=http://127.0.0.1:9001 cargo run -p gateway-runtime --example hello
+//! curl localhost:8080/api/hello/world     # forwarded as GET /hello/world
+//! ```
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use gateway_runtime::params::{self, Forward, Request};
+use gateway_runtime::{Auth, Errors, Gateway, Method, Problem, Route, Service, UpstreamPath};
+
+static SERVICES: [Service; 1] = [Service {
+    name: "hello",
+    env: "GATEWAY_UPSTREAM_HELLO",
+    urls: &["http://127.0.0.1:9001"],
+    connect_timeout: Duration::from_secs(1),
+    request_timeout: Duration::from_secs(10),
+}];
+
+fn say_hello(req: &Request<'_>) -> Result<Forward, Problem> {
+    let mut errors = Errors::default();
+    let name = errors.path(req, 0, "name", params::string);
+    let Some(name) = name else {
+        return Err(errors.into_problem());
+    };
+    Ok(UpstreamPath::new()
+        .literal("/hello/")
+        .param(&name)
+        .forward())
+}
+
+static ROUTES: [Route; 1] = [Route {
+    method: Method::Get,
+    path: "/api/hello/{name}",
+    upstream_path: "/hello/{name}",
+    service: 0,
+    operation_id: "sayHello",
+    auth: Auth::Public,
+    handler: say_hello,
+}];
+
+static GATEWAY: Gateway = Gateway {
+    name: "hello",
+    generator_version: "example",
+    listen: "127.0.0.1:8080",
+    openapi_json: r#"{"openapi":"3.0.3","info":{"title":"hello","version":"1"},"paths":{}}"#,
+    max_body: 1024 * 1024,
+    services: &SERVICES,
+    routes: &ROUTES,
+};
+
+fn main() -> ExitCode {
+    gateway_runtime::run(&GATEWAY)
+}

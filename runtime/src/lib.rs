@@ -1,0 +1,134 @@
+//! The runtime every generated gateway links.
+//!
+//! A generated crate is data (this module's `Gateway`, `Service` and `Route` statics) plus
+//! straight-line handler functions that parse and check one operation's parameters. All
+//! async code, generics and I/O live here, compiled once, so that an edit to a generated
+//! crate rebuilds in about a second (DESIGN.md, "Generated code is data").
+#![forbid(unsafe_code)]
+
+pub mod params;
+pub mod problem;
+
+mod admin;
+mod proxy;
+mod router;
+mod server;
+
+pub use params::{Errors, Forward, Request, UpstreamPath};
+pub use problem::{FieldError, Problem};
+pub use server::{Config, DEFAULT_ADMIN_LISTEN, DEFAULT_SHUTDOWN_TIMEOUT, StartError, run, serve};
+pub use uuid::Uuid;
+
+use std::time::Duration;
+
+/// The whole gateway, as compiled from the manifest and the specs.
+#[derive(Debug)]
+pub struct Gateway {
+    /// The manifest's `gateway.name`.
+    pub name: &'static str,
+    /// The version of `gateway` that generated the crate.
+    pub generator_version: &'static str,
+    /// Default public listen address (`GATEWAY_LISTEN` overrides).
+    pub listen: &'static str,
+    /// The public OpenAPI document served at `GET /openapi.json`.
+    pub openapi_json: &'static str,
+    /// Largest request body accepted, in bytes.
+    pub max_body: u64,
+    pub services: &'static [Service],
+    pub routes: &'static [Route],
+}
+
+/// One backend service and its upstream settings.
+#[derive(Debug)]
+pub struct Service {
+    /// The manifest's service key, e.g. `users`.
+    pub name: &'static str,
+    /// The environment variable that overrides `urls`, e.g. `GATEWAY_UPSTREAM_USERS`.
+    pub env: &'static str,
+    /// Base URLs of the instances (`http://host:port/optional/prefix`).
+    pub urls: &'static [&'static str],
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+}
+
+/// An HTTP method a route can have (those of an OpenAPI path item).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Method {
+    Get,
+    Put,
+    Post,
+    Delete,
+    Options,
+    Head,
+    Patch,
+    Trace,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Put => "PUT",
+            Method::Post => "POST",
+            Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
+            Method::Head => "HEAD",
+            Method::Patch => "PATCH",
+            Method::Trace => "TRACE",
+        }
+    }
+
+    pub fn from_http(method: &http::Method) -> Option<Method> {
+        Some(match *method {
+            http::Method::GET => Method::Get,
+            http::Method::PUT => Method::Put,
+            http::Method::POST => Method::Post,
+            http::Method::DELETE => Method::Delete,
+            http::Method::OPTIONS => Method::Options,
+            http::Method::HEAD => Method::Head,
+            http::Method::PATCH => Method::Patch,
+            http::Method::TRACE => Method::Trace,
+            _ => return None,
+        })
+    }
+}
+
+/// One public route: an operation of a service's spec.
+#[derive(Debug)]
+pub struct Route {
+    pub method: Method,
+    /// Public path template, e.g. `/api/users/{id}`. Parameters are whole segments.
+    pub path: &'static str,
+    /// The operation's path in its spec, e.g. `/users/{id}` (for logs and docs).
+    pub upstream_path: &'static str,
+    /// Index into `Gateway::services`.
+    pub service: usize,
+    pub operation_id: &'static str,
+    pub auth: Auth,
+    /// Parses and checks the request's parameters and builds the upstream path.
+    pub handler: Handler,
+}
+
+/// A generated handler: parameters in, upstream path (or a 400 problem) out.
+pub type Handler = fn(&Request<'_>) -> Result<Forward, Problem>;
+
+/// The auth decision made at compile time from the spec's `security` and the manifest.
+#[derive(Debug)]
+pub enum Auth {
+    /// `public: true` in the manifest, or an empty security requirement in the spec.
+    Public,
+    /// Credentials are required. The alternatives are OR'd; the requirements inside one
+    /// alternative are AND'd.
+    Required {
+        /// The `WWW-Authenticate` value sent with a 401.
+        challenge: &'static str,
+        alternatives: &'static [&'static [Requirement]],
+    },
+}
+
+/// One security scheme of a requirement, with the scopes it needs.
+#[derive(Debug)]
+pub struct Requirement {
+    pub scheme: &'static str,
+    pub scopes: &'static [&'static str],
+}

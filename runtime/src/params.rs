@@ -1,0 +1,506 @@
+//! What generated handlers call: the request's parameters as the router decoded them, an
+//! error collector that keeps every failure (not just the first), parsers for the scalar
+//! types OpenAPI parameters declare, and the builder of the upstream path.
+//!
+//! Generated code reads like this (one operation, `GET /users/{id}?limit=`):
+//!
+//! ```ignore
+//! let mut errors = Errors::default();
+//! let id = errors.path(req, 0, "id", params::int64);
+//! let limit = errors.query(req, "limit", params::int32).map(|v| v.unwrap_or(20));
+//! let (Some(id), Some(limit)) = (id, limit) else { return Err(errors.into_problem()) };
+//! ```
+
+use std::borrow::Cow;
+use std::fmt::{Display, Write as _};
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use crate::problem::{FieldError, Problem};
+
+/// A parser of one raw parameter value. The error is a message for the client.
+pub type Parse<T> = fn(&str) -> Result<T, String>;
+
+/// Longest slice of a client's value echoed back in an error message.
+const ECHO_MAX: usize = 64;
+
+/// The parts of a request a handler reads, already split and percent-decoded.
+#[derive(Debug)]
+pub struct Request<'a> {
+    path_params: &'a [Cow<'a, str>],
+    query: &'a [(Cow<'a, str>, Cow<'a, str>)],
+    headers: &'a http::HeaderMap,
+}
+
+impl<'a> Request<'a> {
+    /// `path_params` in template order; `query` as decoded `(name, value)` pairs in order.
+    pub fn new(
+        path_params: &'a [Cow<'a, str>],
+        query: &'a [(Cow<'a, str>, Cow<'a, str>)],
+        headers: &'a http::HeaderMap,
+    ) -> Request<'a> {
+        Request {
+            path_params,
+            query,
+            headers,
+        }
+    }
+
+    pub fn path_param(&self, index: usize) -> Option<&str> {
+        self.path_params.get(index).map(|v| v.as_ref())
+    }
+
+    pub fn query_values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s str> + 's {
+        self.query
+            .iter()
+            .filter(move |(key, _)| key == name)
+            .map(|(_, value)| value.as_ref())
+    }
+
+    /// Values of a header; a value that is not visible ASCII is reported as invalid.
+    pub fn header_values<'s>(
+        &'s self,
+        name: &'s str,
+    ) -> impl Iterator<Item = Result<&'s str, ()>> + 's {
+        self.headers
+            .get_all(name)
+            .iter()
+            .map(|value| value.to_str().map_err(|_| ()))
+    }
+}
+
+/// Splits a raw query string into decoded `(name, value)` pairs
+/// (`application/x-www-form-urlencoded`: `+` is a space).
+pub fn parse_query(query: &str) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (form_decode(key), form_decode(value))
+        })
+        .collect()
+}
+
+fn form_decode(raw: &str) -> Cow<'_, str> {
+    if !raw.contains(['+', '%']) {
+        return Cow::Borrowed(raw);
+    }
+    let spaced = raw.replace('+', " ");
+    let decoded = percent_encoding::percent_decode_str(&spaced).decode_utf8_lossy();
+    Cow::Owned(decoded.into_owned())
+}
+
+/// Collects every parameter failure of one request.
+#[derive(Debug, Default)]
+pub struct Errors {
+    errors: Vec<FieldError>,
+}
+
+impl Errors {
+    fn push(&mut self, location: &'static str, name: &str, message: String) {
+        self.errors.push(FieldError {
+            location,
+            name: Some(name.to_owned()),
+            pointer: None,
+            message,
+        });
+    }
+
+    fn parse_one<T>(
+        &mut self,
+        location: &'static str,
+        name: &str,
+        raw: &str,
+        parse: Parse<T>,
+    ) -> Option<T> {
+        match parse(raw) {
+            Ok(value) => Some(value),
+            Err(message) => {
+                self.push(location, name, format!("{message}, got `{}`", echo(raw)));
+                None
+            }
+        }
+    }
+
+    /// The path parameter at `index` (template order). `.` and `..` are refused whatever
+    /// the type: an upstream that normalizes dot segments would leave the route.
+    pub fn path<T>(
+        &mut self,
+        req: &Request<'_>,
+        index: usize,
+        name: &str,
+        parse: Parse<T>,
+    ) -> Option<T> {
+        let raw = req.path_param(index).unwrap_or_default();
+        if raw == "." || raw == ".." {
+            self.push("path", name, "must not be a dot segment".to_owned());
+            return None;
+        }
+        self.parse_one("path", name, raw, parse)
+    }
+
+    /// A query parameter that may appear once: `Some(None)` when absent, `None` on error.
+    pub fn query<T>(
+        &mut self,
+        req: &Request<'_>,
+        name: &str,
+        parse: Parse<T>,
+    ) -> Option<Option<T>> {
+        let mut values = req.query_values(name);
+        let Some(first) = values.next() else {
+            return Some(None);
+        };
+        if values.next().is_some() {
+            self.push("query", name, "must appear at most once".to_owned());
+            return None;
+        }
+        self.parse_one("query", name, first, parse).map(Some)
+    }
+
+    /// An array query parameter: `?tag=a&tag=b` when `explode`, `?tag=a,b` otherwise.
+    pub fn query_array<T>(
+        &mut self,
+        req: &Request<'_>,
+        name: &str,
+        explode: bool,
+        parse: Parse<T>,
+    ) -> Option<Option<Vec<T>>> {
+        let raw: Vec<&str> = req.query_values(name).collect();
+        if raw.is_empty() {
+            return Some(None);
+        }
+        if !explode && raw.len() > 1 {
+            self.push("query", name, "must appear at most once".to_owned());
+            return None;
+        }
+        let items: Vec<&str> = if explode {
+            raw
+        } else {
+            raw[0].split(',').collect()
+        };
+        self.parse_items("query", name, items, parse)
+    }
+
+    fn parse_items<T>(
+        &mut self,
+        location: &'static str,
+        name: &str,
+        items: Vec<&str>,
+        parse: Parse<T>,
+    ) -> Option<Option<Vec<T>>> {
+        let mut parsed = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for (index, item) in items.into_iter().enumerate() {
+            match parse(item) {
+                Ok(value) => parsed.push(value),
+                Err(message) => {
+                    ok = false;
+                    self.push(
+                        location,
+                        name,
+                        format!("item {index}: {message}, got `{}`", echo(item)),
+                    );
+                }
+            }
+        }
+        ok.then_some(Some(parsed))
+    }
+
+    /// A header that may appear once: `Some(None)` when absent, `None` on error.
+    pub fn header<T>(
+        &mut self,
+        req: &Request<'_>,
+        name: &str,
+        parse: Parse<T>,
+    ) -> Option<Option<T>> {
+        let mut values = req.header_values(name);
+        let Some(first) = values.next() else {
+            return Some(None);
+        };
+        if values.next().is_some() {
+            self.push("header", name, "must appear at most once".to_owned());
+            return None;
+        }
+        let Ok(first) = first else {
+            self.push("header", name, "must be visible ASCII".to_owned());
+            return None;
+        };
+        self.parse_one("header", name, first, parse).map(Some)
+    }
+
+    /// An array header (`simple` style: comma-separated, in one or several fields).
+    pub fn header_array<T>(
+        &mut self,
+        req: &Request<'_>,
+        name: &str,
+        parse: Parse<T>,
+    ) -> Option<Option<Vec<T>>> {
+        let mut items = Vec::new();
+        for value in req.header_values(name) {
+            let Ok(value) = value else {
+                self.push("header", name, "must be visible ASCII".to_owned());
+                return None;
+            };
+            items.extend(value.split(',').map(str::trim));
+        }
+        if items.is_empty() {
+            return Some(None);
+        }
+        self.parse_items("header", name, items, parse)
+    }
+
+    /// Turns an absent value into a "required" error.
+    pub fn require<T>(
+        &mut self,
+        location: &'static str,
+        name: &str,
+        value: Option<Option<T>>,
+    ) -> Option<T> {
+        match value {
+            Some(Some(value)) => Some(value),
+            Some(None) => {
+                self.push(location, name, "is required".to_owned());
+                None
+            }
+            None => None,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// The 400 problem listing every failure.
+    pub fn into_problem(self) -> Problem {
+        Problem::invalid_request(self.errors)
+    }
+}
+
+/// A bounded, single-line excerpt of a client's value for an error message.
+fn echo(raw: &str) -> String {
+    let mut out: String = raw
+        .chars()
+        .take(ECHO_MAX)
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect();
+    if raw.chars().nth(ECHO_MAX).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+pub fn string(raw: &str) -> Result<String, String> {
+    Ok(raw.to_owned())
+}
+
+pub fn int32(raw: &str) -> Result<i32, String> {
+    raw.parse::<i32>()
+        .map_err(|_| "expected an integer between -2147483648 and 2147483647".to_owned())
+}
+
+pub fn int64(raw: &str) -> Result<i64, String> {
+    raw.parse::<i64>().map_err(|_| {
+        "expected an integer between -9223372036854775808 and 9223372036854775807".to_owned()
+    })
+}
+
+/// A JSON-style number: finite, no `inf`/`NaN` spellings, no hex.
+pub fn number(raw: &str) -> Result<f64, String> {
+    let well_formed = !raw.is_empty()
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'))
+        && raw.bytes().any(|b| b.is_ascii_digit());
+    match raw.parse::<f64>() {
+        Ok(value) if well_formed && value.is_finite() => Ok(value),
+        _ => Err("expected a number".to_owned()),
+    }
+}
+
+/// `true` or `false`, as JSON spells them.
+pub fn boolean(raw: &str) -> Result<bool, String> {
+    match raw {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err("expected `true` or `false`".to_owned()),
+    }
+}
+
+pub fn uuid(raw: &str) -> Result<uuid::Uuid, String> {
+    // Only the hyphenated form OpenAPI's `format: uuid` means, not braces or URNs.
+    if raw.len() != 36 {
+        return Err("expected a UUID".to_owned());
+    }
+    uuid::Uuid::try_parse(raw).map_err(|_| "expected a UUID".to_owned())
+}
+
+/// Where the handler wants the request to go on the upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forward {
+    /// The upstream path (after the instance's base path), percent-encoded.
+    pub path: String,
+}
+
+/// Builds an upstream path from literal pieces (encoded at compile time) and parameter
+/// values, which are percent-encoded so that no value can add a segment or a query.
+#[derive(Debug, Default)]
+pub struct UpstreamPath {
+    path: String,
+}
+
+/// Everything but RFC 3986 unreserved characters is encoded in a parameter value.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+impl UpstreamPath {
+    pub fn new() -> UpstreamPath {
+        UpstreamPath::default()
+    }
+
+    /// A literal piece of the spec's path, already encoded.
+    pub fn literal(mut self, piece: &'static str) -> UpstreamPath {
+        self.path.push_str(piece);
+        self
+    }
+
+    /// A parameter value, percent-encoded as one segment.
+    pub fn param(mut self, value: &dyn Display) -> UpstreamPath {
+        let mut text = String::new();
+        // Writing to a String cannot fail.
+        let _ = write!(text, "{value}");
+        self.path
+            .extend(utf8_percent_encode(&text, SEGMENT).map(|s| s.to_owned()));
+        self
+    }
+
+    pub fn forward(self) -> Forward {
+        Forward { path: self.path }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_request<R>(
+        path: &[&str],
+        query: &str,
+        headers: &[(&str, &str)],
+        f: impl FnOnce(&Request<'_>) -> R,
+    ) -> R {
+        let path: Vec<Cow<str>> = path.iter().map(|s| Cow::Borrowed(*s)).collect();
+        let query = parse_query(query);
+        let mut map = http::HeaderMap::new();
+        for (k, v) in headers {
+            map.append(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                http::HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        f(&Request::new(&path, &query, &map))
+    }
+
+    #[test]
+    fn scalars_parse_strictly() {
+        assert_eq!(int32("42"), Ok(42));
+        assert!(int32("2147483648").is_err());
+        assert!(int64("9223372036854775808").is_err());
+        assert!(int64("4.0").is_err());
+        assert_eq!(number("1.5e3"), Ok(1500.0));
+        assert!(number("inf").is_err());
+        assert!(number("NaN").is_err());
+        assert!(number("1e400").is_err());
+        assert!(number("").is_err());
+        assert_eq!(boolean("true"), Ok(true));
+        assert!(boolean("True").is_err());
+        assert!(uuid("67e55044-10b1-426f-9247-bb680e5fe0c8").is_ok());
+        assert!(uuid("{67e55044-10b1-426f-9247-bb680e5fe0c8}").is_err());
+        assert!(uuid("67e5504410b1426f9247bb680e5fe0c8").is_err());
+    }
+
+    #[test]
+    fn every_failure_is_collected() {
+        let problem = with_request(&["abc"], "limit=x&limit=y&tag=1&tag=z", &[], |req| {
+            let mut errors = Errors::default();
+            assert_eq!(errors.path(req, 0, "id", int64), None);
+            assert_eq!(errors.query(req, "limit", int32), None);
+            assert_eq!(errors.query_array(req, "tag", true, int32), None);
+            let missing = errors.header(req, "x-version", string);
+            assert_eq!(errors.require("header", "x-version", missing), None);
+            errors.into_problem()
+        });
+        let names: Vec<_> = problem
+            .errors
+            .iter()
+            .map(|e| (e.location, e.name.clone().unwrap()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("path", "id".to_owned()),
+                ("query", "limit".to_owned()),
+                ("query", "tag".to_owned()),
+                ("header", "x-version".to_owned())
+            ]
+        );
+        assert!(problem.errors[0].message.contains("`abc`"));
+        assert!(problem.errors[2].message.starts_with("item 1:"));
+    }
+
+    #[test]
+    fn arrays_explode_or_split() {
+        with_request(&[], "tag=a&tag=b%2Cc", &[], |req| {
+            let mut errors = Errors::default();
+            assert_eq!(
+                errors.query_array(req, "tag", true, string),
+                Some(Some(vec!["a".into(), "b,c".into()]))
+            );
+        });
+        with_request(&[], "tag=a,b+c", &[], |req| {
+            let mut errors = Errors::default();
+            assert_eq!(
+                errors.query_array(req, "tag", false, string),
+                Some(Some(vec!["a".into(), "b c".into()]))
+            );
+        });
+        with_request(&[], "", &[("x-ids", "1, 2"), ("x-ids", "3")], |req| {
+            let mut errors = Errors::default();
+            assert_eq!(
+                errors.header_array(req, "x-ids", int32),
+                Some(Some(vec![1, 2, 3]))
+            );
+        });
+    }
+
+    #[test]
+    fn dot_segments_are_refused() {
+        with_request(&[".."], "", &[], |req| {
+            let mut errors = Errors::default();
+            assert_eq!(errors.path(req, 0, "name", string), None);
+            assert!(!errors.is_empty());
+        });
+    }
+
+    #[test]
+    fn upstream_path_encodes_values() {
+        let forward = UpstreamPath::new()
+            .literal("/users/")
+            .param(&"../admin?x=1#f")
+            .literal("/orders/")
+            .param(&42)
+            .forward();
+        assert_eq!(forward.path, "/users/..%2Fadmin%3Fx%3D1%23f/orders/42");
+    }
+
+    #[test]
+    fn echo_is_bounded() {
+        let long = "a".repeat(1000);
+        let echoed = echo(&long);
+        assert_eq!(echoed.chars().count(), ECHO_MAX + 1);
+        assert_eq!(echo("a\nb"), "a\u{fffd}b");
+    }
+}

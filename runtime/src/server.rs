@@ -1,0 +1,712 @@
+//! The entry point of a generated gateway and its public listener.
+//!
+//! [`run`] is all a generated `main` calls: it is synchronous so that the generated crate
+//! instantiates none of the async machinery and rebuilds in about a second (DESIGN.md,
+//! "Generated code is data"). It reads the environment, then hands over to [`serve`],
+//! which tests call directly with their own listeners and shutdown signal.
+//!
+//! The public listener is a plain hyper service rather than an axum router: every request
+//! goes through the same few steps (request id, route, auth, handler, body limit, proxy),
+//! and this way the client's body and the upstream's body pass through without boxing.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::net::IpAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Response;
+use http::header::{self, HeaderMap, HeaderValue};
+use http_body::Body as _;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tracing::{debug, error, info, warn};
+
+use crate::admin::{self, AdminState, Metrics, Slot};
+use crate::params::{Forward, Request, parse_query};
+use crate::problem::{FieldError, PROBLEM_JSON, Problem};
+use crate::proxy::{self, LimitedBody, ResponseBody, Upstreams, X_REQUEST_ID};
+use crate::router::{self, Endpoint, Router};
+use crate::{Auth, Gateway, Method};
+
+/// Admin listener address when `GATEWAY_ADMIN_LISTEN` is not set.
+pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9090";
+
+/// Drain bound when `GATEWAY_SHUTDOWN_TIMEOUT` is not set.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Longest client-supplied `X-Request-Id` the gateway keeps (longer ones are replaced).
+const MAX_REQUEST_ID: usize = 200;
+
+/// Pause after an accept error that is not about one connection (e.g. out of file
+/// descriptors), so the loop does not spin while the condition lasts.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// How long `run` waits for leftover blocking tasks (DNS lookups) when it exits.
+const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(1);
+
+/// Why the gateway could not start.
+#[derive(Debug)]
+pub struct StartError {
+    message: String,
+}
+
+impl StartError {
+    fn new(message: impl Into<String>) -> StartError {
+        StartError {
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// Everything [`serve`] needs besides the compiled gateway.
+#[derive(Debug)]
+pub struct Config {
+    /// The public listener: every route and `GET /openapi.json`.
+    pub listener: TcpListener,
+    /// The admin listener: `/healthz`, `/readyz`, `/metrics`.
+    pub admin_listener: TcpListener,
+    /// Base URLs of instances by service name (`Service::name`), replacing the
+    /// compiled-in `Service::urls`. An empty list leaves the service without instances.
+    pub upstreams: BTreeMap<String, Vec<String>>,
+    /// After shutdown is asked for, how long in-flight requests may take before their
+    /// connections are closed.
+    pub shutdown_timeout: Duration,
+}
+
+impl Config {
+    /// A configuration with the compiled-in upstreams and the default drain bound.
+    pub fn new(listener: TcpListener, admin_listener: TcpListener) -> Config {
+        Config {
+            listener,
+            admin_listener,
+            upstreams: BTreeMap::new(),
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+        }
+    }
+
+    /// Reads `GATEWAY_LISTEN`, `GATEWAY_ADMIN_LISTEN`, `GATEWAY_UPSTREAM_<SERVICE>` and
+    /// `GATEWAY_SHUTDOWN_TIMEOUT`, and binds both listeners.
+    pub async fn from_env(gateway: &'static Gateway) -> Result<Config, StartError> {
+        let settings = Settings::read(gateway, env_var)?;
+        let listener = bind("GATEWAY_LISTEN", &settings.listen).await?;
+        let admin_listener = bind("GATEWAY_ADMIN_LISTEN", &settings.admin_listen).await?;
+        Ok(Config {
+            listener,
+            admin_listener,
+            upstreams: settings.upstreams,
+            shutdown_timeout: settings.shutdown_timeout,
+        })
+    }
+}
+
+/// The environment, parsed but not yet acted on.
+#[derive(Debug, PartialEq)]
+struct Settings {
+    listen: String,
+    admin_listen: String,
+    upstreams: BTreeMap<String, Vec<String>>,
+    shutdown_timeout: Duration,
+}
+
+impl Settings {
+    fn read(
+        gateway: &Gateway,
+        var: impl Fn(&str) -> Result<Option<String>, StartError>,
+    ) -> Result<Settings, StartError> {
+        let listen = var("GATEWAY_LISTEN")?.unwrap_or_else(|| gateway.listen.to_owned());
+        let admin_listen =
+            var("GATEWAY_ADMIN_LISTEN")?.unwrap_or_else(|| DEFAULT_ADMIN_LISTEN.to_owned());
+        let mut upstreams = BTreeMap::new();
+        for service in gateway.services {
+            if let Some(urls) = var(service.env)? {
+                let urls = urls
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|url| !url.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                upstreams.insert(service.name.to_owned(), urls);
+            }
+        }
+        let shutdown_timeout = match var("GATEWAY_SHUTDOWN_TIMEOUT")? {
+            None => DEFAULT_SHUTDOWN_TIMEOUT,
+            Some(raw) => raw
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+                .ok_or_else(|| {
+                    StartError::new(format!(
+                        "GATEWAY_SHUTDOWN_TIMEOUT must be a number of seconds, got `{raw}`"
+                    ))
+                })?,
+        };
+        Ok(Settings {
+            listen,
+            admin_listen,
+            upstreams,
+            shutdown_timeout,
+        })
+    }
+}
+
+fn env_var(name: &str) -> Result<Option<String>, StartError> {
+    match std::env::var_os(name) {
+        None => Ok(None),
+        Some(value) => value
+            .into_string()
+            .map(Some)
+            .map_err(|_| StartError::new(format!("{name} is not valid UTF-8"))),
+    }
+}
+
+async fn bind(variable: &str, address: &str) -> Result<TcpListener, StartError> {
+    TcpListener::bind(address).await.map_err(|error| {
+        StartError::new(format!("{variable}: cannot listen on `{address}`: {error}"))
+    })
+}
+
+/// Runs the gateway until SIGTERM or SIGINT: the whole `main` of a generated gateway.
+///
+/// Builds a multi-thread tokio runtime, logs JSON lines filtered by `GATEWAY_LOG`
+/// (default `info`), reads the configuration from the environment (see
+/// [`Config::from_env`]) and serves. Returns success after a graceful shutdown, failure
+/// (after logging why) when the gateway cannot start.
+pub fn run(gateway: &'static Gateway) -> ExitCode {
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            error!(%error, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let config = Config::from_env(gateway).await?;
+        let signal = shutdown_signal()?;
+        serve(gateway, config, signal).await
+    });
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
+    match result {
+        Ok(()) => {
+            info!("gateway stopped");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            error!(%error, "gateway cannot start");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let spec = std::env::var("GATEWAY_LOG").ok();
+    let (filter, invalid) = match spec.as_deref().map(tracing_subscriber::EnvFilter::try_new) {
+        None => (tracing_subscriber::EnvFilter::new("info"), None),
+        Some(Ok(filter)) => (filter, None),
+        Some(Err(error)) => (tracing_subscriber::EnvFilter::new("info"), Some(error)),
+    };
+    // Fails only if the process already installed a subscriber, which then stays.
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .try_init();
+    if let Some(error) = invalid {
+        warn!(%error, "GATEWAY_LOG is not a valid filter; logging at info");
+    }
+}
+
+/// Completes on the first SIGTERM or SIGINT. Registered before serving, so a signal that
+/// arrives early is not lost.
+#[cfg(unix)]
+fn shutdown_signal() -> Result<impl Future<Output = ()>, StartError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let register = |kind: SignalKind, name: &str| {
+        signal(kind).map_err(|error| StartError::new(format!("cannot listen for {name}: {error}")))
+    };
+    let mut terminate = register(SignalKind::terminate(), "SIGTERM")?;
+    let mut interrupt = register(SignalKind::interrupt(), "SIGINT")?;
+    Ok(async move {
+        let name = tokio::select! {
+            _ = terminate.recv() => "SIGTERM",
+            _ = interrupt.recv() => "SIGINT",
+        };
+        info!(signal = name, "shutdown requested");
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> Result<impl Future<Output = ()>, StartError> {
+    Ok(async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        info!("shutdown requested");
+    })
+}
+
+/// What a request handler reads; built once at start.
+struct State {
+    gateway: &'static Gateway,
+    router: Router,
+    upstreams: Arc<Upstreams>,
+    metrics: Arc<Metrics>,
+}
+
+/// Serves `gateway` on the listeners of `config` until `shutdown` completes, then stops
+/// accepting and lets in-flight requests finish for at most `config.shutdown_timeout`.
+///
+/// This is what [`run`] calls once it has read the environment; it is public so that tests
+/// and embedders can serve in-process, with their own listeners and shutdown signal. It
+/// must be called inside a tokio runtime. Errors only when the route table or an upstream
+/// URL is invalid; then nothing was served.
+pub async fn serve(
+    gateway: &'static Gateway,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartError> {
+    let router = Router::new(gateway).map_err(|error| StartError::new(error.to_string()))?;
+    check_table(gateway)?;
+    let upstreams = Arc::new(Upstreams::new(gateway, &config.upstreams).map_err(StartError::new)?);
+    let metrics = Arc::new(Metrics::new(gateway));
+    let listen = config.listener.local_addr().ok();
+    let admin_listen = config.admin_listener.local_addr().ok();
+    info!(
+        gateway = gateway.name,
+        generator_version = gateway.generator_version,
+        listen = %OrUnknown(listen),
+        admin_listen = %OrUnknown(admin_listen),
+        routes = gateway.routes.len(),
+        "gateway listening"
+    );
+    for upstream in upstreams
+        .iter()
+        .filter(|upstream| !upstream.has_instances())
+    {
+        warn!(
+            service = upstream.service().name,
+            "service has no instance configured; its routes answer 503"
+        );
+    }
+
+    let admin_state = Arc::new(AdminState {
+        gateway,
+        metrics: metrics.clone(),
+        upstreams: upstreams.clone(),
+    });
+    let state = Arc::new(State {
+        gateway,
+        router,
+        upstreams,
+        metrics,
+    });
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut stop_rx = stop_rx.clone();
+        async move {
+            // An error means the sender is gone, which only happens once serving is over.
+            let _ = stop_rx.wait_for(|stop| *stop).await;
+        }
+    };
+    let drain = config.shutdown_timeout;
+    let admin_stopped = stopped();
+    let admin = async {
+        let served = admin::serve(config.admin_listener, admin_state, stopped());
+        let bound = async {
+            admin_stopped.await;
+            tokio::time::sleep(drain).await;
+        };
+        tokio::select! {
+            result = served => if let Err(error) = result {
+                error!(%error, "admin listener failed");
+            },
+            () = bound => {}
+        }
+    };
+    let public = serve_public(config.listener, state, stopped(), drain);
+    let mut servers = std::pin::pin!(async {
+        tokio::join!(admin, public);
+    });
+    tokio::select! {
+        () = &mut servers => return Ok(()),
+        () = shutdown => {}
+    }
+    let _ = stop_tx.send(true);
+    servers.await;
+    Ok(())
+}
+
+/// Refuses a route table the runtime would fail on later, per request.
+fn check_table(gateway: &Gateway) -> Result<(), StartError> {
+    for route in gateway.routes {
+        if route.service >= gateway.services.len() {
+            return Err(StartError::new(format!(
+                "route `{} {}` names service #{}, which does not exist",
+                route.method.as_str(),
+                route.path,
+                route.service
+            )));
+        }
+        if let Auth::Required { challenge, .. } = route.auth
+            && HeaderValue::from_str(challenge).is_err()
+        {
+            return Err(StartError::new(format!(
+                "route `{} {}`: the challenge `{challenge}` is not a valid header value",
+                route.method.as_str(),
+                route.path
+            )));
+        }
+    }
+    Ok(())
+}
+
+struct OrUnknown<T>(Option<T>);
+
+impl<T: fmt::Display> fmt::Display for OrUnknown<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Some(value) => value.fmt(f),
+            None => f.write_str("unknown"),
+        }
+    }
+}
+
+/// The accept loop of the public listener. Connections run as tasks of a `JoinSet`, so
+/// the ones still open when the drain bound elapses are aborted, not leaked.
+async fn serve_public(
+    listener: TcpListener,
+    state: Arc<State>,
+    stop: impl Future<Output = ()>,
+    drain: Duration,
+) {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // The timer enables hyper's header read timeout against slow or idle clients.
+    builder.http1().timer(TokioTimer::new());
+    builder.http2().timer(TokioTimer::new());
+    let builder = Arc::new(builder);
+    let graceful = GracefulShutdown::new();
+    let mut connections = JoinSet::new();
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        accept_failed(error).await;
+                        continue;
+                    }
+                };
+                // Small request and response heads must not wait for Nagle.
+                let _ = stream.set_nodelay(true);
+                let state = state.clone();
+                let builder = builder.clone();
+                let watcher = graceful.watcher();
+                let client_ip = peer.ip();
+                connections.spawn(async move {
+                    let service = service_fn(move |request| handle(state.clone(), client_ip, request));
+                    let connection = builder.serve_connection(TokioIo::new(stream), service);
+                    if let Err(error) = watcher.watch(connection).await {
+                        debug!(%error, "connection ended with an error");
+                    }
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            () = &mut stop => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        warn!(
+            connections = connections.len(),
+            "connections still open after the shutdown timeout; closing them"
+        );
+    }
+    connections.shutdown().await;
+}
+
+async fn accept_failed(error: std::io::Error) {
+    use std::io::ErrorKind;
+    // These concern one connection that went away before it was accepted.
+    if matches!(
+        error.kind(),
+        ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::ConnectionRefused
+    ) {
+        debug!(%error, "accept failed");
+        return;
+    }
+    error!(%error, "accept failed; pausing");
+    tokio::time::sleep(ACCEPT_BACKOFF).await;
+}
+
+/// One request on the public listener.
+async fn handle(
+    state: Arc<State>,
+    client_ip: IpAddr,
+    request: http::Request<Incoming>,
+) -> Result<Response<ResponseBody>, Infallible> {
+    let request_id = request_id(request.headers());
+    let (slot, result) = dispatch(&state, client_ip, request, &request_id).await;
+    let mut response = result.unwrap_or_else(|problem| problem_response(problem, &request_id));
+    state.metrics.record(slot, response.status());
+    response
+        .headers_mut()
+        .insert(X_REQUEST_ID.clone(), request_id);
+    Ok(response)
+}
+
+/// The client's `X-Request-Id` if it is sane (1 to 200 visible ASCII characters), else a
+/// new UUID v4.
+fn request_id(headers: &HeaderMap) -> HeaderValue {
+    if let Some(id) = headers.get(&X_REQUEST_ID) {
+        let bytes = id.as_bytes();
+        if !bytes.is_empty()
+            && bytes.len() <= MAX_REQUEST_ID
+            && bytes.iter().all(|b| b.is_ascii_graphic())
+        {
+            return id.clone();
+        }
+    }
+    let mut buffer = uuid::Uuid::encode_buffer();
+    let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buffer);
+    // A hyphenated UUID is always a valid header value.
+    HeaderValue::from_str(id).unwrap_or(HeaderValue::from_static("invalid-request-id"))
+}
+
+/// What the synchronous part of handling decided.
+enum Decision {
+    Forward(usize, Forward),
+    OpenApi,
+    Problem(Slot, Problem),
+}
+
+async fn dispatch(
+    state: &State,
+    client_ip: IpAddr,
+    request: http::Request<Incoming>,
+    request_id: &HeaderValue,
+) -> (Slot, Result<Response<ResponseBody>, Problem>) {
+    let (parts, body) = request.into_parts();
+    let (index, forward) = match decide(state, &parts) {
+        Decision::Forward(index, forward) => (index, forward),
+        Decision::OpenApi => return (Slot::OpenApi, Ok(openapi_response(state.gateway))),
+        Decision::Problem(slot, problem) => return (slot, Err(problem)),
+    };
+    let slot = Slot::Route(index);
+    let max_body = state.gateway.max_body;
+    // Hyper reports a declared `Content-Length` as the body's lower size bound.
+    if body.size_hint().lower() > max_body {
+        return (slot, Err(Problem::payload_too_large(max_body)));
+    }
+    let upstream = state
+        .gateway
+        .routes
+        .get(index)
+        .and_then(|route| state.upstreams.get(route.service));
+    let Some(upstream) = upstream else {
+        // `serve` checked every route's service at start.
+        return (slot, Err(Problem::bad_gateway("the route has no service")));
+    };
+    let body = LimitedBody::new(body, max_body);
+    let result = proxy::forward(upstream, forward.path, parts, body, client_ip, request_id)
+        .await
+        .map(|response| response.map(ResponseBody::Upstream));
+    (slot, result)
+}
+
+/// Routing, auth and the generated handler: everything that reads the request head only.
+fn decide(state: &State, parts: &http::request::Parts) -> Decision {
+    let mut params: Vec<Cow<'_, str>> = Vec::new();
+    let Some(leaf) = state.router.find(parts.uri.path(), &mut params) else {
+        return Decision::Problem(Slot::Unmatched, Problem::not_found());
+    };
+    let endpoint = Method::from_http(&parts.method).and_then(|method| leaf.endpoint(method));
+    let index = match endpoint {
+        Some(Endpoint::Route(index)) => index,
+        Some(Endpoint::OpenApi) => return Decision::OpenApi,
+        None => {
+            return Decision::Problem(Slot::Unmatched, Problem::method_not_allowed(leaf.allow()));
+        }
+    };
+    let slot = Slot::Route(index);
+    let Some(route) = state.gateway.routes.get(index) else {
+        return Decision::Problem(Slot::Unmatched, Problem::not_found());
+    };
+    if let Auth::Required { challenge, .. } = route.auth {
+        return Decision::Problem(
+            slot,
+            Problem::unauthorized(challenge, "this operation requires credentials"),
+        );
+    }
+    if let Err(at) = router::decode_params(&mut params) {
+        let name = state.router.param_names(index).get(at).copied();
+        return Decision::Problem(
+            slot,
+            Problem::invalid_request(vec![FieldError {
+                location: "path",
+                name: name.map(str::to_owned),
+                pointer: None,
+                message: "must be valid UTF-8 once percent-decoded".to_owned(),
+            }]),
+        );
+    }
+    let query = parse_query(parts.uri.query().unwrap_or(""));
+    match (route.handler)(&Request::new(&params, &query, &parts.headers)) {
+        Ok(forward) => Decision::Forward(index, forward),
+        Err(problem) => Decision::Problem(slot, problem),
+    }
+}
+
+fn openapi_response(gateway: &'static Gateway) -> Response<ResponseBody> {
+    let mut response = Response::new(ResponseBody::full(Bytes::from_static(
+        gateway.openapi_json.as_bytes(),
+    )));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// A problem as a response of the public listener (the same shape as
+/// `Problem::into_response`, with this listener's body type).
+fn problem_response(problem: Problem, request_id: &HeaderValue) -> Response<ResponseBody> {
+    let body = problem.body(request_id.to_str().ok());
+    let mut response = Response::new(ResponseBody::full(body));
+    *response.status_mut() = problem.status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    for (name, value) in problem.headers {
+        headers.append(name, value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Route, Service};
+
+    static SERVICES: [Service; 2] = [
+        Service {
+            name: "users",
+            env: "GATEWAY_UPSTREAM_USERS",
+            urls: &["http://127.0.0.1:9001"],
+            connect_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(1),
+        },
+        Service {
+            name: "orders",
+            env: "GATEWAY_UPSTREAM_ORDERS",
+            urls: &[],
+            connect_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(1),
+        },
+    ];
+
+    static GATEWAY: Gateway = Gateway {
+        name: "test",
+        generator_version: "0",
+        listen: "0.0.0.0:8080",
+        openapi_json: "{}",
+        max_body: 1024,
+        services: &SERVICES,
+        routes: &[] as &[Route],
+    };
+
+    fn read(vars: &[(&str, &str)]) -> Result<Settings, StartError> {
+        Settings::read(&GATEWAY, |name| {
+            Ok(vars
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned()))
+        })
+    }
+
+    #[test]
+    fn defaults_come_from_the_gateway() {
+        let settings = read(&[]).unwrap();
+        assert_eq!(settings.listen, "0.0.0.0:8080");
+        assert_eq!(settings.admin_listen, DEFAULT_ADMIN_LISTEN);
+        assert!(settings.upstreams.is_empty());
+        assert_eq!(settings.shutdown_timeout, DEFAULT_SHUTDOWN_TIMEOUT);
+    }
+
+    #[test]
+    fn environment_overrides() {
+        let settings = read(&[
+            ("GATEWAY_LISTEN", "127.0.0.1:1"),
+            ("GATEWAY_ADMIN_LISTEN", "127.0.0.1:2"),
+            (
+                "GATEWAY_UPSTREAM_USERS",
+                " http://10.0.0.1:80 ,http://10.0.0.2/v1,",
+            ),
+            ("GATEWAY_UPSTREAM_ORDERS", ""),
+            ("GATEWAY_SHUTDOWN_TIMEOUT", "2.5"),
+        ])
+        .unwrap();
+        assert_eq!(settings.listen, "127.0.0.1:1");
+        assert_eq!(settings.admin_listen, "127.0.0.1:2");
+        assert_eq!(
+            settings.upstreams["users"],
+            ["http://10.0.0.1:80", "http://10.0.0.2/v1"]
+        );
+        assert!(settings.upstreams["orders"].is_empty());
+        assert_eq!(settings.shutdown_timeout, Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn bad_shutdown_timeouts_are_refused() {
+        for bad in ["-1", "soon", "NaN", "inf", "1e30"] {
+            assert!(read(&[("GATEWAY_SHUTDOWN_TIMEOUT", bad)]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn request_ids_are_kept_only_when_sane() {
+        let mut headers = HeaderMap::new();
+        headers.insert(&X_REQUEST_ID, HeaderValue::from_static("abc-123"));
+        assert_eq!(request_id(&headers), "abc-123");
+        for insane in ["", "has space", &"x".repeat(201)] {
+            headers.insert(&X_REQUEST_ID, HeaderValue::from_str(insane).unwrap());
+            let id = request_id(&headers);
+            assert_eq!(id.len(), 36, "{insane}");
+            assert!(uuid::Uuid::try_parse(id.to_str().unwrap()).is_ok());
+        }
+        headers.insert(
+            &X_REQUEST_ID,
+            HeaderValue::from_str(&"x".repeat(200)).unwrap(),
+        );
+        assert_eq!(request_id(&headers).len(), 200);
+    }
+}
