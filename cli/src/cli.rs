@@ -22,7 +22,11 @@ pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_STALE: u8 = 3;
 
 #[derive(Parser, Debug)]
-#[command(name = "gateway", version, about = "Compiles OpenAPI specs and a manifest into a Rust API gateway")]
+#[command(
+    name = "gateway",
+    version,
+    about = "Compiles OpenAPI specs and a manifest into a Rust API gateway"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -107,7 +111,11 @@ pub fn compile(manifest: &Path) -> Compiled {
 }
 
 /// Runs the CLI; returns the process exit code.
-pub fn run(args: impl IntoIterator<Item = OsString>, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+pub fn run(
+    args: impl IntoIterator<Item = OsString>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(error) => {
@@ -136,7 +144,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>, out: &mut dyn Write, err: &
                 }
                 DiagFormat::Human => {
                     if !compiled.diagnostics.is_empty() {
-                        let _ = write!(err, "{}", diag::render_human(&compiled.diagnostics, &compiled.sources));
+                        let _ = write!(
+                            err,
+                            "{}",
+                            diag::render_human(&compiled.diagnostics, &compiled.sources)
+                        );
                     }
                     if let Some(gateway) = &compiled.gateway {
                         let _ = writeln!(
@@ -149,12 +161,20 @@ pub fn run(args: impl IntoIterator<Item = OsString>, out: &mut dyn Write, err: &
                     }
                 }
             }
-            if compiled.gateway.is_some() { EXIT_OK } else { EXIT_INPUT }
+            if compiled.gateway.is_some() {
+                EXIT_OK
+            } else {
+                EXIT_INPUT
+            }
         }
         Command::Routes { manifest, format } => {
             let compiled = compile(&manifest);
             let Some(gateway) = &compiled.gateway else {
-                let _ = write!(err, "{}", diag::render_human(&compiled.diagnostics, &compiled.sources));
+                let _ = write!(
+                    err,
+                    "{}",
+                    diag::render_human(&compiled.diagnostics, &compiled.sources)
+                );
                 return EXIT_INPUT;
             };
             let _ = match format {
@@ -176,7 +196,11 @@ fn generate(
 ) -> u8 {
     let compiled = compile(manifest);
     if !compiled.diagnostics.is_empty() {
-        let _ = write!(err, "{}", diag::render_human(&compiled.diagnostics, &compiled.sources));
+        let _ = write!(
+            err,
+            "{}",
+            diag::render_human(&compiled.diagnostics, &compiled.sources)
+        );
     }
     let (Some(gateway), Some(default_out)) = (&compiled.gateway, compiled.output) else {
         return EXIT_INPUT;
@@ -187,7 +211,12 @@ fn generate(
         Some(path) => match relative_to(&path, &target) {
             Some(relative) => RuntimeDep::Path(relative),
             None => {
-                let _ = writeln!(err, "error: cannot express {} relative to {}", path.display(), target.display());
+                let _ = writeln!(
+                    err,
+                    "error: cannot express {} relative to {}",
+                    path.display(),
+                    target.display()
+                );
                 return EXIT_USAGE;
             }
         },
@@ -202,11 +231,20 @@ fn generate(
     if check {
         return match crate::write::compare(&target, &files) {
             Ok(changes) if changes.is_empty() => {
-                let _ = writeln!(out, "{} is up to date ({} files)", target.display(), files.len());
+                let _ = writeln!(
+                    out,
+                    "{} is up to date ({} files)",
+                    target.display(),
+                    files.len()
+                );
                 EXIT_OK
             }
             Ok(changes) => {
-                let _ = writeln!(err, "{} is out of date; run `gateway generate` and commit the result:", target.display());
+                let _ = writeln!(
+                    err,
+                    "{} is out of date; run `gateway generate` and commit the result:",
+                    target.display()
+                );
                 for (path, change) in changes {
                     let _ = writeln!(err, "  {:<8} {}", change.as_str(), path.display());
                 }
@@ -262,7 +300,11 @@ fn relative_to(path: &Path, base: &Path) -> Option<String> {
     let common = path.iter().zip(&base).take_while(|(a, b)| a == b).count();
     let mut parts: Vec<String> = vec!["..".to_owned(); base.len() - common];
     parts.extend(path[common..].iter().cloned());
-    Some(if parts.is_empty() { ".".to_owned() } else { parts.join("/") })
+    Some(if parts.is_empty() {
+        ".".to_owned()
+    } else {
+        parts.join("/")
+    })
 }
 
 #[derive(Serialize)]
@@ -348,18 +390,48 @@ mod tests {
 
     #[test]
     fn relative_paths() {
-        assert_eq!(relative_to(Path::new("runtime"), Path::new("examples/x/generated")).as_deref(), Some("../../../runtime"));
-        assert_eq!(relative_to(Path::new("/a/b"), Path::new("/a/c/d")).as_deref(), Some("../../b"));
-        assert_eq!(relative_to(Path::new("/a"), Path::new("/a")).as_deref(), Some("."));
+        assert_eq!(
+            relative_to(Path::new("runtime"), Path::new("examples/x/generated")).as_deref(),
+            Some("../../../runtime")
+        );
+        assert_eq!(
+            relative_to(Path::new("/a/b"), Path::new("/a/c/d")).as_deref(),
+            Some("../../b")
+        );
+        assert_eq!(
+            relative_to(Path::new("/a"), Path::new("/a")).as_deref(),
+            Some(".")
+        );
     }
 
     #[test]
     fn usage_errors_exit_2() {
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        assert_eq!(run(["gateway", "frobnicate"].map(OsString::from), &mut out, &mut err), EXIT_USAGE);
-        assert_eq!(run(["gateway", "validate", "--format", "xml"].map(OsString::from), &mut out, &mut err), EXIT_USAGE);
+        assert_eq!(
+            run(
+                ["gateway", "frobnicate"].map(OsString::from),
+                &mut out,
+                &mut err
+            ),
+            EXIT_USAGE
+        );
+        assert_eq!(
+            run(
+                ["gateway", "validate", "--format", "xml"].map(OsString::from),
+                &mut out,
+                &mut err
+            ),
+            EXIT_USAGE
+        );
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        assert_eq!(run(["gateway", "--help"].map(OsString::from), &mut out, &mut err), EXIT_OK);
+        assert_eq!(
+            run(
+                ["gateway", "--help"].map(OsString::from),
+                &mut out,
+                &mut err
+            ),
+            EXIT_OK
+        );
         assert!(String::from_utf8_lossy(&out).contains("generate"));
     }
 }

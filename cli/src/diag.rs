@@ -271,11 +271,11 @@ fn render_location(
 /// Width of the token starting at a 1-based column, for the caret underline.
 fn token_width(line: &str, column: usize) -> usize {
     let rest: String = line.chars().skip(column - 1).collect();
-    let width = if let Some(quoted) = rest.strip_prefix('"') {
-        quoted.find('"').map(|i| i + 2).unwrap_or(rest.len())
+    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'');
+    let width = if let Some(quote) = quote {
+        rest[1..].find(quote).map(|i| i + 2).unwrap_or(rest.len())
     } else {
-        rest.find(|c: char| c == ':' || c == ',' || c == '#' || c == '}' || c == ']')
-            .unwrap_or(rest.len())
+        rest.find([':', ',', '#', '}', ']']).unwrap_or(rest.len())
     };
     rest[..width].trim_end().chars().count().max(1)
 }
@@ -325,9 +325,7 @@ pub fn render_json(diagnostics: &Diagnostics) -> String {
                 file: loc.map(|l| l.file.display().to_string().replace('\\', "/")),
                 line: loc.and_then(|l| l.line),
                 column: loc.and_then(|l| l.column),
-                pointer: loc
-                    .map(|l| l.pointer.as_str())
-                    .filter(|p| !p.is_empty()),
+                pointer: loc.map(|l| l.pointer.as_str()).filter(|p| !p.is_empty()),
                 help: d.help.as_deref(),
                 related: d
                     .related
@@ -350,7 +348,10 @@ pub fn render_json(diagnostics: &Diagnostics) -> String {
 }
 
 /// "did you mean `x`?" for a misspelt name among the candidates.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(name, c), c))

@@ -48,10 +48,7 @@ fn overlap(a: &Route, b: &Route) -> Overlap {
 fn describe(gateway: &Gateway, route: &Route) -> String {
     format!(
         "{} {} (operation `{}` of service `{}`)",
-        route.method,
-        route.public_path,
-        route.operation_id,
-        gateway.services[route.service].key
+        route.method, route.public_path, route.operation_id, gateway.services[route.service].key
     )
 }
 
@@ -74,7 +71,10 @@ fn route_conflicts(gateway: &Gateway, diags: &mut Diagnostics) {
                         ),
                     )
                     .at(a.location.clone())
-                    .related(format!("conflicts with {}", b.operation_id), b.location.clone())
+                    .related(
+                        format!("conflicts with {}", b.operation_id),
+                        b.location.clone(),
+                    )
                     .help("change a service's `mount` in the manifest, or rename one path"),
                 ),
                 // Within one spec, `/users/me` beside `/users/{id}` is deliberate.

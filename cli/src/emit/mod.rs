@@ -28,11 +28,23 @@ pub enum RuntimeDep {
 }
 
 const TEMPLATES: &[(&str, &str)] = &[
-    ("Cargo.toml", include_str!("../../../templates/Cargo.toml.j2")),
+    (
+        "Cargo.toml",
+        include_str!("../../../templates/Cargo.toml.j2"),
+    ),
     ("README.md", include_str!("../../../templates/README.md.j2")),
-    ("Dockerfile", include_str!("../../../templates/Dockerfile.j2")),
-    ("deploy/kubernetes.yaml", include_str!("../../../templates/kubernetes.yaml.j2")),
-    (".dockerignore", include_str!("../../../templates/dockerignore.j2")),
+    (
+        "Dockerfile",
+        include_str!("../../../templates/Dockerfile.j2"),
+    ),
+    (
+        "deploy/kubernetes.yaml",
+        include_str!("../../../templates/kubernetes.yaml.j2"),
+    ),
+    (
+        ".dockerignore",
+        include_str!("../../../templates/dockerignore.j2"),
+    ),
 ];
 
 /// The header every file that has comments starts with.
@@ -148,9 +160,18 @@ pub fn emit(gateway: &Gateway, runtime: &RuntimeDep) -> Result<Files, String> {
     json.push('\n');
     files.insert(PathBuf::from("openapi.json"), json);
 
-    files.insert("src/main.rs".into(), rust::file(&header, rust::main_rs(gateway)));
-    files.insert("src/lib.rs".into(), rust::file(&header, rust::lib_rs(gateway)));
-    files.insert("src/routes.rs".into(), rust::file(&header, rust::routes_rs(gateway)));
+    files.insert(
+        "src/main.rs".into(),
+        rust::file(&header, rust::main_rs(gateway)),
+    );
+    files.insert(
+        "src/lib.rs".into(),
+        rust::file(&header, rust::lib_rs(gateway)),
+    );
+    files.insert(
+        "src/routes.rs".into(),
+        rust::file(&header, rust::routes_rs(gateway)),
+    );
     for (index, service) in gateway.services.iter().enumerate() {
         files.insert(
             PathBuf::from(format!("src/{}.rs", service.module)),

@@ -9,7 +9,9 @@
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 
-use crate::ir::{Auth, EnumType, Gateway, Param, ParamIn, ParamType, Route, Scalar, Segment, Service};
+use crate::ir::{
+    Auth, EnumType, Gateway, Param, ParamIn, ParamType, Route, Scalar, Segment, Service,
+};
 
 fn ident(name: &str) -> Ident {
     Ident::new(name, Span::call_site())
@@ -174,7 +176,14 @@ fn enum_type(e: &EnumType) -> TokenStream {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let doc = format!(" The values the spec allows: {}.", wires.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(", "));
+    let doc = format!(
+        " The values the spec allows: {}.",
+        wires
+            .iter()
+            .map(|w| format!("`{w}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     quote! {
         #[doc = #doc]
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -407,7 +416,11 @@ fn handler(service: &Service, route: &Route) -> TokenStream {
     };
     let struct_doc = format!(" The parameters of operation `{}`.", route.operation_id);
     let uses_params = route.upstream_path.params().next().is_some();
-    let binding = if uses_params { quote!(params) } else { quote!(_params) };
+    let binding = if uses_params {
+        quote!(params)
+    } else {
+        quote!(_params)
+    };
     quote! {
         #[doc = #struct_doc]
         #[derive(Debug, Clone, PartialEq)]

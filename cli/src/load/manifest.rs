@@ -149,7 +149,8 @@ impl Ctx<'_> {
 
     fn error(&mut self, code: &'static str, pointer: &str, message: String, help: &str) {
         let d = Diagnostic::error(code, message).at(self.at(pointer));
-        self.diags.push(if help.is_empty() { d } else { d.help(help) });
+        self.diags
+            .push(if help.is_empty() { d } else { d.help(help) });
     }
 
     fn not_enforced(&mut self, pointer: &str, what: &str) {
@@ -159,7 +160,9 @@ impl Ctx<'_> {
                 format!("`{what}` is accepted but not enforced by this version of gateway"),
             )
             .at(Location::key(self.file, pointer))
-            .help("remove it, or keep it for a later version; nothing at run time depends on it yet"),
+            .help(
+                "remove it, or keep it for a later version; nothing at run time depends on it yet",
+            ),
         );
     }
 
@@ -178,7 +181,8 @@ impl Ctx<'_> {
                         _ => {}
                     }
                 }
-                self.diags.push(serde_diagnostic(self.file, at, &error.inner().to_string()));
+                self.diags
+                    .push(serde_diagnostic(self.file, at, &error.inner().to_string()));
                 None
             }
         }
@@ -195,9 +199,8 @@ fn serde_diagnostic(file: &Path, pointer: String, message: &str) -> Diagnostic {
             .filter(|(i, _)| i % 2 == 1)
             .map(|(_, s)| s)
             .collect();
-        let help = did_you_mean(name, candidates.iter().copied()).unwrap_or_else(|| {
-            format!("known keys here: {}", candidates.join(", "))
-        });
+        let help = did_you_mean(name, candidates.iter().copied())
+            .unwrap_or_else(|| format!("known keys here: {}", candidates.join(", ")));
         return Diagnostic::error(
             "gateway::manifest::unknown_key",
             format!("unknown key `{name}`"),
@@ -510,14 +513,22 @@ fn service(
         }
     }
     if let Some(balance) = &raw.upstream.balance {
-        let known = ["round_robin", "weighted", "least_requests", "consistent_hash"];
+        let known = [
+            "round_robin",
+            "weighted",
+            "least_requests",
+            "consistent_hash",
+        ];
         if !known.contains(&balance.as_str()) {
             ctx.diags.push(
                 Diagnostic::error(
                     "gateway::manifest::invalid_value",
                     format!("unknown balancing algorithm `{balance}`"),
                 )
-                .at(Location::new(ctx.file, format!("{pointer}/upstream/balance")))
+                .at(Location::new(
+                    ctx.file,
+                    format!("{pointer}/upstream/balance"),
+                ))
                 .help(did_you_mean(balance, known).unwrap_or_else(|| known.join(", "))),
             );
         } else if balance != "round_robin" {
@@ -637,7 +648,9 @@ pub fn upstream_url(text: &str) -> Result<url::Url, String> {
         return Err(format!("`{text}` has no host"));
     }
     if parsed.query().is_some() || parsed.fragment().is_some() {
-        return Err(format!("`{text}`: an upstream URL cannot have a query or fragment"));
+        return Err(format!(
+            "`{text}`: an upstream URL cannot have a query or fragment"
+        ));
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(format!(
@@ -676,7 +689,10 @@ mod tests {
             .map(|d| {
                 (
                     d.code.to_owned(),
-                    d.location.as_ref().map(|l| l.pointer.clone()).unwrap_or_default(),
+                    d.location
+                        .as_ref()
+                        .map(|l| l.pointer.clone())
+                        .unwrap_or_default(),
                 )
             })
             .collect();

@@ -22,7 +22,11 @@ pub struct Loaded {
 
 /// Loads the manifest and all specs, collecting every problem. `None` when any input has an
 /// error that later stages cannot work around.
-pub fn load(manifest_path: &Path, sources: &mut Sources, diags: &mut Diagnostics) -> Option<Loaded> {
+pub fn load(
+    manifest_path: &Path,
+    sources: &mut Sources,
+    diags: &mut Diagnostics,
+) -> Option<Loaded> {
     let text = match sources.read(manifest_path) {
         Ok(text) => text,
         Err(error) => {

@@ -27,6 +27,9 @@ pub struct Position {
 pub struct NodePosition {
     pub key: Option<Position>,
     pub value: Position,
+    /// A mapping or sequence: reported at its key, since a block's own start is on the
+    /// line of its first member.
+    pub container: bool,
 }
 
 struct SourceFile {
@@ -94,7 +97,7 @@ impl Sources {
                     continue;
                 }
                 if let Some(found) = self.position(&location.file, &location.pointer) {
-                    let at = if location.at_key {
+                    let at = if location.at_key || found.container {
                         found.key.unwrap_or(found.value)
                     } else {
                         found.value
@@ -144,7 +147,7 @@ fn position(mark: Marker) -> Position {
 impl Indexer {
     /// Called for every node start: returns the pointer of the node, or None when the node
     /// is a mapping key (recorded as pending) or not addressable.
-    fn node(&mut self, mark: Marker, scalar: Option<&str>) -> Option<String> {
+    fn node(&mut self, mark: Marker, scalar: Option<&str>, container: bool) -> Option<String> {
         if self.documents > 1 {
             return None;
         }
@@ -156,6 +159,7 @@ impl Indexer {
                     NodePosition {
                         key: None,
                         value: at,
+                        container,
                     },
                 );
                 Some(String::new())
@@ -169,6 +173,7 @@ impl Indexer {
                     NodePosition {
                         key: None,
                         value: at,
+                        container,
                     },
                 );
                 Some(child)
@@ -189,12 +194,17 @@ impl Indexer {
                         NodePosition {
                             key: Some(key_at),
                             value: at,
+                            container,
                         },
                     );
                     Some(child)
                 }
             },
         }
+    }
+
+    fn in_opaque(&self) -> bool {
+        matches!(self.stack.last(), Some(Frame::Opaque(_)))
     }
 
     fn in_key_position(&self) -> bool {
@@ -207,7 +217,7 @@ impl Indexer {
             return;
         }
         let as_key = self.in_key_position();
-        let pointer = self.node(mark, None);
+        let pointer = self.node(mark, None, true);
         let frame = match (pointer, as_key) {
             (Some(pointer), false) if mapping => Frame::Mapping { pointer, key: None },
             (Some(pointer), false) => Frame::Sequence { pointer, next: 0 },
@@ -231,15 +241,11 @@ impl MarkedEventReceiver for Indexer {
     fn on_event(&mut self, event: Event, mark: Marker) {
         match event {
             Event::DocumentStart => self.documents += 1,
-            Event::Scalar(text, ..) => {
-                if !matches!(self.stack.last(), Some(Frame::Opaque(_))) {
-                    self.node(mark, Some(&text));
-                }
+            Event::Scalar(text, ..) if !self.in_opaque() => {
+                self.node(mark, Some(&text), false);
             }
-            Event::Alias(_) => {
-                if !matches!(self.stack.last(), Some(Frame::Opaque(_))) {
-                    self.node(mark, Some(""));
-                }
+            Event::Alias(_) if !self.in_opaque() => {
+                self.node(mark, Some(""), false);
             }
             Event::MappingStart(..) => self.open(mark, true),
             Event::SequenceStart(..) => self.open(mark, false),

@@ -1137,13 +1137,13 @@ impl<'a> Bundler<'a> {
             );
             let mut holder = Value::Object(Map::from_iter([(
                 "$ref".to_owned(),
-                Value::String(reference),
+                Value::String(reference.clone()),
             )]));
             // Diagnostics name `<entry>/$ref`, which resolves to the entry itself for positions.
             self.resolve(
                 &mut holder,
                 Kind::Schema,
-                &text.clone(),
+                &reference,
                 file,
                 &entry_src,
                 &entry_out,
@@ -1310,7 +1310,11 @@ impl<'a> Bundler<'a> {
                 );
             }
         }
-        siblings
+        if kind.always_inline() {
+            siblings
+        } else {
+            Map::new()
+        }
     }
 
     /// The raw value a ref points to, or a diagnostic at the ref.
@@ -1477,6 +1481,14 @@ impl<'a> Bundler<'a> {
         depth: usize,
     ) {
         let key: TargetKey = (normalize_path(file), pointer.to_owned(), kind);
+        // Once a target has a name (a discriminator mapping needs one), every use refers to
+        // it: a oneOf branch and its mapping entry must name the same schema.
+        if let Some(section) = kind.section()
+            && let Some(r) = self.hoisted.get(&(key.0.clone(), key.1.clone(), section))
+        {
+            set_ref(value, r.clone());
+            return;
+        }
         let hoist_instead = self.recursive.contains(&key)
             || self.stack.contains(&key)
             || self.stack.len() >= MAX_INLINE_NESTING
@@ -2578,6 +2590,69 @@ components:
     }
 
     #[test]
+    fn discriminator_mappings_and_31_path_items_follow_their_targets() {
+        let root = r#"
+openapi: 3.1.0
+info: {title: t, version: '1'}
+paths:
+  /ping: {$ref: '#/components/pathItems/Ping'}
+components:
+  pathItems:
+    Ping:
+      get:
+        responses:
+          '200':
+            description: ok
+            content:
+              application/json:
+                schema: {$ref: '#/components/schemas/Pet'}
+  schemas:
+    Pet:
+      oneOf:
+        - {$ref: 'pets.yaml#/components/schemas/Dog'}
+        - {$ref: 'cat.yaml'}
+      discriminator:
+        propertyName: kind
+        mapping: {dog: 'pets.yaml#/components/schemas/Dog', cat: 'cat.yaml', own: Pet}
+"#;
+        let pets = "components:\n  schemas:\n    Dog:\n      type: object\n      discriminator:\n        propertyName: kind\n        mapping: {dog: Dog}\n";
+        let cat = "type: object\nproperties:\n  kind: {type: string}\n";
+        let dir = fixture(&[("api.yaml", root), ("pets.yaml", pets), ("cat.yaml", cat)]);
+        let (loaded, diags) = load(&dir, "api.yaml");
+        assert!(diags.is_empty(), "{diags:?}");
+        let loaded = loaded.unwrap();
+        let doc = &loaded.document;
+        assert!(doc["components"].get("pathItems").is_none());
+        let get = &doc["paths"]["/ping"]["get"];
+        assert_eq!(
+            get["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/Pet"
+        );
+        assert_eq!(
+            loaded.origins.locate("/paths/~1ping/get").pointer,
+            "/components/pathItems/Ping/get"
+        );
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(
+            schemas["Pet"]["discriminator"]["mapping"],
+            serde_json::json!({
+                "dog": "#/components/schemas/Dog",
+                "cat": "#/components/schemas/cat",
+                "own": "Pet",
+            })
+        );
+        // The one-of branch and the mapping name the same hoisted schema.
+        assert_eq!(
+            schemas["Pet"]["oneOf"][1]["$ref"],
+            "#/components/schemas/cat"
+        );
+        assert_eq!(
+            schemas["Dog"]["discriminator"]["mapping"]["dog"],
+            "#/components/schemas/Dog"
+        );
+    }
+
+    #[test]
     fn dangling_refs_are_reported_where_written() {
         let root = format!(
             r#"openapi: 3.0.3
@@ -2737,8 +2812,9 @@ components:
       $defs:
         D: {type: integer}
     E: {$ref: '#/components/schemas/C/$defs/D'}
+    F: {$ref: 'plain.yaml', minLength: 1}
 "#;
-        let dir = fixture(&[("api.yaml", spec)]);
+        let dir = fixture(&[("api.yaml", spec), ("plain.yaml", "type: string\n")]);
         let (loaded, diags) = load(&dir, "api.yaml");
         let loaded = loaded.unwrap();
         let found: Vec<(&str, String)> = diags
@@ -2753,6 +2829,10 @@ components:
                     REF_SIBLINGS_IGNORED,
                     "/components/schemas/B/maxLength".to_owned()
                 ),
+                (
+                    REF_SIBLINGS_IGNORED,
+                    "/components/schemas/F/minLength".to_owned()
+                ),
                 (UNSUPPORTED_KEYWORD, "/components/schemas/E/$ref".to_owned()),
             ]
         );
@@ -2764,6 +2844,11 @@ components:
             loaded.document["components"]["schemas"]["C"]
                 .get("$defs")
                 .is_none()
+        );
+        // Inlined or not, a ref's siblings are dropped, as the warning says.
+        assert_eq!(
+            loaded.document["components"]["schemas"]["F"],
+            serde_json::json!({"type": "string"})
         );
     }
 

@@ -50,7 +50,9 @@ pub fn size(text: &str) -> Result<u64, String> {
 /// A rate as (count, period).
 pub fn rate(text: &str) -> Result<(u64, Duration), String> {
     let bad = || {
-        format!("`{text}` is not a rate: use `<count>/<unit>` with unit second, minute, hour or day (e.g. `100/minute`)")
+        format!(
+            "`{text}` is not a rate: use `<count>/<unit>` with unit second, minute, hour or day (e.g. `100/minute`)"
+        )
     };
     let (count, unit) = text.split_once('/').ok_or_else(bad)?;
     let count: u64 = count.parse().map_err(|_| bad())?;
@@ -88,7 +90,16 @@ mod tests {
         assert_eq!(duration("1s"), Ok(Duration::from_secs(1)));
         assert_eq!(duration("5m"), Ok(Duration::from_secs(300)));
         assert_eq!(duration("2h"), Ok(Duration::from_secs(7200)));
-        for bad in ["1", "1.5s", "s", "1 s", "-1s", "1sec", "", "99999999999999999999s"] {
+        for bad in [
+            "1",
+            "1.5s",
+            "s",
+            "1 s",
+            "-1s",
+            "1sec",
+            "",
+            "99999999999999999999s",
+        ] {
             assert!(duration(bad).is_err(), "{bad}");
         }
     }

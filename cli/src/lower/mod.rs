@@ -122,6 +122,17 @@ impl<'a> ServiceLowering<'a> {
         self.spec.origins.locate(pointer)
     }
 
+    /// Whether load already reported a broken reference at or below `pointer`.
+    fn reported(&self, pointer: &str) -> bool {
+        let location = self.locate(pointer);
+        self.diags.list.iter().any(|d| {
+            d.code == "gateway::spec::dangling_ref"
+                && d.location.as_ref().is_some_and(|l| {
+                    l.file == location.file && l.pointer.starts_with(&location.pointer)
+                })
+        })
+    }
+
     fn manifest_at(&self, rest: &str) -> Location {
         Location::new(
             self.manifest_file,
@@ -150,7 +161,8 @@ impl<'a> ServiceLowering<'a> {
                     continue;
                 }
             };
-            let Some(template) = path::parse_template(path, &self.locate(&path_pointer), self.diags)
+            let Some(template) =
+                path::parse_template(path, &self.locate(&path_pointer), self.diags)
             else {
                 continue;
             };
@@ -164,17 +176,30 @@ impl<'a> ServiceLowering<'a> {
                     self.diags.push(
                         Diagnostic::error(
                             "gateway::spec::duplicate_operation_id",
-                            format!("operationId `{operation_id}` is used twice in service `{}`", self.config.key),
+                            format!(
+                                "operationId `{operation_id}` is used twice in service `{}`",
+                                self.config.key
+                            ),
                         )
                         .at(self.locate(&pointer_push(&pointer, "operationId")))
-                        .related("first used here", self.locate(&pointer_push(first, "operationId")))
+                        .related(
+                            "first used here",
+                            self.locate(&pointer_push(first, "operationId")),
+                        )
                         .help("operationIds must be unique within a spec: rename one"),
                     );
                     continue;
                 }
                 seen_ids.insert(operation_id.clone(), pointer.clone());
-                if let Some(route) = self.route(method, path, &template, item, operation, operation_id, &pointer)
-                {
+                if let Some(route) = self.route(
+                    method,
+                    path,
+                    &template,
+                    item,
+                    operation,
+                    operation_id,
+                    &pointer,
+                ) {
                     routes.push(route);
                 }
             }
@@ -191,7 +216,10 @@ impl<'a> ServiceLowering<'a> {
                     )
                     .at(Location::key(
                         self.manifest_file,
-                        pointer_push(&format!("{}/operations", pointer_push("/services", &self.config.key)), name),
+                        pointer_push(
+                            &format!("{}/operations", pointer_push("/services", &self.config.key)),
+                            name,
+                        ),
                     ))
                     .help(help),
                 );
@@ -226,9 +254,10 @@ impl<'a> ServiceLowering<'a> {
         let handler = self
             .handlers
             .claim(names::snake(&operation_id, "operation"));
-        let params_type = self
-            .types
-            .claim(format!("{}Params", names::camel(&operation_id, "Operation")));
+        let params_type = self.types.claim(format!(
+            "{}Params",
+            names::camel(&operation_id, "Operation")
+        ));
         let mut public_segments = Vec::new();
         for prefix in [self.base_path, self.config.mount.as_str()] {
             public_segments.extend(
@@ -259,19 +288,25 @@ impl<'a> ServiceLowering<'a> {
     }
 
     /// The manifest's policy wins over the spec's `x-gateway` extension.
-    fn policy(&mut self, operation_id: &str, operation: &Operation, pointer: &str) -> OperationPolicy {
+    fn policy(
+        &mut self,
+        operation_id: &str,
+        operation: &Operation,
+        pointer: &str,
+    ) -> OperationPolicy {
         let mut policy = match operation.extensions.get("x-gateway") {
             None => OperationPolicy::default(),
-            Some(value) => match serde_path_to_error::deserialize::<_, OperationPolicy>(value.clone()) {
-                Ok(policy) => policy,
-                Err(error) => {
-                    let mut at = pointer_push(pointer, "x-gateway");
-                    for segment in error.path().iter() {
-                        if let serde_path_to_error::Segment::Map { key } = segment {
-                            at = pointer_push(&at, key);
+            Some(value) => {
+                match serde_path_to_error::deserialize::<_, OperationPolicy>(value.clone()) {
+                    Ok(policy) => policy,
+                    Err(error) => {
+                        let mut at = pointer_push(pointer, "x-gateway");
+                        for segment in error.path().iter() {
+                            if let serde_path_to_error::Segment::Map { key } = segment {
+                                at = pointer_push(&at, key);
+                            }
                         }
-                    }
-                    self.diags.push(
+                        self.diags.push(
                         Diagnostic::error(
                             "gateway::spec::invalid_extension",
                             format!("invalid `x-gateway` extension: {}", error.inner()),
@@ -279,9 +314,10 @@ impl<'a> ServiceLowering<'a> {
                         .at(self.locate(&at))
                         .help("`x-gateway` takes the same keys as a manifest operation policy: public, rate_limit"),
                     );
-                    OperationPolicy::default()
+                        OperationPolicy::default()
+                    }
                 }
-            },
+            }
         };
         if let Some(manifest) = self.config.operations.get(operation_id) {
             if manifest.public.is_some() {
@@ -350,7 +386,9 @@ impl<'a> ServiceLowering<'a> {
             for (scheme, scopes) in requirement {
                 if schemes.and_then(|s| s.get(scheme)).is_none() {
                     ok = false;
-                    let known = schemes.map(|s| s.keys().map(String::as_str).collect::<Vec<_>>()).unwrap_or_default();
+                    let known = schemes
+                        .map(|s| s.keys().map(String::as_str).collect::<Vec<_>>())
+                        .unwrap_or_default();
                     self.diags.push(
                         Diagnostic::error(
                             "gateway::spec::unknown_scheme",
@@ -380,16 +418,13 @@ impl<'a> ServiceLowering<'a> {
     /// The `WWW-Authenticate` challenge of the first alternative's first scheme.
     fn challenge(&self, alternatives: &[Vec<Requirement>]) -> String {
         let realm = self.gateway_name;
-        let scheme = alternatives
-            .first()
-            .and_then(|a| a.first())
-            .and_then(|r| {
-                self.spec
-                    .openapi
-                    .components
-                    .as_ref()
-                    .and_then(|c| c.security_schemes.get(&r.scheme))
-            });
+        let scheme = alternatives.first().and_then(|a| a.first()).and_then(|r| {
+            self.spec
+                .openapi
+                .components
+                .as_ref()
+                .and_then(|c| c.security_schemes.get(&r.scheme))
+        });
         match scheme {
             Some(ReferenceOr::Item(SecurityScheme::HTTP { scheme, .. }))
                 if scheme.eq_ignore_ascii_case("basic") =>
@@ -499,7 +534,13 @@ impl<'a> ServiceLowering<'a> {
         let template_order: Vec<&str> = template.params().collect();
         let mut ordered: Vec<_> = merged.into_iter().collect();
         ordered.sort_by_key(|((name, location), _)| match location {
-            ParamIn::Path => (0, template_order.iter().position(|n| n == name).unwrap_or(usize::MAX)),
+            ParamIn::Path => (
+                0,
+                template_order
+                    .iter()
+                    .position(|n| n == name)
+                    .unwrap_or(usize::MAX),
+            ),
             _ => (1, 0),
         });
         for ((name, location), (param, at)) in ordered {
@@ -544,7 +585,11 @@ impl<'a> ServiceLowering<'a> {
     }
 
     /// Follows `#/components/parameters/...` references (bounded, so a cycle ends).
-    fn resolve_param(&mut self, param: &'a ReferenceOr<Parameter>, at: &str) -> Option<&'a Parameter> {
+    fn resolve_param(
+        &mut self,
+        param: &'a ReferenceOr<Parameter>,
+        at: &str,
+    ) -> Option<&'a Parameter> {
         let spec: &'a LoadedSpec = self.spec;
         let parameters = spec.openapi.components.as_ref().map(|c| &c.parameters);
         let mut current = param;
@@ -557,6 +602,7 @@ impl<'a> ServiceLowering<'a> {
                         .and_then(|name| parameters?.get(name));
                     match next {
                         Some(next) => current = next,
+                        None if self.reported(at) => return None,
                         None => {
                             self.diags.push(
                                 Diagnostic::error(
@@ -564,7 +610,9 @@ impl<'a> ServiceLowering<'a> {
                                     format!("`{reference}` does not resolve to a parameter"),
                                 )
                                 .at(self.locate(&pointer_push(at, "$ref")))
-                                .help("parameters are referenced as `#/components/parameters/<name>`"),
+                                .help(
+                                    "parameters are referenced as `#/components/parameters/<name>`",
+                                ),
                             );
                             return None;
                         }
@@ -663,7 +711,12 @@ impl<'a> ServiceLowering<'a> {
         }
     }
 
-    fn scalar_type(&mut self, schema: &Schema, operation_id: &str, name: &str) -> Option<ParamType> {
+    fn scalar_type(
+        &mut self,
+        schema: &Schema,
+        operation_id: &str,
+        name: &str,
+    ) -> Option<ParamType> {
         let SchemaKind::Type(ty) = &schema.schema_kind else {
             return None;
         };
@@ -679,10 +732,18 @@ impl<'a> ServiceLowering<'a> {
                 }
             }
             Type::Integer(i) => {
-                let values: Vec<String> = i.enumeration.iter().flatten().map(|v| v.to_string()).collect();
+                let values: Vec<String> = i
+                    .enumeration
+                    .iter()
+                    .flatten()
+                    .map(|v| v.to_string())
+                    .collect();
                 if !values.is_empty() {
                     self.enum_type(operation_id, name, values)
-                } else if matches!(&i.format, VariantOrUnknownOrEmpty::Item(openapiv3::IntegerFormat::Int32)) {
+                } else if matches!(
+                    &i.format,
+                    VariantOrUnknownOrEmpty::Item(openapiv3::IntegerFormat::Int32)
+                ) {
                     ParamType::Int32
                 } else {
                     ParamType::Int64
@@ -726,7 +787,7 @@ impl<'a> ServiceLowering<'a> {
             ReferenceOr::Item(schema) => Some(schema),
             ReferenceOr::Reference { reference } => {
                 let found = self.schema_by_ref(reference);
-                if found.is_none() {
+                if found.is_none() && !self.reported(at) {
                     self.diags.push(
                         Diagnostic::error(
                             "gateway::spec::dangling_ref",

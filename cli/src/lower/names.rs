@@ -11,12 +11,11 @@ use heck::{ToSnakeCase, ToUpperCamelCase};
 
 /// Keywords of every edition, and names a generated crate already uses at its root.
 const RESERVED: &[&str] = &[
-    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum",
-    "extern", "false", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "match", "mod",
-    "move", "mut", "pub", "ref", "return", "self", "Self", "static", "struct", "super", "trait",
-    "true", "type", "unsafe", "use", "where", "while", "abstract", "become", "box", "do",
-    "final", "macro", "override", "priv", "typeof", "unsized", "virtual", "yield", "try",
-    "union", "_",
+    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern",
+    "false", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut",
+    "pub", "ref", "return", "self", "Self", "static", "struct", "super", "trait", "true", "type",
+    "unsafe", "use", "where", "while", "abstract", "become", "box", "do", "final", "macro",
+    "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "union", "_",
 ];
 
 /// Only ASCII letters and digits survive; everything else separates words.
@@ -132,6 +131,9 @@ mod tests {
 
     #[test]
     fn env_names() {
-        assert_eq!(upstream_env("user-profiles"), "GATEWAY_UPSTREAM_USER_PROFILES");
+        assert_eq!(
+            upstream_env("user-profiles"),
+            "GATEWAY_UPSTREAM_USER_PROFILES"
+        );
     }
 }

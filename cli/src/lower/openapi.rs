@@ -71,7 +71,7 @@ pub fn public_document(loaded: &Loaded, routes: &[Route], services: &[Service]) 
                 let key = |p: &Value| (p.get("name").cloned(), p.get("in").cloned());
                 let present: Vec<_> = own.iter().map(key).collect();
                 for p in shared {
-                    if !present.contains(&key(&p)) {
+                    if !present.contains(&key(p)) {
                         own.push(p.clone());
                     }
                 }

@@ -20,24 +20,42 @@ pub fn parse_template(path: &str, at: &Location, diags: &mut Diagnostics) -> Opt
         None
     };
     let Some(rest) = path.strip_prefix('/') else {
-        return fail(diags, format!("path `{path}` does not start with `/`"), "paths are written like `/users/{id}`");
+        return fail(
+            diags,
+            format!("path `{path}` does not start with `/`"),
+            "paths are written like `/users/{id}`",
+        );
     };
     if rest.is_empty() {
-        return Some(PathTemplate { segments: Vec::new() });
+        return Some(PathTemplate {
+            segments: Vec::new(),
+        });
     }
     let raw: Vec<&str> = rest.split('/').collect();
     let mut segments = Vec::with_capacity(raw.len());
     for (i, segment) in raw.iter().enumerate() {
         let last = i + 1 == raw.len();
         if segment.is_empty() && !last {
-            return fail(diags, format!("path `{path}` has an empty segment"), "remove the doubled `/`");
+            return fail(
+                diags,
+                format!("path `{path}` has an empty segment"),
+                "remove the doubled `/`",
+            );
         }
         if let Some(inner) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
             if inner.is_empty() || inner.contains(['{', '}']) {
-                return fail(diags, format!("path `{path}` has a malformed parameter `{segment}`"), "a parameter is written `{name}`");
+                return fail(
+                    diags,
+                    format!("path `{path}` has a malformed parameter `{segment}`"),
+                    "a parameter is written `{name}`",
+                );
             }
             if segments.contains(&Segment::Param(inner.to_owned())) {
-                return fail(diags, format!("path `{path}` uses parameter `{inner}` twice"), "give each path parameter its own name");
+                return fail(
+                    diags,
+                    format!("path `{path}` uses parameter `{inner}` twice"),
+                    "give each path parameter its own name",
+                );
             }
             segments.push(Segment::Param(inner.to_owned()));
         } else if segment.contains(['{', '}']) {
@@ -47,7 +65,11 @@ pub fn parse_template(path: &str, at: &Location, diags: &mut Diagnostics) -> Opt
                 "a path parameter must be a whole segment (`/files/{name}`, not `/files/{name}.json`)",
             );
         } else if *segment == "." || *segment == ".." {
-            return fail(diags, format!("path `{path}` has a dot segment"), "remove `.` and `..` segments");
+            return fail(
+                diags,
+                format!("path `{path}` has a dot segment"),
+                "remove `.` and `..` segments",
+            );
         } else {
             segments.push(Segment::Literal(encode_literal(segment)));
         }

@@ -1,0 +1,676 @@
+//! End to end: the committed example gateway (examples/ecommerce/generated), built once,
+//! run as a process in front of mock upstreams (axum servers in this test, on loopback),
+//! driven over HTTP.
+
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use futures_util::StreamExt;
+use gateway_tests::{cargo, generated_target_dir, workspace};
+
+/// What a mock upstream saw of one request.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    /// Path and query, exactly as received.
+    uri: String,
+    headers: axum::http::HeaderMap,
+    body_len: usize,
+}
+
+#[derive(Clone, Default)]
+struct Mock {
+    name: &'static str,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Mock {
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// Answers every request with JSON naming the mock; `x-mock-delay-ms` delays the answer,
+/// `x-mock-size` asks for a body of that many bytes.
+async fn mock_handler(State(mock): State<Mock>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let mut stream = body.into_data_stream();
+    let mut body_len = 0;
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(chunk) => body_len += chunk.len(),
+            Err(_) => break,
+        }
+    }
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    mock.seen.lock().unwrap().push(Seen {
+        method: parts.method.to_string(),
+        uri: parts.uri.to_string(),
+        headers: parts.headers.clone(),
+        body_len,
+    });
+    if let Some(delay) = header("x-mock-delay-ms") {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    let body = match header("x-mock-size") {
+        Some(size) => {
+            // Streamed in 64 KiB chunks, so the gateway has to stream it on.
+            let chunk = bytes::Bytes::from(vec![b'x'; 64 * 1024]);
+            let count = size as usize / chunk.len();
+            let rest = bytes::Bytes::from(vec![b'x'; size as usize % chunk.len()]);
+            let chunks = std::iter::repeat_n(chunk, count)
+                .chain(std::iter::once(rest))
+                .map(Ok::<_, std::io::Error>);
+            Body::from_stream(futures_util::stream::iter(chunks))
+        }
+        None => Body::from(format!(
+            "{{\"mock\":\"{}\",\"method\":\"{}\",\"uri\":\"{}\"}}",
+            mock.name, parts.method, parts.uri
+        )),
+    };
+    Response::builder()
+        .header("content-type", "application/json")
+        .header("connection", "keep-alive, x-upstream-secret")
+        .header("x-upstream-secret", "hop-by-hop, must not reach the client")
+        .body(body)
+        .unwrap()
+}
+
+/// Starts a mock upstream on its own thread and runtime (it outlives any one test).
+fn start_mock(name: &'static str) -> (Mock, SocketAddr) {
+    let mock = Mock {
+        name,
+        seen: Arc::default(),
+    };
+    let listener = StdListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = mock.clone();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let app = axum::Router::new().fallback(mock_handler).with_state(state);
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    (mock, addr)
+}
+
+fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Builds the committed example gateway once per test run.
+fn binary() -> &'static PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let manifest = workspace().join("examples/ecommerce/generated/Cargo.toml");
+        let output = cargo(&["build", "--quiet"], &manifest);
+        assert!(
+            output.status.success(),
+            "building the example gateway failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        generated_target_dir().join("debug/shop-gateway")
+    })
+}
+
+struct Gateway {
+    child: Child,
+    base: String,
+    admin: String,
+}
+
+impl Gateway {
+    /// Starts the example gateway with each service's upstreams.
+    fn start(users: &str, orders: &str, payments: &str) -> Gateway {
+        let (port, admin_port) = (free_port(), free_port());
+        let child = Command::new(binary())
+            .env("GATEWAY_LISTEN", format!("127.0.0.1:{port}"))
+            .env("GATEWAY_ADMIN_LISTEN", format!("127.0.0.1:{admin_port}"))
+            .env("GATEWAY_UPSTREAM_USERS", users)
+            .env("GATEWAY_UPSTREAM_ORDERS", orders)
+            .env("GATEWAY_UPSTREAM_PAYMENTS", payments)
+            .env("GATEWAY_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the gateway starts");
+        let gateway = Gateway {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            admin: format!("http://127.0.0.1:{admin_port}"),
+        };
+        gateway.wait_ready();
+        gateway
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let ok = std::net::TcpStream::connect(self.base.trim_start_matches("http://")).is_ok()
+                && std::net::TcpStream::connect(self.admin.trim_start_matches("http://")).is_ok();
+            if ok {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the gateway did not start listening");
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct World {
+    gateway: Gateway,
+    users: Mock,
+    orders: Mock,
+    payments: [Mock; 2],
+}
+
+/// One gateway and its mocks, shared by the tests that do not stop it.
+fn world() -> &'static World {
+    static WORLD: OnceLock<World> = OnceLock::new();
+    WORLD.get_or_init(|| {
+        let (users, u) = start_mock("users");
+        let (orders, o) = start_mock("orders");
+        let (payments_a, pa) = start_mock("payments-a");
+        let (payments_b, pb) = start_mock("payments-b");
+        let gateway = Gateway::start(
+            &format!("http://{u}"),
+            &format!("http://{o}"),
+            &format!("http://{pa},http://{pb}"),
+        );
+        World {
+            gateway,
+            users,
+            orders,
+            payments: [payments_a, payments_b],
+        }
+    })
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+async fn problem(
+    response: reqwest::Response,
+) -> (u16, reqwest::header::HeaderMap, serde_json::Value) {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    assert_eq!(
+        headers.get("content-type").unwrap(),
+        "application/problem+json",
+        "status {status}"
+    );
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["status"], status);
+    assert!(
+        body["type"]
+            .as_str()
+            .unwrap()
+            .starts_with("urn:gateway:problem:")
+    );
+    assert_eq!(
+        body["request_id"].as_str().unwrap(),
+        headers.get("x-request-id").unwrap().to_str().unwrap()
+    );
+    (status, headers, body)
+}
+
+/// Requests whose marker no mock has seen: proof that nothing went upstream.
+fn nobody_saw(world: &World, marker: &str) -> bool {
+    [
+        &world.users,
+        &world.orders,
+        &world.payments[0],
+        &world.payments[1],
+    ]
+    .iter()
+    .all(|m| m.seen().iter().all(|s| !s.uri.contains(marker)))
+}
+
+#[tokio::test]
+async fn routes_reach_the_right_upstream_with_path_and_query() {
+    let world = world();
+    let base = &world.gateway.base;
+    let response = client()
+        .get(format!(
+            "{base}/api/products?category=books&limit=5&tag=a&tag=b&marker=route1"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["mock"], "orders");
+    assert_eq!(
+        body["uri"],
+        "/products?category=books&limit=5&tag=a&tag=b&marker=route1"
+    );
+
+    let response = client()
+        .get(format!("{base}/api/products/BOK-0042?marker=route2"))
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["uri"], "/products/BOK-0042?marker=route2");
+
+    let response = client()
+        .post(format!("{base}/api/users?marker=route3"))
+        .header("content-type", "application/json")
+        .body(r#"{"email":"ada@example.com","name":"Ada"}"#)
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["mock"], "users");
+    assert_eq!(body["uri"], "/users?marker=route3");
+    let seen = world.users.seen();
+    let seen = seen.iter().find(|s| s.uri.contains("route3")).unwrap();
+    assert_eq!(seen.method, "POST");
+    assert_eq!(seen.body_len, 40);
+    // Forwarding headers are set for the upstream.
+    assert_eq!(seen.headers["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(seen.headers["x-forwarded-proto"], "http");
+    assert!(
+        seen.headers["x-forwarded-host"]
+            .to_str()
+            .unwrap()
+            .starts_with("127.0.0.1:")
+    );
+}
+
+#[tokio::test]
+async fn payments_instances_share_the_load_round_robin() {
+    let world = world();
+    for i in 0..10 {
+        let response = client()
+            .get(format!(
+                "{}/api/payment-methods?marker=rr{i}",
+                world.gateway.base
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let count = |m: &Mock| {
+        m.seen()
+            .iter()
+            .filter(|s| s.uri.contains("marker=rr"))
+            .count()
+    };
+    assert_eq!(count(&world.payments[0]), 5);
+    assert_eq!(count(&world.payments[1]), 5);
+}
+
+#[tokio::test]
+async fn invalid_parameters_are_400_and_never_forwarded() {
+    let world = world();
+    let response = client()
+        .get(format!(
+            "{}/api/products?limit=many&in_stock=True&marker=bad1",
+            world.gateway.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    let (status, _, body) = problem(response).await;
+    assert_eq!(status, 400);
+    let names: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"limit"), "{body}");
+    assert!(names.contains(&"in_stock"), "{body}");
+    assert!(
+        body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["in"] == "query")
+    );
+    assert!(nobody_saw(world, "bad1"));
+
+    // A path parameter of the wrong type.
+    let response = client()
+        .get(format!(
+            "{}/api/products/BOK-1/reviews/not-a-number?marker=bad2",
+            world.gateway.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    let (status, _, body) = problem(response).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["errors"][0]["in"], "path");
+    assert_eq!(body["errors"][0]["name"], "reviewId");
+    assert!(nobody_saw(world, "bad2"));
+}
+
+#[tokio::test]
+async fn secured_operations_answer_401_until_auth_is_enforced() {
+    let world = world();
+    let response = client()
+        .get(format!("{}/api/orders?marker=auth1", world.gateway.base))
+        .header("authorization", "Bearer anything")
+        .send()
+        .await
+        .unwrap();
+    let (status, headers, _) = problem(response).await;
+    assert_eq!(status, 401);
+    assert!(
+        headers["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
+    assert!(nobody_saw(world, "auth1"));
+}
+
+#[tokio::test]
+async fn traversal_never_leaves_the_route() {
+    let world = world();
+    let base = &world.gateway.base;
+    // An encoded slash stays inside the one segment it was sent in.
+    let response = client()
+        .get(format!("{base}/api/products/..%2Fadmin?marker=trav1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["uri"], "/products/..%2Fadmin?marker=trav1");
+
+    // Encoded dot segments are refused outright.
+    for path in [
+        "/api/products/%2e%2e?marker=trav2",
+        "/api/products/%2E%2E?marker=trav2",
+        "/api/products/.?marker=trav2",
+    ] {
+        let response = client().get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(response.status(), 400, "{path}");
+    }
+    // Extra segments match no route.
+    let response = client()
+        .get(format!("{base}/api/products/%2e%2e/admin?marker=trav2"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    assert!(nobody_saw(world, "trav2"));
+    for mock in [
+        &world.users,
+        &world.orders,
+        &world.payments[0],
+        &world.payments[1],
+    ] {
+        for seen in mock.seen() {
+            assert!(!seen.uri.starts_with("/admin"), "{seen:?}");
+            assert!(!seen.uri.contains("/../"), "{seen:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn unknown_paths_are_404_and_wrong_methods_405() {
+    let world = world();
+    let base = &world.gateway.base;
+    let (status, _, body) = problem(
+        client()
+            .get(format!("{base}/api/nope"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(body["title"], "Not found");
+    let response = client()
+        .put(format!("{base}/api/products"))
+        .send()
+        .await
+        .unwrap();
+    let (status, headers, _) = problem(response).await;
+    assert_eq!(status, 405);
+    assert_eq!(headers["allow"], "GET");
+    let response = client()
+        .delete(format!("{base}/api/users"))
+        .send()
+        .await
+        .unwrap();
+    let (status, headers, _) = problem(response).await;
+    assert_eq!(status, 405);
+    assert_eq!(headers["allow"], "GET, POST");
+}
+
+#[tokio::test]
+async fn request_ids_round_trip() {
+    let world = world();
+    let base = &world.gateway.base;
+    let response = client()
+        .get(format!("{base}/api/payment-methods?marker=rid1"))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "abc-123");
+    let response = client()
+        .get(format!("{base}/api/payment-methods?marker=rid2"))
+        .send()
+        .await
+        .unwrap();
+    let created = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(created.len() >= 16, "{created}");
+    let upstream: Vec<String> = world
+        .payments
+        .iter()
+        .flat_map(|m| m.seen())
+        .filter(|s| s.uri.contains("rid"))
+        .map(|s| s.headers["x-request-id"].to_str().unwrap().to_owned())
+        .collect();
+    assert!(upstream.contains(&"abc-123".to_owned()));
+    assert!(upstream.contains(&created));
+}
+
+#[tokio::test]
+async fn hop_by_hop_headers_are_stripped_both_ways() {
+    let world = world();
+    let response = client()
+        .get(format!("{}/api/products?marker=hop1", world.gateway.base))
+        .header("connection", "x-client-secret")
+        .header("x-client-secret", "hop")
+        .header("te", "trailers")
+        .header("x-kept", "yes")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().get("x-upstream-secret").is_none());
+    let seen = world.orders.seen();
+    let seen = seen.iter().find(|s| s.uri.contains("hop1")).unwrap();
+    assert!(seen.headers.get("x-client-secret").is_none());
+    assert!(seen.headers.get("te").is_none());
+    assert_eq!(seen.headers["x-kept"], "yes");
+}
+
+#[tokio::test]
+async fn ten_megabyte_bodies_stream_both_ways() {
+    let world = world();
+    let size = 10 * 1024 * 1024;
+    let response = client()
+        .post(format!("{}/api/users?marker=big1", world.gateway.base))
+        .header("content-type", "application/json")
+        .body(vec![b' '; size])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let seen = world.users.seen();
+    assert_eq!(
+        seen.iter()
+            .find(|s| s.uri.contains("big1"))
+            .unwrap()
+            .body_len,
+        size
+    );
+
+    let response = client()
+        .get(format!("{}/api/products?marker=big2", world.gateway.base))
+        .header("x-mock-size", size.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.bytes().await.unwrap().len(), size);
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_are_413() {
+    let world = world();
+    let response = client()
+        .post(format!("{}/api/users?marker=huge1", world.gateway.base))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 17 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    let (status, _, _) = problem(response).await;
+    assert_eq!(status, 413);
+    assert!(nobody_saw(world, "huge1"));
+}
+
+#[tokio::test]
+async fn upstream_timeout_is_504() {
+    let world = world();
+    // The orders service's request timeout is 3s in the example manifest.
+    let response = client()
+        .get(format!("{}/api/products?marker=slow1", world.gateway.base))
+        .header("x-mock-delay-ms", "5000")
+        .send()
+        .await
+        .unwrap();
+    let (status, _, _) = problem(response).await;
+    assert_eq!(status, 504);
+}
+
+#[tokio::test]
+async fn unreachable_upstream_is_502() {
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let gateway = Gateway::start(&closed, &closed, &closed);
+    let response = client()
+        .get(format!("{}/api/products", gateway.base))
+        .send()
+        .await
+        .unwrap();
+    let (status, _, _) = problem(response).await;
+    assert_eq!(status, 502);
+}
+
+#[tokio::test]
+async fn admin_endpoints_and_openapi() {
+    let world = world();
+    let health = client()
+        .get(format!("{}/healthz", world.gateway.admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = client()
+        .get(format!("{}/readyz", world.gateway.admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let spec: serde_json::Value = client()
+        .get(format!("{}/openapi.json", world.gateway.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(spec["openapi"], "3.0.3");
+    assert!(spec["paths"]["/api/users/{userId}"]["get"].is_object());
+    assert_eq!(
+        spec["paths"]["/api/payment-methods"]["get"]["security"],
+        serde_json::json!([])
+    );
+}
+
+#[tokio::test]
+async fn sigterm_drains_in_flight_requests() {
+    let (_mock, addr) = start_mock("drain");
+    let upstream = format!("http://{addr}");
+    let mut gateway = Gateway::start(&upstream, &upstream, &upstream);
+    let url = format!("{}/api/products?marker=drain", gateway.base);
+    let slow = tokio::spawn(async move {
+        client()
+            .get(url)
+            .header("x-mock-delay-ms", "1500")
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let killed = Command::new("kill")
+        .args(["-TERM", &gateway.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert_eq!(
+        slow.await.unwrap().unwrap(),
+        200,
+        "the in-flight request is delivered"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = gateway.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the gateway did not exit after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status:?}");
+}

@@ -1,0 +1,82 @@
+//! Helpers shared by the end-to-end tests: where the workspace is, the one target folder
+//! every generated crate builds in, and running cargo on a generated crate.
+//!
+//! All generated crates share `target/generated` so the runtime's dependency stack is
+//! compiled once per profile, whichever test builds first.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the workspace")
+        .to_path_buf()
+}
+
+/// The target folder shared by every generated crate the tests build.
+pub fn generated_target_dir() -> PathBuf {
+    std::env::var_os("GATEWAY_TEST_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target").join("generated"))
+}
+
+/// cargo locks the shared target folder anyway; serializing here keeps the output of one
+/// build together when several tests of one binary build at once.
+static CARGO: Mutex<()> = Mutex::new(());
+
+/// Runs `cargo <args>` on the crate at `manifest` in the shared target folder.
+pub fn cargo(args: &[&str], manifest: &Path) -> Output {
+    let _guard = CARGO.lock().unwrap_or_else(|e| e.into_inner());
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(args)
+        .arg("--manifest-path")
+        .arg(manifest)
+        .env("CARGO_TARGET_DIR", generated_target_dir())
+        // The workspace's own flags (from `cargo test`) must not leak into the generated
+        // crates' builds: they would change every fingerprint.
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .expect("cargo runs")
+}
+
+/// Runs the CLI in-process from the workspace root; returns (exit code, stdout, stderr).
+pub fn gateway(args: &[&str]) -> (u8, String, String) {
+    set_workspace_cwd();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let argv = std::iter::once("gateway")
+        .chain(args.iter().copied())
+        .map(std::ffi::OsString::from);
+    let code = gateway_cli::cli::run(argv, &mut out, &mut err);
+    (
+        code,
+        String::from_utf8_lossy(&out).into_owned(),
+        String::from_utf8_lossy(&err).into_owned(),
+    )
+}
+
+/// Every test of a binary wants the workspace root as its folder, so that paths in
+/// diagnostics read `fixtures/...` whatever folder cargo started the test in.
+pub fn set_workspace_cwd() {
+    std::env::set_current_dir(workspace()).expect("workspace exists");
+}
+
+/// The sub-folders of `dir`, sorted.
+pub fn cases(dir: &Path) -> Vec<PathBuf> {
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    cases.sort();
+    cases
+}
+
+/// Set `GATEWAY_BLESS=1` to rewrite snapshots instead of comparing.
+pub fn bless() -> bool {
+    std::env::var_os("GATEWAY_BLESS").is_some_and(|v| v == "1")
+}
