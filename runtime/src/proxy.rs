@@ -299,21 +299,20 @@ pub(crate) async fn forward(
             strip_hop_by_hop(response.headers_mut());
             Ok(response)
         }
-        Ok(Err(error)) if is_body_too_large(&error) => Err(Problem::payload_too_large(limit)),
-        Ok(Err(error)) => {
-            tracing::warn!(
-                service = service.name,
-                upstream = %instance.authority,
-                error = %ErrorChain(&error),
-                "upstream request failed"
-            );
-            let detail = if error.is_connect() {
-                format!("could not connect to service `{}`", service.name)
-            } else {
-                format!("service `{}` did not answer properly", service.name)
-            };
-            Err(Problem::bad_gateway(detail))
-        }
+        Ok(Err(error)) => match body_error(&error) {
+            Some(BodyError::TooLarge) => Err(Problem::payload_too_large(limit)),
+            // The client broke off its own body; the upstream is not at fault.
+            Some(BodyError::Client(cause)) => {
+                tracing::debug!(service = service.name, error = %cause, "client body failed");
+                Err(Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "incomplete-body",
+                    "Incomplete body",
+                    "the request body could not be read to its end",
+                ))
+            }
+            None => Err(upstream_failed(service, instance, &error)),
+        },
         Err(_elapsed) => {
             tracing::warn!(
                 service = service.name,
@@ -346,15 +345,35 @@ fn append_forwarded_for(headers: &mut HeaderMap, client_ip: IpAddr) {
     }
 }
 
-fn is_body_too_large(error: &(dyn StdError + 'static)) -> bool {
+/// The client body's own error, if that is what stopped the upstream request.
+fn body_error<'e>(error: &'e (dyn StdError + 'static)) -> Option<&'e BodyError> {
     let mut source = Some(error);
     while let Some(error) = source {
-        if matches!(error.downcast_ref::<BodyError>(), Some(BodyError::TooLarge)) {
-            return true;
+        if let Some(body_error) = error.downcast_ref::<BodyError>() {
+            return Some(body_error);
         }
         source = error.source();
     }
-    false
+    None
+}
+
+fn upstream_failed(
+    service: &Service,
+    instance: &Instance,
+    error: &hyper_util::client::legacy::Error,
+) -> Problem {
+    tracing::warn!(
+        service = service.name,
+        upstream = %instance.authority,
+        error = %ErrorChain(error),
+        "upstream request failed"
+    );
+    let detail = if error.is_connect() {
+        format!("could not connect to service `{}`", service.name)
+    } else {
+        format!("service `{}` did not answer properly", service.name)
+    };
+    Problem::bad_gateway(detail)
 }
 
 /// Displays an error with its sources, for logs.

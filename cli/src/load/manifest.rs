@@ -750,3 +750,30 @@ mod tests {
         assert!(!valid_crate_name("shop-"));
     }
 }
+
+#[cfg(test)]
+mod schema_tests {
+    use super::TOP_LEVEL;
+
+    /// docs/manifest.schema.json is what editors check against: it must know exactly the
+    /// keys the loader knows.
+    #[test]
+    fn published_schema_has_the_loaders_keys() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../../docs/manifest.schema.json")).unwrap();
+        let mut keys: Vec<&str> = schema["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut known = TOP_LEVEL.to_vec();
+        keys.sort_unstable();
+        known.sort_unstable();
+        assert_eq!(keys, known);
+        let service = &schema["properties"]["services"]["additionalProperties"]["properties"];
+        let mut service_keys: Vec<&str> = service.as_object().unwrap().keys().map(String::as_str).collect();
+        service_keys.sort_unstable();
+        assert_eq!(service_keys, ["mount", "operations", "spec", "upstream"]);
+    }
+}
