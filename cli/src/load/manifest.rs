@@ -772,7 +772,12 @@ mod schema_tests {
         known.sort_unstable();
         assert_eq!(keys, known);
         let service = &schema["properties"]["services"]["additionalProperties"]["properties"];
-        let mut service_keys: Vec<&str> = service.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut service_keys: Vec<&str> = service
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         service_keys.sort_unstable();
         assert_eq!(service_keys, ["mount", "operations", "spec", "upstream"]);
     }
