@@ -176,6 +176,7 @@ proxy_pids() { # name
     case "$1" in
         gateway) echo "$GATEWAY_PID" ;;
         nginx) echo "$NGINX_PID" $(ps -o pid= --ppid "$NGINX_PID") ;;
+        upstream) echo "$UPSTREAM_PID" $(ps -o pid= --ppid "$UPSTREAM_PID") ;;
     esac
 }
 cpu_ticks() { # pids...: utime+stime summed (threads included), in clock ticks
@@ -197,30 +198,38 @@ run_wrk() { # url duration outfile
 declare -A RPS CPU_US P50 P99
 measure() { # name port round
     local name=$1 url="http://127.0.0.1:$2$ROUTE" out="$WORK/wrk-$1-$3.txt"
-    local pids before after requests rps cpu_us
+    local pids before after requests seconds rps cpu_us busy up_pids up_before up_after up_us
     pids=$(proxy_pids "$name")
+    up_pids=$(proxy_pids upstream)
     run_wrk "$url" "$WARMUP" /dev/null
     before=$(cpu_ticks $pids)
+    up_before=$(cpu_ticks $up_pids)
     run_wrk "$url" "$DURATION" "$out"
     after=$(cpu_ticks $pids)
+    up_after=$(cpu_ticks $up_pids)
     if grep -q 'Non-2xx' "$out"; then
         echo "error: $name answered non-2xx responses:" >&2
         cat "$out" >&2
         exit 1
     fi
     requests=$(awk '/requests in/ {print $1}' "$out")
+    seconds=$(awk '/requests in/ {sub(/s,$/, "", $4); print $4}' "$out")
     rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
     cpu_us=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$requests" \
         'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
+    up_us=$(awk -v t=$((up_after - up_before)) -v hz="$CLK_TCK" -v n="$requests" \
+        'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
+    busy=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v s="$seconds" \
+        'BEGIN { printf "%.0f", 100 * t / hz / s }')
     RPS[$name]=$rps
     CPU_US[$name]=$cpu_us
     P50[$name]=$(awk '$1 == "50%" {print $2}' "$out")
     P99[$name]=$(awk '$1 == "99%" {print $2}' "$out")
-    printf '%-8s round %d: %10s req/s  %7s us CPU/req  p50 %-8s p99 %-8s (%d requests, %d ticks)\n' \
-        "$name" "$3" "$rps" "$cpu_us" "${P50[$name]}" "${P99[$name]}" "$requests" $((after - before))
+    printf '%-8s round %d: %10s req/s  %7s us CPU/req  p50 %-8s p99 %-8s proxy CPU %3s%% of a core, upstream %5s us CPU/req (%d requests)\n' \
+        "$name" "$3" "$rps" "$cpu_us" "${P50[$name]}" "${P99[$name]}" "$busy" "$up_us" "$requests"
 }
 
-echo "== $(date -u +%Y-%m-%dT%H:%M:%SZ) $(nproc) cores; proxies on CPU $PROXY_CPU, wrk on $LOAD_CPU, upstream on $UPSTREAM_CPU"
+echo "== $(date -u +%Y-%m-%dT%H:%M:%SZ) $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); proxies on CPU $PROXY_CPU, wrk on $LOAD_CPU, upstream on $UPSTREAM_CPU"
 echo "== wrk -t$THREADS -c$CONNECTIONS -d$DURATION (after a $WARMUP warm-up) GET $ROUTE"
 for round in $(seq 1 "$ROUNDS"); do
     measure nginx "$NGINX_PORT" "$round"

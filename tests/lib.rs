@@ -27,13 +27,14 @@ pub fn generated_target_dir() -> PathBuf {
 /// build together when several tests of one binary build at once.
 static CARGO: Mutex<()> = Mutex::new(());
 
-/// Runs `cargo <args>` on the crate at `manifest` in the shared target folder.
-pub fn cargo(args: &[&str], manifest: &Path) -> Output {
+/// Runs `cargo <command> --manifest-path <manifest> <args>` in the shared target folder.
+pub fn cargo(command: &str, manifest: &Path, args: &[&str]) -> Output {
     let _guard = CARGO.lock().unwrap_or_else(|e| e.into_inner());
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(args)
+        .arg(command)
         .arg("--manifest-path")
         .arg(manifest)
+        .args(args)
         .env("CARGO_TARGET_DIR", generated_target_dir())
         // The workspace's own flags (from `cargo test`) must not leak into the generated
         // crates' builds: they would change every fingerprint.

@@ -74,8 +74,9 @@ fn generated_crates_pass_clippy() {
     for case in cases(&workspace().join("fixtures/valid")) {
         let manifest = case.join("expected/Cargo.toml");
         let output = cargo(
-            &["clippy", "--all-targets", "--quiet", "--", "-D", "warnings"],
+            "clippy",
             &manifest,
+            &["--all-targets", "--quiet", "--", "-D", "warnings"],
         );
         if !output.status.success() {
             failures.push(format!(

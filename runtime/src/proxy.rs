@@ -265,6 +265,7 @@ pub(crate) async fn forward(
         ));
     };
 
+    let client_version = parts.version;
     let mut headers = parts.headers;
     // HTTP/2 clients send `:authority` instead of `Host`.
     let client_host = match headers.remove(header::HOST) {
@@ -297,6 +298,9 @@ pub(crate) async fn forward(
     match sent.await {
         Ok(Ok(mut response)) => {
             strip_hop_by_hop(response.headers_mut());
+            // The client talks to the gateway, not to the upstream: an HTTP/1.0 upstream
+            // must not turn the answer to an HTTP/1.1 client into an HTTP/1.0 one.
+            *response.version_mut() = client_version;
             Ok(response)
         }
         Ok(Err(error)) => match body_error(&error) {

@@ -44,6 +44,8 @@ pub struct ServiceConfig {
     pub urls: Vec<String>,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
+    /// `unsecured: public`: operations whose spec declares no `security` are public.
+    pub unsecured_public: bool,
     pub operations: IndexMap<String, OperationPolicy>,
 }
 
@@ -88,6 +90,7 @@ struct RawService {
     spec: String,
     mount: Option<String>,
     upstream: RawUpstream,
+    unsecured: Option<String>,
     #[serde(default)]
     operations: IndexMap<String, OperationPolicy>,
 }
@@ -546,6 +549,19 @@ fn service(
             ctx.not_enforced(&format!("{pointer}/upstream/{name}"), name);
         }
     }
+    let unsecured_public = match raw.unsecured.as_deref() {
+        None | Some("error") => false,
+        Some("public") => true,
+        Some(other) => {
+            ctx.error(
+                "gateway::manifest::invalid_value",
+                &format!("{pointer}/unsecured"),
+                format!("`unsecured: {other}` is not a choice"),
+                "`public` makes operations without `security` public; `error` (the default) reports them",
+            );
+            false
+        }
+    };
     let mut timeout = |name: &str, value: &Option<String>, default: Duration| match value {
         None => default,
         Some(text) => match units::duration(text) {
@@ -605,6 +621,7 @@ fn service(
         urls: raw.upstream.urls,
         connect_timeout,
         request_timeout,
+        unsecured_public,
         operations: raw.operations,
     })
 }
@@ -779,6 +796,9 @@ mod schema_tests {
             .map(String::as_str)
             .collect();
         service_keys.sort_unstable();
-        assert_eq!(service_keys, ["mount", "operations", "spec", "upstream"]);
+        assert_eq!(
+            service_keys,
+            ["mount", "operations", "spec", "unsecured", "upstream"]
+        );
     }
 }

@@ -3,12 +3,13 @@
 //! serde (through `serde_yaml`/`serde_json`) gives positions for syntax errors only. For
 //! every other diagnostic we know a JSON pointer; this module turns it into a line and a
 //! column by walking the file's YAML events (JSON is YAML 1.2, so one walker serves both).
-//! The walk happens only for files that have diagnostics, so a large valid spec is never
-//! parsed twice.
+//! The walk happens only for files that have diagnostics, and it records only the nodes on
+//! the way to the pointers asked for (other subtrees are skipped), so a large spec with a
+//! few warnings costs one quick extra parse.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
@@ -32,15 +33,10 @@ pub struct NodePosition {
     pub container: bool,
 }
 
-struct SourceFile {
-    text: Arc<str>,
-    positions: OnceLock<BTreeMap<String, NodePosition>>,
-}
-
-/// Cache of input files: each is read once, its positions computed on demand.
+/// Cache of input files: each is read once.
 #[derive(Default)]
 pub struct Sources {
-    files: BTreeMap<PathBuf, SourceFile>,
+    files: BTreeMap<PathBuf, Arc<str>>,
 }
 
 impl Sources {
@@ -49,8 +45,8 @@ impl Sources {
     }
 
     pub fn read(&mut self, path: &Path) -> Result<Arc<str>, std::io::Error> {
-        if let Some(file) = self.files.get(path) {
-            return Ok(file.text.clone());
+        if let Some(text) = self.files.get(path) {
+            return Ok(text.clone());
         }
         let text: Arc<str> = std::fs::read_to_string(path)?.into();
         self.insert(path, text.clone());
@@ -59,34 +55,36 @@ impl Sources {
 
     /// Registers a text under a path (used by tests and for in-memory inputs).
     pub fn insert(&mut self, path: &Path, text: Arc<str>) {
-        self.files.insert(
-            path.to_path_buf(),
-            SourceFile {
-                text,
-                positions: OnceLock::new(),
-            },
-        );
+        self.files.insert(path.to_path_buf(), text);
     }
 
     /// Position of the node at `pointer` in `file`, if the file and the node exist.
     pub fn position(&self, file: &Path, pointer: &str) -> Option<NodePosition> {
-        let source = self.files.get(file)?;
-        let positions = source.positions.get_or_init(|| index(&source.text));
-        positions.get(pointer).copied().or_else(|| {
-            // The nearest existing ancestor: a missing member is reported at its parent.
-            let mut p = pointer;
-            while let Some(cut) = p.rfind('/') {
-                p = &p[..cut];
-                if let Some(found) = positions.get(p) {
-                    return Some(*found);
-                }
-            }
-            None
-        })
+        let text = self.files.get(file)?;
+        let positions = index(text, Some(&with_ancestors([pointer])));
+        lookup(&positions, pointer)
     }
 
     /// Fills in line and column of every diagnostic location that has a pointer.
     pub fn resolve(&self, diagnostics: &mut Diagnostics) {
+        let mut wanted: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
+        for d in &diagnostics.list {
+            for location in d.location.iter().chain(d.related.iter().map(|(_, l)| l)) {
+                if location.line.is_none() {
+                    wanted
+                        .entry(location.file.clone())
+                        .or_default()
+                        .push(location.pointer.clone());
+                }
+            }
+        }
+        let mut found: BTreeMap<PathBuf, BTreeMap<String, NodePosition>> = BTreeMap::new();
+        for (file, pointers) in wanted {
+            if let Some(text) = self.files.get(&file) {
+                let wanted = with_ancestors(pointers.iter().map(String::as_str));
+                found.insert(file, index(text, Some(&wanted)));
+            }
+        }
         for d in &mut diagnostics.list {
             let locations = d
                 .location
@@ -96,11 +94,14 @@ impl Sources {
                 if location.line.is_some() {
                     continue;
                 }
-                if let Some(found) = self.position(&location.file, &location.pointer) {
-                    let at = if location.at_key || found.container {
-                        found.key.unwrap_or(found.value)
+                let Some(positions) = found.get(&location.file) else {
+                    continue;
+                };
+                if let Some(at) = lookup(positions, &location.pointer) {
+                    let at = if location.at_key || at.container {
+                        at.key.unwrap_or(at.value)
                     } else {
-                        found.value
+                        at.value
                     };
                     location.line = Some(at.line);
                     location.column = Some(at.column);
@@ -110,9 +111,36 @@ impl Sources {
     }
 }
 
+/// The pointers and every ancestor of each (`/a/b` -> `/a/b`, `/a`, ``).
+fn with_ancestors<'p>(pointers: impl IntoIterator<Item = &'p str>) -> BTreeSet<String> {
+    let mut set = BTreeSet::new();
+    for pointer in pointers {
+        let mut p = pointer;
+        set.insert(p.to_owned());
+        while let Some(cut) = p.rfind('/') {
+            p = &p[..cut];
+            set.insert(p.to_owned());
+        }
+    }
+    set
+}
+
+/// The node at `pointer`, or its nearest existing ancestor: a missing member is reported
+/// at its parent.
+fn lookup(positions: &BTreeMap<String, NodePosition>, pointer: &str) -> Option<NodePosition> {
+    let mut p = pointer;
+    loop {
+        if let Some(found) = positions.get(p) {
+            return Some(*found);
+        }
+        let cut = p.rfind('/')?;
+        p = &p[..cut];
+    }
+}
+
 impl SourceText for Sources {
     fn text(&self, file: &Path) -> Option<&str> {
-        self.files.get(file).map(|f| f.text.as_ref())
+        self.files.get(file).map(|text| text.as_ref())
     }
 }
 
@@ -130,8 +158,10 @@ enum Frame {
     Opaque(usize),
 }
 
-struct Indexer {
+struct Indexer<'w> {
     stack: Vec<Frame>,
+    /// Record only these pointers (closed under ancestors); `None` records every node.
+    wanted: Option<&'w BTreeSet<String>>,
     positions: BTreeMap<String, NodePosition>,
     /// Anchored nodes' pointers (aliases point at the anchor's node).
     documents: usize,
@@ -144,39 +174,50 @@ fn position(mark: Marker) -> Position {
     }
 }
 
-impl Indexer {
+impl Indexer<'_> {
     /// Called for every node start: returns the pointer of the node, or None when the node
     /// is a mapping key (recorded as pending) or not addressable.
     fn node(&mut self, mark: Marker, scalar: Option<&str>, container: bool) -> Option<String> {
         if self.documents > 1 {
             return None;
         }
+        let (pointer, found) = self.node_pointer(mark, scalar, container)?;
+        if self.wanted.is_some_and(|wanted| !wanted.contains(&pointer)) {
+            return None;
+        }
+        self.positions.insert(pointer.clone(), found);
+        Some(pointer)
+    }
+
+    /// The pointer and position of a node in value position.
+    fn node_pointer(
+        &mut self,
+        mark: Marker,
+        scalar: Option<&str>,
+        container: bool,
+    ) -> Option<(String, NodePosition)> {
         let at = position(mark);
         match self.stack.last_mut() {
-            None => {
-                self.positions.insert(
-                    String::new(),
-                    NodePosition {
-                        key: None,
-                        value: at,
-                        container,
-                    },
-                );
-                Some(String::new())
-            }
+            None => Some((
+                String::new(),
+                NodePosition {
+                    key: None,
+                    value: at,
+                    container,
+                },
+            )),
             Some(Frame::Opaque(_)) => None,
             Some(Frame::Sequence { pointer, next }) => {
                 let child = pointer_push(pointer, &next.to_string());
                 *next += 1;
-                self.positions.insert(
-                    child.clone(),
+                Some((
+                    child,
                     NodePosition {
                         key: None,
                         value: at,
                         container,
                     },
-                );
-                Some(child)
+                ))
             }
             Some(Frame::Mapping { pointer, key }) => match key.take() {
                 None => {
@@ -189,15 +230,14 @@ impl Indexer {
                 }
                 Some((name, key_at)) => {
                     let child = pointer_push(pointer, &name);
-                    self.positions.insert(
-                        child.clone(),
+                    Some((
+                        child,
                         NodePosition {
                             key: Some(key_at),
                             value: at,
                             container,
                         },
-                    );
-                    Some(child)
+                    ))
                 }
             },
         }
@@ -237,7 +277,7 @@ impl Indexer {
     }
 }
 
-impl MarkedEventReceiver for Indexer {
+impl MarkedEventReceiver for Indexer<'_> {
     fn on_event(&mut self, event: Event, mark: Marker) {
         match event {
             Event::DocumentStart => self.documents += 1,
@@ -257,9 +297,10 @@ impl MarkedEventReceiver for Indexer {
 
 /// Every node's position, by JSON pointer. A text that fails to parse yields the positions
 /// of what came before the error.
-pub fn index(text: &str) -> BTreeMap<String, NodePosition> {
+pub fn index(text: &str, wanted: Option<&BTreeSet<String>>) -> BTreeMap<String, NodePosition> {
     let mut indexer = Indexer {
         stack: Vec::new(),
+        wanted,
         positions: BTreeMap::new(),
         documents: 0,
     };
@@ -273,7 +314,7 @@ mod tests {
     use super::*;
 
     fn at(text: &str, pointer: &str) -> (Option<(usize, usize)>, (usize, usize)) {
-        let found = index(text)[pointer];
+        let found = index(text, None)[pointer];
         (
             found.key.map(|k| (k.line, k.column)),
             (found.value.line, found.value.column),
@@ -286,13 +327,13 @@ mod tests {
         assert_eq!(at(text, "/a/b"), (Some((2, 3)), (2, 6)));
         assert_eq!(at(text, "/a/list/1/c"), (Some((5, 8)), (5, 11)));
         assert_eq!(at(text, "/a/list/0"), (None, (4, 7)));
-        assert_eq!(at(text, "/~1p~1{id}"), (Some((6, 1)), (6, 11)));
+        assert_eq!(at(text, "/~1p~1{id}"), (Some((6, 1)), (6, 12)));
     }
 
     #[test]
     fn json_documents_too() {
         let text = "{\n  \"paths\": {\n    \"/x\": {\"get\": {}}\n  }\n}\n";
-        assert_eq!(at(text, "/paths/~1x/get"), (Some((3, 13)), (3, 20)));
+        assert_eq!(at(text, "/paths/~1x/get"), (Some((3, 12)), (3, 19)));
     }
 
     #[test]
@@ -307,7 +348,7 @@ mod tests {
     #[test]
     fn broken_text_does_not_panic() {
         for text in ["a: [", "{", "- - -\n  x: : :", "? [a]\n: b\n", "&a x: *a\n"] {
-            let _ = index(text);
+            let _ = index(text, None);
         }
     }
 }

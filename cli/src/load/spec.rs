@@ -263,6 +263,107 @@ fn load_inner(
 // Parsing text
 
 /// YAML or JSON text -> JSON value; `None` (with a diagnostic) when it is not a document.
+/// A `serde_yaml::Value` that also takes integers beyond 64 bits (as the nearest float, as
+/// JSON parsers do): real specs write `minimum: -9223372036854776000`, which
+/// `serde_yaml::Value` refuses. Duplicate keys are still refused.
+struct LenientYaml(serde_yaml::Value);
+
+impl<'de> serde::Deserialize<'de> for LenientYaml {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_any(LenientVisitor)
+            .map(LenientYaml)
+    }
+}
+
+struct LenientVisitor;
+
+impl<'de> serde::de::Visitor<'de> for LenientVisitor {
+    type Value = serde_yaml::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any YAML value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(serde_yaml::Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(serde_yaml::Value::Number(v.into()))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(serde_yaml::Value::Number(v.into()))
+    }
+
+    fn visit_i128<E>(self, v: i128) -> Result<Self::Value, E> {
+        Ok(serde_yaml::Value::Number((v as f64).into()))
+    }
+
+    fn visit_u128<E>(self, v: u128) -> Result<Self::Value, E> {
+        Ok(serde_yaml::Value::Number((v as f64).into()))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(serde_yaml::Value::Number(v.into()))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(serde_yaml::Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(serde_yaml::Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_yaml::Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_yaml::Value::Null)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(LenientVisitor)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(LenientYaml(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(serde_yaml::Value::Sequence(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut mapping = serde_yaml::Mapping::new();
+        while let Some(LenientYaml(key)) = map.next_key()? {
+            let LenientYaml(value) = map.next_value()?;
+            if mapping.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!(
+                    "duplicate entry with key {key:?}"
+                )));
+            }
+            mapping.insert(key, value);
+        }
+        Ok(serde_yaml::Value::Mapping(mapping))
+    }
+
+    fn visit_enum<A: serde::de::EnumAccess<'de>>(self, data: A) -> Result<Self::Value, A::Error> {
+        use serde::de::VariantAccess;
+        let (tag, contents) = data.variant::<String>()?;
+        let LenientYaml(value) = contents.newtype_variant()?;
+        Ok(serde_yaml::Value::Tagged(Box::new(
+            serde_yaml::value::TaggedValue {
+                tag: serde_yaml::value::Tag::new(tag),
+                value,
+            },
+        )))
+    }
+}
+
 fn parse_text(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Option<Value> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let is_json = path
@@ -289,7 +390,7 @@ fn parse_text(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Option<Va
     }
     // Through serde_yaml's own Value: it rejects duplicate keys (a JSON map would silently
     // keep the last) and lets us turn non-string keys into strings deliberately.
-    let yaml = serde_yaml::from_str::<serde_yaml::Value>(text).and_then(|mut v| {
+    let yaml = serde_yaml::from_str::<LenientYaml>(text).and_then(|LenientYaml(mut v)| {
         v.apply_merge()?;
         Ok(v)
     });
@@ -2161,6 +2262,27 @@ fn modelled(kind: Kind, tokens: &[String]) -> bool {
         Kind::Paths => key.starts_with('/'),
         Kind::Document => key != "webhooks",
         _ => true,
+    }
+}
+
+#[cfg(test)]
+mod lenient_tests {
+    use super::*;
+
+    #[test]
+    fn integers_beyond_64_bits_are_numbers() {
+        let mut diags = Vec::new();
+        let value = parse_text(
+            Path::new("big.yaml"),
+            "a: -9223372036854776000\nb: 18446744073709551616\nc: 7\n",
+            &mut diags,
+        )
+        .unwrap();
+        assert!(diags.is_empty());
+        assert_eq!(value["a"].as_f64(), Some(-9223372036854776000.0));
+        assert_eq!(value["b"].as_f64(), Some(18446744073709551616.0));
+        assert_eq!(value["c"].as_i64(), Some(7));
+        assert!(parse_text(Path::new("dup.yaml"), "a: 1\na: 2\n", &mut diags).is_none());
     }
 }
 

@@ -344,6 +344,7 @@ impl<'a> ServiceLowering<'a> {
         let (requirements, at) = match (&operation.security, &doc.security) {
             (Some(own), _) => (own, pointer_push(pointer, "security")),
             (None, Some(global)) => (global, "/security".to_owned()),
+            (None, None) if self.config.unsecured_public => return Some(Auth::Public),
             (None, None) => {
                 self.diags.push(
                     Diagnostic::error(

@@ -358,3 +358,43 @@ pub fn get_product(
             .forward(),
     )
 }
+/// The parameters of operation `getProductReview`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GetProductReviewParams {
+    /// path parameter `sku`
+    pub sku: ::std::string::String,
+    /// path parameter `reviewId`
+    pub review_id: i64,
+}
+impl GetProductReviewParams {
+    /// Parses every parameter, reporting all failures at once.
+    pub fn parse(
+        req: &::gateway_runtime::Request<'_>,
+    ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
+        let mut errors = ::gateway_runtime::Errors::default();
+        let sku = errors.path(req, 0, "sku", ::gateway_runtime::params::string);
+        let review_id = errors
+            .path(req, 1, "reviewId", ::gateway_runtime::params::int64);
+        let (::std::option::Option::Some(sku), ::std::option::Option::Some(review_id)) = (
+            sku,
+            review_id,
+        ) else {
+            return ::std::result::Result::Err(errors.into_problem());
+        };
+        ::std::result::Result::Ok(Self { sku, review_id })
+    }
+}
+/// `GET /api/products/{sku}/reviews/{reviewId}` -> `/products/{sku}/reviews/{reviewId}`: operation `getProductReview`. Get one review of a product
+pub fn get_product_review(
+    req: &::gateway_runtime::Request<'_>,
+) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
+    let params = GetProductReviewParams::parse(req)?;
+    ::std::result::Result::Ok(
+        ::gateway_runtime::UpstreamPath::new()
+            .literal("/products/")
+            .param(&params.sku)
+            .literal("/reviews/")
+            .param(&params.review_id)
+            .forward(),
+    )
+}

@@ -6,7 +6,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
     generator_version: "0.1.0",
     listen: "0.0.0.0:8080",
     openapi_json: ::std::include_str!("../openapi.json"),
-    max_body: 1048576,
+    max_body: 16777216,
     services: &[
         ::gateway_runtime::Service {
             name: "users",
@@ -20,7 +20,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             env: "GATEWAY_UPSTREAM_ORDERS",
             urls: &["http://127.0.0.1:9002"],
             connect_timeout: ::std::time::Duration::from_millis(1000),
-            request_timeout: ::std::time::Duration::from_millis(10000),
+            request_timeout: ::std::time::Duration::from_millis(3000),
         },
         ::gateway_runtime::Service {
             name: "payments",
@@ -263,6 +263,15 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             operation_id: "getProduct",
             auth: ::gateway_runtime::Auth::Public,
             handler: crate::orders::get_product,
+        },
+        ::gateway_runtime::Route {
+            method: ::gateway_runtime::Method::Get,
+            path: "/api/products/{sku}/reviews/{reviewId}",
+            upstream_path: "/products/{sku}/reviews/{reviewId}",
+            service: 1,
+            operation_id: "getProductReview",
+            auth: ::gateway_runtime::Auth::Public,
+            handler: crate::orders::get_product_review,
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Get,
