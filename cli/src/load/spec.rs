@@ -2292,7 +2292,23 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// A fresh directory under the system temp dir, with the given files written into it.
-    fn fixture(files: &[(&str, &str)]) -> PathBuf {
+    /// A temporary folder of files, removed when the test is done with it.
+    struct Fixture(PathBuf);
+
+    impl std::ops::Deref for Fixture {
+        type Target = Path;
+        fn deref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Fixture {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn fixture(files: &[(&str, &str)]) -> Fixture {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
             "gateway-spec-test-{}-{}",
@@ -2305,7 +2321,7 @@ mod tests {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, text).unwrap();
         }
-        dir
+        Fixture(dir)
     }
 
     fn load(dir: &Path, root: &str) -> (Option<LoadedSpec>, Diagnostics) {
@@ -2632,7 +2648,7 @@ components:
         let here = |pointer: &str| {
             let l = loaded.origins.locate(pointer);
             (
-                l.file.strip_prefix(&dir).unwrap().display().to_string(),
+                l.file.strip_prefix(&*dir).unwrap().display().to_string(),
                 l.pointer,
             )
         };

@@ -1,0 +1,152 @@
+//! The CLI contract of DESIGN.md: `--check` and its exit code 3, `routes --format json`,
+//! usage errors, and real-world specs.
+
+use std::path::{Path, PathBuf};
+
+use gateway_tests::{cases, gateway, workspace};
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gateway-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push((path.clone(), std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn check_exits_3_listing_stale_files_and_writes_nothing() {
+    let out = scratch("check");
+    let out_arg = out.display().to_string();
+    let runtime = workspace().join("runtime").display().to_string();
+    let args = [
+        "generate",
+        "--manifest",
+        "fixtures/valid/basic/gateway.yaml",
+        "--out",
+        &out_arg,
+        "--runtime-path",
+        &runtime,
+        "--check",
+    ];
+    // Freshly generated: up to date, exit 0.
+    let (code, _, err) = gateway(&args[..args.len() - 1]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = gateway(&args);
+    assert_eq!(code, 0, "{err}");
+
+    std::fs::write(out.join("src/catalog.rs"), "// edited by hand\n").unwrap();
+    std::fs::remove_file(out.join("Dockerfile")).unwrap();
+    std::fs::write(out.join("src/stale.rs"), "// left over\n").unwrap();
+    let before = snapshot(&out);
+    let (code, _, err) = gateway(&args);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("differs  src/catalog.rs"), "{err}");
+    assert!(err.contains("missing  Dockerfile"), "{err}");
+    assert!(err.contains("extra    src/stale.rs"), "{err}");
+    assert_eq!(snapshot(&out), before, "--check wrote something");
+
+    // Generating repairs all three.
+    let (code, _, err) = gateway(&args[..args.len() - 1]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = gateway(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.join("src/stale.rs").exists());
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn routes_json_has_the_contracted_fields() {
+    let (code, out, err) = gateway(&[
+        "routes",
+        "--manifest",
+        "examples/ecommerce/gateway.yaml",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let routes: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let routes = routes.as_array().unwrap();
+    assert_eq!(routes.len(), 21);
+    for route in routes {
+        for field in ["method", "path", "service", "operation_id", "upstream_path"] {
+            assert!(route[field].is_string(), "{field} in {route}");
+        }
+        assert!(
+            route["auth"] == "public" || route["auth"].is_array(),
+            "{route}"
+        );
+    }
+    let signup = routes
+        .iter()
+        .find(|r| r["operation_id"] == "createUser")
+        .unwrap();
+    assert_eq!(signup["method"], "POST");
+    assert_eq!(signup["path"], "/api/users");
+    assert_eq!(signup["upstream_path"], "/users");
+    assert_eq!(signup["auth"], "public");
+    let refund = routes
+        .iter()
+        .find(|r| r["path"] == "/api/payments/{paymentId}/refunds")
+        .unwrap();
+    // One alternative requiring both schemes (AND).
+    assert_eq!(refund["auth"].as_array().unwrap().len(), 1);
+    assert_eq!(refund["auth"][0].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn usage_errors_exit_2_and_input_errors_exit_1() {
+    let (code, _, _) = gateway(&["generate", "--no-such-flag"]);
+    assert_eq!(code, 2);
+    let (code, _, _) = gateway(&["routes", "--format", "yaml"]);
+    assert_eq!(code, 2);
+    let (code, _, err) = gateway(&["validate", "--manifest", "does/not/exist.yaml"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("gateway::manifest::unreadable"), "{err}");
+}
+
+/// Large public specs load; what they get flagged for is listed in their SOURCE.md.
+#[test]
+fn real_world_specs_load() {
+    for case in cases(&workspace().join("fixtures/real-world")) {
+        let manifest = case.join("gateway.yaml");
+        let compiled = gateway_cli::cli::compile(&manifest);
+        let codes: Vec<&str> = compiled
+            .diagnostics
+            .list
+            .iter()
+            .filter(|d| d.severity == gateway_cli::diag::Severity::Error)
+            .map(|d| d.code)
+            .collect();
+        // Loading never fails outright: whatever is wrong is a construct the compiler
+        // names, not a parse failure.
+        for code in &codes {
+            assert!(
+                !code.ends_with("::syntax") && !code.ends_with("::invalid"),
+                "{}: {codes:?}",
+                manifest.display()
+            );
+        }
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        match name.as_str() {
+            // `/compare/{base}...{head}`: two parameters in one segment.
+            "github" => assert_eq!(codes, ["gateway::spec::malformed_path"]),
+            "shipengine" => assert!(compiled.gateway.is_some(), "{codes:?}"),
+            _ => {}
+        }
+    }
+}
