@@ -4,7 +4,7 @@
 //!
 //! Generated code reads like this (one operation, `GET /users/{id}?limit=`):
 //!
-//! ```ignore
+//! ```text
 //! let mut errors = Errors::default();
 //! let id = errors.path(req, 0, "id", params::int64);
 //! let limit = errors.query(req, "limit", params::int32).map(|v| v.unwrap_or(20));

@@ -204,6 +204,25 @@ impl<'a> ServiceLowering<'a> {
                 }
             }
         }
+        let with_body = routes.iter().filter(|r: &&Route| r.body.is_some()).count();
+        if with_body > 0 {
+            self.diags.push(
+                Diagnostic::warning(
+                    "gateway::spec::body_not_validated",
+                    format!(
+                        "{with_body} operation{} of service `{}` take{} a request body; this version forwards bodies as sent, without checking them against their schemas",
+                        if with_body == 1 { "" } else { "s" },
+                        self.config.key,
+                        if with_body == 1 { "s" } else { "" },
+                    ),
+                )
+                .at(Location::key(
+                    self.manifest_file,
+                    pointer_push("/services", &self.config.key),
+                ))
+                .help("the upstream must still validate request bodies; the size limit (`limits.max_body`) is enforced"),
+            );
+        }
         // Policies for operations the spec does not have.
         for name in self.config.operations.keys() {
             if !seen_ids.contains_key(name) {
@@ -688,6 +707,32 @@ impl<'a> ServiceLowering<'a> {
             .default
             .as_ref()
             .and_then(|value| self.default_value(&ty, value));
+        if ty != ParamType::Unchecked {
+            let mut unchecked = unchecked_constraints(schema);
+            if let SchemaKind::Type(Type::Array(array)) = &schema.schema_kind
+                && let Some(items) = &array.items
+            {
+                let item = match items {
+                    ReferenceOr::Item(item) => Some(item.as_ref()),
+                    ReferenceOr::Reference { reference } => self.schema_by_ref(reference),
+                };
+                unchecked.extend(item.map(unchecked_constraints).unwrap_or_default());
+            }
+            if !unchecked.is_empty() {
+                unchecked.dedup();
+                self.diags.push(
+                    Diagnostic::warning(
+                        "gateway::spec::constraint_not_checked",
+                        format!(
+                            "parameter `{name}`: its type is checked, but not {}",
+                            unchecked.join(", ")
+                        ),
+                    )
+                    .at(self.locate(&schema_at))
+                    .help("values that break these constraints reach the upstream; it must still check them"),
+                );
+            }
+        }
         (ty, default)
     }
 
@@ -816,6 +861,51 @@ impl<'a> ServiceLowering<'a> {
         }
         None
     }
+}
+
+/// The constraints of a parameter schema that the generated parser does not enforce yet:
+/// it checks types, formats `int32`/`int64`/`uuid` and enums.
+fn unchecked_constraints(schema: &Schema) -> Vec<&'static str> {
+    let mut found = Vec::new();
+    let mut note = |present: bool, name: &'static str| {
+        if present {
+            found.push(name);
+        }
+    };
+    match &schema.schema_kind {
+        SchemaKind::Type(Type::Integer(i)) => {
+            note(i.minimum.is_some() && !i.exclusive_minimum, "`minimum`");
+            note(i.exclusive_minimum, "`exclusiveMinimum`");
+            note(i.maximum.is_some() && !i.exclusive_maximum, "`maximum`");
+            note(i.exclusive_maximum, "`exclusiveMaximum`");
+            note(i.multiple_of.is_some(), "`multipleOf`");
+        }
+        SchemaKind::Type(Type::Number(n)) => {
+            note(n.minimum.is_some() && !n.exclusive_minimum, "`minimum`");
+            note(n.exclusive_minimum, "`exclusiveMinimum`");
+            note(n.maximum.is_some() && !n.exclusive_maximum, "`maximum`");
+            note(n.exclusive_maximum, "`exclusiveMaximum`");
+            note(n.multiple_of.is_some(), "`multipleOf`");
+        }
+        SchemaKind::Type(Type::String(s)) => {
+            note(s.min_length.is_some(), "`minLength`");
+            note(s.max_length.is_some(), "`maxLength`");
+            note(s.pattern.is_some(), "`pattern`");
+            let format = match &s.format {
+                VariantOrUnknownOrEmpty::Item(_) => true,
+                VariantOrUnknownOrEmpty::Unknown(f) => f != "uuid",
+                VariantOrUnknownOrEmpty::Empty => false,
+            };
+            note(format && s.enumeration.is_empty(), "`format`");
+        }
+        SchemaKind::Type(Type::Array(a)) => {
+            note(a.min_items.is_some(), "`minItems`");
+            note(a.max_items.is_some(), "`maxItems`");
+            note(a.unique_items, "`uniqueItems`");
+        }
+        _ => {}
+    }
+    found
 }
 
 fn operations(item: &PathItem) -> impl Iterator<Item = (Method, &Operation)> {
