@@ -128,16 +128,16 @@ pub fn emit(gateway: &Gateway, runtime: &RuntimeDep) -> Result<Files, String> {
         .rsplit_once(':')
         .map(|(_, p)| p.to_owned())
         .unwrap_or_else(|| "8080".to_owned());
-    let (runtime_path, runtime_version) = match runtime {
-        RuntimeDep::Version => (None, crate::VERSION),
-        RuntimeDep::Path(path) => (Some(path.clone()), crate::VERSION),
+    let runtime_path = match runtime {
+        RuntimeDep::Version => None,
+        RuntimeDep::Path(path) => Some(path.clone()),
     };
     let context = minijinja::context! {
         header => header.clone(),
         name => gateway.name.clone(),
         lib_name => gateway.lib_name(),
         runtime_path => runtime_path,
-        runtime_version => runtime_version,
+        runtime_version => crate::VERSION,
         routes => minijinja::Value::from(minijinja::value::Serde(&routes)),
         services => minijinja::Value::from(minijinja::value::Serde(&services)),
         port => port,

@@ -28,7 +28,7 @@ const CRATE_MODULES: &[&str] = &["routes", "main", "lib", "schemas", "gateway_ru
 
 pub fn lower(loaded: &Loaded, diags: &mut Diagnostics) -> Option<Gateway> {
     let manifest = &loaded.manifest;
-    let errors_before = diags.has_errors();
+    let first_new = diags.list.len();
     let mut modules = Scope::with_reserved(CRATE_MODULES);
     let mut services = Vec::new();
     let mut routes = Vec::new();
@@ -63,7 +63,10 @@ pub fn lower(loaded: &Loaded, diags: &mut Diagnostics) -> Option<Gateway> {
         (a.public_path.to_string(), a.method).cmp(&(b.public_path.to_string(), b.method))
     });
     let openapi = openapi::public_document(loaded, &routes, &services);
-    if diags.has_errors() && !errors_before {
+    let failed = diags.list[first_new..]
+        .iter()
+        .any(|d| d.severity == crate::diag::Severity::Error);
+    if failed {
         return None;
     }
     Some(Gateway {
