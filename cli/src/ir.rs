@@ -116,9 +116,19 @@ impl fmt::Display for Method {
     }
 }
 
-/// One segment of a path template. Parameters are whole segments.
+/// One segment of a path template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
+    Literal(String),
+    Param(String),
+    /// Literals and parameters in one segment (`{base}...{head}`, `v{major}`), never two
+    /// parameters side by side: each parameter ends where the literal after it starts.
+    Mixed(Vec<Piece>),
+}
+
+/// A piece of a mixed segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
     Literal(String),
     Param(String),
 }
@@ -130,10 +140,21 @@ pub struct PathTemplate {
 }
 
 impl PathTemplate {
+    /// Parameter names in template order (the order the runtime captures them in).
     pub fn params(&self) -> impl Iterator<Item = &str> {
-        self.segments.iter().filter_map(|s| match s {
-            Segment::Param(name) => Some(name.as_str()),
-            Segment::Literal(_) => None,
+        self.segments.iter().flat_map(|s| {
+            let names: Vec<&str> = match s {
+                Segment::Param(name) => vec![name.as_str()],
+                Segment::Literal(_) => Vec::new(),
+                Segment::Mixed(pieces) => pieces
+                    .iter()
+                    .filter_map(|p| match p {
+                        Piece::Param(name) => Some(name.as_str()),
+                        Piece::Literal(_) => None,
+                    })
+                    .collect(),
+            };
+            names
         })
     }
 }
@@ -147,6 +168,15 @@ impl fmt::Display for PathTemplate {
             match segment {
                 Segment::Literal(text) => write!(f, "/{text}")?,
                 Segment::Param(name) => write!(f, "/{{{name}}}")?,
+                Segment::Mixed(pieces) => {
+                    f.write_str("/")?;
+                    for piece in pieces {
+                        match piece {
+                            Piece::Literal(text) => f.write_str(text)?,
+                            Piece::Param(name) => write!(f, "{{{name}}}")?,
+                        }
+                    }
+                }
             }
         }
         Ok(())

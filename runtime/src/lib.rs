@@ -97,7 +97,7 @@ impl Method {
 #[derive(Debug)]
 pub struct Route {
     pub method: Method,
-    /// Public path template, e.g. `/api/users/{id}`. Parameters are whole segments.
+    /// Public path template, e.g. `/api/users/{id}` or `/api/compare/{base}...{head}`.
     pub path: &'static str,
     /// The operation's path in its spec, e.g. `/users/{id}` (for logs and docs).
     pub upstream_path: &'static str,

@@ -7,8 +7,10 @@
 //! encoded traversal (`..%2Fadmin`) from changing the route. Captured values are decoded
 //! only after the route is chosen.
 //!
-//! Rules: a parameter is a whole segment (`{name}`) and never matches an empty segment;
-//! a literal segment wins over a parameter, with backtracking, so `/users/me` and
+//! Rules: a parameter never matches an empty value; a segment is a literal, a whole
+//! parameter (`{name}`), or a pattern of literals and parameters (`{base}...{head}`, where
+//! each parameter ends at the first occurrence of the literal after it); literals win over
+//! patterns and patterns over whole parameters, with backtracking, so `/users/me` and
 //! `/users/{id}/orders` can both match; trailing slashes are significant; the template
 //! that matches the path decides the methods, so a wrong method is a 405 listing that
 //! template's methods, not a fall-through to a less specific template.
@@ -65,8 +67,82 @@ impl Leaf {
 struct Node {
     /// Sorted by segment, for binary search.
     literals: Vec<(&'static str, Node)>,
+    /// In the order the route table lists them.
+    patterns: Vec<(Pattern, Node)>,
     param: Option<Box<Node>>,
     leaf: Option<Leaf>,
+}
+
+/// One piece of a pattern segment.
+#[derive(Debug, Clone, Copy)]
+enum Piece {
+    Literal(&'static str),
+    Param(&'static str),
+}
+
+/// A segment mixing literals and parameters, such as `{base}...{head}` or `v{major}`.
+/// Two parameters never touch (the compiler refuses `{a}{b}`: where one ends would be a
+/// guess).
+#[derive(Debug, Clone)]
+struct Pattern {
+    pieces: Vec<Piece>,
+}
+
+impl Pattern {
+    /// Same literals at the same places: the same pattern, whatever the parameter names.
+    fn same_shape(&self, other: &Pattern) -> bool {
+        self.pieces.len() == other.pieces.len()
+            && self
+                .pieces
+                .iter()
+                .zip(&other.pieces)
+                .all(|pair| match pair {
+                    (Piece::Literal(a), Piece::Literal(b)) => a == b,
+                    (Piece::Param(_), Piece::Param(_)) => true,
+                    _ => false,
+                })
+    }
+
+    /// The values of the parameters in `segment`, or `None` when it does not match. Each
+    /// parameter takes at least one byte and ends at the first occurrence of the literal
+    /// that follows it.
+    fn captures<'p>(&self, segment: &'p str, out: &mut Vec<Cow<'p, str>>) -> bool {
+        let start = out.len();
+        let mut rest = segment;
+        let mut pieces = self.pieces.iter().peekable();
+        while let Some(piece) = pieces.next() {
+            match piece {
+                Piece::Literal(literal) => match rest.strip_prefix(literal) {
+                    Some(after) => rest = after,
+                    None => {
+                        out.truncate(start);
+                        return false;
+                    }
+                },
+                Piece::Param(_) => {
+                    let end = match pieces.peek() {
+                        Some(Piece::Literal(next)) => rest
+                            .get(1..)
+                            .and_then(|tail| tail.find(next))
+                            .map(|at| at + 1),
+                        _ => (!rest.is_empty()).then_some(rest.len()),
+                    };
+                    let Some(end) = end else {
+                        out.truncate(start);
+                        return false;
+                    };
+                    out.push(Cow::Borrowed(&rest[..end]));
+                    rest = &rest[end..];
+                }
+            }
+        }
+        if rest.is_empty() {
+            true
+        } else {
+            out.truncate(start);
+            false
+        }
+    }
 }
 
 /// A route table the router refuses to build.
@@ -83,23 +159,45 @@ impl fmt::Display for BuildError {
 enum Segment {
     Literal(&'static str),
     Param(&'static str),
+    Pattern(Pattern),
 }
 
 fn parse_segment(template: &'static str, segment: &'static str) -> Result<Segment, BuildError> {
-    if let Some(name) = segment
-        .strip_prefix('{')
-        .and_then(|rest| rest.strip_suffix('}'))
-        && !name.is_empty()
-        && !name.contains(['{', '}'])
-    {
-        return Ok(Segment::Param(name));
+    if !segment.contains(['{', '}']) {
+        return Ok(Segment::Literal(segment));
     }
-    if segment.contains(['{', '}']) {
-        return Err(BuildError(format!(
-            "route `{template}`: segment `{segment}` must be a whole parameter `{{name}}` or a literal"
-        )));
+    let bad = || {
+        BuildError(format!(
+            "route `{template}`: segment `{segment}` is not a literal, a parameter `{{name}}` or a pattern of both"
+        ))
+    };
+    let mut pieces = Vec::new();
+    let mut rest = segment;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('{') {
+            let (name, tail) = after.split_once('}').ok_or_else(bad)?;
+            if name.is_empty()
+                || name.contains('{')
+                || matches!(pieces.last(), Some(Piece::Param(_)))
+            {
+                return Err(bad());
+            }
+            pieces.push(Piece::Param(name));
+            rest = tail;
+        } else {
+            let end = rest.find('{').unwrap_or(rest.len());
+            let literal = &rest[..end];
+            if literal.contains('}') {
+                return Err(bad());
+            }
+            pieces.push(Piece::Literal(literal));
+            rest = &rest[end..];
+        }
     }
-    Ok(Segment::Literal(segment))
+    match pieces.as_slice() {
+        [Piece::Param(name)] => Ok(Segment::Param(name)),
+        _ => Ok(Segment::Pattern(Pattern { pieces })),
+    }
 }
 
 /// The segment trie over every public path template.
@@ -190,6 +288,24 @@ fn insert(
                 names.push(name);
                 node.param.get_or_insert_with(Box::default)
             }
+            Segment::Pattern(pattern) => {
+                names.extend(pattern.pieces.iter().filter_map(|piece| match piece {
+                    Piece::Param(name) => Some(*name),
+                    Piece::Literal(_) => None,
+                }));
+                match node
+                    .patterns
+                    .iter()
+                    .position(|(p, _)| p.same_shape(&pattern))
+                {
+                    Some(at) => &mut node.patterns[at].1,
+                    None => {
+                        node.patterns.push((pattern, Node::default()));
+                        let last = node.patterns.len() - 1;
+                        &mut node.patterns[last].1
+                    }
+                }
+            }
         };
     }
     let leaf = node.leaf.get_or_insert_with(|| Leaf {
@@ -220,6 +336,9 @@ fn finish(node: &mut Node) {
     for (_, child) in &mut node.literals {
         finish(child);
     }
+    for (_, child) in &mut node.patterns {
+        finish(child);
+    }
     if let Some(child) = &mut node.param {
         finish(child);
     }
@@ -243,6 +362,19 @@ fn walk<'r, 'p>(node: &'r Node, rest: &'p str, params: &mut Vec<Cow<'p, str>>) -
         };
         if found.is_some() {
             return found;
+        }
+    }
+    for (pattern, child) in &node.patterns {
+        let start = params.len();
+        if pattern.captures(segment, params) {
+            let found = match tail {
+                Some(tail) => walk(child, tail, params),
+                None => child.leaf.as_ref(),
+            };
+            if found.is_some() {
+                return found;
+            }
+            params.truncate(start);
         }
     }
     if let Some(child) = &node.param
@@ -413,11 +545,53 @@ mod tests {
             route(Method::Get, "/users/{id}"),
             route(Method::Get, "/users/{name}"),
         ];
-        static MIXED: [Route; 1] = [route(Method::Get, "/files/{name}.json")];
+        static ADJACENT: [Route; 1] = [route(Method::Get, "/files/{name}{ext}")];
+        static UNCLOSED: [Route; 1] = [route(Method::Get, "/files/{name.json")];
         static RELATIVE: [Route; 1] = [route(Method::Get, "users")];
-        for routes in [&DUPLICATE[..], &MIXED[..], &RELATIVE[..]] {
+        for routes in [&DUPLICATE[..], &ADJACENT[..], &UNCLOSED[..], &RELATIVE[..]] {
             assert!(Router::new(&gateway(routes)).is_err());
         }
+    }
+
+    #[test]
+    fn patterns_capture_between_their_literals() {
+        static PATTERNS: [Route; 5] = [
+            route(Method::Get, "/compare/{base}...{head}"),
+            route(Method::Get, "/files/{name}.json"),
+            route(Method::Get, "/files/{name}"),
+            route(Method::Get, "/files/index.json"),
+            route(Method::Get, "/v{major}/x"),
+        ];
+        let router = Router::new(&gateway(&PATTERNS)).unwrap();
+        assert_eq!(
+            lookup(&router, Method::Get, "/compare/main...feature"),
+            Some((Endpoint::Route(0), vec!["main".into(), "feature".into()]))
+        );
+        // The first `...` after at least one byte ends `base`.
+        assert_eq!(
+            lookup(&router, Method::Get, "/compare/a......b"),
+            Some((Endpoint::Route(0), vec!["a".into(), "...b".into()]))
+        );
+        assert_eq!(lookup(&router, Method::Get, "/compare/...b"), None);
+        assert_eq!(lookup(&router, Method::Get, "/compare/a..."), None);
+        assert_eq!(
+            lookup(&router, Method::Get, "/files/report.json"),
+            Some((Endpoint::Route(1), vec!["report".into()]))
+        );
+        // Literal beats pattern beats parameter.
+        assert_eq!(
+            lookup(&router, Method::Get, "/files/index.json"),
+            Some((Endpoint::Route(3), vec![]))
+        );
+        assert_eq!(
+            lookup(&router, Method::Get, "/files/report.csv"),
+            Some((Endpoint::Route(2), vec!["report.csv".into()]))
+        );
+        assert_eq!(
+            lookup(&router, Method::Get, "/v2/x"),
+            Some((Endpoint::Route(4), vec!["2".into()]))
+        );
+        assert_eq!(router.param_names(0), ["base", "head"]);
     }
 
     #[test]

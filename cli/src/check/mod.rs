@@ -7,7 +7,7 @@
 //! literals, which may surprise when the two routes belong to different teams).
 
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::ir::{Gateway, Route, Segment};
+use crate::ir::{Gateway, Piece, Route, Segment};
 
 pub fn check(gateway: &Gateway, diags: &mut Diagnostics) {
     route_conflicts(gateway, diags);
@@ -26,15 +26,23 @@ fn overlap(a: &Route, b: &Route) -> Overlap {
     if a.len() != b.len() {
         return Overlap::Disjoint;
     }
+    // How specific a segment is: the router tries literals, then mixed segments, then
+    // whole parameters.
+    let rank = |s: &Segment| match s {
+        Segment::Literal(_) => 0,
+        Segment::Mixed(_) => 1,
+        Segment::Param(_) => 2,
+    };
     let mut a_literal_first = None;
     for (x, y) in a.iter().zip(b) {
         match (x, y) {
             (Segment::Literal(x), Segment::Literal(y)) if x != y => return Overlap::Disjoint,
-            (Segment::Literal(_), Segment::Param(_)) => {
+            (Segment::Mixed(x), Segment::Mixed(y)) if !same_shape(x, y) => {
+                // Both may match one segment; the route table's order decides.
                 a_literal_first.get_or_insert(true);
             }
-            (Segment::Param(_), Segment::Literal(_)) => {
-                a_literal_first.get_or_insert(false);
+            _ if rank(x) != rank(y) => {
+                a_literal_first.get_or_insert(rank(x) < rank(y));
             }
             _ => {}
         }
@@ -43,6 +51,16 @@ fn overlap(a: &Route, b: &Route) -> Overlap {
         None => Overlap::Same,
         Some(first) => Overlap::Shadows(first),
     }
+}
+
+/// Same literals at the same places, whatever the parameters are called.
+fn same_shape(a: &[Piece], b: &[Piece]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|pair| match pair {
+            (Piece::Literal(x), Piece::Literal(y)) => x == y,
+            (Piece::Param(_), Piece::Param(_)) => true,
+            _ => false,
+        })
 }
 
 fn describe(gateway: &Gateway, route: &Route) -> String {

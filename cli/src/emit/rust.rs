@@ -10,7 +10,7 @@ use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 
 use crate::ir::{
-    Auth, EnumType, Gateway, Param, ParamIn, ParamType, Route, Scalar, Segment, Service,
+    Auth, EnumType, Gateway, Param, ParamIn, ParamType, Piece, Route, Scalar, Segment, Service,
 };
 
 fn ident(name: &str) -> Ident {
@@ -341,21 +341,31 @@ fn handler(service: &Service, route: &Route) -> TokenStream {
     let params: Vec<&Param> = parsed(route).collect();
 
     // The upstream path: literal runs merged, parameters from the parsed values.
-    let mut pieces = Vec::new();
+    let mut pieces_out = Vec::new();
     let mut literal = String::new();
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|p| p.location == ParamIn::Path && p.name == name)
+            .map(|p| ident(&p.field))
+            .unwrap_or_else(|| format_ident!("missing"))
+    };
     for segment in &route.upstream_path.segments {
         literal.push('/');
-        match segment {
-            Segment::Literal(text) => literal.push_str(text),
-            Segment::Param(name) => {
-                pieces.push(quote!(.literal(#literal)));
-                literal.clear();
-                let field = params
-                    .iter()
-                    .find(|p| p.location == ParamIn::Path && p.name == *name)
-                    .map(|p| ident(&p.field))
-                    .unwrap_or_else(|| format_ident!("missing"));
-                pieces.push(quote!(.param(&params.#field)));
+        let pieces: Vec<Piece> = match segment {
+            Segment::Literal(text) => vec![Piece::Literal(text.clone())],
+            Segment::Param(name) => vec![Piece::Param(name.clone())],
+            Segment::Mixed(pieces) => pieces.clone(),
+        };
+        for piece in pieces {
+            match piece {
+                Piece::Literal(text) => literal.push_str(&text),
+                Piece::Param(name) => {
+                    pieces_out.push(quote!(.literal(#literal)));
+                    literal.clear();
+                    let field = param(&name);
+                    pieces_out.push(quote!(.param(&params.#field)));
+                }
             }
         }
     }
@@ -363,10 +373,10 @@ fn handler(service: &Service, route: &Route) -> TokenStream {
         literal.push('/');
     }
     if !literal.is_empty() {
-        pieces.push(quote!(.literal(#literal)));
+        pieces_out.push(quote!(.literal(#literal)));
     }
     let forward = quote! {
-        ::std::result::Result::Ok(::gateway_runtime::UpstreamPath::new() #(#pieces)* .forward())
+        ::std::result::Result::Ok(::gateway_runtime::UpstreamPath::new() #(#pieces_out)* .forward())
     };
 
     if params.is_empty() {

@@ -1,12 +1,13 @@
 //! Path templates (`/users/{id}/orders`): parsed once, strictly.
 //!
-//! A parameter must fill a whole segment: the runtime's router matches segment by segment,
-//! and a value can then never leak into a neighbouring literal (`/files/{name}.json` would
-//! let `{name}` decide where the literal starts). Such templates are reported, not guessed.
+//! The runtime's router matches segment by segment, so no value can cross a `/`. A segment
+//! is a literal, a parameter, or a mix (`{base}...{head}`, `{name}.json`) where each
+//! parameter ends at the first occurrence of the literal after it; two parameters side by
+//! side (`{a}{b}`) would make that boundary a guess, and are reported.
 //! Literals are kept percent-encoded, as requests carry them.
 
 use crate::diag::{Diagnostic, Diagnostics, Location};
-use crate::ir::{PathTemplate, Segment};
+use crate::ir::{PathTemplate, Piece, Segment};
 
 pub fn parse_template(path: &str, at: &Location, diags: &mut Diagnostics) -> Option<PathTemplate> {
     let mut key = at.clone();
@@ -33,6 +34,7 @@ pub fn parse_template(path: &str, at: &Location, diags: &mut Diagnostics) -> Opt
     }
     let raw: Vec<&str> = rest.split('/').collect();
     let mut segments = Vec::with_capacity(raw.len());
+    let mut names: Vec<&str> = Vec::new();
     for (i, segment) in raw.iter().enumerate() {
         let last = i + 1 == raw.len();
         if segment.is_empty() && !last {
@@ -42,37 +44,70 @@ pub fn parse_template(path: &str, at: &Location, diags: &mut Diagnostics) -> Opt
                 "remove the doubled `/`",
             );
         }
-        if let Some(inner) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            if inner.is_empty() || inner.contains(['{', '}']) {
+        if !segment.contains(['{', '}']) {
+            if *segment == "." || *segment == ".." {
                 return fail(
                     diags,
-                    format!("path `{path}` has a malformed parameter `{segment}`"),
-                    "a parameter is written `{name}`",
+                    format!("path `{path}` has a dot segment"),
+                    "remove `.` and `..` segments",
                 );
             }
-            if segments.contains(&Segment::Param(inner.to_owned())) {
-                return fail(
-                    diags,
-                    format!("path `{path}` uses parameter `{inner}` twice"),
-                    "give each path parameter its own name",
-                );
-            }
-            segments.push(Segment::Param(inner.to_owned()));
-        } else if segment.contains(['{', '}']) {
-            return fail(
-                diags,
-                format!("path `{path}`: segment `{segment}` mixes a parameter with literal text"),
-                "a path parameter must be a whole segment (`/files/{name}`, not `/files/{name}.json`)",
-            );
-        } else if *segment == "." || *segment == ".." {
-            return fail(
-                diags,
-                format!("path `{path}` has a dot segment"),
-                "remove `.` and `..` segments",
-            );
-        } else {
             segments.push(Segment::Literal(encode_literal(segment)));
+            continue;
         }
+        let mut pieces = Vec::new();
+        let mut rest = *segment;
+        while !rest.is_empty() {
+            if let Some(after) = rest.strip_prefix('{') {
+                let name = match after.split_once('}') {
+                    Some((name, tail)) if !name.is_empty() && !name.contains('{') => {
+                        rest = tail;
+                        name
+                    }
+                    _ => {
+                        return fail(
+                            diags,
+                            format!("path `{path}` has a malformed parameter in `{segment}`"),
+                            "a parameter is written `{name}`",
+                        );
+                    }
+                };
+                if matches!(pieces.last(), Some(Piece::Param(_))) {
+                    return fail(
+                        diags,
+                        format!(
+                            "path `{path}`: segment `{segment}` has two parameters side by side"
+                        ),
+                        "put literal text between them (`{base}...{head}`): where one would end is a guess",
+                    );
+                }
+                if names.contains(&name) {
+                    return fail(
+                        diags,
+                        format!("path `{path}` uses parameter `{name}` twice"),
+                        "give each path parameter its own name",
+                    );
+                }
+                names.push(name);
+                pieces.push(Piece::Param(name.to_owned()));
+            } else {
+                let end = rest.find('{').unwrap_or(rest.len());
+                let literal = &rest[..end];
+                if literal.contains('}') {
+                    return fail(
+                        diags,
+                        format!("path `{path}` has a stray `}}` in `{segment}`"),
+                        "a parameter is written `{name}`",
+                    );
+                }
+                pieces.push(Piece::Literal(encode_literal(literal)));
+                rest = &rest[end..];
+            }
+        }
+        segments.push(match pieces.as_slice() {
+            [Piece::Param(name)] => Segment::Param(name.clone()),
+            _ => Segment::Mixed(pieces),
+        });
     }
     Some(PathTemplate { segments })
 }
@@ -113,7 +148,19 @@ mod tests {
         assert_eq!(parse("/users/"), Ok("/users/".into()));
         assert!(parse("users").is_err());
         assert!(parse("/a//b").is_err());
-        assert!(parse("/files/{name}.json").unwrap_err().contains("mixes"));
+        assert_eq!(parse("/files/{name}.json"), Ok("/files/{name}.json".into()));
+        assert_eq!(
+            parse("/compare/{base}...{head}"),
+            Ok("/compare/{base}...{head}".into())
+        );
+        assert!(
+            parse("/files/{name}{ext}")
+                .unwrap_err()
+                .contains("side by side")
+        );
+        assert!(parse("/files/{name").is_err());
+        assert!(parse("/files/name}").is_err());
+        assert!(parse("/a/{x}/b{x}").unwrap_err().contains("twice"));
         assert!(parse("/a/{}").is_err());
         assert!(parse("/a/{x}/{x}").unwrap_err().contains("twice"));
         assert!(parse("/a/../b").is_err());
