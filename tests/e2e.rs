@@ -385,10 +385,49 @@ async fn invalid_parameters_are_400_and_never_forwarded() {
     );
     assert!(nobody_saw(world, "bad1"));
 
+    // Well-typed values that break their schema's constraints: bounds, pattern, length,
+    // item counts, each named with its message.
+    let response = client()
+        .get(format!(
+            "{}/api/products?limit=0&tag=Bad_Tag&q=x&max_price=0&marker=bad3",
+            world.gateway.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    let (status, _, body) = problem(response).await;
+    assert_eq!(status, 400);
+    let messages: Vec<(String, String)> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap().to_owned(),
+                e["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let message = |name: &str| {
+        messages
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, m)| m.clone())
+            .unwrap_or_else(|| panic!("no error for {name}: {body}"))
+    };
+    assert!(
+        message("limit").starts_with("must be >= 1 and <= 100"),
+        "{body}"
+    );
+    assert!(message("tag").contains("must match the pattern"), "{body}");
+    assert!(message("q").contains("characters long"), "{body}");
+    assert!(message("max_price").starts_with("must be > 0"), "{body}");
+    assert!(nobody_saw(world, "bad3"));
+
     // A path parameter of the wrong type.
     let response = client()
         .get(format!(
-            "{}/api/products/BOK-1/reviews/not-a-number?marker=bad2",
+            "{}/api/products/BOK-0001/reviews/not-a-number?marker=bad2",
             world.gateway.base
         ))
         .send()
@@ -425,15 +464,17 @@ async fn secured_operations_answer_401_until_auth_is_enforced() {
 async fn traversal_never_leaves_the_route() {
     let world = &world();
     let base = &world.gateway.base;
-    // An encoded slash stays inside the one segment it was sent in.
+    // An encoded slash stays inside the one segment it was sent in, where the SKU's
+    // pattern refuses it.
     let response = client()
         .get(format!("{base}/api/products/..%2Fadmin?marker=trav1"))
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(body["uri"], "/products/..%2Fadmin?marker=trav1");
+    let (status, _, body) = problem(response).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["errors"][0]["name"], "sku");
+    assert!(nobody_saw(world, "trav1"));
 
     // Dot segments, encoded or not, are refused outright (sent raw: a URL library would
     // resolve them before sending).

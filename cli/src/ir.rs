@@ -239,6 +239,45 @@ pub struct Param {
     pub explode: bool,
     /// Used when the parameter is absent.
     pub default: Option<Scalar>,
+    /// Checked on the value (for arrays: on the array as a whole).
+    pub constraints: Constraints,
+    /// Checked on each item of an array.
+    pub item_constraints: Constraints,
+}
+
+/// The schema keywords a parameter's parser enforces beyond its type.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Constraints {
+    pub minimum: Option<Bound>,
+    pub maximum: Option<Bound>,
+    /// Integers only (exact); a number's `multipleOf` is reported as not checked.
+    pub multiple_of: Option<i64>,
+    /// In Unicode code points.
+    pub min_length: Option<usize>,
+    pub max_length: Option<usize>,
+    /// ECMA-262, unanchored; checked at compile time to compile.
+    pub pattern: Option<String>,
+    pub min_items: Option<usize>,
+    pub max_items: Option<usize>,
+    pub unique_items: bool,
+}
+
+impl Constraints {
+    pub fn is_empty(&self) -> bool {
+        *self == Constraints::default()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bound {
+    pub value: BoundValue,
+    pub exclusive: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BoundValue {
+    Int(i64),
+    Number(f64),
 }
 
 #[derive(Debug, Clone, PartialEq)]

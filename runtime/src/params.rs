@@ -335,6 +335,141 @@ pub fn uuid(raw: &str) -> Result<uuid::Uuid, String> {
     uuid::Uuid::try_parse(raw).map_err(|_| "expected a UUID".to_owned())
 }
 
+/// An inclusive or exclusive bound: `(value, exclusive)`.
+pub type Bound<T> = Option<(T, bool)>;
+
+fn range_message<T: Display>(min: Bound<T>, max: Bound<T>) -> String {
+    let low = min.map(|(v, exclusive)| format!("{} {v}", if exclusive { ">" } else { ">=" }));
+    let high = max.map(|(v, exclusive)| format!("{} {v}", if exclusive { "<" } else { "<=" }));
+    match (low, high) {
+        (Some(low), Some(high)) => format!("must be {low} and {high}"),
+        (Some(one), None) | (None, Some(one)) => format!("must be {one}"),
+        (None, None) => String::new(),
+    }
+}
+
+/// `minimum`/`maximum` (with their exclusive forms) of an integer.
+pub fn int_range(value: i64, min: Bound<i64>, max: Bound<i64>) -> Result<(), String> {
+    let low_ok = min.is_none_or(|(m, exclusive)| if exclusive { value > m } else { value >= m });
+    let high_ok = max.is_none_or(|(m, exclusive)| if exclusive { value < m } else { value <= m });
+    if low_ok && high_ok {
+        Ok(())
+    } else {
+        Err(range_message(min, max))
+    }
+}
+
+/// `minimum`/`maximum` (with their exclusive forms) of a number.
+pub fn number_range(value: f64, min: Bound<f64>, max: Bound<f64>) -> Result<(), String> {
+    let low_ok = min.is_none_or(|(m, exclusive)| if exclusive { value > m } else { value >= m });
+    let high_ok = max.is_none_or(|(m, exclusive)| if exclusive { value < m } else { value <= m });
+    if low_ok && high_ok {
+        Ok(())
+    } else {
+        Err(range_message(min, max))
+    }
+}
+
+/// `multipleOf` of an integer (exact).
+pub fn int_multiple_of(value: i64, factor: i64) -> Result<(), String> {
+    if factor > 0 && value % factor != 0 {
+        return Err(format!("must be a multiple of {factor}"));
+    }
+    Ok(())
+}
+
+/// `minLength`/`maxLength`, counted in Unicode code points as JSON Schema says.
+pub fn length(value: &str, min: Option<usize>, max: Option<usize>) -> Result<(), String> {
+    let count = value.chars().count();
+    if min.is_some_and(|m| count < m) || max.is_some_and(|m| count > m) {
+        return Err(match (min, max) {
+            (Some(min), Some(max)) => format!("must be {min} to {max} characters long"),
+            (Some(min), None) => format!("must be at least {min} characters long"),
+            (None, Some(max)) => format!("must be at most {max} characters long"),
+            (None, None) => String::new(),
+        });
+    }
+    Ok(())
+}
+
+/// A `pattern`: an ECMA-262 regular expression, searched (not anchored) as JSON Schema
+/// says. The compiler has already compiled it once, so compiling it here succeeds; it
+/// happens on first use and is kept.
+#[derive(Debug)]
+pub struct Pattern {
+    source: &'static str,
+    /// `u` (Unicode semantics, as JSON Schema asks) unless the pattern only compiles
+    /// without it; the compiler chooses.
+    flags: &'static str,
+    compiled: std::sync::OnceLock<Option<regress::Regex>>,
+}
+
+impl Pattern {
+    pub const fn new(source: &'static str, flags: &'static str) -> Pattern {
+        Pattern {
+            source,
+            flags,
+            compiled: std::sync::OnceLock::new(),
+        }
+    }
+
+    pub fn check(&self, value: &str) -> Result<(), String> {
+        let regex = self
+            .compiled
+            .get_or_init(|| regress::Regex::with_flags(self.source, self.flags).ok());
+        match regex {
+            Some(regex) if regex.find(value).is_some() => Ok(()),
+            // A pattern that does not compile matches nothing: refuse rather than let through.
+            _ => Err(format!("must match the pattern `{}`", self.source)),
+        }
+    }
+}
+
+impl Errors {
+    /// `minItems`, `maxItems` and `uniqueItems` of an array parameter that parsed.
+    pub fn items<T: PartialEq>(
+        &mut self,
+        location: &'static str,
+        name: &str,
+        value: Option<Option<Vec<T>>>,
+        min: Option<usize>,
+        max: Option<usize>,
+        unique: bool,
+    ) -> Option<Option<Vec<T>>> {
+        let Some(Some(items)) = &value else {
+            return value;
+        };
+        let count = items.len();
+        let mut ok = true;
+        if min.is_some_and(|m| count < m) || max.is_some_and(|m| count > m) {
+            let bounds = match (min, max) {
+                (Some(min), Some(max)) => format!("{min} to {max}"),
+                (Some(min), None) => format!("at least {min}"),
+                (None, Some(max)) => format!("at most {max}"),
+                (None, None) => String::new(),
+            };
+            self.push(
+                location,
+                name,
+                format!("must have {bounds} items, got {count}"),
+            );
+            ok = false;
+        }
+        if unique
+            && let Some(second) =
+                (1..count).find(|&i| items[..i].iter().any(|earlier| *earlier == items[i]))
+        {
+            self.push(
+                location,
+                name,
+                format!("items must be unique; item {second} repeats an earlier one"),
+            );
+            ok = false;
+        }
+        if ok { value } else { None }
+    }
+}
+
 /// Where the handler wants the request to go on the upstream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Forward {
@@ -494,6 +629,51 @@ mod tests {
             .param(&42)
             .forward();
         assert_eq!(forward.path, "/users/..%2Fadmin%3Fx%3D1%23f/orders/42");
+    }
+
+    #[test]
+    fn constraints() {
+        assert_eq!(int_range(5, Some((1, false)), Some((5, false))), Ok(()));
+        assert!(int_range(5, None, Some((5, true))).is_err());
+        assert!(int_range(0, Some((0, true)), None).is_err());
+        assert_eq!(number_range(0.5, Some((0.0, true)), None), Ok(()));
+        assert_eq!(
+            number_range(-1.0, Some((0.0, false)), Some((9.5, false))),
+            Err("must be >= 0 and <= 9.5".to_owned())
+        );
+        assert_eq!(int_multiple_of(-15, 5), Ok(()));
+        assert!(int_multiple_of(7, 5).is_err());
+        assert_eq!(length("héllo", Some(5), Some(5)), Ok(()));
+        assert!(length("hi", Some(3), None).is_err());
+        let sku = Pattern::new("^[A-Z]{3}-[0-9]{4,8}$", "u");
+        assert_eq!(sku.check("BOK-0042"), Ok(()));
+        assert!(sku.check("../admin").is_err());
+        // Unanchored search, as ECMA-262 and JSON Schema mean it.
+        assert_eq!(Pattern::new("b+", "u").check("abba"), Ok(()));
+        assert!(Pattern::new("(", "u").check("(").is_err());
+        assert_eq!(Pattern::new("^\\p{Ll}+$", "u").check("über"), Ok(()));
+        assert!(Pattern::new("^\\p{Ll}+$", "u").check("Über").is_err());
+    }
+
+    #[test]
+    fn array_sizes_and_uniqueness() {
+        let mut errors = Errors::default();
+        assert_eq!(
+            errors.items("query", "t", Some(Some(vec![1, 2])), Some(1), Some(2), true),
+            Some(Some(vec![1, 2]))
+        );
+        assert_eq!(
+            errors.items::<i32>("query", "t", Some(None), Some(1), None, false),
+            Some(None)
+        );
+        assert!(errors.is_empty());
+        assert_eq!(
+            errors.items("query", "t", Some(Some(vec![1, 2, 1])), None, Some(2), true),
+            None
+        );
+        let problem = errors.into_problem();
+        assert_eq!(problem.errors.len(), 2);
+        assert!(problem.errors[1].message.contains("item 2"));
     }
 
     #[test]

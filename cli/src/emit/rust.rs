@@ -10,7 +10,8 @@ use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 
 use crate::ir::{
-    Auth, EnumType, Gateway, Param, ParamIn, ParamType, Piece, Route, Scalar, Segment, Service,
+    Auth, Bound, BoundValue, Constraints, EnumType, Gateway, Param, ParamIn, ParamType, Piece,
+    Route, Scalar, Segment, Service,
 };
 
 fn ident(name: &str) -> Ident {
@@ -293,9 +294,125 @@ fn default_tokens(service: &Service, param: &Param, value: &Scalar) -> TokenStre
 }
 
 /// The expression that reads one parameter: `Option<field type>`, `None` on error.
+/// The constraints checked on one parsed scalar (an array's items included).
+fn scalar_constraints(param: &Param) -> &Constraints {
+    match param.ty {
+        ParamType::Array(_) => &param.item_constraints,
+        _ => &param.constraints,
+    }
+}
+
+/// The checks of `constraints` on a parsed `value` of type `ty`, as statements.
+fn checks(ty: &ParamType, c: &Constraints) -> Vec<TokenStream> {
+    let int_bound = |b: &Option<Bound>| match b {
+        Some(Bound {
+            value: BoundValue::Int(v),
+            exclusive,
+        }) => {
+            let v = Literal::i64_suffixed(*v);
+            quote!(::std::option::Option::Some((#v, #exclusive)))
+        }
+        _ => quote!(::std::option::Option::None),
+    };
+    let number_bound = |b: &Option<Bound>| match b {
+        Some(Bound {
+            value: BoundValue::Number(v),
+            exclusive,
+        }) => {
+            let v = Literal::f64_suffixed(*v);
+            quote!(::std::option::Option::Some((#v, #exclusive)))
+        }
+        _ => quote!(::std::option::Option::None),
+    };
+    let usize_option = |n: Option<usize>| match n {
+        Some(n) => {
+            let n = Literal::usize_unsuffixed(n);
+            quote!(::std::option::Option::Some(#n))
+        }
+        None => quote!(::std::option::Option::None),
+    };
+    let mut out = Vec::new();
+    match ty {
+        ParamType::Int32 | ParamType::Int64 => {
+            let value = if *ty == ParamType::Int32 {
+                quote!(i64::from(value))
+            } else {
+                quote!(value)
+            };
+            if c.minimum.is_some() || c.maximum.is_some() {
+                let (min, max) = (int_bound(&c.minimum), int_bound(&c.maximum));
+                out.push(quote!(::gateway_runtime::params::int_range(#value, #min, #max)?;));
+            }
+            if let Some(m) = c.multiple_of {
+                let m = Literal::i64_suffixed(m);
+                out.push(quote!(::gateway_runtime::params::int_multiple_of(#value, #m)?;));
+            }
+        }
+        ParamType::Number if c.minimum.is_some() || c.maximum.is_some() => {
+            let (min, max) = (number_bound(&c.minimum), number_bound(&c.maximum));
+            out.push(quote!(::gateway_runtime::params::number_range(value, #min, #max)?;));
+        }
+        ParamType::String | ParamType::Enum(_) => {
+            let text = if *ty == ParamType::String {
+                quote!(&value)
+            } else {
+                quote!(value.as_str())
+            };
+            if c.min_length.is_some() || c.max_length.is_some() {
+                let (min, max) = (usize_option(c.min_length), usize_option(c.max_length));
+                out.push(quote!(::gateway_runtime::params::length(#text, #min, #max)?;));
+            }
+            if let Some(pattern) = &c.pattern {
+                let flags = crate::lower::pattern_flags(pattern).unwrap_or("u");
+                out.push(quote! {
+                    static PATTERN: ::gateway_runtime::params::Pattern =
+                        ::gateway_runtime::params::Pattern::new(#pattern, #flags);
+                    PATTERN.check(#text)?;
+                });
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// `parse_<field>`: parses one value and checks its constraints. `None` when the plain
+/// parser does all there is to do.
+fn checked_parser(service: &Service, param: &Param) -> Option<TokenStream> {
+    let item = match &param.ty {
+        ParamType::Array(item) => item.as_ref(),
+        ty => ty,
+    };
+    let checks = checks(item, scalar_constraints(param));
+    if checks.is_empty() {
+        return None;
+    }
+    let name = format_ident!("parse_{}", param.field.trim_end_matches('_'));
+    let ty = rust_type(service, item);
+    let parse = parser(service, item);
+    let doc = format!(
+        " Parses {} parameter `{}` and checks its schema's constraints.",
+        param.location.as_str(),
+        param.name
+    );
+    Some(quote! {
+        #[doc = #doc]
+        fn #name(raw: &str) -> ::std::result::Result<#ty, ::std::string::String> {
+            let value = #parse(raw)?;
+            #(#checks)*
+            ::std::result::Result::Ok(value)
+        }
+    })
+}
+
 fn read(service: &Service, param: &Param, path_index: usize) -> TokenStream {
     let name = &param.name;
-    let parse = parser(service, &param.ty);
+    let parse = if checked_parser(service, param).is_some() {
+        let parse = format_ident!("parse_{}", param.field.trim_end_matches('_'));
+        quote!(Self::#parse)
+    } else {
+        parser(service, &param.ty)
+    };
     let location = param.location.as_str();
     let raw = match (param.location, &param.ty) {
         (ParamIn::Path, _) => {
@@ -309,6 +426,25 @@ fn read(service: &Service, param: &Param, path_index: usize) -> TokenStream {
         (ParamIn::Query, _) => quote!(errors.query(req, #name, #parse)),
         (_, ParamType::Array(_)) => quote!(errors.header_array(req, #name, #parse)),
         _ => quote!(errors.header(req, #name, #parse)),
+    };
+    let c = &param.constraints;
+    let raw = if matches!(param.ty, ParamType::Array(_))
+        && (c.min_items.is_some() || c.max_items.is_some() || c.unique_items)
+    {
+        let opt = |n: Option<usize>| match n {
+            Some(n) => {
+                let n = Literal::usize_unsuffixed(n);
+                quote!(::std::option::Option::Some(#n))
+            }
+            None => quote!(::std::option::Option::None),
+        };
+        let (min, max, unique) = (opt(c.min_items), opt(c.max_items), c.unique_items);
+        quote! {{
+            let value = #raw;
+            errors.items(#location, #name, value, #min, #max, #unique)
+        }}
+    } else {
+        raw
     };
     if let Some(default) = &param.default {
         let default = default_tokens(service, param, default);
@@ -424,6 +560,10 @@ fn handler(service: &Service, route: &Route) -> TokenStream {
             };
         }
     };
+    let checked: Vec<TokenStream> = params
+        .iter()
+        .filter_map(|p| checked_parser(service, p))
+        .collect();
     let struct_doc = format!(" The parameters of operation `{}`.", route.operation_id);
     let uses_params = route.upstream_path.params().next().is_some();
     let binding = if uses_params {
@@ -448,6 +588,8 @@ fn handler(service: &Service, route: &Route) -> TokenStream {
                 #destructure
                 ::std::result::Result::Ok(Self { #(#names),* })
             }
+
+            #(#checked)*
         }
 
         #[doc = #doc]

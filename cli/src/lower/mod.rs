@@ -16,8 +16,8 @@ use openapiv3::{
 
 use crate::diag::{Diagnostic, Diagnostics, Location, did_you_mean, pointer_push};
 use crate::ir::{
-    Auth, Body, EnumType, Gateway, Method, Param, ParamIn, ParamType, PathTemplate, Requirement,
-    Route, Scalar, Segment, Service,
+    Auth, Body, Bound, BoundValue, Constraints, EnumType, Gateway, Method, Param, ParamIn,
+    ParamType, PathTemplate, Requirement, Route, Scalar, Segment, Service,
 };
 use crate::load::{Loaded, LoadedSpec, OperationPolicy, ServiceConfig};
 use names::Scope;
@@ -103,6 +103,25 @@ fn check_manifest_schemes(loaded: &Loaded, diags: &mut Diagnostics) {
                     format!("schemes the specs declare: {}", if known.is_empty() { "none".to_owned() } else { known.join(", ") })
                 })),
             );
+        }
+    }
+}
+
+/// A parameter's type as its schema declares it, with what its parser must check.
+struct Typed {
+    ty: ParamType,
+    default: Option<Scalar>,
+    constraints: Constraints,
+    item_constraints: Constraints,
+}
+
+impl Typed {
+    fn unchecked() -> Typed {
+        Typed {
+            ty: ParamType::Unchecked,
+            default: None,
+            constraints: Constraints::default(),
+            item_constraints: Constraints::default(),
         }
     }
 }
@@ -580,7 +599,7 @@ impl<'a> ServiceLowering<'a> {
                 );
                 continue;
             }
-            let (mut ty, mut default) = self.param_type(param, &at, operation_id, &name);
+            let mut typed = self.param_type(param, &at, operation_id, &name);
             let explode = data.explode.unwrap_or(match param {
                 Parameter::Query { style, .. } => matches!(style, QueryStyle::Form),
                 Parameter::Cookie { .. } => true,
@@ -588,10 +607,10 @@ impl<'a> ServiceLowering<'a> {
             });
             if let Parameter::Query { style, .. } = param
                 && !matches!(style, QueryStyle::Form)
-                && ty != ParamType::Unchecked
+                && typed.ty != ParamType::Unchecked
             {
                 self.not_checked(&at, &name, "query styles other than `form`");
-                (ty, default) = (ParamType::Unchecked, None);
+                typed = Typed::unchecked();
             }
             params.push(Param {
                 field: fields.claim(names::snake(&name, "param")),
@@ -599,9 +618,11 @@ impl<'a> ServiceLowering<'a> {
                 location,
                 // Path parameters are always required, whatever the spec says.
                 required: data.required || location == ParamIn::Path,
-                ty,
+                ty: typed.ty,
                 explode,
-                default,
+                default: typed.default,
+                constraints: typed.constraints,
+                item_constraints: typed.item_constraints,
             });
         }
         ok.then_some(params)
@@ -664,22 +685,22 @@ impl<'a> ServiceLowering<'a> {
         at: &str,
         operation_id: &str,
         name: &str,
-    ) -> (ParamType, Option<Scalar>) {
+    ) -> Typed {
         let data = param.parameter_data_ref();
         if matches!(param, Parameter::Cookie { .. }) {
             self.not_checked(at, name, "cookie parameters");
-            return (ParamType::Unchecked, None);
+            return Typed::unchecked();
         }
         let schema = match &data.format {
             ParameterSchemaOrContent::Schema(schema) => schema,
             ParameterSchemaOrContent::Content(_) => {
                 self.not_checked(at, name, "parameters with `content`");
-                return (ParamType::Unchecked, None);
+                return Typed::unchecked();
             }
         };
         let schema_at = pointer_push(at, "schema");
         let Some(schema) = self.resolve_schema(schema, &schema_at) else {
-            return (ParamType::Unchecked, None);
+            return Typed::unchecked();
         };
         let ty = match self.scalar_type(schema, operation_id, name) {
             Some(ty) => ty,
@@ -710,8 +731,11 @@ impl<'a> ServiceLowering<'a> {
             .default
             .as_ref()
             .and_then(|value| self.default_value(&ty, value));
+        let mut constraints = Constraints::default();
+        let mut item_constraints = Constraints::default();
         if ty != ParamType::Unchecked {
-            let mut unchecked = unchecked_constraints(schema);
+            let (own, mut unchecked) = self::constraints(schema);
+            constraints = own;
             if let SchemaKind::Type(Type::Array(array)) = &schema.schema_kind
                 && let Some(items) = &array.items
             {
@@ -719,7 +743,26 @@ impl<'a> ServiceLowering<'a> {
                     ReferenceOr::Item(item) => Some(item.as_ref()),
                     ReferenceOr::Reference { reference } => self.schema_by_ref(reference),
                 };
-                unchecked.extend(item.map(unchecked_constraints).unwrap_or_default());
+                if let Some(item) = item {
+                    let (own, more) = self::constraints(item);
+                    item_constraints = own;
+                    unchecked.extend(more);
+                }
+            }
+            for pattern in [&constraints.pattern, &item_constraints.pattern]
+                .into_iter()
+                .flatten()
+            {
+                if let Err(error) = pattern_flags(pattern) {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "gateway::spec::invalid_pattern",
+                            format!("parameter `{name}`: `{pattern}` is not an ECMA-262 regular expression the gateway can compile: {error}"),
+                        )
+                        .at(self.locate(&schema_at))
+                        .help("fix the pattern; it is compiled when the gateway is generated, not when a request arrives"),
+                    );
+                }
             }
             if !unchecked.is_empty() {
                 unchecked.dedup();
@@ -736,7 +779,12 @@ impl<'a> ServiceLowering<'a> {
                 );
             }
         }
-        (ty, default)
+        Typed {
+            ty,
+            default,
+            constraints,
+            item_constraints,
+        }
     }
 
     fn default_value(&self, ty: &ParamType, value: &serde_json::Value) -> Option<Scalar> {
@@ -866,49 +914,57 @@ impl<'a> ServiceLowering<'a> {
     }
 }
 
-/// The constraints of a parameter schema that the generated parser does not enforce yet:
-/// it checks types, formats `int32`/`int64`/`uuid` and enums.
-fn unchecked_constraints(schema: &Schema) -> Vec<&'static str> {
-    let mut found = Vec::new();
-    let mut note = |present: bool, name: &'static str| {
-        if present {
-            found.push(name);
-        }
-    };
+/// The flags a `pattern` compiles with: `u` (Unicode semantics, which JSON Schema means),
+/// or none for the patterns real specs write that only older, non-Unicode ECMAScript
+/// accepts (such as `\-` outside a class). The error is the Unicode-mode one.
+pub fn pattern_flags(pattern: &str) -> Result<&'static str, regress::Error> {
+    match regress::Regex::with_flags(pattern, "u") {
+        Ok(_) => Ok("u"),
+        Err(error) => regress::Regex::new(pattern).map(|_| "").map_err(|_| error),
+    }
+}
+
+/// The constraints of a parameter schema: those the generated parser enforces, and the
+/// names of those it does not (a number's `multipleOf`, string formats other than `uuid`).
+fn constraints(schema: &Schema) -> (Constraints, Vec<&'static str>) {
+    let mut c = Constraints::default();
+    let mut unchecked = Vec::new();
+    let bound =
+        |value: Option<BoundValue>, exclusive: bool| value.map(|value| Bound { value, exclusive });
     match &schema.schema_kind {
         SchemaKind::Type(Type::Integer(i)) => {
-            note(i.minimum.is_some() && !i.exclusive_minimum, "`minimum`");
-            note(i.exclusive_minimum, "`exclusiveMinimum`");
-            note(i.maximum.is_some() && !i.exclusive_maximum, "`maximum`");
-            note(i.exclusive_maximum, "`exclusiveMaximum`");
-            note(i.multiple_of.is_some(), "`multipleOf`");
+            c.minimum = bound(i.minimum.map(BoundValue::Int), i.exclusive_minimum);
+            c.maximum = bound(i.maximum.map(BoundValue::Int), i.exclusive_maximum);
+            c.multiple_of = i.multiple_of.filter(|m| *m > 0);
         }
         SchemaKind::Type(Type::Number(n)) => {
-            note(n.minimum.is_some() && !n.exclusive_minimum, "`minimum`");
-            note(n.exclusive_minimum, "`exclusiveMinimum`");
-            note(n.maximum.is_some() && !n.exclusive_maximum, "`maximum`");
-            note(n.exclusive_maximum, "`exclusiveMaximum`");
-            note(n.multiple_of.is_some(), "`multipleOf`");
+            c.minimum = bound(n.minimum.map(BoundValue::Number), n.exclusive_minimum);
+            c.maximum = bound(n.maximum.map(BoundValue::Number), n.exclusive_maximum);
+            if n.multiple_of.is_some() {
+                unchecked.push("`multipleOf`");
+            }
         }
         SchemaKind::Type(Type::String(s)) => {
-            note(s.min_length.is_some(), "`minLength`");
-            note(s.max_length.is_some(), "`maxLength`");
-            note(s.pattern.is_some(), "`pattern`");
+            c.min_length = s.min_length;
+            c.max_length = s.max_length;
+            c.pattern.clone_from(&s.pattern);
             let format = match &s.format {
                 VariantOrUnknownOrEmpty::Item(_) => true,
                 VariantOrUnknownOrEmpty::Unknown(f) => f != "uuid",
                 VariantOrUnknownOrEmpty::Empty => false,
             };
-            note(format && s.enumeration.is_empty(), "`format`");
+            if format && s.enumeration.is_empty() {
+                unchecked.push("`format`");
+            }
         }
         SchemaKind::Type(Type::Array(a)) => {
-            note(a.min_items.is_some(), "`minItems`");
-            note(a.max_items.is_some(), "`maxItems`");
-            note(a.unique_items, "`uniqueItems`");
+            c.min_items = a.min_items;
+            c.max_items = a.max_items;
+            c.unique_items = a.unique_items;
         }
         _ => {}
     }
-    found
+    (c, unchecked)
 }
 
 fn operations(item: &PathItem) -> impl Iterator<Item = (Method, &Operation)> {

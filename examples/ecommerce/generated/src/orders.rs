@@ -77,17 +77,36 @@ impl ListOrdersParams {
         let status = errors
             .query(req, "status", ListOrdersStatus::parse)
             .map(|v| v.unwrap_or(ListOrdersStatus::Any));
-        let tag = errors
-            .query_array(req, "tag", true, ::gateway_runtime::params::string);
-        let ids = errors
-            .query_array(req, "ids", false, ::gateway_runtime::params::int64);
-        let min_total = errors
-            .query(req, "min_total", ::gateway_runtime::params::number);
+        let tag = {
+            let value = errors.query_array(req, "tag", true, Self::parse_tag);
+            errors
+                .items(
+                    "query",
+                    "tag",
+                    value,
+                    ::std::option::Option::None,
+                    ::std::option::Option::Some(10),
+                    false,
+                )
+        };
+        let ids = {
+            let value = errors.query_array(req, "ids", false, Self::parse_ids);
+            errors
+                .items(
+                    "query",
+                    "ids",
+                    value,
+                    ::std::option::Option::None,
+                    ::std::option::Option::Some(50),
+                    false,
+                )
+        };
+        let min_total = errors.query(req, "min_total", Self::parse_min_total);
         let include_items = errors
             .query(req, "include_items", ::gateway_runtime::params::boolean)
             .map(|v| v.unwrap_or(false));
         let limit = errors
-            .query(req, "limit", ::gateway_runtime::params::int32)
+            .query(req, "limit", Self::parse_limit)
             .map(|v| v.unwrap_or(20));
         let (
             ::std::option::Option::Some(status),
@@ -107,6 +126,48 @@ impl ListOrdersParams {
             include_items,
             limit,
         })
+    }
+    /// Parses query parameter `tag` and checks its schema's constraints.
+    fn parse_tag(
+        raw: &str,
+    ) -> ::std::result::Result<::std::string::String, ::std::string::String> {
+        let value = ::gateway_runtime::params::string(raw)?;
+        static PATTERN: ::gateway_runtime::params::Pattern = ::gateway_runtime::params::Pattern::new(
+            "^[a-z0-9-]{1,32}$",
+            "u",
+        );
+        PATTERN.check(&value)?;
+        ::std::result::Result::Ok(value)
+    }
+    /// Parses query parameter `ids` and checks its schema's constraints.
+    fn parse_ids(raw: &str) -> ::std::result::Result<i64, ::std::string::String> {
+        let value = ::gateway_runtime::params::int64(raw)?;
+        ::gateway_runtime::params::int_range(
+            value,
+            ::std::option::Option::Some((1i64, false)),
+            ::std::option::Option::None,
+        )?;
+        ::std::result::Result::Ok(value)
+    }
+    /// Parses query parameter `min_total` and checks its schema's constraints.
+    fn parse_min_total(raw: &str) -> ::std::result::Result<f64, ::std::string::String> {
+        let value = ::gateway_runtime::params::number(raw)?;
+        ::gateway_runtime::params::number_range(
+            value,
+            ::std::option::Option::Some((0f64, false)),
+            ::std::option::Option::None,
+        )?;
+        ::std::result::Result::Ok(value)
+    }
+    /// Parses query parameter `limit` and checks its schema's constraints.
+    fn parse_limit(raw: &str) -> ::std::result::Result<i32, ::std::string::String> {
+        let value = ::gateway_runtime::params::int32(raw)?;
+        ::gateway_runtime::params::int_range(
+            i64::from(value),
+            ::std::option::Option::Some((1i64, false)),
+            ::std::option::Option::Some((100i64, false)),
+        )?;
+        ::std::result::Result::Ok(value)
     }
 }
 /// `GET /api/orders` -> `/orders`: operation `listOrders`. List my orders
@@ -140,7 +201,7 @@ impl GetOrderParams {
         req: &::gateway_runtime::Request<'_>,
     ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
         let mut errors = ::gateway_runtime::Errors::default();
-        let order_id = errors.path(req, 0, "orderId", ::gateway_runtime::params::int64);
+        let order_id = errors.path(req, 0, "orderId", Self::parse_order_id);
         let include_items = errors
             .query(req, "include_items", ::gateway_runtime::params::boolean)
             .map(|v| v.unwrap_or(true));
@@ -151,6 +212,16 @@ impl GetOrderParams {
             return ::std::result::Result::Err(errors.into_problem());
         };
         ::std::result::Result::Ok(Self { order_id, include_items })
+    }
+    /// Parses path parameter `orderId` and checks its schema's constraints.
+    fn parse_order_id(raw: &str) -> ::std::result::Result<i64, ::std::string::String> {
+        let value = ::gateway_runtime::params::int64(raw)?;
+        ::gateway_runtime::params::int_range(
+            value,
+            ::std::option::Option::Some((1i64, false)),
+            ::std::option::Option::None,
+        )?;
+        ::std::result::Result::Ok(value)
     }
 }
 /// `GET /api/orders/{orderId}` -> `/orders/{orderId}`: operation `getOrder`. Get an order
@@ -177,11 +248,21 @@ impl UpdateOrderParams {
         req: &::gateway_runtime::Request<'_>,
     ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
         let mut errors = ::gateway_runtime::Errors::default();
-        let order_id = errors.path(req, 0, "orderId", ::gateway_runtime::params::int64);
+        let order_id = errors.path(req, 0, "orderId", Self::parse_order_id);
         let ::std::option::Option::Some(order_id) = order_id else {
             return ::std::result::Result::Err(errors.into_problem());
         };
         ::std::result::Result::Ok(Self { order_id })
+    }
+    /// Parses path parameter `orderId` and checks its schema's constraints.
+    fn parse_order_id(raw: &str) -> ::std::result::Result<i64, ::std::string::String> {
+        let value = ::gateway_runtime::params::int64(raw)?;
+        ::gateway_runtime::params::int_range(
+            value,
+            ::std::option::Option::Some((1i64, false)),
+            ::std::option::Option::None,
+        )?;
+        ::std::result::Result::Ok(value)
     }
 }
 /// `PATCH /api/orders/{orderId}` -> `/orders/{orderId}`: operation `updateOrder`. Change a pending order
@@ -208,11 +289,21 @@ impl CancelOrderParams {
         req: &::gateway_runtime::Request<'_>,
     ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
         let mut errors = ::gateway_runtime::Errors::default();
-        let order_id = errors.path(req, 0, "orderId", ::gateway_runtime::params::int64);
+        let order_id = errors.path(req, 0, "orderId", Self::parse_order_id);
         let ::std::option::Option::Some(order_id) = order_id else {
             return ::std::result::Result::Err(errors.into_problem());
         };
         ::std::result::Result::Ok(Self { order_id })
+    }
+    /// Parses path parameter `orderId` and checks its schema's constraints.
+    fn parse_order_id(raw: &str) -> ::std::result::Result<i64, ::std::string::String> {
+        let value = ::gateway_runtime::params::int64(raw)?;
+        ::gateway_runtime::params::int_range(
+            value,
+            ::std::option::Option::Some((1i64, false)),
+            ::std::option::Option::None,
+        )?;
+        ::std::result::Result::Ok(value)
     }
 }
 /// `POST /api/orders/{orderId}/cancel` -> `/orders/{orderId}/cancel`: operation `cancelOrder`. Cancel an order
@@ -240,11 +331,21 @@ impl ListOrderItemsParams {
         req: &::gateway_runtime::Request<'_>,
     ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
         let mut errors = ::gateway_runtime::Errors::default();
-        let order_id = errors.path(req, 0, "orderId", ::gateway_runtime::params::int64);
+        let order_id = errors.path(req, 0, "orderId", Self::parse_order_id);
         let ::std::option::Option::Some(order_id) = order_id else {
             return ::std::result::Result::Err(errors.into_problem());
         };
         ::std::result::Result::Ok(Self { order_id })
+    }
+    /// Parses path parameter `orderId` and checks its schema's constraints.
+    fn parse_order_id(raw: &str) -> ::std::result::Result<i64, ::std::string::String> {
+        let value = ::gateway_runtime::params::int64(raw)?;
+        ::gateway_runtime::params::int_range(
+            value,
+            ::std::option::Option::Some((1i64, false)),
+            ::std::option::Option::None,
+        )?;
+        ::std::result::Result::Ok(value)
     }
 }
 /// `GET /api/orders/{orderId}/items` -> `/orders/{orderId}/items`: operation `listOrderItems`. List an order's line items
@@ -284,15 +385,24 @@ impl ListProductsParams {
         req: &::gateway_runtime::Request<'_>,
     ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
         let mut errors = ::gateway_runtime::Errors::default();
-        let q = errors.query(req, "q", ::gateway_runtime::params::string);
+        let q = errors.query(req, "q", Self::parse_q);
         let category = errors.query(req, "category", ::gateway_runtime::params::string);
-        let tag = errors
-            .query_array(req, "tag", true, ::gateway_runtime::params::string);
+        let tag = {
+            let value = errors.query_array(req, "tag", true, Self::parse_tag);
+            errors
+                .items(
+                    "query",
+                    "tag",
+                    value,
+                    ::std::option::Option::None,
+                    ::std::option::Option::Some(10),
+                    false,
+                )
+        };
         let in_stock = errors.query(req, "in_stock", ::gateway_runtime::params::boolean);
-        let max_price = errors
-            .query(req, "max_price", ::gateway_runtime::params::number);
+        let max_price = errors.query(req, "max_price", Self::parse_max_price);
         let limit = errors
-            .query(req, "limit", ::gateway_runtime::params::int32)
+            .query(req, "limit", Self::parse_limit)
             .map(|v| v.unwrap_or(20));
         let accept_language = errors
             .header(req, "accept-language", ::gateway_runtime::params::string);
@@ -317,6 +427,50 @@ impl ListProductsParams {
             accept_language,
         })
     }
+    /// Parses query parameter `q` and checks its schema's constraints.
+    fn parse_q(
+        raw: &str,
+    ) -> ::std::result::Result<::std::string::String, ::std::string::String> {
+        let value = ::gateway_runtime::params::string(raw)?;
+        ::gateway_runtime::params::length(
+            &value,
+            ::std::option::Option::Some(2),
+            ::std::option::Option::Some(100),
+        )?;
+        ::std::result::Result::Ok(value)
+    }
+    /// Parses query parameter `tag` and checks its schema's constraints.
+    fn parse_tag(
+        raw: &str,
+    ) -> ::std::result::Result<::std::string::String, ::std::string::String> {
+        let value = ::gateway_runtime::params::string(raw)?;
+        static PATTERN: ::gateway_runtime::params::Pattern = ::gateway_runtime::params::Pattern::new(
+            "^[a-z0-9-]{1,32}$",
+            "u",
+        );
+        PATTERN.check(&value)?;
+        ::std::result::Result::Ok(value)
+    }
+    /// Parses query parameter `max_price` and checks its schema's constraints.
+    fn parse_max_price(raw: &str) -> ::std::result::Result<f64, ::std::string::String> {
+        let value = ::gateway_runtime::params::number(raw)?;
+        ::gateway_runtime::params::number_range(
+            value,
+            ::std::option::Option::Some((0f64, true)),
+            ::std::option::Option::None,
+        )?;
+        ::std::result::Result::Ok(value)
+    }
+    /// Parses query parameter `limit` and checks its schema's constraints.
+    fn parse_limit(raw: &str) -> ::std::result::Result<i32, ::std::string::String> {
+        let value = ::gateway_runtime::params::int32(raw)?;
+        ::gateway_runtime::params::int_range(
+            i64::from(value),
+            ::std::option::Option::Some((1i64, false)),
+            ::std::option::Option::Some((100i64, false)),
+        )?;
+        ::std::result::Result::Ok(value)
+    }
 }
 /// `GET /api/products` -> `/products`: operation `listProducts`. Browse the catalogue
 pub fn list_products(
@@ -339,11 +493,23 @@ impl GetProductParams {
         req: &::gateway_runtime::Request<'_>,
     ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
         let mut errors = ::gateway_runtime::Errors::default();
-        let sku = errors.path(req, 0, "sku", ::gateway_runtime::params::string);
+        let sku = errors.path(req, 0, "sku", Self::parse_sku);
         let ::std::option::Option::Some(sku) = sku else {
             return ::std::result::Result::Err(errors.into_problem());
         };
         ::std::result::Result::Ok(Self { sku })
+    }
+    /// Parses path parameter `sku` and checks its schema's constraints.
+    fn parse_sku(
+        raw: &str,
+    ) -> ::std::result::Result<::std::string::String, ::std::string::String> {
+        let value = ::gateway_runtime::params::string(raw)?;
+        static PATTERN: ::gateway_runtime::params::Pattern = ::gateway_runtime::params::Pattern::new(
+            "^[A-Z]{3}-[0-9]{4,8}$",
+            "u",
+        );
+        PATTERN.check(&value)?;
+        ::std::result::Result::Ok(value)
     }
 }
 /// `GET /api/products/{sku}` -> `/products/{sku}`: operation `getProduct`. Get a product
@@ -372,9 +538,8 @@ impl GetProductReviewParams {
         req: &::gateway_runtime::Request<'_>,
     ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
         let mut errors = ::gateway_runtime::Errors::default();
-        let sku = errors.path(req, 0, "sku", ::gateway_runtime::params::string);
-        let review_id = errors
-            .path(req, 1, "reviewId", ::gateway_runtime::params::int64);
+        let sku = errors.path(req, 0, "sku", Self::parse_sku);
+        let review_id = errors.path(req, 1, "reviewId", Self::parse_review_id);
         let (::std::option::Option::Some(sku), ::std::option::Option::Some(review_id)) = (
             sku,
             review_id,
@@ -382,6 +547,28 @@ impl GetProductReviewParams {
             return ::std::result::Result::Err(errors.into_problem());
         };
         ::std::result::Result::Ok(Self { sku, review_id })
+    }
+    /// Parses path parameter `sku` and checks its schema's constraints.
+    fn parse_sku(
+        raw: &str,
+    ) -> ::std::result::Result<::std::string::String, ::std::string::String> {
+        let value = ::gateway_runtime::params::string(raw)?;
+        static PATTERN: ::gateway_runtime::params::Pattern = ::gateway_runtime::params::Pattern::new(
+            "^[A-Z]{3}-[0-9]{4,8}$",
+            "u",
+        );
+        PATTERN.check(&value)?;
+        ::std::result::Result::Ok(value)
+    }
+    /// Parses path parameter `reviewId` and checks its schema's constraints.
+    fn parse_review_id(raw: &str) -> ::std::result::Result<i64, ::std::string::String> {
+        let value = ::gateway_runtime::params::int64(raw)?;
+        ::gateway_runtime::params::int_range(
+            value,
+            ::std::option::Option::Some((0i64, true)),
+            ::std::option::Option::None,
+        )?;
+        ::std::result::Result::Ok(value)
     }
 }
 /// `GET /api/products/{sku}/reviews/{reviewId}` -> `/products/{sku}/reviews/{reviewId}`: operation `getProductReview`. Get one review of a product

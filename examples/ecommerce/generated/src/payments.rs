@@ -89,13 +89,13 @@ impl ListPaymentMethodsParams {
     ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
         let mut errors = ::gateway_runtime::Errors::default();
         let country = {
-            let value = errors.query(req, "country", ::gateway_runtime::params::string);
+            let value = errors.query(req, "country", Self::parse_country);
             errors.require("query", "country", value)
         };
         let currency = errors
             .query(req, "currency", ListPaymentMethodsCurrency::parse)
             .map(|v| v.unwrap_or(ListPaymentMethodsCurrency::Eur));
-        let amount = errors.query(req, "amount", ::gateway_runtime::params::number);
+        let amount = errors.query(req, "amount", Self::parse_amount);
         let (
             ::std::option::Option::Some(country),
             ::std::option::Option::Some(currency),
@@ -104,6 +104,28 @@ impl ListPaymentMethodsParams {
             return ::std::result::Result::Err(errors.into_problem());
         };
         ::std::result::Result::Ok(Self { country, currency, amount })
+    }
+    /// Parses query parameter `country` and checks its schema's constraints.
+    fn parse_country(
+        raw: &str,
+    ) -> ::std::result::Result<::std::string::String, ::std::string::String> {
+        let value = ::gateway_runtime::params::string(raw)?;
+        static PATTERN: ::gateway_runtime::params::Pattern = ::gateway_runtime::params::Pattern::new(
+            "^[A-Z]{2}$",
+            "u",
+        );
+        PATTERN.check(&value)?;
+        ::std::result::Result::Ok(value)
+    }
+    /// Parses query parameter `amount` and checks its schema's constraints.
+    fn parse_amount(raw: &str) -> ::std::result::Result<f64, ::std::string::String> {
+        let value = ::gateway_runtime::params::number(raw)?;
+        ::gateway_runtime::params::number_range(
+            value,
+            ::std::option::Option::Some((0f64, true)),
+            ::std::option::Option::None,
+        )?;
+        ::std::result::Result::Ok(value)
     }
 }
 /// `GET /api/payment-methods` -> `/payment-methods`: operation `listPaymentMethods`. List payment methods
@@ -163,7 +185,19 @@ impl GetPaymentParams {
         let mut errors = ::gateway_runtime::Errors::default();
         let payment_id = errors
             .path(req, 0, "paymentId", ::gateway_runtime::params::uuid);
-        let expand = errors.query_array(req, "expand", false, GetPaymentExpand::parse);
+        let expand = {
+            let value = errors
+                .query_array(req, "expand", false, GetPaymentExpand::parse);
+            errors
+                .items(
+                    "query",
+                    "expand",
+                    value,
+                    ::std::option::Option::None,
+                    ::std::option::Option::None,
+                    true,
+                )
+        };
         let (
             ::std::option::Option::Some(payment_id),
             ::std::option::Option::Some(expand),
@@ -242,7 +276,7 @@ impl CreateRefundParams {
             errors.require("header", "x-idempotency-key", value)
         };
         let x_support_ticket = errors
-            .header(req, "x-support-ticket", ::gateway_runtime::params::string);
+            .header(req, "x-support-ticket", Self::parse_x_support_ticket);
         let (
             ::std::option::Option::Some(payment_id),
             ::std::option::Option::Some(x_idempotency_key),
@@ -255,6 +289,18 @@ impl CreateRefundParams {
             x_idempotency_key,
             x_support_ticket,
         })
+    }
+    /// Parses header parameter `x-support-ticket` and checks its schema's constraints.
+    fn parse_x_support_ticket(
+        raw: &str,
+    ) -> ::std::result::Result<::std::string::String, ::std::string::String> {
+        let value = ::gateway_runtime::params::string(raw)?;
+        static PATTERN: ::gateway_runtime::params::Pattern = ::gateway_runtime::params::Pattern::new(
+            "^SUP-[0-9]+$",
+            "u",
+        );
+        PATTERN.check(&value)?;
+        ::std::result::Result::Ok(value)
     }
 }
 /// `POST /api/payments/{paymentId}/refunds` -> `/payments/{paymentId}/refunds`: operation `createRefund`. Refund a payment

@@ -135,10 +135,10 @@ impl ListUsersParams {
     ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
         let mut errors = ::gateway_runtime::Errors::default();
         let limit = errors
-            .query(req, "limit", ::gateway_runtime::params::int32)
+            .query(req, "limit", Self::parse_limit)
             .map(|v| v.unwrap_or(20));
         let offset = errors
-            .query(req, "offset", ::gateway_runtime::params::int32)
+            .query(req, "offset", Self::parse_offset)
             .map(|v| v.unwrap_or(0));
         let email = errors.query(req, "email", ::gateway_runtime::params::string);
         let role = errors
@@ -165,6 +165,26 @@ impl ListUsersParams {
             x_tenant,
         })
     }
+    /// Parses query parameter `limit` and checks its schema's constraints.
+    fn parse_limit(raw: &str) -> ::std::result::Result<i32, ::std::string::String> {
+        let value = ::gateway_runtime::params::int32(raw)?;
+        ::gateway_runtime::params::int_range(
+            i64::from(value),
+            ::std::option::Option::Some((1i64, false)),
+            ::std::option::Option::Some((100i64, false)),
+        )?;
+        ::std::result::Result::Ok(value)
+    }
+    /// Parses query parameter `offset` and checks its schema's constraints.
+    fn parse_offset(raw: &str) -> ::std::result::Result<i32, ::std::string::String> {
+        let value = ::gateway_runtime::params::int32(raw)?;
+        ::gateway_runtime::params::int_range(
+            i64::from(value),
+            ::std::option::Option::Some((0i64, false)),
+            ::std::option::Option::None,
+        )?;
+        ::std::result::Result::Ok(value)
+    }
 }
 /// `GET /api/users` -> `/users`: operation `listUsers`. List customers
 pub fn list_users(
@@ -188,11 +208,28 @@ impl CreateUserParams {
     ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
         let mut errors = ::gateway_runtime::Errors::default();
         let x_referral_code = errors
-            .header(req, "x-referral-code", ::gateway_runtime::params::string);
+            .header(req, "x-referral-code", Self::parse_x_referral_code);
         let ::std::option::Option::Some(x_referral_code) = x_referral_code else {
             return ::std::result::Result::Err(errors.into_problem());
         };
         ::std::result::Result::Ok(Self { x_referral_code })
+    }
+    /// Parses header parameter `x-referral-code` and checks its schema's constraints.
+    fn parse_x_referral_code(
+        raw: &str,
+    ) -> ::std::result::Result<::std::string::String, ::std::string::String> {
+        let value = ::gateway_runtime::params::string(raw)?;
+        ::gateway_runtime::params::length(
+            &value,
+            ::std::option::Option::Some(6),
+            ::std::option::Option::Some(12),
+        )?;
+        static PATTERN: ::gateway_runtime::params::Pattern = ::gateway_runtime::params::Pattern::new(
+            "^[A-Z0-9]+$",
+            "u",
+        );
+        PATTERN.check(&value)?;
+        ::std::result::Result::Ok(value)
     }
 }
 /// `POST /api/users` -> `/users`: operation `createUser`. Sign up
@@ -216,11 +253,21 @@ impl GetUserParams {
         req: &::gateway_runtime::Request<'_>,
     ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
         let mut errors = ::gateway_runtime::Errors::default();
-        let user_id = errors.path(req, 0, "userId", ::gateway_runtime::params::int64);
+        let user_id = errors.path(req, 0, "userId", Self::parse_user_id);
         let ::std::option::Option::Some(user_id) = user_id else {
             return ::std::result::Result::Err(errors.into_problem());
         };
         ::std::result::Result::Ok(Self { user_id })
+    }
+    /// Parses path parameter `userId` and checks its schema's constraints.
+    fn parse_user_id(raw: &str) -> ::std::result::Result<i64, ::std::string::String> {
+        let value = ::gateway_runtime::params::int64(raw)?;
+        ::gateway_runtime::params::int_range(
+            value,
+            ::std::option::Option::Some((1i64, false)),
+            ::std::option::Option::None,
+        )?;
+        ::std::result::Result::Ok(value)
     }
 }
 /// `GET /api/users/{userId}` -> `/users/{userId}`: operation `getUser`. Get a customer
@@ -249,7 +296,7 @@ impl DeleteUserParams {
         req: &::gateway_runtime::Request<'_>,
     ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
         let mut errors = ::gateway_runtime::Errors::default();
-        let user_id = errors.path(req, 0, "userId", ::gateway_runtime::params::int64);
+        let user_id = errors.path(req, 0, "userId", Self::parse_user_id);
         let hard = errors
             .query(req, "hard", ::gateway_runtime::params::boolean)
             .map(|v| v.unwrap_or(false));
@@ -260,6 +307,16 @@ impl DeleteUserParams {
             return ::std::result::Result::Err(errors.into_problem());
         };
         ::std::result::Result::Ok(Self { user_id, hard })
+    }
+    /// Parses path parameter `userId` and checks its schema's constraints.
+    fn parse_user_id(raw: &str) -> ::std::result::Result<i64, ::std::string::String> {
+        let value = ::gateway_runtime::params::int64(raw)?;
+        ::gateway_runtime::params::int_range(
+            value,
+            ::std::option::Option::Some((1i64, false)),
+            ::std::option::Option::None,
+        )?;
+        ::std::result::Result::Ok(value)
     }
 }
 /// `DELETE /api/users/{userId}` -> `/users/{userId}`: operation `deleteUser`. Delete a customer
@@ -286,11 +343,21 @@ impl UpdateUserParams {
         req: &::gateway_runtime::Request<'_>,
     ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
         let mut errors = ::gateway_runtime::Errors::default();
-        let user_id = errors.path(req, 0, "userId", ::gateway_runtime::params::int64);
+        let user_id = errors.path(req, 0, "userId", Self::parse_user_id);
         let ::std::option::Option::Some(user_id) = user_id else {
             return ::std::result::Result::Err(errors.into_problem());
         };
         ::std::result::Result::Ok(Self { user_id })
+    }
+    /// Parses path parameter `userId` and checks its schema's constraints.
+    fn parse_user_id(raw: &str) -> ::std::result::Result<i64, ::std::string::String> {
+        let value = ::gateway_runtime::params::int64(raw)?;
+        ::gateway_runtime::params::int_range(
+            value,
+            ::std::option::Option::Some((1i64, false)),
+            ::std::option::Option::None,
+        )?;
+        ::std::result::Result::Ok(value)
     }
 }
 /// `PATCH /api/users/{userId}` -> `/users/{userId}`: operation `updateUser`. Update a customer
@@ -319,8 +386,19 @@ impl ListAddressesParams {
         req: &::gateway_runtime::Request<'_>,
     ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
         let mut errors = ::gateway_runtime::Errors::default();
-        let user_id = errors.path(req, 0, "userId", ::gateway_runtime::params::int64);
-        let kind = errors.query_array(req, "kind", true, ListAddressesKind::parse);
+        let user_id = errors.path(req, 0, "userId", Self::parse_user_id);
+        let kind = {
+            let value = errors.query_array(req, "kind", true, ListAddressesKind::parse);
+            errors
+                .items(
+                    "query",
+                    "kind",
+                    value,
+                    ::std::option::Option::None,
+                    ::std::option::Option::None,
+                    true,
+                )
+        };
         let (::std::option::Option::Some(user_id), ::std::option::Option::Some(kind)) = (
             user_id,
             kind,
@@ -328,6 +406,16 @@ impl ListAddressesParams {
             return ::std::result::Result::Err(errors.into_problem());
         };
         ::std::result::Result::Ok(Self { user_id, kind })
+    }
+    /// Parses path parameter `userId` and checks its schema's constraints.
+    fn parse_user_id(raw: &str) -> ::std::result::Result<i64, ::std::string::String> {
+        let value = ::gateway_runtime::params::int64(raw)?;
+        ::gateway_runtime::params::int_range(
+            value,
+            ::std::option::Option::Some((1i64, false)),
+            ::std::option::Option::None,
+        )?;
+        ::std::result::Result::Ok(value)
     }
 }
 /// `GET /api/users/{userId}/addresses` -> `/users/{userId}/addresses`: operation `listAddresses`. List a customer's addresses
@@ -355,11 +443,21 @@ impl AddAddressParams {
         req: &::gateway_runtime::Request<'_>,
     ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
         let mut errors = ::gateway_runtime::Errors::default();
-        let user_id = errors.path(req, 0, "userId", ::gateway_runtime::params::int64);
+        let user_id = errors.path(req, 0, "userId", Self::parse_user_id);
         let ::std::option::Option::Some(user_id) = user_id else {
             return ::std::result::Result::Err(errors.into_problem());
         };
         ::std::result::Result::Ok(Self { user_id })
+    }
+    /// Parses path parameter `userId` and checks its schema's constraints.
+    fn parse_user_id(raw: &str) -> ::std::result::Result<i64, ::std::string::String> {
+        let value = ::gateway_runtime::params::int64(raw)?;
+        ::gateway_runtime::params::int_range(
+            value,
+            ::std::option::Option::Some((1i64, false)),
+            ::std::option::Option::None,
+        )?;
+        ::std::result::Result::Ok(value)
     }
 }
 /// `POST /api/users/{userId}/addresses` -> `/users/{userId}/addresses`: operation `addAddress`. Add an address
