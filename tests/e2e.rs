@@ -758,3 +758,46 @@ async fn sigterm_drains_in_flight_requests() {
     };
     assert!(status.success(), "{status:?}");
 }
+
+#[tokio::test]
+async fn bodies_must_have_a_declared_media_type_and_be_there_when_required() {
+    let world = &world();
+    let base = &world.gateway.base;
+    let response = client()
+        .post(format!("{base}/api/users?marker=media1"))
+        .header("content-type", "text/plain")
+        .body("ada")
+        .send()
+        .await
+        .unwrap();
+    let (status, _, body) = problem(response).await;
+    assert_eq!(status, 415);
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("application/json"),
+        "{body}"
+    );
+
+    // Parameters from the content type are no reason to refuse.
+    let response = client()
+        .post(format!("{base}/api/users?marker=media2"))
+        .header("content-type", "Application/JSON; charset=utf-8")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let response = client()
+        .post(format!("{base}/api/users?marker=media3"))
+        .send()
+        .await
+        .unwrap();
+    let (status, _, body) = problem(response).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["errors"][0]["in"], "body", "{body}");
+    assert!(nobody_saw(world, "media1"));
+    assert!(nobody_saw(world, "media3"));
+}

@@ -10,7 +10,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use gateway_runtime::params::{self, Forward, Request};
-use gateway_runtime::{Auth, Errors, Gateway, Method, Problem, Route, Service, UpstreamPath};
+use gateway_runtime::{
+    Auth, BodySpec, Errors, Gateway, Method, Problem, Route, Service, UpstreamPath,
+};
 
 static SERVICES: [Service; 1] = [Service {
     name: "hello",
@@ -39,6 +41,7 @@ static ROUTES: [Route; 1] = [Route {
     service: 0,
     operation_id: "sayHello",
     auth: Auth::Public,
+    body: BodySpec::Undeclared,
     handler: say_hello,
 }];
 

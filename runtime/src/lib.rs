@@ -6,6 +6,7 @@
 //! crate rebuilds in about a second (DESIGN.md, "Generated code is data").
 #![forbid(unsafe_code)]
 
+pub mod body;
 pub mod params;
 pub mod problem;
 
@@ -14,6 +15,7 @@ mod proxy;
 mod router;
 mod server;
 
+pub use body::BodySpec;
 pub use params::{Errors, Forward, Request, UpstreamPath};
 pub use problem::{FieldError, Problem};
 pub use server::{Config, DEFAULT_ADMIN_LISTEN, DEFAULT_SHUTDOWN_TIMEOUT, StartError, run, serve};
@@ -105,6 +107,8 @@ pub struct Route {
     pub service: usize,
     pub operation_id: &'static str,
     pub auth: Auth,
+    /// The operation's `requestBody`: required or not, and its media types.
+    pub body: BodySpec,
     /// Parses and checks the request's parameters and builds the upstream path.
     pub handler: Handler,
 }

@@ -415,7 +415,7 @@ mod tests {
     use super::*;
     use crate::params::Forward;
     use crate::problem::Problem;
-    use crate::{Auth, Request, Route, Service};
+    use crate::{Auth, BodySpec, Request, Route, Service};
     use std::time::Duration;
 
     fn handler(_: &Request<'_>) -> Result<Forward, Problem> {
@@ -430,6 +430,7 @@ mod tests {
             service: 0,
             operation_id: "op",
             auth: Auth::Public,
+            body: BodySpec::Undeclared,
             handler,
         }
     }

@@ -33,6 +33,7 @@ use tokio::task::JoinSet;
 use tracing::{debug, error, info, warn};
 
 use crate::admin::{self, AdminState, Metrics, Slot};
+use crate::body;
 use crate::params::{Forward, Request, parse_query};
 use crate::problem::{FieldError, PROBLEM_JSON, Problem};
 use crate::proxy::{self, LimitedBody, ResponseBody, Upstreams, X_REQUEST_ID};
@@ -580,10 +581,21 @@ fn decide(state: &State, parts: &http::request::Parts) -> Decision {
             }]),
         );
     }
+    if let Err(problem) = body::check_media_type(route.body, &parts.headers) {
+        return Decision::Problem(slot, problem);
+    }
     let query = parse_query(parts.uri.query().unwrap_or(""));
-    match (route.handler)(&Request::new(&params, &query, &parts.headers)) {
-        Ok(forward) => Decision::Forward(index, forward),
-        Err(problem) => Decision::Problem(slot, problem),
+    let handled = (route.handler)(&Request::new(&params, &query, &parts.headers));
+    // A missing required body is listed with the parameters' failures, in one 400.
+    match (handled, body::missing_body(route.body, &parts.headers)) {
+        (Ok(forward), None) => Decision::Forward(index, forward),
+        (Ok(_), Some(missing)) => Decision::Problem(slot, Problem::invalid_request(vec![missing])),
+        (Err(problem), Some(missing)) if problem.kind == "invalid-request" => {
+            let mut errors = problem.errors;
+            errors.push(missing);
+            Decision::Problem(slot, Problem::invalid_request(errors))
+        }
+        (Err(problem), _) => Decision::Problem(slot, problem),
     }
 }
 

@@ -132,6 +132,29 @@ fn route_entry(gateway: &Gateway, route: &Route) -> TokenStream {
             }
         }
     };
+    let body = match &route.body {
+        None => quote!(::gateway_runtime::BodySpec::Undeclared),
+        Some(body) => {
+            let required = body.required;
+            let media: Vec<String> = body
+                .media_types
+                .iter()
+                .map(|m| {
+                    m.split(';')
+                        .next()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_ascii_lowercase()
+                })
+                .collect();
+            quote! {
+                ::gateway_runtime::BodySpec::Declared {
+                    required: #required,
+                    media_types: &[#(#media),*],
+                }
+            }
+        }
+    };
     quote! {
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::#method,
@@ -140,6 +163,7 @@ fn route_entry(gateway: &Gateway, route: &Route) -> TokenStream {
             service: #service,
             operation_id: #operation_id,
             auth: #auth,
+            body: #body,
             handler: crate::#module::#handler,
         }
     }

@@ -232,7 +232,7 @@ impl<'a> ServiceLowering<'a> {
                 Diagnostic::warning(
                     "gateway::spec::body_not_validated",
                     format!(
-                        "{with_body} operation{} of service `{}` take{} a request body; this version forwards bodies as sent, without checking them against their schemas",
+                        "{with_body} operation{} of service `{}` take{} a request body; this version checks their presence and media type but forwards them without checking them against their schemas",
                         if with_body == 1 { "" } else { "s" },
                         self.config.key,
                         if with_body == 1 { "s" } else { "" },

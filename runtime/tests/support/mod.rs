@@ -18,8 +18,8 @@ use axum::response::Response as AxumResponse;
 use bytes::Bytes;
 use gateway_runtime::params::{self, Forward, Request};
 use gateway_runtime::{
-    Auth, Config, Errors, Gateway, Method, Problem, Requirement, Route, Service, StartError,
-    UpstreamPath,
+    Auth, BodySpec, Config, Errors, Gateway, Method, Problem, Requirement, Route, Service,
+    StartError, UpstreamPath,
 };
 use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body::{Body, Frame};
@@ -134,6 +134,7 @@ const fn route(
         service,
         operation_id: "op",
         auth: Auth::Public,
+        body: BodySpec::Undeclared,
         handler,
     }
 }
@@ -216,6 +217,7 @@ pub static ROUTES: [Route; 14] = [
                 scopes: &[],
             }]],
         },
+        body: BodySpec::Undeclared,
         handler: get_me,
     },
     route(Method::Get, "/api/hop", "/hop", USERS, hop_path),

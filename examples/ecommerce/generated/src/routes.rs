@@ -48,6 +48,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                     ],
                 ],
             },
+            body: ::gateway_runtime::BodySpec::Undeclared,
             handler: crate::orders::list_orders,
         },
         ::gateway_runtime::Route {
@@ -66,6 +67,10 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                         },
                     ],
                 ],
+            },
+            body: ::gateway_runtime::BodySpec::Declared {
+                required: true,
+                media_types: &["application/json"],
             },
             handler: crate::orders::create_order,
         },
@@ -86,6 +91,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                     ],
                 ],
             },
+            body: ::gateway_runtime::BodySpec::Undeclared,
             handler: crate::orders::get_order,
         },
         ::gateway_runtime::Route {
@@ -104,6 +110,10 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                         },
                     ],
                 ],
+            },
+            body: ::gateway_runtime::BodySpec::Declared {
+                required: true,
+                media_types: &["application/json"],
             },
             handler: crate::orders::update_order,
         },
@@ -124,6 +134,10 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                     ],
                 ],
             },
+            body: ::gateway_runtime::BodySpec::Declared {
+                required: true,
+                media_types: &["application/json"],
+            },
             handler: crate::orders::cancel_order,
         },
         ::gateway_runtime::Route {
@@ -143,6 +157,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                     ],
                 ],
             },
+            body: ::gateway_runtime::BodySpec::Undeclared,
             handler: crate::orders::list_order_items,
         },
         ::gateway_runtime::Route {
@@ -152,6 +167,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             service: 2,
             operation_id: "listPaymentMethods",
             auth: ::gateway_runtime::Auth::Public,
+            body: ::gateway_runtime::BodySpec::Undeclared,
             handler: crate::payments::list_payment_methods,
         },
         ::gateway_runtime::Route {
@@ -176,6 +192,10 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                         },
                     ],
                 ],
+            },
+            body: ::gateway_runtime::BodySpec::Declared {
+                required: true,
+                media_types: &["application/json"],
             },
             handler: crate::payments::create_payment,
         },
@@ -202,6 +222,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                     ],
                 ],
             },
+            body: ::gateway_runtime::BodySpec::Undeclared,
             handler: crate::payments::get_payment,
         },
         ::gateway_runtime::Route {
@@ -220,6 +241,10 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                         },
                     ],
                 ],
+            },
+            body: ::gateway_runtime::BodySpec::Declared {
+                required: false,
+                media_types: &["application/json"],
             },
             handler: crate::payments::capture_payment,
         },
@@ -244,6 +269,10 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                     ],
                 ],
             },
+            body: ::gateway_runtime::BodySpec::Declared {
+                required: true,
+                media_types: &["application/json"],
+            },
             handler: crate::payments::create_refund,
         },
         ::gateway_runtime::Route {
@@ -253,6 +282,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             service: 1,
             operation_id: "listProducts",
             auth: ::gateway_runtime::Auth::Public,
+            body: ::gateway_runtime::BodySpec::Undeclared,
             handler: crate::orders::list_products,
         },
         ::gateway_runtime::Route {
@@ -262,6 +292,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             service: 1,
             operation_id: "getProduct",
             auth: ::gateway_runtime::Auth::Public,
+            body: ::gateway_runtime::BodySpec::Undeclared,
             handler: crate::orders::get_product,
         },
         ::gateway_runtime::Route {
@@ -271,6 +302,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             service: 1,
             operation_id: "getProductReview",
             auth: ::gateway_runtime::Auth::Public,
+            body: ::gateway_runtime::BodySpec::Undeclared,
             handler: crate::orders::get_product_review,
         },
         ::gateway_runtime::Route {
@@ -290,6 +322,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                     ],
                 ],
             },
+            body: ::gateway_runtime::BodySpec::Undeclared,
             handler: crate::users::list_users,
         },
         ::gateway_runtime::Route {
@@ -299,6 +332,10 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             service: 0,
             operation_id: "createUser",
             auth: ::gateway_runtime::Auth::Public,
+            body: ::gateway_runtime::BodySpec::Declared {
+                required: true,
+                media_types: &["application/json"],
+            },
             handler: crate::users::create_user,
         },
         ::gateway_runtime::Route {
@@ -318,6 +355,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                     ],
                 ],
             },
+            body: ::gateway_runtime::BodySpec::Undeclared,
             handler: crate::users::get_user,
         },
         ::gateway_runtime::Route {
@@ -337,6 +375,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                     ],
                 ],
             },
+            body: ::gateway_runtime::BodySpec::Undeclared,
             handler: crate::users::delete_user,
         },
         ::gateway_runtime::Route {
@@ -355,6 +394,10 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                         },
                     ],
                 ],
+            },
+            body: ::gateway_runtime::BodySpec::Declared {
+                required: true,
+                media_types: &["application/json"],
             },
             handler: crate::users::update_user,
         },
@@ -375,6 +418,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                     ],
                 ],
             },
+            body: ::gateway_runtime::BodySpec::Undeclared,
             handler: crate::users::list_addresses,
         },
         ::gateway_runtime::Route {
@@ -393,6 +437,10 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                         },
                     ],
                 ],
+            },
+            body: ::gateway_runtime::BodySpec::Declared {
+                required: true,
+                media_types: &["application/json"],
             },
             handler: crate::users::add_address,
         },
