@@ -801,3 +801,134 @@ async fn bodies_must_have_a_declared_media_type_and_be_there_when_required() {
     assert!(nobody_saw(world, "media1"));
     assert!(nobody_saw(world, "media3"));
 }
+
+async fn preflight(
+    base: &str,
+    path: &str,
+    origin: &str,
+    method: &str,
+    headers: &str,
+) -> reqwest::Response {
+    client()
+        .request(reqwest::Method::OPTIONS, format!("{base}{path}"))
+        .header("origin", origin)
+        .header("access-control-request-method", method)
+        .header("access-control-request-headers", headers)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn cors_preflights_are_answered_by_the_gateway() {
+    let world = &world();
+    let base = &world.gateway.base;
+    let response = preflight(
+        base,
+        "/api/users?marker=cors1",
+        "https://shop.example.com",
+        "POST",
+        "content-type, authorization",
+    )
+    .await;
+    assert_eq!(response.status(), 204);
+    let headers = response.headers();
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://shop.example.com"
+    );
+    assert_eq!(headers["access-control-allow-methods"], "GET, POST");
+    assert_eq!(
+        headers["access-control-allow-headers"],
+        "content-type, authorization"
+    );
+    assert_eq!(headers["access-control-max-age"], "600");
+    assert!(headers.get("access-control-allow-credentials").is_none());
+    assert!(headers.get_all("vary").iter().any(|v| v == "Origin"));
+
+    // A preview deployment matches the subdomain wildcard.
+    let response = preflight(
+        base,
+        "/api/products?marker=cors1",
+        "https://pr-7.preview.shop.example.com",
+        "GET",
+        "",
+    )
+    .await;
+    assert_eq!(response.status(), 204);
+
+    // Denied: another origin, a method the path lacks, a header not listed.
+    for (origin, method, headers) in [
+        ("https://evil.example.com", "POST", "content-type"),
+        ("https://shop.example.com", "DELETE", ""),
+        ("https://shop.example.com", "POST", "x-secret"),
+    ] {
+        let response = preflight(base, "/api/users?marker=cors2", origin, method, headers).await;
+        let (status, response_headers, _) = problem(response).await;
+        assert_eq!(status, 403, "{origin} {method} {headers}");
+        assert!(
+            response_headers
+                .get("access-control-allow-origin")
+                .is_none()
+        );
+    }
+    // Unknown paths are 404 for preflights too.
+    let response = preflight(base, "/api/nope", "https://shop.example.com", "GET", "").await;
+    assert_eq!(response.status(), 404);
+    // Preflights never reach an upstream.
+    assert!(nobody_saw(world, "cors1"));
+    assert!(nobody_saw(world, "cors2"));
+}
+
+#[tokio::test]
+async fn cors_headers_on_answers_to_allowed_origins_only() {
+    let world = &world();
+    let base = &world.gateway.base;
+    let response = client()
+        .get(format!("{base}/api/products?marker=cors3"))
+        .header("origin", "https://shop.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "https://shop.example.com"
+    );
+    assert_eq!(
+        response.headers()["access-control-expose-headers"],
+        "x-request-id"
+    );
+    assert!(
+        response
+            .headers()
+            .get_all("vary")
+            .iter()
+            .any(|v| v == "Origin")
+    );
+    // Problems carry them too, so a page can read why it failed.
+    let response = client()
+        .get(format!("{base}/api/products?limit=0&marker=cors4"))
+        .header("origin", "https://shop.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "https://shop.example.com"
+    );
+    let response = client()
+        .get(format!("{base}/api/products?marker=cors5"))
+        .header("origin", "https://evil.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}

@@ -42,6 +42,20 @@ pub struct Service {
     pub request_timeout_ms: u64,
     /// Named types (parameter enums) of this service's module.
     pub enums: Vec<EnumType>,
+    pub cors: Option<Cors>,
+}
+
+/// A service's CORS policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cors {
+    pub allow_origins: Vec<String>,
+    /// Empty: the methods of each path.
+    pub allow_methods: Vec<Method>,
+    pub allow_headers: Vec<String>,
+    pub expose_headers: Vec<String>,
+    pub allow_credentials: bool,
+    /// Seconds.
+    pub max_age: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

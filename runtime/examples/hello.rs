@@ -20,6 +20,7 @@ static SERVICES: [Service; 1] = [Service {
     urls: &["http://127.0.0.1:9001"],
     connect_timeout: Duration::from_secs(1),
     request_timeout: Duration::from_secs(10),
+    cors: None,
 }];
 
 fn say_hello(req: &Request<'_>) -> Result<Forward, Problem> {

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod body;
+pub mod cors;
 pub mod params;
 pub mod problem;
 
@@ -16,6 +17,7 @@ mod router;
 mod server;
 
 pub use body::BodySpec;
+pub use cors::Cors;
 pub use params::{Errors, Forward, Request, UpstreamPath};
 pub use problem::{FieldError, Problem};
 pub use server::{Config, DEFAULT_ADMIN_LISTEN, DEFAULT_SHUTDOWN_TIMEOUT, StartError, run, serve};
@@ -51,6 +53,9 @@ pub struct Service {
     pub urls: &'static [&'static str],
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
+    /// Its CORS policy; `None`: cross-origin requests get no CORS headers, and
+    /// preflights are refused.
+    pub cors: Option<&'static Cors>,
 }
 
 /// An HTTP method a route can have (those of an OpenAPI path item).

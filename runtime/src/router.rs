@@ -441,6 +441,7 @@ mod tests {
         urls: &["http://127.0.0.1:1"],
         connect_timeout: Duration::from_secs(1),
         request_timeout: Duration::from_secs(1),
+        cors: None,
     }];
 
     fn gateway(routes: &'static [Route]) -> Gateway {

@@ -38,7 +38,7 @@ use crate::params::{Forward, Request, parse_query};
 use crate::problem::{FieldError, PROBLEM_JSON, Problem};
 use crate::proxy::{self, LimitedBody, ResponseBody, Upstreams, X_REQUEST_ID};
 use crate::router::{self, Endpoint, Router};
-use crate::{Auth, Gateway, Method};
+use crate::{Auth, Cors, Gateway, Method};
 
 /// Admin listener address when `GATEWAY_ADMIN_LISTEN` is not set.
 pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9090";
@@ -477,8 +477,23 @@ async fn handle(
     request: http::Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
     let request_id = request_id(request.headers());
+    // Answers to preflights carry their own CORS headers (none when refused).
+    let preflight = request.method() == http::Method::OPTIONS
+        && request
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let origin = request
+        .headers()
+        .get(header::ORIGIN)
+        .filter(|_| !preflight)
+        .cloned();
     let (slot, result) = dispatch(&state, client_ip, request, &request_id).await;
     let mut response = result.unwrap_or_else(|problem| problem_response(problem, &request_id));
+    if let Some(origin) = &origin
+        && let Some(cors) = cors_for(&state, slot, origin)
+    {
+        cors.decorate(origin, response.headers_mut());
+    }
     state.metrics.record(slot, response.status());
     response
         .headers_mut()
@@ -508,6 +523,8 @@ fn request_id(headers: &HeaderMap) -> HeaderValue {
 enum Decision {
     Forward(usize, Forward),
     OpenApi,
+    /// A CORS preflight, answered here with these headers.
+    Preflight(Slot, HeaderMap),
     Problem(Slot, Problem),
 }
 
@@ -521,6 +538,12 @@ async fn dispatch(
     let (index, forward) = match decide(state, &parts) {
         Decision::Forward(index, forward) => (index, forward),
         Decision::OpenApi => return (Slot::OpenApi, Ok(openapi_response(state.gateway))),
+        Decision::Preflight(slot, headers) => {
+            let mut response = Response::new(ResponseBody::full(Bytes::new()));
+            *response.status_mut() = http::StatusCode::NO_CONTENT;
+            *response.headers_mut() = headers;
+            return (slot, Ok(response));
+        }
         Decision::Problem(slot, problem) => return (slot, Err(problem)),
     };
     let slot = Slot::Route(index);
@@ -551,6 +574,12 @@ fn decide(state: &State, parts: &http::request::Parts) -> Decision {
     let Some(leaf) = state.router.find(parts.uri.path(), &mut params) else {
         return Decision::Problem(Slot::Unmatched, Problem::not_found());
     };
+    if parts.method == http::Method::OPTIONS
+        && let Some(origin) = parts.headers.get(header::ORIGIN)
+        && let Some(requested) = parts.headers.get(header::ACCESS_CONTROL_REQUEST_METHOD)
+    {
+        return preflight(state, leaf, origin, requested, parts);
+    }
     let endpoint = Method::from_http(&parts.method).and_then(|method| leaf.endpoint(method));
     let index = match endpoint {
         Some(Endpoint::Route(index)) => index,
@@ -599,6 +628,65 @@ fn decide(state: &State, parts: &http::request::Parts) -> Decision {
     }
 }
 
+/// A browser's preflight for a path that exists: answered by the service's CORS policy,
+/// never forwarded.
+fn preflight(
+    state: &State,
+    leaf: &router::Leaf,
+    origin: &HeaderValue,
+    requested: &HeaderValue,
+    parts: &http::request::Parts,
+) -> Decision {
+    let forbidden = |detail: &str| {
+        Problem::new(
+            http::StatusCode::FORBIDDEN,
+            "cors-forbidden",
+            "Forbidden",
+            detail.to_owned(),
+        )
+    };
+    let method = http::Method::from_bytes(requested.as_bytes())
+        .ok()
+        .and_then(|m| Method::from_http(&m));
+    let route = match method.and_then(|m| leaf.endpoint(m)) {
+        Some(Endpoint::Route(index)) => index,
+        _ => {
+            return Decision::Problem(
+                Slot::Unmatched,
+                forbidden("the requested method is not available on this path"),
+            );
+        }
+    };
+    let slot = Slot::Route(route);
+    let cors = state
+        .gateway
+        .routes
+        .get(route)
+        .and_then(|r| state.gateway.services.get(r.service))
+        .and_then(|s| s.cors);
+    let (Some(cors), Some(method)) = (cors, method) else {
+        return Decision::Problem(
+            slot,
+            forbidden("cross-origin requests are not enabled for this route"),
+        );
+    };
+    let asked_headers = parts.headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS);
+    match cors.preflight(origin, method, asked_headers, leaf.allow()) {
+        Ok(headers) => Decision::Preflight(slot, headers),
+        Err(problem) => Decision::Problem(slot, problem),
+    }
+}
+
+/// The CORS policy that applies to the answer to `slot`, if the origin is allowed.
+fn cors_for(state: &State, slot: Slot, origin: &HeaderValue) -> Option<&'static Cors> {
+    let Slot::Route(index) = slot else {
+        return None;
+    };
+    let route = state.gateway.routes.get(index)?;
+    let cors = state.gateway.services.get(route.service)?.cors?;
+    cors.allows(origin.to_str().ok()?).then_some(cors)
+}
+
 fn openapi_response(gateway: &'static Gateway) -> Response<ResponseBody> {
     let mut response = Response::new(ResponseBody::full(Bytes::from_static(
         gateway.openapi_json.as_bytes(),
@@ -636,6 +724,7 @@ mod tests {
             urls: &["http://127.0.0.1:9001"],
             connect_timeout: Duration::from_secs(1),
             request_timeout: Duration::from_secs(1),
+            cors: None,
         },
         Service {
             name: "orders",
@@ -643,6 +732,7 @@ mod tests {
             urls: &[],
             connect_timeout: Duration::from_secs(1),
             request_timeout: Duration::from_secs(1),
+            cors: None,
         },
     ];
 

@@ -91,6 +91,36 @@ fn service_entry(service: &Service) -> TokenStream {
     let urls = &service.urls;
     let connect = Literal::u64_unsuffixed(service.connect_timeout_ms);
     let request = Literal::u64_unsuffixed(service.request_timeout_ms);
+    let cors = match &service.cors {
+        None => quote!(::std::option::Option::None),
+        Some(cors) => {
+            let origins = &cors.allow_origins;
+            let methods = cors.allow_methods.iter().map(|m| {
+                let variant = ident(m.variant());
+                quote!(::gateway_runtime::Method::#variant)
+            });
+            let headers = &cors.allow_headers;
+            let expose = &cors.expose_headers;
+            let credentials = cors.allow_credentials;
+            let max_age = match cors.max_age {
+                Some(age) => {
+                    let age = Literal::u64_unsuffixed(age);
+                    quote!(::std::option::Option::Some(#age))
+                }
+                None => quote!(::std::option::Option::None),
+            };
+            quote! {
+                ::std::option::Option::Some(&::gateway_runtime::Cors {
+                    allow_origins: &[#(#origins),*],
+                    allow_methods: &[#(#methods),*],
+                    allow_headers: &[#(#headers),*],
+                    expose_headers: &[#(#expose),*],
+                    allow_credentials: #credentials,
+                    max_age: #max_age,
+                })
+            }
+        }
+    };
     quote! {
         ::gateway_runtime::Service {
             name: #name,
@@ -98,6 +128,7 @@ fn service_entry(service: &Service) -> TokenStream {
             urls: &[#(#urls),*],
             connect_timeout: ::std::time::Duration::from_millis(#connect),
             request_timeout: ::std::time::Duration::from_millis(#request),
+            cors: #cors,
         }
     }
 }

@@ -46,7 +46,22 @@ pub struct ServiceConfig {
     pub request_timeout: Duration,
     /// `unsecured: public`: operations whose spec declares no `security` are public.
     pub unsecured_public: bool,
+    /// The service's own `cors`, else the gateway's.
+    pub cors: Option<CorsPolicy>,
     pub operations: IndexMap<String, OperationPolicy>,
+}
+
+/// Which browser origins may call a service, and how (docs/manifest.md, "CORS").
+#[derive(Debug, Clone, PartialEq)]
+pub struct CorsPolicy {
+    pub allow_origins: Vec<String>,
+    /// Upper-case; empty: the methods of each path.
+    pub allow_methods: Vec<String>,
+    /// Lower-case.
+    pub allow_headers: Vec<String>,
+    pub expose_headers: Vec<String>,
+    pub allow_credentials: bool,
+    pub max_age: Option<u64>,
 }
 
 /// Per-operation policy, from the manifest or a spec's `x-gateway` extension.
@@ -75,7 +90,22 @@ struct RawGateway {
     base_path: Option<String>,
     #[serde(default)]
     limits: RawLimits,
-    cors: Option<serde_yaml::Value>,
+    cors: Option<RawCors>,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawCors {
+    allow_origins: Vec<String>,
+    #[serde(default)]
+    allow_methods: Vec<String>,
+    #[serde(default)]
+    allow_headers: Vec<String>,
+    #[serde(default)]
+    expose_headers: Vec<String>,
+    #[serde(default)]
+    allow_credentials: bool,
+    max_age: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -91,6 +121,7 @@ struct RawService {
     mount: Option<String>,
     upstream: RawUpstream,
     unsecured: Option<String>,
+    cors: Option<RawCors>,
     #[serde(default)]
     operations: IndexMap<String, OperationPolicy>,
 }
@@ -325,6 +356,7 @@ pub fn parse(file: &Path, text: &str, diags: &mut Diagnostics) -> Option<Manifes
     let mut listen = DEFAULT_LISTEN.to_owned();
     let mut base_path = String::new();
     let mut max_body = DEFAULT_MAX_BODY;
+    let mut gateway_cors = None;
     if let Some(gateway) = gateway {
         if valid_crate_name(&gateway.name) {
             name = gateway.name;
@@ -365,8 +397,8 @@ pub fn parse(file: &Path, text: &str, diags: &mut Diagnostics) -> Option<Manifes
                 ),
             }
         }
-        if gateway.cors.is_some() {
-            ctx.not_enforced("/gateway/cors", "gateway.cors");
+        if let Some(raw) = gateway.cors {
+            gateway_cors = cors("/gateway/cors", raw, &mut ctx);
         }
     }
 
@@ -440,7 +472,8 @@ pub fn parse(file: &Path, text: &str, diags: &mut Diagnostics) -> Option<Manifes
                     continue;
                 }
                 if let Some(raw) = ctx.part::<RawService>(&pointer, value)
-                    && let Some(service) = service(&key, &pointer, raw, dir, &policies, &mut ctx)
+                    && let Some(service) =
+                        service(&key, &pointer, raw, dir, &policies, &gateway_cors, &mut ctx)
                 {
                     services.push(service);
                 }
@@ -490,9 +523,14 @@ fn service(
     raw: RawService,
     dir: &Path,
     policies: &[String],
+    gateway_cors: &Option<CorsPolicy>,
     ctx: &mut Ctx<'_>,
 ) -> Option<ServiceConfig> {
     let errors_before = ctx.diags.list.len();
+    let cors = match raw.cors.clone() {
+        Some(own) => self::cors(&format!("{pointer}/cors"), own, ctx),
+        None => gateway_cors.clone(),
+    };
     let mount = match &raw.mount {
         Some(m) => prefix(&format!("{pointer}/mount"), m, ctx).unwrap_or_default(),
         None => String::new(),
@@ -622,8 +660,166 @@ fn service(
         connect_timeout,
         request_timeout,
         unsecured_public,
+        cors,
         operations: raw.operations,
     })
+}
+
+/// Checks a CORS policy; `None` (with diagnostics) when it is unusable.
+fn cors(pointer: &str, raw: RawCors, ctx: &mut Ctx<'_>) -> Option<CorsPolicy> {
+    let errors_before = ctx.diags.list.len();
+    if raw.allow_origins.is_empty() {
+        ctx.error(
+            "gateway::manifest::invalid_value",
+            &format!("{pointer}/allow_origins"),
+            "`allow_origins` lists no origin".into(),
+            "list the origins of the pages that call the API, e.g. `https://shop.example.com`",
+        );
+    }
+    for (i, origin) in raw.allow_origins.iter().enumerate() {
+        if let Err(message) = cors_origin(origin) {
+            ctx.error(
+                "gateway::manifest::invalid_origin",
+                &format!("{pointer}/allow_origins/{i}"),
+                message,
+                "an origin is `scheme://host[:port]` (`https://*.example.com` for subdomains), or `*`",
+            );
+        }
+    }
+    if raw.allow_credentials {
+        let star_origin = raw.allow_origins.iter().position(|o| o == "*");
+        let star_header = raw.allow_headers.iter().position(|h| h == "*");
+        for (at, what) in [
+            (
+                star_origin.map(|i| format!("{pointer}/allow_origins/{i}")),
+                "origin",
+            ),
+            (
+                star_header.map(|i| format!("{pointer}/allow_headers/{i}")),
+                "header",
+            ),
+        ] {
+            if let Some(at) = at {
+                ctx.diags.push(
+                    Diagnostic::error(
+                        "gateway::manifest::cors_credentials_wildcard",
+                        format!("`allow_credentials: true` with the {what} `*`: any site could make requests with your users' credentials"),
+                    )
+                    .at(Location::new(ctx.file, at))
+                    .related("credentials allowed here", Location::new(ctx.file, format!("{pointer}/allow_credentials")))
+                    .help(format!("list the allowed {what}s explicitly, or drop `allow_credentials`")),
+                );
+            }
+        }
+    }
+    let mut methods = Vec::new();
+    for (i, method) in raw.allow_methods.iter().enumerate() {
+        let upper = method.to_ascii_uppercase();
+        if [
+            "GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE",
+        ]
+        .contains(&upper.as_str())
+        {
+            methods.push(upper);
+        } else {
+            ctx.error(
+                "gateway::manifest::invalid_value",
+                &format!("{pointer}/allow_methods/{i}"),
+                format!("`{method}` is not an HTTP method of OpenAPI"),
+                "use GET, PUT, POST, DELETE, OPTIONS, HEAD, PATCH or TRACE",
+            );
+        }
+    }
+    for (list, field) in [
+        (&raw.allow_headers, "allow_headers"),
+        (&raw.expose_headers, "expose_headers"),
+    ] {
+        for (i, name) in list.iter().enumerate() {
+            let token = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+            if !token {
+                ctx.error(
+                    "gateway::manifest::invalid_value",
+                    &format!("{pointer}/{field}/{i}"),
+                    format!("`{name}` is not a header name"),
+                    "header names are tokens such as `content-type`",
+                );
+            }
+        }
+    }
+    let max_age = match &raw.max_age {
+        None => None,
+        Some(text) => match units::duration(text) {
+            Ok(d) => Some(d.as_secs()),
+            Err(message) => {
+                ctx.error(
+                    "gateway::manifest::invalid_duration",
+                    &format!("{pointer}/max_age"),
+                    message,
+                    "durations are written like `10m` or `600s`",
+                );
+                None
+            }
+        },
+    };
+    if ctx.diags.list.len() > errors_before {
+        return None;
+    }
+    Some(CorsPolicy {
+        allow_origins: raw.allow_origins,
+        allow_methods: methods,
+        allow_headers: raw
+            .allow_headers
+            .iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect(),
+        expose_headers: raw
+            .expose_headers
+            .iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect(),
+        allow_credentials: raw.allow_credentials,
+        max_age,
+    })
+}
+
+/// `*`, or `scheme://host[:port]` with an optional `*.` before the host.
+fn cors_origin(origin: &str) -> Result<(), String> {
+    if origin == "*" {
+        return Ok(());
+    }
+    let (scheme, rest) = origin
+        .split_once("://")
+        .ok_or_else(|| format!("`{origin}` is not an origin"))?;
+    if scheme != "http" && scheme != "https" {
+        return Err(format!("`{origin}`: an origin's scheme is http or https"));
+    }
+    let host = rest.strip_prefix("*.").unwrap_or(rest);
+    let host_part = host.rsplit_once(':').map_or(host, |(h, port)| {
+        if port.bytes().all(|b| b.is_ascii_digit()) && !port.is_empty() {
+            h
+        } else {
+            host
+        }
+    });
+    let valid = !host_part.is_empty()
+        && !host_part.contains('*')
+        && host_part.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || b == b'-'
+                || b == b'.'
+                || b == b'['
+                || b == b']'
+                || b == b':'
+        });
+    if !valid || rest.contains('/') {
+        return Err(format!(
+            "`{origin}` is not an origin: no path, and `*` only as the first label"
+        ));
+    }
+    Ok(())
 }
 
 /// A path prefix: `""`, or `/a/b` with literal segments only.
@@ -798,7 +994,14 @@ mod schema_tests {
         service_keys.sort_unstable();
         assert_eq!(
             service_keys,
-            ["mount", "operations", "spec", "unsecured", "upstream"]
+            [
+                "cors",
+                "mount",
+                "operations",
+                "spec",
+                "unsecured",
+                "upstream"
+            ]
         );
     }
 }

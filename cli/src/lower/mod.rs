@@ -16,7 +16,7 @@ use openapiv3::{
 
 use crate::diag::{Diagnostic, Diagnostics, Location, did_you_mean, pointer_push};
 use crate::ir::{
-    Auth, Body, Bound, BoundValue, Constraints, EnumType, Gateway, Method, Param, ParamIn,
+    Auth, Body, Bound, BoundValue, Constraints, Cors, EnumType, Gateway, Method, Param, ParamIn,
     ParamType, PathTemplate, Requirement, Route, Scalar, Segment, Service,
 };
 use crate::load::{Loaded, LoadedSpec, OperationPolicy, ServiceConfig};
@@ -56,6 +56,18 @@ pub fn lower(loaded: &Loaded, diags: &mut Diagnostics) -> Option<Gateway> {
             connect_timeout_ms: duration_ms(config.connect_timeout),
             request_timeout_ms: duration_ms(config.request_timeout),
             enums,
+            cors: config.cors.as_ref().map(|c| Cors {
+                allow_origins: c.allow_origins.clone(),
+                allow_methods: c
+                    .allow_methods
+                    .iter()
+                    .filter_map(|m| Method::ALL.into_iter().find(|known| known.as_str() == m))
+                    .collect(),
+                allow_headers: c.allow_headers.clone(),
+                expose_headers: c.expose_headers.clone(),
+                allow_credentials: c.allow_credentials,
+                max_age: c.max_age,
+            }),
         });
     }
     check_manifest_schemes(loaded, diags);

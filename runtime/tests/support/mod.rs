@@ -45,6 +45,7 @@ pub static SERVICES: [Service; 3] = [
         urls: &["http://127.0.0.1:1"],
         connect_timeout: Duration::from_secs(1),
         request_timeout: Duration::from_secs(10),
+        cors: None,
     },
     Service {
         name: "slow",
@@ -52,6 +53,7 @@ pub static SERVICES: [Service; 3] = [
         urls: &["http://127.0.0.1:1"],
         connect_timeout: Duration::from_secs(1),
         request_timeout: Duration::from_millis(300),
+        cors: None,
     },
     Service {
         name: "down",
@@ -59,6 +61,7 @@ pub static SERVICES: [Service; 3] = [
         urls: &["http://127.0.0.1:1"],
         connect_timeout: Duration::from_secs(1),
         request_timeout: Duration::from_secs(1),
+        cors: None,
     },
 ];
 

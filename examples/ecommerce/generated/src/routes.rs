@@ -14,6 +14,23 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             urls: &["http://127.0.0.1:9001"],
             connect_timeout: ::std::time::Duration::from_millis(1000),
             request_timeout: ::std::time::Duration::from_millis(10000),
+            cors: ::std::option::Option::Some(
+                &::gateway_runtime::Cors {
+                    allow_origins: &[
+                        "https://shop.example.com",
+                        "https://*.preview.shop.example.com",
+                    ],
+                    allow_methods: &[],
+                    allow_headers: &[
+                        "authorization",
+                        "content-type",
+                        "x-idempotency-key",
+                    ],
+                    expose_headers: &["x-request-id"],
+                    allow_credentials: false,
+                    max_age: ::std::option::Option::Some(600),
+                },
+            ),
         },
         ::gateway_runtime::Service {
             name: "orders",
@@ -21,6 +38,23 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             urls: &["http://127.0.0.1:9002"],
             connect_timeout: ::std::time::Duration::from_millis(1000),
             request_timeout: ::std::time::Duration::from_millis(3000),
+            cors: ::std::option::Option::Some(
+                &::gateway_runtime::Cors {
+                    allow_origins: &[
+                        "https://shop.example.com",
+                        "https://*.preview.shop.example.com",
+                    ],
+                    allow_methods: &[],
+                    allow_headers: &[
+                        "authorization",
+                        "content-type",
+                        "x-idempotency-key",
+                    ],
+                    expose_headers: &["x-request-id"],
+                    allow_credentials: false,
+                    max_age: ::std::option::Option::Some(600),
+                },
+            ),
         },
         ::gateway_runtime::Service {
             name: "payments",
@@ -28,6 +62,23 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             urls: &["http://127.0.0.1:9003", "http://127.0.0.1:9004"],
             connect_timeout: ::std::time::Duration::from_millis(500),
             request_timeout: ::std::time::Duration::from_millis(30000),
+            cors: ::std::option::Option::Some(
+                &::gateway_runtime::Cors {
+                    allow_origins: &[
+                        "https://shop.example.com",
+                        "https://*.preview.shop.example.com",
+                    ],
+                    allow_methods: &[],
+                    allow_headers: &[
+                        "authorization",
+                        "content-type",
+                        "x-idempotency-key",
+                    ],
+                    expose_headers: &["x-request-id"],
+                    allow_credentials: false,
+                    max_age: ::std::option::Option::Some(600),
+                },
+            ),
         },
     ],
     routes: &[
