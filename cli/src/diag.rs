@@ -275,7 +275,35 @@ fn token_width(line: &str, column: usize) -> usize {
     let width = if let Some(quote) = quote {
         rest[1..].find(quote).map(|i| i + 2).unwrap_or(rest.len())
     } else {
-        rest.find([':', ',', '#', '}', ']']).unwrap_or(rest.len())
+        // A plain scalar ends at `: `, `,`, ` #`, or a bracket it did not open (a path
+        // template like `/files/{name}{ext}` has braces of its own).
+        let mut depth = 0usize;
+        let mut end = rest.len();
+        let mut previous = ' ';
+        for (i, c) in rest.char_indices() {
+            let next = rest[i + c.len_utf8()..].chars().next();
+            let stop = match c {
+                '{' | '[' => {
+                    depth += 1;
+                    false
+                }
+                '}' | ']' if depth == 0 => true,
+                '}' | ']' => {
+                    depth -= 1;
+                    false
+                }
+                ':' => next.is_none_or(char::is_whitespace),
+                ',' => depth == 0,
+                '#' => previous.is_whitespace(),
+                _ => false,
+            };
+            if stop {
+                end = i;
+                break;
+            }
+            previous = c;
+        }
+        end
     };
     rest[..width].trim_end().chars().count().max(1)
 }
@@ -371,6 +399,15 @@ mod tests {
         assert_eq!(pointer_tokens(&p), ["paths", "/users/{id}"]);
         assert_eq!(pointer_push("", "a~b"), "/a~0b");
         assert!(pointer_tokens("").is_empty());
+    }
+
+    #[test]
+    fn carets_cover_the_token() {
+        assert_eq!(token_width("  /files/{name}{ext}:", 3), 18);
+        assert_eq!(token_width("  timeout: 1s", 3), 7);
+        assert_eq!(token_width("{ connect: 1sec, request: 0s }", 12), 4);
+        assert_eq!(token_width("x: 'http://a:1' # c", 4), 12);
+        assert_eq!(token_width("urls: [http://a:1, b]", 8), 10);
     }
 
     #[test]
