@@ -148,3 +148,40 @@ fn real_world_specs_load() {
         }
     }
 }
+
+#[test]
+fn auth_precedence() {
+    let (code, out, err) = gateway(&[
+        "routes",
+        "--manifest",
+        "fixtures/auth-precedence/gateway.yaml",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let routes: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let auth = |op: &str| {
+        routes
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["operation_id"] == op)
+            .map(|r| r["auth"].clone())
+            .unwrap()
+    };
+    let bearer = serde_json::json!([[{"scheme": "bearer", "scopes": []}]]);
+    assert_eq!(auth("openOp"), "public", "unsecured: public");
+    assert_eq!(auth("optionalOp"), "public", "an empty requirement");
+    assert_eq!(
+        auth("optionalPrivate"),
+        bearer,
+        "public: false drops `{{}}`"
+    );
+    assert_eq!(auth("securedPublic"), "public", "the manifest wins");
+    assert_eq!(auth("extPublic"), "public", "x-gateway");
+    assert_eq!(
+        auth("extOverridden"),
+        bearer,
+        "the manifest wins over x-gateway"
+    );
+}

@@ -932,3 +932,71 @@ async fn cors_headers_on_answers_to_allowed_origins_only() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn what_upstreams_might_trust_is_never_the_clients_word() {
+    let world = &world();
+    let response = client()
+        .get(format!("{}/api/products?marker=spoof1", world.gateway.base))
+        .header("x-http-method-override", "DELETE")
+        .header("forwarded", "for=203.0.113.7;proto=https")
+        .header("x-real-ip", "203.0.113.7")
+        .header("x-original-url", "/admin")
+        .header("x-forwarded-for", "203.0.113.7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let seen = world.orders.seen();
+    let seen = seen.iter().find(|s| s.uri.contains("spoof1")).unwrap();
+    for name in [
+        "x-http-method-override",
+        "forwarded",
+        "x-real-ip",
+        "x-original-url",
+    ] {
+        assert!(
+            seen.headers.get(name).is_none(),
+            "{name} reached the upstream"
+        );
+    }
+    // The client's own list is kept, with the address the gateway saw appended.
+    assert_eq!(seen.headers["x-forwarded-for"], "203.0.113.7, 127.0.0.1");
+}
+
+#[tokio::test]
+async fn path_values_go_upstream_as_written_and_chunked_get_bodies_arrive() {
+    let world = &world();
+    let base = &world.gateway.base;
+    // `0042` parses as the integer 42, and is forwarded as the client wrote it.
+    let response = client()
+        .get(format!(
+            "{base}/api/products/BOK-0042/reviews/0042?marker=raw1"
+        ))
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["uri"], "/products/BOK-0042/reviews/0042?marker=raw1");
+
+    let chunks = (0..4).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"0123456789")));
+    // hyper (under reqwest) sends a GET body of unknown length only when told to chunk it.
+    let response = client()
+        .get(format!("{base}/api/products?marker=chunk1"))
+        .header("transfer-encoding", "chunked")
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let seen = world.orders.seen();
+    assert_eq!(
+        seen.iter()
+            .find(|s| s.uri.contains("chunk1"))
+            .unwrap()
+            .body_len,
+        40
+    );
+}

@@ -124,7 +124,8 @@ impl Problem {
         )
         .with_header(
             http::header::WWW_AUTHENTICATE,
-            HeaderValue::from_static(challenge),
+            // `from_static` would panic on a byte it does not take: never on a request.
+            HeaderValue::from_str(challenge).unwrap_or(HeaderValue::from_static("Bearer")),
         )
     }
 
@@ -235,6 +236,18 @@ mod tests {
         assert_eq!(
             Problem::invalid_request(errors).errors.len(),
             MAX_FIELD_ERRORS
+        );
+    }
+
+    #[test]
+    fn a_challenge_that_is_no_header_value_does_not_panic() {
+        let problem = Problem::unauthorized("ApiKey name=\"X-Clé\"\n", "no");
+        assert_eq!(problem.status, 401);
+        assert!(
+            problem
+                .headers
+                .iter()
+                .any(|(n, _)| n == http::header::WWW_AUTHENTICATE)
         );
     }
 

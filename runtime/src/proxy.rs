@@ -52,6 +52,23 @@ static HOP_BY_HOP: [HeaderName; 9] = [
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Removes the hop-by-hop headers and every header the `Connection` header names.
+/// Headers some upstreams trust to tell them the client's address, the original URL or the
+/// real method. Only the gateway may say such things, so clients' copies are removed (the
+/// gateway sets `X-Forwarded-For/Proto/Host` itself): an upstream honouring
+/// `X-HTTP-Method-Override` would otherwise turn a public GET into a DELETE.
+const SPOOFABLE: &[&str] = &[
+    "forwarded",
+    "x-forwarded-port",
+    "x-forwarded-prefix",
+    "x-forwarded-server",
+    "x-real-ip",
+    "x-original-url",
+    "x-rewrite-url",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     if let header::Entry::Occupied(entry) = headers.entry(header::CONNECTION) {
         // Collected first because the names borrow values of the map being edited; only
@@ -278,6 +295,9 @@ pub(crate) async fn forward(
     strip_hop_by_hop(&mut headers);
     // `100-continue` was already answered to the client by the server side of the gateway.
     headers.remove(header::EXPECT);
+    for name in SPOOFABLE {
+        headers.remove(*name);
+    }
     headers.insert(header::HOST, instance.host.clone());
     append_forwarded_for(&mut headers, client_ip);
     headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
@@ -287,6 +307,14 @@ pub(crate) async fn forward(
     };
     headers.insert(X_REQUEST_ID.clone(), request_id.clone());
 
+    // hyper sends no body for a GET, HEAD or CONNECT of unknown length unless told to
+    // chunk it: a client's chunked GET body must not vanish on the way.
+    if !body.is_end_stream() && body.size_hint().exact().is_none() {
+        headers.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+    }
     let limit = body.limit;
     let mut request = http::Request::new(body);
     *request.method_mut() = parts.method;

@@ -534,8 +534,12 @@ async fn dispatch(
     request: http::Request<Incoming>,
     request_id: &HeaderValue,
 ) -> (Slot, Result<Response<ResponseBody>, Problem>) {
-    let (parts, body) = request.into_parts();
-    let (index, forward) = match decide(state, &parts) {
+    let (mut parts, body) = request.into_parts();
+    // What the handler checks is what the upstream gets: headers the client names in
+    // `Connection` go now, not after validation.
+    proxy::strip_hop_by_hop(&mut parts.headers);
+    let has_body = !body.is_end_stream();
+    let (index, forward) = match decide(state, &parts, has_body) {
         Decision::Forward(index, forward) => (index, forward),
         Decision::OpenApi => return (Slot::OpenApi, Ok(openapi_response(state.gateway))),
         Decision::Preflight(slot, headers) => {
@@ -569,7 +573,7 @@ async fn dispatch(
 }
 
 /// Routing, auth and the generated handler: everything that reads the request head only.
-fn decide(state: &State, parts: &http::request::Parts) -> Decision {
+fn decide(state: &State, parts: &http::request::Parts, has_body: bool) -> Decision {
     let mut params: Vec<Cow<'_, str>> = Vec::new();
     let Some(leaf) = state.router.find(parts.uri.path(), &mut params) else {
         return Decision::Problem(Slot::Unmatched, Problem::not_found());
@@ -610,13 +614,13 @@ fn decide(state: &State, parts: &http::request::Parts) -> Decision {
             }]),
         );
     }
-    if let Err(problem) = body::check_media_type(route.body, &parts.headers) {
+    if let Err(problem) = body::check_media_type(route.body, &parts.headers, has_body) {
         return Decision::Problem(slot, problem);
     }
     let query = parse_query(parts.uri.query().unwrap_or(""));
     let handled = (route.handler)(&Request::new(&params, &query, &parts.headers));
     // A missing required body is listed with the parameters' failures, in one 400.
-    match (handled, body::missing_body(route.body, &parts.headers)) {
+    match (handled, body::missing_body(route.body, has_body)) {
         (Ok(forward), None) => Decision::Forward(index, forward),
         (Ok(_), Some(missing)) => Decision::Problem(slot, Problem::invalid_request(vec![missing])),
         (Err(problem), Some(missing)) if problem.kind == "invalid-request" => {

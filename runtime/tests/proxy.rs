@@ -563,3 +563,29 @@ async fn http2_clients_are_proxied_over_http1() {
     .await;
     answer.problem(404);
 }
+
+/// A header the client names in `Connection` never reaches the upstream, so it is removed
+/// before the handler checks the request: a required one is then missing.
+#[tokio::test]
+async fn headers_named_in_connection_are_gone_before_validation() {
+    let upstream = mock("a").await;
+    let gateway = start_with(&upstream).await;
+    let answer = request(
+        "GET",
+        &gateway.url("/api/tenant"),
+        &[("x-tenant", "acme"), ("connection", "x-tenant")],
+        empty(),
+    )
+    .await;
+    let problem = answer.problem(400);
+    assert_eq!(problem["errors"][0]["name"], "x-tenant");
+    assert!(upstream.seen().is_empty());
+    let answer = request(
+        "GET",
+        &gateway.url("/api/tenant"),
+        &[("x-tenant", "acme")],
+        empty(),
+    )
+    .await;
+    assert_eq!(answer.status, 200);
+}

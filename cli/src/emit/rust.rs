@@ -460,7 +460,26 @@ fn checked_parser(service: &Service, param: &Param) -> Option<TokenStream> {
     })
 }
 
-fn read(service: &Service, param: &Param, path_index: usize) -> TokenStream {
+/// For each path parameter that a literal follows in a mixed segment (`{base}...{head}`),
+/// that literal, decoded: the value must not contain it.
+fn following_literals(route: &Route) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for segment in &route.upstream_path.segments {
+        if let Segment::Mixed(pieces) = segment {
+            for pair in pieces.windows(2) {
+                if let [Piece::Param(name), Piece::Literal(literal)] = pair {
+                    let decoded = percent_encoding::percent_decode_str(literal)
+                        .decode_utf8_lossy()
+                        .into_owned();
+                    found.push((name.clone(), decoded));
+                }
+            }
+        }
+    }
+    found
+}
+
+fn read(service: &Service, param: &Param, path_index: usize, before: Option<&str>) -> TokenStream {
     let name = &param.name;
     let parse = if checked_parser(service, param).is_some() {
         let parse = format_ident!("parse_{}", param.field.trim_end_matches('_'));
@@ -472,7 +491,10 @@ fn read(service: &Service, param: &Param, path_index: usize) -> TokenStream {
     let raw = match (param.location, &param.ty) {
         (ParamIn::Path, _) => {
             let index = Literal::usize_unsuffixed(path_index);
-            return quote!(errors.path(req, #index, #name, #parse));
+            return match before {
+                Some(literal) => quote!(errors.path_before(req, #index, #name, #literal, #parse)),
+                None => quote!(errors.path(req, #index, #name, #parse)),
+            };
         }
         (ParamIn::Query, ParamType::Array(_)) => {
             let explode = param.explode;
@@ -534,12 +556,12 @@ fn handler(service: &Service, route: &Route) -> TokenStream {
     // The upstream path: literal runs merged, parameters from the parsed values.
     let mut pieces_out = Vec::new();
     let mut literal = String::new();
+    // Path values go upstream as the client wrote them (decoded, then re-encoded), not
+    // re-rendered from their parsed form: `1e3` stays `1e3`, `007` stays `007`.
+    let template_params: Vec<&str> = route.upstream_path.params().collect();
     let param = |name: &str| {
-        params
-            .iter()
-            .find(|p| p.location == ParamIn::Path && p.name == name)
-            .map(|p| ident(&p.field))
-            .unwrap_or_else(|| format_ident!("missing"))
+        let index = template_params.iter().position(|p| *p == name).unwrap_or(0);
+        Literal::usize_unsuffixed(index)
     };
     for segment in &route.upstream_path.segments {
         literal.push('/');
@@ -554,8 +576,8 @@ fn handler(service: &Service, route: &Route) -> TokenStream {
                 Piece::Param(name) => {
                     pieces_out.push(quote!(.literal(#literal)));
                     literal.clear();
-                    let field = param(&name);
-                    pieces_out.push(quote!(.param(&params.#field)));
+                    let index = param(&name);
+                    pieces_out.push(quote!(.param(&req.path_param(#index).unwrap_or_default())));
                 }
             }
         }
@@ -591,9 +613,14 @@ fn handler(service: &Service, route: &Route) -> TokenStream {
         }
     });
     let mut path_index = 0;
+    let following = following_literals(route);
     let reads = params.iter().map(|p| {
         let field = ident(&p.field);
-        let read = read(service, p, path_index);
+        let before = following
+            .iter()
+            .find(|(name, _)| p.location == ParamIn::Path && *name == p.name)
+            .map(|(_, literal)| literal.as_str());
+        let read = read(service, p, path_index, before);
         if p.location == ParamIn::Path {
             path_index += 1;
         }
@@ -620,12 +647,6 @@ fn handler(service: &Service, route: &Route) -> TokenStream {
         .filter_map(|p| checked_parser(service, p))
         .collect();
     let struct_doc = format!(" The parameters of operation `{}`.", route.operation_id);
-    let uses_params = route.upstream_path.params().next().is_some();
-    let binding = if uses_params {
-        quote!(params)
-    } else {
-        quote!(_params)
-    };
     quote! {
         #[doc = #struct_doc]
         #[derive(Debug, Clone, PartialEq)]
@@ -651,7 +672,7 @@ fn handler(service: &Service, route: &Route) -> TokenStream {
         pub fn #handler(
             req: &::gateway_runtime::Request<'_>,
         ) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
-            let #binding = #params_type::parse(req)?;
+            #params_type::parse(req)?;
             #forward
         }
     }

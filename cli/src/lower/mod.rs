@@ -23,6 +23,25 @@ use crate::load::{Loaded, LoadedSpec, OperationPolicy, ServiceConfig};
 use names::Scope;
 pub use path::parse_template;
 
+/// Headers the gateway sets or removes itself (hop-by-hop ones, RFC 9110 7.6.1, and its
+/// own forwarding headers): a parameter of that name would be checked against a value the
+/// upstream never sees.
+const MANAGED_HEADERS: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "transfer-encoding",
+    "upgrade",
+    "trailer",
+    "host",
+    "content-length",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-request-id",
+];
+
 /// Module names a generated crate uses itself; services get other names.
 const CRATE_MODULES: &[&str] = &["routes", "main", "lib", "schemas", "gateway_runtime"];
 
@@ -394,16 +413,25 @@ impl<'a> ServiceLowering<'a> {
             return Some(Auth::Public);
         }
         let doc = &self.spec.openapi;
+        // `public: false` is a decision too: it overrides `unsecured: public` and drops
+        // the "no credentials" alternative of an optional-auth operation.
+        let private = policy.public == Some(false);
         let (requirements, at) = match (&operation.security, &doc.security) {
             (Some(own), _) => (own, pointer_push(pointer, "security")),
             (None, Some(global)) => (global, "/security".to_owned()),
-            (None, None) if self.config.unsecured_public => return Some(Auth::Public),
+            (None, None) if self.config.unsecured_public && !private => {
+                return Some(Auth::Public);
+            }
             (None, None) => {
-                self.diags.push(
-                    Diagnostic::error(
-                        "gateway::check::no_auth_decision",
-                        format!("operation `{operationId}` has no auth decision", operationId = operation_id),
+                let message = if private {
+                    format!(
+                        "operation `{operation_id}` is `public: false` but its spec names no security scheme to require"
                     )
+                } else {
+                    format!("operation `{operation_id}` has no auth decision")
+                };
+                self.diags.push(
+                    Diagnostic::error("gateway::check::no_auth_decision", message)
                     .at(self.locate(pointer))
                     .related("its service", self.manifest_at(""))
                     .help(format!(
@@ -415,11 +443,17 @@ impl<'a> ServiceLowering<'a> {
             }
         };
         // An empty requirement `{}` means "no credentials needed".
-        if requirements.iter().any(|r| r.is_empty()) {
+        if !private && requirements.iter().any(|r| r.is_empty()) {
             return Some(Auth::Public);
         }
+        // With their index in the spec, for the pointers of diagnostics.
+        let requirements: Vec<(usize, &openapiv3::SecurityRequirement)> = requirements
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !r.is_empty())
+            .collect();
         if requirements.is_empty() {
-            if policy.public == Some(false) {
+            if private {
                 self.diags.push(
                     Diagnostic::error(
                         "gateway::check::no_auth_decision",
@@ -435,7 +469,7 @@ impl<'a> ServiceLowering<'a> {
         let schemes = doc.components.as_ref().map(|c| &c.security_schemes);
         let mut alternatives = Vec::new();
         let mut ok = true;
-        for (i, requirement) in requirements.iter().enumerate() {
+        for (i, requirement) in requirements {
             let mut all = Vec::new();
             for (scheme, scopes) in requirement {
                 if schemes.and_then(|s| s.get(scheme)).is_none() {
@@ -469,9 +503,20 @@ impl<'a> ServiceLowering<'a> {
         })
     }
 
-    /// The `WWW-Authenticate` challenge of the first alternative's first scheme.
+    /// The `WWW-Authenticate` challenge of the first alternative's first scheme. Quoted
+    /// values keep visible ASCII only, with `"` and `\` escaped (RFC 9110 quoted-string),
+    /// so any spec's names make a valid header value.
     fn challenge(&self, alternatives: &[Vec<Requirement>]) -> String {
-        let realm = self.gateway_name;
+        let quote = |text: &str| -> String {
+            text.chars()
+                .filter(|c| c.is_ascii_graphic() || *c == ' ')
+                .flat_map(|c| match c {
+                    '"' | '\\' => vec!['\\', c],
+                    c => vec![c],
+                })
+                .collect()
+        };
+        let realm = quote(self.gateway_name);
         let scheme = alternatives.first().and_then(|a| a.first()).and_then(|r| {
             self.spec
                 .openapi
@@ -486,7 +531,7 @@ impl<'a> ServiceLowering<'a> {
                 format!("Basic realm=\"{realm}\"")
             }
             Some(ReferenceOr::Item(SecurityScheme::APIKey { name, .. })) => {
-                format!("ApiKey realm=\"{realm}\", name=\"{name}\"")
+                format!("ApiKey realm=\"{realm}\", name=\"{}\"", quote(name))
             }
             _ => format!("Bearer realm=\"{realm}\""),
         }
@@ -582,7 +627,8 @@ impl<'a> ServiceLowering<'a> {
                 );
             }
         }
-        let mut fields = Scope::with_reserved(&[]);
+        // The generated `parse` has locals of these names; a field must not shadow them.
+        let mut fields = Scope::with_reserved(&["errors", "req"]);
         let mut params = Vec::new();
         // Path parameters first, in template order: the runtime hands them over by index.
         let template_order: Vec<&str> = template.params().collect();
@@ -610,6 +656,39 @@ impl<'a> ServiceLowering<'a> {
                     .help("remove it, or add `{name}` to the path"),
                 );
                 continue;
+            }
+            if location == ParamIn::Header {
+                // OpenAPI: these header parameters "SHALL be ignored".
+                if ["accept", "content-type", "authorization"].contains(&name.as_str()) {
+                    continue;
+                }
+                let token = !name.is_empty()
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+                if !token {
+                    ok = false;
+                    self.diags.push(
+                        Diagnostic::error(
+                            "gateway::spec::invalid_header_name",
+                            format!("header parameter `{name}` is not a valid header name"),
+                        )
+                        .at(self.locate(&pointer_push(&at, "name")))
+                        .help("header names are tokens: letters, digits and `!#$%&'*+-.^_`|~`"),
+                    );
+                    continue;
+                }
+                if MANAGED_HEADERS.contains(&name.as_str()) {
+                    self.diags.push(
+                        Diagnostic::warning(
+                            "gateway::spec::header_param_managed",
+                            format!("header parameter `{name}` is set or removed by the gateway, so it is not checked"),
+                        )
+                        .at(self.locate(&at))
+                        .help("the upstream never sees the client's value of this header; remove the parameter"),
+                    );
+                    continue;
+                }
             }
             let mut typed = self.param_type(param, &at, operation_id, &name);
             let explode = data.explode.unwrap_or(match param {
@@ -738,11 +817,35 @@ impl<'a> ServiceLowering<'a> {
                 }
             },
         };
-        let default = schema
-            .schema_data
-            .default
-            .as_ref()
-            .and_then(|value| self.default_value(&ty, value));
+        let mut default = None;
+        if let Some(value) = &schema.schema_data.default
+            && ty != ParamType::Unchecked
+        {
+            default = self.default_value(&ty, value);
+            let problem = if default.is_none() {
+                Some(format!(
+                    "its default `{value}` is not a value of its type; it is ignored"
+                ))
+            } else if data.required {
+                default = None;
+                Some(
+                    "it is required, so its default never applies; the default is ignored"
+                        .to_owned(),
+                )
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                self.diags.push(
+                    Diagnostic::warning(
+                        "gateway::spec::invalid_default",
+                        format!("parameter `{name}`: {problem}"),
+                    )
+                    .at(self.locate(&pointer_push(&schema_at, "default")))
+                    .help("fix or remove the default"),
+                );
+            }
+        }
         let mut constraints = Constraints::default();
         let mut item_constraints = Constraints::default();
         if ty != ParamType::Unchecked {
@@ -801,7 +904,11 @@ impl<'a> ServiceLowering<'a> {
 
     fn default_value(&self, ty: &ParamType, value: &serde_json::Value) -> Option<Scalar> {
         match (ty, value) {
-            (ParamType::Int32 | ParamType::Int64, v) => v.as_i64().map(Scalar::Int),
+            (ParamType::Int32, v) => v
+                .as_i64()
+                .filter(|i| i32::try_from(*i).is_ok())
+                .map(Scalar::Int),
+            (ParamType::Int64, v) => v.as_i64().map(Scalar::Int),
             (ParamType::Number, v) => v.as_f64().map(Scalar::Number),
             (ParamType::Boolean, v) => v.as_bool().map(Scalar::Bool),
             (ParamType::String, v) => v.as_str().map(|s| Scalar::String(s.to_owned())),

@@ -78,6 +78,15 @@ fn get_user(req: &Request<'_>) -> Result<Forward, Problem> {
     Ok(UpstreamPath::new().literal("/users/").param(&id).forward())
 }
 
+fn tenant(req: &Request<'_>) -> Result<Forward, Problem> {
+    let mut errors = Errors::default();
+    let value = errors.header(req, "x-tenant", params::string);
+    let Some(_tenant) = errors.require("header", "x-tenant", value) else {
+        return Err(errors.into_problem());
+    };
+    Ok(UpstreamPath::new().literal("/tenant").forward())
+}
+
 fn list_orders(req: &Request<'_>) -> Result<Forward, Problem> {
     let mut errors = Errors::default();
     let id = errors.path(req, 0, "id", params::int64);
@@ -158,7 +167,7 @@ fn down_path(_req: &Request<'_>) -> Result<Forward, Problem> {
     Ok(UpstreamPath::new().literal("/down").forward())
 }
 
-pub static ROUTES: [Route; 14] = [
+pub static ROUTES: [Route; 15] = [
     route(Method::Get, "/api/users/me", "/users/me", USERS, get_me),
     route(
         Method::Get,
@@ -224,6 +233,7 @@ pub static ROUTES: [Route; 14] = [
         handler: get_me,
     },
     route(Method::Get, "/api/hop", "/hop", USERS, hop_path),
+    route(Method::Get, "/api/tenant", "/tenant", USERS, tenant),
 ];
 
 pub const OPENAPI: &str = r#"{"openapi":"3.0.3","info":{"title":"test","version":"1"}}"#;

@@ -174,7 +174,7 @@ impl ListOrdersParams {
 pub fn list_orders(
     req: &::gateway_runtime::Request<'_>,
 ) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
-    let _params = ListOrdersParams::parse(req)?;
+    ListOrdersParams::parse(req)?;
     ::std::result::Result::Ok(
         ::gateway_runtime::UpstreamPath::new().literal("/orders").forward(),
     )
@@ -228,11 +228,11 @@ impl GetOrderParams {
 pub fn get_order(
     req: &::gateway_runtime::Request<'_>,
 ) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
-    let params = GetOrderParams::parse(req)?;
+    GetOrderParams::parse(req)?;
     ::std::result::Result::Ok(
         ::gateway_runtime::UpstreamPath::new()
             .literal("/orders/")
-            .param(&params.order_id)
+            .param(&req.path_param(0).unwrap_or_default())
             .forward(),
     )
 }
@@ -269,11 +269,11 @@ impl UpdateOrderParams {
 pub fn update_order(
     req: &::gateway_runtime::Request<'_>,
 ) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
-    let params = UpdateOrderParams::parse(req)?;
+    UpdateOrderParams::parse(req)?;
     ::std::result::Result::Ok(
         ::gateway_runtime::UpstreamPath::new()
             .literal("/orders/")
-            .param(&params.order_id)
+            .param(&req.path_param(0).unwrap_or_default())
             .forward(),
     )
 }
@@ -310,11 +310,11 @@ impl CancelOrderParams {
 pub fn cancel_order(
     req: &::gateway_runtime::Request<'_>,
 ) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
-    let params = CancelOrderParams::parse(req)?;
+    CancelOrderParams::parse(req)?;
     ::std::result::Result::Ok(
         ::gateway_runtime::UpstreamPath::new()
             .literal("/orders/")
-            .param(&params.order_id)
+            .param(&req.path_param(0).unwrap_or_default())
             .literal("/cancel")
             .forward(),
     )
@@ -352,11 +352,11 @@ impl ListOrderItemsParams {
 pub fn list_order_items(
     req: &::gateway_runtime::Request<'_>,
 ) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
-    let params = ListOrderItemsParams::parse(req)?;
+    ListOrderItemsParams::parse(req)?;
     ::std::result::Result::Ok(
         ::gateway_runtime::UpstreamPath::new()
             .literal("/orders/")
-            .param(&params.order_id)
+            .param(&req.path_param(0).unwrap_or_default())
             .literal("/items")
             .forward(),
     )
@@ -476,7 +476,7 @@ impl ListProductsParams {
 pub fn list_products(
     req: &::gateway_runtime::Request<'_>,
 ) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
-    let _params = ListProductsParams::parse(req)?;
+    ListProductsParams::parse(req)?;
     ::std::result::Result::Ok(
         ::gateway_runtime::UpstreamPath::new().literal("/products").forward(),
     )
@@ -516,11 +516,11 @@ impl GetProductParams {
 pub fn get_product(
     req: &::gateway_runtime::Request<'_>,
 ) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
-    let params = GetProductParams::parse(req)?;
+    GetProductParams::parse(req)?;
     ::std::result::Result::Ok(
         ::gateway_runtime::UpstreamPath::new()
             .literal("/products/")
-            .param(&params.sku)
+            .param(&req.path_param(0).unwrap_or_default())
             .forward(),
     )
 }
@@ -575,13 +575,13 @@ impl GetProductReviewParams {
 pub fn get_product_review(
     req: &::gateway_runtime::Request<'_>,
 ) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
-    let params = GetProductReviewParams::parse(req)?;
+    GetProductReviewParams::parse(req)?;
     ::std::result::Result::Ok(
         ::gateway_runtime::UpstreamPath::new()
             .literal("/products/")
-            .param(&params.sku)
+            .param(&req.path_param(0).unwrap_or_default())
             .literal("/reviews/")
-            .param(&params.review_id)
+            .param(&req.path_param(1).unwrap_or_default())
             .forward(),
     )
 }

@@ -132,7 +132,7 @@ impl ListPaymentMethodsParams {
 pub fn list_payment_methods(
     req: &::gateway_runtime::Request<'_>,
 ) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
-    let _params = ListPaymentMethodsParams::parse(req)?;
+    ListPaymentMethodsParams::parse(req)?;
     ::std::result::Result::Ok(
         ::gateway_runtime::UpstreamPath::new().literal("/payment-methods").forward(),
     )
@@ -164,7 +164,7 @@ impl CreatePaymentParams {
 pub fn create_payment(
     req: &::gateway_runtime::Request<'_>,
 ) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
-    let _params = CreatePaymentParams::parse(req)?;
+    CreatePaymentParams::parse(req)?;
     ::std::result::Result::Ok(
         ::gateway_runtime::UpstreamPath::new().literal("/payments").forward(),
     )
@@ -211,11 +211,11 @@ impl GetPaymentParams {
 pub fn get_payment(
     req: &::gateway_runtime::Request<'_>,
 ) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
-    let params = GetPaymentParams::parse(req)?;
+    GetPaymentParams::parse(req)?;
     ::std::result::Result::Ok(
         ::gateway_runtime::UpstreamPath::new()
             .literal("/payments/")
-            .param(&params.payment_id)
+            .param(&req.path_param(0).unwrap_or_default())
             .forward(),
     )
 }
@@ -243,11 +243,11 @@ impl CapturePaymentParams {
 pub fn capture_payment(
     req: &::gateway_runtime::Request<'_>,
 ) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
-    let params = CapturePaymentParams::parse(req)?;
+    CapturePaymentParams::parse(req)?;
     ::std::result::Result::Ok(
         ::gateway_runtime::UpstreamPath::new()
             .literal("/payments/")
-            .param(&params.payment_id)
+            .param(&req.path_param(0).unwrap_or_default())
             .literal("/capture")
             .forward(),
     )
@@ -307,11 +307,11 @@ impl CreateRefundParams {
 pub fn create_refund(
     req: &::gateway_runtime::Request<'_>,
 ) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
-    let params = CreateRefundParams::parse(req)?;
+    CreateRefundParams::parse(req)?;
     ::std::result::Result::Ok(
         ::gateway_runtime::UpstreamPath::new()
             .literal("/payments/")
-            .param(&params.payment_id)
+            .param(&req.path_param(0).unwrap_or_default())
             .literal("/refunds")
             .forward(),
     )

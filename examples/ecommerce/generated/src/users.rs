@@ -190,7 +190,7 @@ impl ListUsersParams {
 pub fn list_users(
     req: &::gateway_runtime::Request<'_>,
 ) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
-    let _params = ListUsersParams::parse(req)?;
+    ListUsersParams::parse(req)?;
     ::std::result::Result::Ok(
         ::gateway_runtime::UpstreamPath::new().literal("/users").forward(),
     )
@@ -236,7 +236,7 @@ impl CreateUserParams {
 pub fn create_user(
     req: &::gateway_runtime::Request<'_>,
 ) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
-    let _params = CreateUserParams::parse(req)?;
+    CreateUserParams::parse(req)?;
     ::std::result::Result::Ok(
         ::gateway_runtime::UpstreamPath::new().literal("/users").forward(),
     )
@@ -274,11 +274,11 @@ impl GetUserParams {
 pub fn get_user(
     req: &::gateway_runtime::Request<'_>,
 ) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
-    let params = GetUserParams::parse(req)?;
+    GetUserParams::parse(req)?;
     ::std::result::Result::Ok(
         ::gateway_runtime::UpstreamPath::new()
             .literal("/users/")
-            .param(&params.user_id)
+            .param(&req.path_param(0).unwrap_or_default())
             .forward(),
     )
 }
@@ -323,11 +323,11 @@ impl DeleteUserParams {
 pub fn delete_user(
     req: &::gateway_runtime::Request<'_>,
 ) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
-    let params = DeleteUserParams::parse(req)?;
+    DeleteUserParams::parse(req)?;
     ::std::result::Result::Ok(
         ::gateway_runtime::UpstreamPath::new()
             .literal("/users/")
-            .param(&params.user_id)
+            .param(&req.path_param(0).unwrap_or_default())
             .forward(),
     )
 }
@@ -364,11 +364,11 @@ impl UpdateUserParams {
 pub fn update_user(
     req: &::gateway_runtime::Request<'_>,
 ) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
-    let params = UpdateUserParams::parse(req)?;
+    UpdateUserParams::parse(req)?;
     ::std::result::Result::Ok(
         ::gateway_runtime::UpstreamPath::new()
             .literal("/users/")
-            .param(&params.user_id)
+            .param(&req.path_param(0).unwrap_or_default())
             .forward(),
     )
 }
@@ -422,11 +422,11 @@ impl ListAddressesParams {
 pub fn list_addresses(
     req: &::gateway_runtime::Request<'_>,
 ) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
-    let params = ListAddressesParams::parse(req)?;
+    ListAddressesParams::parse(req)?;
     ::std::result::Result::Ok(
         ::gateway_runtime::UpstreamPath::new()
             .literal("/users/")
-            .param(&params.user_id)
+            .param(&req.path_param(0).unwrap_or_default())
             .literal("/addresses")
             .forward(),
     )
@@ -464,11 +464,11 @@ impl AddAddressParams {
 pub fn add_address(
     req: &::gateway_runtime::Request<'_>,
 ) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
-    let params = AddAddressParams::parse(req)?;
+    AddAddressParams::parse(req)?;
     ::std::result::Result::Ok(
         ::gateway_runtime::UpstreamPath::new()
             .literal("/users/")
-            .param(&params.user_id)
+            .param(&req.path_param(0).unwrap_or_default())
             .literal("/addresses")
             .forward(),
     )
