@@ -56,17 +56,17 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// real method. Only the gateway may say such things, so clients' copies are removed (the
 /// gateway sets `X-Forwarded-For/Proto/Host` itself): an upstream honouring
 /// `X-HTTP-Method-Override` would otherwise turn a public GET into a DELETE.
-const SPOOFABLE: &[&str] = &[
-    "forwarded",
-    "x-forwarded-port",
-    "x-forwarded-prefix",
-    "x-forwarded-server",
-    "x-real-ip",
-    "x-original-url",
-    "x-rewrite-url",
-    "x-http-method-override",
-    "x-http-method",
-    "x-method-override",
+const SPOOFABLE: [HeaderName; 10] = [
+    HeaderName::from_static("forwarded"),
+    HeaderName::from_static("x-forwarded-port"),
+    HeaderName::from_static("x-forwarded-prefix"),
+    HeaderName::from_static("x-forwarded-server"),
+    HeaderName::from_static("x-real-ip"),
+    HeaderName::from_static("x-original-url"),
+    HeaderName::from_static("x-rewrite-url"),
+    HeaderName::from_static("x-http-method-override"),
+    HeaderName::from_static("x-http-method"),
+    HeaderName::from_static("x-method-override"),
 ];
 
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
@@ -257,7 +257,8 @@ impl Upstreams {
 }
 
 /// Sends a request upstream and waits for the response head. `parts` are the client's
-/// request head; `path` is the handler's upstream path.
+/// request head, already stripped of hop-by-hop headers (the server does it before the
+/// handler checks the request); `path` is the handler's upstream path.
 pub(crate) async fn forward(
     upstream: &Upstream,
     path: String,
@@ -292,11 +293,10 @@ pub(crate) async fn forward(
             .authority()
             .and_then(|authority| HeaderValue::from_str(authority.as_str()).ok()),
     };
-    strip_hop_by_hop(&mut headers);
     // `100-continue` was already answered to the client by the server side of the gateway.
     headers.remove(header::EXPECT);
-    for name in SPOOFABLE {
-        headers.remove(*name);
+    for name in &SPOOFABLE {
+        headers.remove(name);
     }
     headers.insert(header::HOST, instance.host.clone());
     append_forwarded_for(&mut headers, client_ip);
