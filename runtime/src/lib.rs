@@ -13,6 +13,7 @@ mod admin;
 mod proxy;
 mod router;
 mod server;
+mod traceparent;
 
 pub use params::{Errors, Forward, Request, UpstreamPath};
 pub use problem::{FieldError, Problem};

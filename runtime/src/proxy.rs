@@ -26,6 +26,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::problem::Problem;
+use crate::traceparent;
 use crate::{Gateway, Service};
 
 /// `X-Request-Id`, sent upstream and returned to the client.
@@ -286,6 +287,7 @@ pub(crate) async fn forward(
         None => headers.remove(&X_FORWARDED_HOST),
     };
     headers.insert(X_REQUEST_ID.clone(), request_id.clone());
+    traceparent::propagate(&mut headers);
 
     let limit = body.limit;
     let mut request = http::Request::new(body);
