@@ -9,7 +9,9 @@
 pub mod params;
 pub mod problem;
 
+mod access;
 mod admin;
+mod metrics;
 mod proxy;
 mod router;
 mod server;
