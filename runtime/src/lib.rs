@@ -11,10 +11,13 @@ pub mod cors;
 pub mod params;
 pub mod problem;
 
+mod access;
 mod admin;
+mod metrics;
 mod proxy;
 mod router;
 mod server;
+mod traceparent;
 
 pub use body::BodySpec;
 pub use cors::Cors;

@@ -11,9 +11,9 @@ use std::error::Error as StdError;
 use std::fmt::{self, Write as _};
 use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -26,6 +26,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::problem::Problem;
+use crate::traceparent;
 use crate::{Gateway, Service};
 
 /// `X-Request-Id`, sent upstream and returned to the client.
@@ -89,6 +90,48 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// How an attempt to get a response head from an upstream instance ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The response head arrived (whatever its status).
+    Ok,
+    /// No connection could be made.
+    ConnectError,
+    /// The service's request timeout elapsed first.
+    Timeout,
+    /// The connection failed or the upstream answered something that is not HTTP.
+    Error,
+}
+
+impl Outcome {
+    pub(crate) const ALL: [Outcome; 4] = [
+        Outcome::Ok,
+        Outcome::ConnectError,
+        Outcome::Timeout,
+        Outcome::Error,
+    ];
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::ConnectError => "connect_error",
+            Outcome::Timeout => "timeout",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+/// What the caller of [`forward`] learns about the upstream exchange, for metrics and the
+/// access log: which instance, and when the request was handed to the client and when the
+/// response head (or the failure) came back.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Attempt {
+    /// Index of the instance within its service.
+    pub(crate) instance: Option<usize>,
+    pub(crate) sent: Option<Instant>,
+    pub(crate) answered: Option<Instant>,
+}
+
 /// One instance of a service, parsed once at start.
 #[derive(Debug)]
 struct Instance {
@@ -97,6 +140,8 @@ struct Instance {
     host: HeaderValue,
     /// The base URL's path, without a trailing `/` (empty for none).
     prefix: String,
+    /// Attempts by outcome, indexed like `Outcome::ALL`.
+    attempts: [AtomicU64; 4],
 }
 
 impl Instance {
@@ -127,6 +172,7 @@ impl Instance {
             authority,
             host,
             prefix,
+            attempts: Default::default(),
         })
     }
 
@@ -205,12 +251,32 @@ impl Upstream {
     }
 
     /// Round robin over the instances.
-    fn pick(&self) -> Option<&Instance> {
+    fn pick(&self) -> Option<(usize, &Instance)> {
         if self.instances.is_empty() {
             return None;
         }
-        let turn = self.next.fetch_add(1, Ordering::Relaxed);
-        self.instances.get(turn % self.instances.len())
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.instances.len();
+        self.instances.get(index).map(|instance| (index, instance))
+    }
+
+    /// The `host:port` of an instance, for logs.
+    pub(crate) fn instance_name(&self, index: usize) -> Option<&str> {
+        self.instances
+            .get(index)
+            .map(|instance| instance.authority.as_str())
+    }
+
+    /// Each instance's `host:port` with its attempt counts by outcome.
+    pub(crate) fn attempts(
+        &self,
+    ) -> impl Iterator<Item = (&str, impl Iterator<Item = (Outcome, u64)>)> {
+        self.instances.iter().map(|instance| {
+            let counts = Outcome::ALL
+                .iter()
+                .zip(&instance.attempts)
+                .map(|(outcome, count)| (*outcome, count.load(Ordering::Relaxed)));
+            (instance.authority.as_str(), counts)
+        })
     }
 }
 
@@ -258,7 +324,8 @@ impl Upstreams {
 
 /// Sends a request upstream and waits for the response head. `parts` are the client's
 /// request head, already stripped of hop-by-hop headers (the server does it before the
-/// handler checks the request); `path` is the handler's upstream path.
+/// handler checks the request); `path` is the handler's upstream path. `attempt` is filled
+/// in as the exchange goes, so that it is right even if this future is dropped half-way.
 pub(crate) async fn forward(
     upstream: &Upstream,
     path: String,
@@ -266,9 +333,10 @@ pub(crate) async fn forward(
     body: LimitedBody,
     client_ip: IpAddr,
     request_id: &HeaderValue,
+    attempt: &mut Attempt,
 ) -> Result<Response<Incoming>, Problem> {
     let service = upstream.service;
-    let Some(instance) = upstream.pick() else {
+    let Some((index, instance)) = upstream.pick() else {
         return Err(Problem::service_unavailable(format!(
             "service `{}` has no instance configured",
             service.name
@@ -306,6 +374,7 @@ pub(crate) async fn forward(
         None => headers.remove(&X_FORWARDED_HOST),
     };
     headers.insert(X_REQUEST_ID.clone(), request_id.clone());
+    traceparent::propagate(&mut headers);
 
     // hyper sends no body for a GET, HEAD or CONNECT of unknown length unless told to
     // chunk it: a client's chunked GET body must not vanish on the way.
@@ -322,8 +391,23 @@ pub(crate) async fn forward(
     *request.version_mut() = Version::HTTP_11;
     *request.headers_mut() = headers;
 
+    attempt.instance = Some(index);
+    attempt.sent = Some(Instant::now());
     let sent = tokio::time::timeout(service.request_timeout, upstream.client.request(request));
-    match sent.await {
+    let result = sent.await;
+    attempt.answered = Some(Instant::now());
+    let outcome = match &result {
+        Ok(Ok(_)) => Some(Outcome::Ok),
+        // The client's body failing is not the upstream's outcome.
+        Ok(Err(error)) if body_error(error).is_some() => None,
+        Ok(Err(error)) if error.is_connect() => Some(Outcome::ConnectError),
+        Ok(Err(_)) => Some(Outcome::Error),
+        Err(_elapsed) => Some(Outcome::Timeout),
+    };
+    if let Some(outcome) = outcome {
+        instance.attempts[outcome as usize].fetch_add(1, Ordering::Relaxed);
+    }
+    match result {
         Ok(Ok(mut response)) => {
             strip_hop_by_hop(response.headers_mut());
             // The client talks to the gateway, not to the upstream: an HTTP/1.0 upstream

@@ -32,8 +32,10 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tracing::{debug, error, info, warn};
 
-use crate::admin::{self, AdminState, Metrics, Slot};
+use crate::access::{Exchange, ObservedBody, Progress};
+use crate::admin::{self, AdminState};
 use crate::body;
+use crate::metrics::{Metrics, Slot};
 use crate::params::{Forward, Request, parse_query};
 use crate::problem::{FieldError, PROBLEM_JSON, Problem};
 use crate::proxy::{self, LimitedBody, ResponseBody, Upstreams, X_REQUEST_ID};
@@ -273,11 +275,11 @@ fn shutdown_signal() -> Result<impl Future<Output = ()>, StartError> {
 }
 
 /// What a request handler reads; built once at start.
-struct State {
-    gateway: &'static Gateway,
+pub(crate) struct State {
+    pub(crate) gateway: &'static Gateway,
     router: Router,
-    upstreams: Arc<Upstreams>,
-    metrics: Arc<Metrics>,
+    pub(crate) upstreams: Arc<Upstreams>,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 /// Serves `gateway` on the listeners of `config` until `shutdown` completes, then stops
@@ -470,12 +472,13 @@ async fn accept_failed(error: std::io::Error) {
     tokio::time::sleep(ACCEPT_BACKOFF).await;
 }
 
-/// One request on the public listener.
+/// One request on the public listener. Its [`Exchange`] goes into the response body,
+/// which counts and logs the request when it ends.
 async fn handle(
     state: Arc<State>,
     client_ip: IpAddr,
     request: http::Request<Incoming>,
-) -> Result<Response<ResponseBody>, Infallible> {
+) -> Result<Response<ObservedBody>, Infallible> {
     let request_id = request_id(request.headers());
     // Answers to preflights carry their own CORS headers (none when refused).
     let preflight = request.method() == http::Method::OPTIONS
@@ -487,18 +490,26 @@ async fn handle(
         .get(header::ORIGIN)
         .filter(|_| !preflight)
         .cloned();
-    let (slot, result) = dispatch(&state, client_ip, request, &request_id).await;
+    let mut exchange = Exchange::start(state, client_ip, request.method(), &request_id);
+    let result = dispatch(
+        &exchange.state,
+        client_ip,
+        request,
+        &request_id,
+        &mut exchange.progress,
+    )
+    .await;
     let mut response = result.unwrap_or_else(|problem| problem_response(problem, &request_id));
     if let Some(origin) = &origin
-        && let Some(cors) = cors_for(&state, slot, origin)
+        && let Some(cors) = cors_for(&exchange.state, exchange.progress.slot, origin)
     {
         cors.decorate(origin, response.headers_mut());
     }
-    state.metrics.record(slot, response.status());
     response
         .headers_mut()
         .insert(X_REQUEST_ID.clone(), request_id);
-    Ok(response)
+    let status = response.status();
+    Ok(response.map(|body| ObservedBody::new(body, status, exchange)))
 }
 
 /// The client's `X-Request-Id` if it is sane (1 to 200 visible ASCII characters), else a
@@ -528,12 +539,15 @@ enum Decision {
     Problem(Slot, Problem),
 }
 
+/// Decides, then forwards. `progress` learns the route as soon as it is known and the
+/// upstream attempt as it happens.
 async fn dispatch(
     state: &State,
     client_ip: IpAddr,
     request: http::Request<Incoming>,
     request_id: &HeaderValue,
-) -> (Slot, Result<Response<ResponseBody>, Problem>) {
+    progress: &mut Progress,
+) -> Result<Response<ResponseBody>, Problem> {
     let (mut parts, body) = request.into_parts();
     // What the handler checks is what the upstream gets: headers the client names in
     // `Connection` go now, not after validation.
@@ -541,20 +555,27 @@ async fn dispatch(
     let has_body = !body.is_end_stream();
     let (index, forward) = match decide(state, &parts, has_body) {
         Decision::Forward(index, forward) => (index, forward),
-        Decision::OpenApi => return (Slot::OpenApi, Ok(openapi_response(state.gateway))),
+        Decision::OpenApi => {
+            progress.slot = Slot::OpenApi;
+            return Ok(openapi_response(state.gateway));
+        }
         Decision::Preflight(slot, headers) => {
+            progress.slot = slot;
             let mut response = Response::new(ResponseBody::full(Bytes::new()));
             *response.status_mut() = http::StatusCode::NO_CONTENT;
             *response.headers_mut() = headers;
-            return (slot, Ok(response));
+            return Ok(response);
         }
-        Decision::Problem(slot, problem) => return (slot, Err(problem)),
+        Decision::Problem(slot, problem) => {
+            progress.slot = slot;
+            return Err(problem);
+        }
     };
-    let slot = Slot::Route(index);
+    progress.slot = Slot::Route(index);
     let max_body = state.gateway.max_body;
     // Hyper reports a declared `Content-Length` as the body's lower size bound.
     if body.size_hint().lower() > max_body {
-        return (slot, Err(Problem::payload_too_large(max_body)));
+        return Err(Problem::payload_too_large(max_body));
     }
     let upstream = state
         .gateway
@@ -563,13 +584,20 @@ async fn dispatch(
         .and_then(|route| state.upstreams.get(route.service));
     let Some(upstream) = upstream else {
         // `serve` checked every route's service at start.
-        return (slot, Err(Problem::bad_gateway("the route has no service")));
+        return Err(Problem::bad_gateway("the route has no service"));
     };
     let body = LimitedBody::new(body, max_body);
-    let result = proxy::forward(upstream, forward.path, parts, body, client_ip, request_id)
-        .await
-        .map(|response| response.map(ResponseBody::Upstream));
-    (slot, result)
+    proxy::forward(
+        upstream,
+        forward.path,
+        parts,
+        body,
+        client_ip,
+        request_id,
+        &mut progress.attempt,
+    )
+    .await
+    .map(|response| response.map(ResponseBody::Upstream))
 }
 
 /// Routing, auth and the generated handler: everything that reads the request head only.
@@ -597,12 +625,14 @@ fn decide(state: &State, parts: &http::request::Parts, has_body: bool) -> Decisi
         return Decision::Problem(Slot::Unmatched, Problem::not_found());
     };
     if let Auth::Required { challenge, .. } = route.auth {
+        state.metrics.auth_failed(slot);
         return Decision::Problem(
             slot,
             Problem::unauthorized(challenge, "this operation requires credentials"),
         );
     }
     if let Err(at) = router::decode_params(&mut params) {
+        state.metrics.validation_failed(slot);
         let name = state.router.param_names(index).get(at).copied();
         return Decision::Problem(
             slot,
@@ -620,16 +650,20 @@ fn decide(state: &State, parts: &http::request::Parts, has_body: bool) -> Decisi
     let query = parse_query(parts.uri.query().unwrap_or(""));
     let handled = (route.handler)(&Request::new(&params, &query, &parts.headers));
     // A missing required body is listed with the parameters' failures, in one 400.
-    match (handled, body::missing_body(route.body, has_body)) {
-        (Ok(forward), None) => Decision::Forward(index, forward),
-        (Ok(_), Some(missing)) => Decision::Problem(slot, Problem::invalid_request(vec![missing])),
+    let problem = match (handled, body::missing_body(route.body, has_body)) {
+        (Ok(forward), None) => return Decision::Forward(index, forward),
+        (Ok(_), Some(missing)) => Problem::invalid_request(vec![missing]),
         (Err(problem), Some(missing)) if problem.kind == "invalid-request" => {
             let mut errors = problem.errors;
             errors.push(missing);
-            Decision::Problem(slot, Problem::invalid_request(errors))
+            Problem::invalid_request(errors)
         }
-        (Err(problem), _) => Decision::Problem(slot, problem),
+        (Err(problem), _) => problem,
+    };
+    if problem.status == http::StatusCode::BAD_REQUEST {
+        state.metrics.validation_failed(slot);
     }
+    Decision::Problem(slot, problem)
 }
 
 /// A browser's preflight for a path that exists: answered by the service's CORS policy,

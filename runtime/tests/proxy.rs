@@ -478,7 +478,7 @@ async fn admin_listener_reports_health_readiness_and_metrics() {
         "gateway_up 1",
         r#"gateway_requests_total{route="/api/users/{id}",method="GET",status_class="2xx"} 2"#,
         r#"gateway_requests_total{route="/api/users/{id}",method="GET",status_class="4xx"} 1"#,
-        r#"gateway_unmatched_requests_total{status_class="4xx"} 1"#,
+        r#"gateway_requests_total{status_class="4xx"} 1"#,
     ] {
         assert!(
             text.lines().any(|l| l == line),

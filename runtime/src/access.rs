@@ -1,0 +1,187 @@
+//! The life of one request as metrics and the access log see it, from its head arriving to
+//! the end of its response.
+//!
+//! An [`Exchange`] starts with the request and travels into the response body
+//! ([`ObservedBody`]), so a request is counted when its response has been handed to the
+//! connection to its last byte, not when its head is — and counted exactly once, by
+//! `Drop`, whether it ends normally, the client goes away mid-body, or the client goes
+//! away before the response head (then with status 499, as nginx logs it).
+//!
+//! The access log is an `info` event with target `gateway_runtime::access` (this module's
+//! path), one JSON line per request. Whether it is enabled is asked once per request, and
+//! nothing is kept or formatted for it when it is not.
+
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode};
+use http_body::{Body, Frame, SizeHint};
+
+use crate::metrics::Slot;
+use crate::proxy::{Attempt, ResponseBody};
+use crate::server::State;
+
+/// The status counted and logged for a request whose client left before its response head
+/// was ready (nginx's "client closed request").
+const CLIENT_CLOSED: u16 = 499;
+
+/// What the request handling learns on the way, written as it goes so that it is right
+/// even when the handling future is dropped half-way.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Progress {
+    pub(crate) slot: Slot,
+    pub(crate) attempt: Attempt,
+}
+
+/// One request, from the arrival of its head to the end of its response. Counted and
+/// logged when dropped.
+pub(crate) struct Exchange {
+    pub(crate) state: Arc<State>,
+    pub(crate) progress: Progress,
+    started: Instant,
+    client_ip: IpAddr,
+    /// The response status, once there is a response.
+    status: Option<StatusCode>,
+    /// Whether the response body is the upstream's, still streaming.
+    streaming: bool,
+    /// When the upstream's body ended (its last frame or its error), as the proxy saw it.
+    upstream_end: Option<Instant>,
+    /// Request id and method, kept only when the access log is enabled.
+    log: Option<(HeaderValue, http::Method)>,
+}
+
+impl Exchange {
+    pub(crate) fn start(
+        state: Arc<State>,
+        client_ip: IpAddr,
+        method: &http::Method,
+        request_id: &HeaderValue,
+    ) -> Exchange {
+        let started = Instant::now();
+        state.metrics.started();
+        let log = tracing::enabled!(target: "gateway_runtime::access", tracing::Level::INFO)
+            .then(|| (request_id.clone(), method.clone()));
+        Exchange {
+            state,
+            progress: Progress {
+                slot: Slot::Unmatched,
+                attempt: Attempt::default(),
+            },
+            started,
+            client_ip,
+            status: None,
+            streaming: false,
+            upstream_end: None,
+            log,
+        }
+    }
+
+    /// Counts and logs the request; runs once, from `Drop`.
+    fn finish(&mut self) {
+        let end = Instant::now();
+        let duration = end.duration_since(self.started);
+        let status = self
+            .status
+            .unwrap_or(StatusCode::from_u16(CLIENT_CLOSED).unwrap_or(StatusCode::BAD_REQUEST));
+        let added = self.progress.attempt.sent.map(|sent| {
+            let waited_until = if self.streaming {
+                self.upstream_end.unwrap_or(end)
+            } else {
+                self.progress.attempt.answered.unwrap_or(end)
+            };
+            duration.saturating_sub(waited_until.saturating_duration_since(sent))
+        });
+        self.state
+            .metrics
+            .finished(self.progress.slot, status, duration, added);
+        if let Some((request_id, method)) = self.log.take() {
+            self.log(&request_id, &method, status, duration);
+        }
+    }
+
+    fn log(
+        &self,
+        request_id: &HeaderValue,
+        method: &http::Method,
+        status: StatusCode,
+        duration: Duration,
+    ) {
+        let gateway = self.state.gateway;
+        let route = match self.progress.slot {
+            Slot::Route(index) => gateway.routes.get(index),
+            Slot::OpenApi | Slot::Unmatched => None,
+        };
+        let template = match self.progress.slot {
+            Slot::Route(_) => route.map(|route| route.path),
+            Slot::OpenApi => Some("/openapi.json"),
+            Slot::Unmatched => None,
+        };
+        let upstream = route
+            .and_then(|route| self.state.upstreams.get(route.service))
+            .zip(self.progress.attempt.instance)
+            .and_then(|(upstream, index)| upstream.instance_name(index));
+        tracing::info!(
+            target: "gateway_runtime::access",
+            request_id = request_id.to_str().unwrap_or(""),
+            method = method.as_str(),
+            route = template,
+            status = status.as_u16(),
+            duration_ms = duration.as_secs_f64() * 1000.0,
+            upstream,
+            client_ip = %self.client_ip,
+            "request"
+        );
+    }
+}
+
+impl Drop for Exchange {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// The body of every response of the public listener: the response itself, and the
+/// request's [`Exchange`], which ends when this body is done or dropped.
+pub(crate) struct ObservedBody {
+    inner: ResponseBody,
+    exchange: Exchange,
+}
+
+impl ObservedBody {
+    pub(crate) fn new(inner: ResponseBody, status: StatusCode, mut exchange: Exchange) -> Self {
+        exchange.status = Some(status);
+        exchange.streaming = matches!(inner, ResponseBody::Upstream(_));
+        ObservedBody { inner, exchange }
+    }
+}
+
+impl Body for ObservedBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None | Some(Err(_))))
+            && this.exchange.upstream_end.is_none()
+        {
+            this.exchange.upstream_end = Some(Instant::now());
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
