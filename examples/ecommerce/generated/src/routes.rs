@@ -402,7 +402,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                 required: true,
                 media_types: &["application/json"],
             },
-            rate_limits: &[],
+            rate_limits: &[0],
             handler: crate::users::create_user,
         },
         ::gateway_runtime::Route {
@@ -517,5 +517,13 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             handler: crate::users::add_address,
         },
     ],
-    rate_limits: &[],
+    rate_limits: &[
+        ::gateway_runtime::RateLimit {
+            name: "signup",
+            count: 5,
+            period: ::std::time::Duration::from_secs(60),
+            burst: 5,
+            key: ::gateway_runtime::RateKey::Ip,
+        },
+    ],
 };
