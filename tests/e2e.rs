@@ -1000,3 +1000,43 @@ async fn path_values_go_upstream_as_written_and_chunked_get_bodies_arrive() {
         40
     );
 }
+
+#[tokio::test]
+async fn sign_ups_are_rate_limited_per_client_address() {
+    let world = &world();
+    let base = &world.gateway.base;
+    let sign_up = |i: usize| {
+        client()
+            .post(format!("{base}/api/users?marker=signup{i}"))
+            .header("content-type", "application/json")
+            .body(r#"{"email":"ada@example.com","name":"Ada"}"#)
+            .send()
+    };
+    // `signup: { rate: 5/minute, key: ip }`: the burst defaults to the count.
+    for i in 0..5 {
+        let response = sign_up(i).await.unwrap();
+        assert_eq!(response.status(), 200, "sign-up {i}");
+        let headers = response.headers();
+        assert_eq!(headers["ratelimit-limit"], "5");
+        assert_eq!(headers["ratelimit-remaining"], (4 - i).to_string());
+        assert_eq!(headers["ratelimit-reset"], (12 * (i + 1)).to_string());
+    }
+    let (status, headers, body) = problem(sign_up(5).await.unwrap()).await;
+    assert_eq!(status, 429);
+    assert_eq!(body["type"], "urn:gateway:problem:rate-limited");
+    assert_eq!(headers["retry-after"], "12");
+    assert_eq!(headers["ratelimit-limit"], "5");
+    assert_eq!(headers["ratelimit-remaining"], "0");
+    assert_eq!(headers["ratelimit-reset"], "60");
+    assert!(nobody_saw(world, "signup5"));
+    // Other routes are not limited and carry no RateLimit headers.
+    let response = client()
+        .get(format!(
+            "{base}/api/payment-methods?country=DE&marker=signup6"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().get("ratelimit-limit").is_none());
+}

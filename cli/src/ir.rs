@@ -18,6 +18,8 @@ pub struct Gateway {
     pub services: Vec<Service>,
     /// Sorted by public path, then method: the order of every listing.
     pub routes: Vec<Route>,
+    /// The rate-limit policies routes refer to, in the manifest's order.
+    pub rate_limits: Vec<RateLimit>,
     /// The public OpenAPI document (3.0.3) served at `/openapi.json`.
     pub openapi: serde_json::Value,
 }
@@ -43,6 +45,23 @@ pub struct Service {
     /// Named types (parameter enums) of this service's module.
     pub enums: Vec<EnumType>,
     pub cors: Option<Cors>,
+}
+
+/// A rate-limit policy: `count` requests per `period_secs` on average, `burst` at once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateLimit {
+    pub name: String,
+    pub count: u64,
+    pub period_secs: u64,
+    pub burst: u64,
+    pub key: RateKey,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RateKey {
+    Ip,
+    /// Lower-case header name.
+    Header(String),
 }
 
 /// A service's CORS policy.
@@ -216,6 +235,8 @@ pub struct Route {
     pub params: Vec<Param>,
     pub body: Option<Body>,
     pub auth: Auth,
+    /// Indices into `Gateway::rate_limits`: gateway's, service's, operation's (no repeats).
+    pub rate_limits: Vec<usize>,
     pub summary: Option<String>,
     /// The operation in its spec (file and pointer), for diagnostics.
     pub location: Location,

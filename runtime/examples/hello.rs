@@ -43,6 +43,7 @@ static ROUTES: [Route; 1] = [Route {
     operation_id: "sayHello",
     auth: Auth::Public,
     body: BodySpec::Undeclared,
+    rate_limits: &[],
     handler: say_hello,
 }];
 
@@ -54,6 +55,7 @@ static GATEWAY: Gateway = Gateway {
     max_body: 1024 * 1024,
     services: &SERVICES,
     routes: &ROUTES,
+    rate_limits: &[],
 };
 
 fn main() -> ExitCode {

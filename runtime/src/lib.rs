@@ -10,6 +10,7 @@ pub mod body;
 pub mod cors;
 pub mod params;
 pub mod problem;
+pub mod ratelimit;
 
 mod access;
 mod admin;
@@ -23,6 +24,7 @@ pub use body::BodySpec;
 pub use cors::Cors;
 pub use params::{Errors, Forward, Request, UpstreamPath};
 pub use problem::{FieldError, Problem};
+pub use ratelimit::{RateKey, RateLimit};
 pub use server::{Config, DEFAULT_ADMIN_LISTEN, DEFAULT_SHUTDOWN_TIMEOUT, StartError, run, serve};
 pub use uuid::Uuid;
 
@@ -43,6 +45,8 @@ pub struct Gateway {
     pub max_body: u64,
     pub services: &'static [Service],
     pub routes: &'static [Route],
+    /// The rate-limit policies routes refer to (`Route::rate_limits`).
+    pub rate_limits: &'static [RateLimit],
 }
 
 /// One backend service and its upstream settings.
@@ -117,6 +121,9 @@ pub struct Route {
     pub auth: Auth,
     /// The operation's `requestBody`: required or not, and its media types.
     pub body: BodySpec,
+    /// Indices into `Gateway::rate_limits` of the policies that apply (gateway, service,
+    /// operation); every one must allow the request.
+    pub rate_limits: &'static [usize],
     /// Parses and checks the request's parameters and builds the upstream path.
     pub handler: Handler,
 }

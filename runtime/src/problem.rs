@@ -147,6 +147,17 @@ impl Problem {
         )
     }
 
+    /// 429: a rate-limit policy refused the request (the caller adds `Retry-After` and
+    /// the `RateLimit-*` headers).
+    pub fn too_many_requests(policy: &str, retry_after: u64) -> Problem {
+        Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            "Too many requests",
+            format!("rate limit `{policy}` exceeded; retry in {retry_after} s"),
+        )
+    }
+
     pub fn service_unavailable(detail: impl Into<String>) -> Problem {
         Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,

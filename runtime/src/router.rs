@@ -431,6 +431,7 @@ mod tests {
             operation_id: "op",
             auth: Auth::Public,
             body: BodySpec::Undeclared,
+            rate_limits: &[],
             handler,
         }
     }
@@ -453,6 +454,7 @@ mod tests {
             max_body: 1024,
             services: &SERVICES,
             routes,
+            rate_limits: &[],
         }
     }
 

@@ -39,6 +39,7 @@ use crate::metrics::{Metrics, Slot};
 use crate::params::{Forward, Request, parse_query};
 use crate::problem::{FieldError, PROBLEM_JSON, Problem};
 use crate::proxy::{self, LimitedBody, ResponseBody, Upstreams, X_REQUEST_ID};
+use crate::ratelimit::{self, Limiters, Quota};
 use crate::router::{self, Endpoint, Router};
 use crate::{Auth, Cors, Gateway, Method};
 
@@ -280,6 +281,7 @@ pub(crate) struct State {
     router: Router,
     pub(crate) upstreams: Arc<Upstreams>,
     pub(crate) metrics: Arc<Metrics>,
+    limiters: Arc<Limiters>,
 }
 
 /// Serves `gateway` on the listeners of `config` until `shutdown` completes, then stops
@@ -323,11 +325,25 @@ pub async fn serve(
         metrics: metrics.clone(),
         upstreams: upstreams.clone(),
     });
+    let limiters = Arc::new(Limiters::new(gateway.rate_limits));
+    // Idle keys are forgotten every few seconds; the task ends with `serve`.
+    let _sweeper = (!gateway.rate_limits.is_empty()).then(|| {
+        let limiters = limiters.clone();
+        AbortOnDrop(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(SWEEP_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                limiters.sweep();
+            }
+        }))
+    });
     let state = Arc::new(State {
         gateway,
         router,
         upstreams,
         metrics,
+        limiters,
     });
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -366,9 +382,35 @@ pub async fn serve(
     Ok(())
 }
 
+/// How often idle rate-limit keys are dropped.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Aborts a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Refuses a route table the runtime would fail on later, per request.
 fn check_table(gateway: &Gateway) -> Result<(), StartError> {
+    for policy in gateway.rate_limits {
+        ratelimit::check_policy(policy).map_err(StartError::new)?;
+    }
     for route in gateway.routes {
+        if let Some(&index) = route
+            .rate_limits
+            .iter()
+            .find(|&&index| index >= gateway.rate_limits.len())
+        {
+            return Err(StartError::new(format!(
+                "route `{} {}` names rate-limit policy #{index}, which does not exist",
+                route.method.as_str(),
+                route.path
+            )));
+        }
         if route.service >= gateway.services.len() {
             return Err(StartError::new(format!(
                 "route `{} {}` names service #{}, which does not exist",
@@ -491,15 +533,20 @@ async fn handle(
         .filter(|_| !preflight)
         .cloned();
     let mut exchange = Exchange::start(state, client_ip, request.method(), &request_id);
+    let mut quota = None;
     let result = dispatch(
         &exchange.state,
         client_ip,
         request,
         &request_id,
         &mut exchange.progress,
+        &mut quota,
     )
     .await;
     let mut response = result.unwrap_or_else(|problem| problem_response(problem, &request_id));
+    if let Some(quota) = quota {
+        quota.decorate(response.headers_mut());
+    }
     if let Some(origin) = &origin
         && let Some(cors) = cors_for(&exchange.state, exchange.progress.slot, origin)
     {
@@ -547,13 +594,14 @@ async fn dispatch(
     request: http::Request<Incoming>,
     request_id: &HeaderValue,
     progress: &mut Progress,
+    quota: &mut Option<Quota>,
 ) -> Result<Response<ResponseBody>, Problem> {
     let (mut parts, body) = request.into_parts();
     // What the handler checks is what the upstream gets: headers the client names in
     // `Connection` go now, not after validation.
     proxy::strip_hop_by_hop(&mut parts.headers);
     let has_body = !body.is_end_stream();
-    let (index, forward) = match decide(state, &parts, has_body) {
+    let (index, forward) = match decide(state, &parts, has_body, client_ip, quota) {
         Decision::Forward(index, forward) => (index, forward),
         Decision::OpenApi => {
             progress.slot = Slot::OpenApi;
@@ -600,8 +648,15 @@ async fn dispatch(
     .map(|response| response.map(ResponseBody::Upstream))
 }
 
-/// Routing, auth and the generated handler: everything that reads the request head only.
-fn decide(state: &State, parts: &http::request::Parts, has_body: bool) -> Decision {
+/// Routing, auth, rate limits and the generated handler: everything that reads the
+/// request head only. `quota` receives the outcome of the route's rate limits, if any.
+fn decide(
+    state: &State,
+    parts: &http::request::Parts,
+    has_body: bool,
+    client_ip: IpAddr,
+    quota: &mut Option<Quota>,
+) -> Decision {
     let mut params: Vec<Cow<'_, str>> = Vec::new();
     let Some(leaf) = state.router.find(parts.uri.path(), &mut params) else {
         return Decision::Problem(Slot::Unmatched, Problem::not_found());
@@ -630,6 +685,19 @@ fn decide(state: &State, parts: &http::request::Parts, has_body: bool) -> Decisi
             slot,
             Problem::unauthorized(challenge, "this operation requires credentials"),
         );
+    }
+    // Unlimited routes skip this entirely. Every request of a limited route counts,
+    // valid or not; a refused one is never forwarded.
+    if !route.rate_limits.is_empty()
+        && let Some((outcome, policy)) =
+            state
+                .limiters
+                .check(route.rate_limits, client_ip, &parts.headers)
+    {
+        *quota = Some(outcome);
+        if let Some(after) = outcome.retry_after {
+            return Decision::Problem(slot, Problem::too_many_requests(policy, after));
+        }
     }
     if let Err(at) = router::decode_params(&mut params) {
         state.metrics.validation_failed(slot);
@@ -782,6 +850,7 @@ mod tests {
         max_body: 1024,
         services: &SERVICES,
         routes: &[] as &[Route],
+        rate_limits: &[],
     };
 
     fn read(vars: &[(&str, &str)]) -> Result<Settings, StartError> {

@@ -11,7 +11,7 @@ use quote::{format_ident, quote};
 
 use crate::ir::{
     Auth, Bound, BoundValue, Constraints, EnumType, Gateway, Param, ParamIn, ParamType, Piece,
-    Route, Scalar, Segment, Service,
+    RateKey, RateLimit, Route, Scalar, Segment, Service,
 };
 
 fn ident(name: &str) -> Ident {
@@ -69,6 +69,7 @@ pub fn routes_rs(gateway: &Gateway) -> TokenStream {
     let version = crate::VERSION;
     let services = gateway.services.iter().map(service_entry);
     let routes = gateway.routes.iter().map(|r| route_entry(gateway, r));
+    let rate_limits = gateway.rate_limits.iter().map(rate_limit_entry);
     quote! {
         #![doc = " The route table: every public route, its service and its compiled auth decision."]
 
@@ -81,7 +82,28 @@ pub fn routes_rs(gateway: &Gateway) -> TokenStream {
             max_body: #max_body,
             services: &[#(#services),*],
             routes: &[#(#routes),*],
+            rate_limits: &[#(#rate_limits),*],
         };
+    }
+}
+
+fn rate_limit_entry(policy: &RateLimit) -> TokenStream {
+    let name = &policy.name;
+    let count = Literal::u64_unsuffixed(policy.count);
+    let period = Literal::u64_unsuffixed(policy.period_secs);
+    let burst = Literal::u64_unsuffixed(policy.burst);
+    let key = match &policy.key {
+        RateKey::Ip => quote!(::gateway_runtime::RateKey::Ip),
+        RateKey::Header(header) => quote!(::gateway_runtime::RateKey::Header(#header)),
+    };
+    quote! {
+        ::gateway_runtime::RateLimit {
+            name: #name,
+            count: #count,
+            period: ::std::time::Duration::from_secs(#period),
+            burst: #burst,
+            key: #key,
+        }
     }
 }
 
@@ -163,6 +185,10 @@ fn route_entry(gateway: &Gateway, route: &Route) -> TokenStream {
             }
         }
     };
+    let rate_limits = route
+        .rate_limits
+        .iter()
+        .map(|&index| Literal::usize_unsuffixed(index));
     let body = match &route.body {
         None => quote!(::gateway_runtime::BodySpec::Undeclared),
         Some(body) => {
@@ -195,6 +221,7 @@ fn route_entry(gateway: &Gateway, route: &Route) -> TokenStream {
             operation_id: #operation_id,
             auth: #auth,
             body: #body,
+            rate_limits: &[#(#rate_limits),*],
             handler: crate::#module::#handler,
         }
     }

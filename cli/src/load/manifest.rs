@@ -30,8 +30,30 @@ pub struct Manifest {
     pub services: Vec<ServiceConfig>,
     /// Names of the security schemes the manifest configures.
     pub auth_schemes: Vec<String>,
-    /// Names of the rate-limit policies the manifest defines.
-    pub rate_limit_policies: Vec<String>,
+    /// The rate-limit policies the manifest defines, in its order.
+    pub rate_limits: Vec<RateLimitPolicy>,
+    /// `gateway.rate_limit`: the policy of every route.
+    pub rate_limit: Option<String>,
+}
+
+/// One policy of `rate_limits.policies` (docs/manifest.md, "Rate limits").
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateLimitPolicy {
+    pub name: String,
+    /// Requests per `period`.
+    pub count: u64,
+    pub period: Duration,
+    /// Requests at once; defaults to `count`.
+    pub burst: u64,
+    pub key: RateKey,
+}
+
+/// What a policy counts requests by.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RateKey {
+    Ip,
+    /// A request header, lower-cased.
+    Header(String),
 }
 
 #[derive(Debug, Clone)]
@@ -48,6 +70,8 @@ pub struct ServiceConfig {
     pub unsecured_public: bool,
     /// The service's own `cors`, else the gateway's.
     pub cors: Option<CorsPolicy>,
+    /// `services.<s>.rate_limit`: the policy of every route of the service.
+    pub rate_limit: Option<String>,
     pub operations: IndexMap<String, OperationPolicy>,
 }
 
@@ -91,6 +115,7 @@ struct RawGateway {
     #[serde(default)]
     limits: RawLimits,
     cors: Option<RawCors>,
+    rate_limit: Option<String>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -122,6 +147,7 @@ struct RawService {
     upstream: RawUpstream,
     unsecured: Option<String>,
     cors: Option<RawCors>,
+    rate_limit: Option<String>,
     #[serde(default)]
     operations: IndexMap<String, OperationPolicy>,
 }
@@ -149,7 +175,6 @@ struct RawTimeouts {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRateLimits {
-    #[allow(dead_code)] // accepted for the edge-security issue; checked there
     store: Option<serde_yaml::Value>,
     #[serde(default)]
     policies: IndexMap<String, RawPolicy>,
@@ -159,9 +184,7 @@ struct RawRateLimits {
 #[serde(deny_unknown_fields)]
 struct RawPolicy {
     rate: String,
-    #[allow(dead_code)] // accepted for the edge-security issue; checked there
     burst: Option<u64>,
-    #[allow(dead_code)] // accepted for the edge-security issue; checked there
     key: Option<String>,
 }
 
@@ -357,7 +380,9 @@ pub fn parse(file: &Path, text: &str, diags: &mut Diagnostics) -> Option<Manifes
     let mut base_path = String::new();
     let mut max_body = DEFAULT_MAX_BODY;
     let mut gateway_cors = None;
+    let mut gateway_rate_limit = None;
     if let Some(gateway) = gateway {
+        gateway_rate_limit = gateway.rate_limit;
         if valid_crate_name(&gateway.name) {
             name = gateway.name;
         } else {
@@ -403,22 +428,28 @@ pub fn parse(file: &Path, text: &str, diags: &mut Diagnostics) -> Option<Manifes
     }
 
     let mut policies = Vec::new();
+    let mut rate_limits = Vec::new();
     if let Some(value) = sections.shift_remove("rate_limits")
         && let Some(raw) = ctx.part::<RawRateLimits>("/rate_limits", value)
     {
+        store(raw.store.as_ref(), &mut ctx);
         for (policy_name, policy) in raw.policies {
-            if let Err(message) = units::rate(&policy.rate) {
-                let pointer = format!("/rate_limits/policies/{policy_name}/rate");
-                ctx.error(
-                    "gateway::manifest::invalid_rate",
-                    &pointer,
-                    message,
-                    "rates are written like `100/minute`",
-                );
+            let pointer = pointer_push("/rate_limits/policies", &policy_name);
+            if let Some(policy) = rate_limit(&policy_name, &pointer, policy, &mut ctx) {
+                rate_limits.push(policy);
             }
+            // Known even when invalid, so that references to it are not reported too.
             policies.push(policy_name);
         }
-        ctx.not_enforced("/rate_limits", "rate_limits");
+    }
+    if let Some(name) = &gateway_rate_limit {
+        unknown_rate_limit(
+            name,
+            "/gateway/rate_limit",
+            "`gateway`",
+            &policies,
+            &mut ctx,
+        );
     }
 
     let mut auth_schemes = Vec::new();
@@ -513,7 +544,8 @@ pub fn parse(file: &Path, text: &str, diags: &mut Diagnostics) -> Option<Manifes
         max_body,
         services,
         auth_schemes,
-        rate_limit_policies: policies,
+        rate_limits,
+        rate_limit: gateway_rate_limit,
     })
 }
 
@@ -626,23 +658,26 @@ fn service(
     };
     let connect_timeout = timeout("connect", &upstream.timeouts.connect, DEFAULT_CONNECT);
     let request_timeout = timeout("request", &upstream.timeouts.request, DEFAULT_REQUEST);
+    if let Some(limit) = &raw.rate_limit {
+        unknown_rate_limit(
+            limit,
+            &format!("{pointer}/rate_limit"),
+            &format!("service `{key}`"),
+            policies,
+            ctx,
+        );
+    }
     for (operation, policy) in &raw.operations {
-        if let Some(limit) = &policy.rate_limit
-            && !policies.contains(limit)
-        {
-            ctx.diags.push(
-                Diagnostic::error(
-                    "gateway::manifest::unknown_rate_limit",
-                    format!("operation `{operation}` names rate-limit policy `{limit}`, which is not defined"),
-                )
-                .at(Location::new(
-                    ctx.file,
-                    format!("{pointer}/operations/{operation}/rate_limit"),
-                ))
-                .help(
-                    did_you_mean(limit, policies.iter().map(String::as_str))
-                        .unwrap_or_else(|| "define it under `rate_limits.policies`".into()),
+        if let Some(limit) = &policy.rate_limit {
+            unknown_rate_limit(
+                limit,
+                &format!(
+                    "{}/rate_limit",
+                    pointer_push(&format!("{pointer}/operations"), operation)
                 ),
+                &format!("operation `{operation}`"),
+                policies,
+                ctx,
             );
         }
     }
@@ -661,8 +696,142 @@ fn service(
         request_timeout,
         unsecured_public,
         cors,
+        rate_limit: raw.rate_limit,
         operations: raw.operations,
     })
+}
+
+/// Reports a reference to a rate-limit policy the manifest does not define.
+fn unknown_rate_limit(
+    name: &str,
+    pointer: &str,
+    who: &str,
+    policies: &[String],
+    ctx: &mut Ctx<'_>,
+) {
+    if policies.iter().any(|p| p == name) {
+        return;
+    }
+    ctx.diags.push(
+        Diagnostic::error(
+            "gateway::manifest::unknown_rate_limit",
+            format!("{who} names rate-limit policy `{name}`, which is not defined"),
+        )
+        .at(Location::new(ctx.file, pointer))
+        .help(
+            did_you_mean(name, policies.iter().map(String::as_str))
+                .unwrap_or_else(|| "define it under `rate_limits.policies`".into()),
+        ),
+    );
+}
+
+/// `rate_limits.store`: only `memory` (the default) is implemented.
+fn store(raw: Option<&serde_yaml::Value>, ctx: &mut Ctx<'_>) {
+    match raw {
+        None => {}
+        Some(serde_yaml::Value::String(s)) if s == "memory" => {}
+        Some(serde_yaml::Value::Mapping(map))
+            if map.keys().any(|k| k.as_str() == Some("redis")) =>
+        {
+            ctx.error(
+                "gateway::manifest::unsupported_store",
+                "/rate_limits/store",
+                "the redis store is not supported yet".into(),
+                "use `store: memory` (limits are then counted by each replica on its own)",
+            );
+        }
+        Some(_) => ctx.error(
+            "gateway::manifest::invalid_value",
+            "/rate_limits/store",
+            "`store` must be `memory`".into(),
+            "`memory` counts in each gateway process; a shared `redis` store is not supported yet",
+        ),
+    }
+}
+
+/// Checks one rate-limit policy; `None` (with diagnostics) when it is unusable.
+fn rate_limit(
+    name: &str,
+    pointer: &str,
+    raw: RawPolicy,
+    ctx: &mut Ctx<'_>,
+) -> Option<RateLimitPolicy> {
+    let errors_before = ctx.diags.list.len();
+    let rate = match units::rate(&raw.rate) {
+        Ok(rate) => Some(rate),
+        Err(message) => {
+            ctx.error(
+                "gateway::manifest::invalid_rate",
+                &format!("{pointer}/rate"),
+                message,
+                "rates are written like `100/minute`",
+            );
+            None
+        }
+    };
+    if raw.burst == Some(0) {
+        ctx.error(
+            "gateway::manifest::invalid_rate",
+            &format!("{pointer}/burst"),
+            format!("policy `{name}` has a burst of 0, which refuses every request"),
+            "`burst` is how many requests may come at once: at least 1 (default: the rate's count)",
+        );
+    }
+    let key = match raw.key.as_deref() {
+        None | Some("ip") => Some(RateKey::Ip),
+        Some(key) => rate_key(key, &format!("{pointer}/key"), ctx),
+    };
+    if ctx.diags.list.len() > errors_before {
+        return None;
+    }
+    let (count, period) = rate?;
+    Some(RateLimitPolicy {
+        name: name.to_owned(),
+        count,
+        period,
+        burst: raw.burst.unwrap_or(count),
+        key: key?,
+    })
+}
+
+fn rate_key(key: &str, pointer: &str, ctx: &mut Ctx<'_>) -> Option<RateKey> {
+    if let Some(header) = key.strip_prefix("header:") {
+        let header = header.trim().to_ascii_lowercase();
+        if !header.is_empty() && header.bytes().all(is_token_byte) {
+            return Some(RateKey::Header(header));
+        }
+        ctx.error(
+            "gateway::manifest::invalid_rate_key",
+            pointer,
+            format!("`{key}` does not name a header"),
+            "write `header:<name>`, e.g. `header:x-api-key`",
+        );
+        return None;
+    }
+    let needs_auth = ["consumer", "client", "sub"].contains(&key)
+        || key.starts_with("claim:")
+        || key.starts_with("jwt:");
+    if needs_auth {
+        ctx.error(
+            "gateway::manifest::invalid_rate_key",
+            pointer,
+            format!("`key: {key}` needs the caller's verified identity, and this version of gateway does not verify credentials yet"),
+            "count by `ip` or by `header:<name>` until auth is enforced",
+        );
+    } else {
+        ctx.error(
+            "gateway::manifest::invalid_rate_key",
+            pointer,
+            format!("`{key}` is not a rate-limit key"),
+            "use `ip` (the default) or `header:<name>`",
+        );
+    }
+    None
+}
+
+/// A byte of an HTTP token (RFC 9110 5.6.2), which header names are.
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// Checks a CORS policy; `None` (with diagnostics) when it is unusable.
@@ -929,6 +1098,35 @@ mod tests {
     }
 
     #[test]
+    fn rate_limit_policies() {
+        let text = "version: 1\ngateway: {name: shop, rate_limit: base}\nrate_limits:\n  store: memory\n  policies:\n    base: {rate: 100/minute}\n    keyed: {rate: 10/s, burst: 30, key: 'header:X-Api-Key'}\nservices:\n  users:\n    spec: u.yaml\n    upstream: {urls: ['http://x']}\n    rate_limit: keyed\n";
+        let (manifest, diags) = check(text);
+        assert!(diags.is_empty(), "{diags:?}");
+        let manifest = manifest.unwrap();
+        assert_eq!(manifest.rate_limit.as_deref(), Some("base"));
+        assert_eq!(manifest.services[0].rate_limit.as_deref(), Some("keyed"));
+        assert_eq!(
+            manifest.rate_limits,
+            [
+                RateLimitPolicy {
+                    name: "base".into(),
+                    count: 100,
+                    period: Duration::from_secs(60),
+                    burst: 100,
+                    key: RateKey::Ip,
+                },
+                RateLimitPolicy {
+                    name: "keyed".into(),
+                    count: 10,
+                    period: Duration::from_secs(1),
+                    burst: 30,
+                    key: RateKey::Header("x-api-key".into()),
+                },
+            ]
+        );
+    }
+
+    #[test]
     fn every_problem_is_reported() {
         let text = "version: 1\ngatway: {}\nservices:\n  users:\n    spec: u.yaml\n    upstream: {urls: ['ftp://x'], timeouts: {connect: 1sec}}\n  orders:\n    spec: o.yaml\n    upstream: {urls: ['http://x'], timeout: {}}\n";
         let (manifest, diags) = check(text);
@@ -998,6 +1196,7 @@ mod schema_tests {
                 "cors",
                 "mount",
                 "operations",
+                "rate_limit",
                 "spec",
                 "unsecured",
                 "upstream"

@@ -10,7 +10,7 @@ pub mod units;
 use std::path::Path;
 
 use crate::diag::{Diagnostic, Diagnostics, Location, pointer_push};
-pub use manifest::{Manifest, OperationPolicy, ServiceConfig};
+pub use manifest::{Manifest, OperationPolicy, RateKey, RateLimitPolicy, ServiceConfig};
 pub use sources::Sources;
 pub use spec::LoadedSpec;
 

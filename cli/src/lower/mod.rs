@@ -17,7 +17,7 @@ use openapiv3::{
 use crate::diag::{Diagnostic, Diagnostics, Location, did_you_mean, pointer_push};
 use crate::ir::{
     Auth, Body, Bound, BoundValue, Constraints, Cors, EnumType, Gateway, Method, Param, ParamIn,
-    ParamType, PathTemplate, Requirement, Route, Scalar, Segment, Service,
+    ParamType, PathTemplate, RateKey, RateLimit, Requirement, Route, Scalar, Segment, Service,
 };
 use crate::load::{Loaded, LoadedSpec, OperationPolicy, ServiceConfig};
 use names::Scope;
@@ -60,6 +60,8 @@ pub fn lower(loaded: &Loaded, diags: &mut Diagnostics) -> Option<Gateway> {
             manifest_file: &manifest.file,
             base_path: &manifest.base_path,
             gateway_name: &manifest.name,
+            rate_limits: &manifest.rate_limits,
+            gateway_rate_limit: manifest.rate_limit.as_deref(),
             handlers: Scope::with_reserved(&[]),
             types: Scope::with_reserved(&[]),
             enums: Vec::new(),
@@ -100,12 +102,27 @@ pub fn lower(loaded: &Loaded, diags: &mut Diagnostics) -> Option<Gateway> {
     if failed {
         return None;
     }
+    let rate_limits = manifest
+        .rate_limits
+        .iter()
+        .map(|p| RateLimit {
+            name: p.name.clone(),
+            count: p.count,
+            period_secs: p.period.as_secs(),
+            burst: p.burst,
+            key: match &p.key {
+                crate::load::RateKey::Ip => RateKey::Ip,
+                crate::load::RateKey::Header(name) => RateKey::Header(name.clone()),
+            },
+        })
+        .collect();
     Some(Gateway {
         name: manifest.name.clone(),
         listen: manifest.listen.clone(),
         max_body: manifest.max_body,
         services,
         routes,
+        rate_limits,
         openapi,
     })
 }
@@ -164,6 +181,8 @@ struct ServiceLowering<'a> {
     manifest_file: &'a std::path::Path,
     base_path: &'a str,
     gateway_name: &'a str,
+    rate_limits: &'a [crate::load::RateLimitPolicy],
+    gateway_rate_limit: Option<&'a str>,
     handlers: Scope,
     types: Scope,
     enums: Vec<EnumType>,
@@ -316,6 +335,7 @@ impl<'a> ServiceLowering<'a> {
         let params = self.params(template, item, operation, pointer, &operation_id);
         let body = self.body(operation, pointer);
         let auth = self.auth(&operation_id, operation, &policy, pointer);
+        let rate_limits = self.rate_limits(&policy, pointer);
         let failed = self.diags.list[errors_before..]
             .iter()
             .any(|d| d.severity == crate::diag::Severity::Error);
@@ -354,9 +374,52 @@ impl<'a> ServiceLowering<'a> {
             params,
             body,
             auth,
+            rate_limits,
             summary: operation.summary.clone(),
             location: self.locate(pointer),
         })
+    }
+
+    /// The rate-limit policies of a route: the gateway's, the service's, the operation's.
+    fn rate_limits(&mut self, policy: &OperationPolicy, pointer: &str) -> Vec<usize> {
+        let names = [
+            self.gateway_rate_limit,
+            self.config.rate_limit.as_deref(),
+            policy.rate_limit.as_deref(),
+        ];
+        let mut indices = Vec::new();
+        for (level, name) in names.into_iter().enumerate() {
+            let Some(name) = name else { continue };
+            match self.rate_limits.iter().position(|p| p.name == name) {
+                Some(index) => {
+                    if !indices.contains(&index) {
+                        indices.push(index);
+                    }
+                }
+                // The manifest's own names were checked when it was loaded, so an
+                // undefined operation policy comes from the spec's `x-gateway`.
+                None if level < 2 => {}
+                None => self.diags.push(
+                    Diagnostic::error(
+                        "gateway::manifest::unknown_rate_limit",
+                        format!(
+                            "`x-gateway` names rate-limit policy `{name}`, which is not defined"
+                        ),
+                    )
+                    .at(self.locate(&pointer_push(
+                        &pointer_push(pointer, "x-gateway"),
+                        "rate_limit",
+                    )))
+                    .help(
+                        did_you_mean(name, self.rate_limits.iter().map(|p| p.name.as_str()))
+                            .unwrap_or_else(|| {
+                                "define it in the manifest under `rate_limits.policies`".into()
+                            }),
+                    ),
+                ),
+            }
+        }
+        indices
     }
 
     /// The manifest's policy wins over the spec's `x-gateway` extension.

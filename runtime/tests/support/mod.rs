@@ -147,6 +147,7 @@ const fn route(
         operation_id: "op",
         auth: Auth::Public,
         body: BodySpec::Undeclared,
+        rate_limits: &[],
         handler,
     }
 }
@@ -230,6 +231,7 @@ pub static ROUTES: [Route; 15] = [
             }]],
         },
         body: BodySpec::Undeclared,
+        rate_limits: &[],
         handler: get_me,
     },
     route(Method::Get, "/api/hop", "/hop", USERS, hop_path),
@@ -247,6 +249,7 @@ pub static GATEWAY: Gateway = Gateway {
     max_body: 16 * 1024 * 1024,
     services: &SERVICES,
     routes: &ROUTES,
+    rate_limits: &[],
 };
 
 /// The same routes with a 1000-byte body limit.

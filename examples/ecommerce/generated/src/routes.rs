@@ -100,6 +100,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                 ],
             },
             body: ::gateway_runtime::BodySpec::Undeclared,
+            rate_limits: &[],
             handler: crate::orders::list_orders,
         },
         ::gateway_runtime::Route {
@@ -123,6 +124,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                 required: true,
                 media_types: &["application/json"],
             },
+            rate_limits: &[],
             handler: crate::orders::create_order,
         },
         ::gateway_runtime::Route {
@@ -143,6 +145,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                 ],
             },
             body: ::gateway_runtime::BodySpec::Undeclared,
+            rate_limits: &[],
             handler: crate::orders::get_order,
         },
         ::gateway_runtime::Route {
@@ -166,6 +169,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                 required: true,
                 media_types: &["application/json"],
             },
+            rate_limits: &[],
             handler: crate::orders::update_order,
         },
         ::gateway_runtime::Route {
@@ -189,6 +193,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                 required: true,
                 media_types: &["application/json"],
             },
+            rate_limits: &[],
             handler: crate::orders::cancel_order,
         },
         ::gateway_runtime::Route {
@@ -209,6 +214,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                 ],
             },
             body: ::gateway_runtime::BodySpec::Undeclared,
+            rate_limits: &[],
             handler: crate::orders::list_order_items,
         },
         ::gateway_runtime::Route {
@@ -219,6 +225,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             operation_id: "listPaymentMethods",
             auth: ::gateway_runtime::Auth::Public,
             body: ::gateway_runtime::BodySpec::Undeclared,
+            rate_limits: &[],
             handler: crate::payments::list_payment_methods,
         },
         ::gateway_runtime::Route {
@@ -248,6 +255,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                 required: true,
                 media_types: &["application/json"],
             },
+            rate_limits: &[],
             handler: crate::payments::create_payment,
         },
         ::gateway_runtime::Route {
@@ -274,6 +282,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                 ],
             },
             body: ::gateway_runtime::BodySpec::Undeclared,
+            rate_limits: &[],
             handler: crate::payments::get_payment,
         },
         ::gateway_runtime::Route {
@@ -297,6 +306,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                 required: false,
                 media_types: &["application/json"],
             },
+            rate_limits: &[],
             handler: crate::payments::capture_payment,
         },
         ::gateway_runtime::Route {
@@ -324,6 +334,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                 required: true,
                 media_types: &["application/json"],
             },
+            rate_limits: &[],
             handler: crate::payments::create_refund,
         },
         ::gateway_runtime::Route {
@@ -334,6 +345,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             operation_id: "listProducts",
             auth: ::gateway_runtime::Auth::Public,
             body: ::gateway_runtime::BodySpec::Undeclared,
+            rate_limits: &[],
             handler: crate::orders::list_products,
         },
         ::gateway_runtime::Route {
@@ -344,6 +356,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             operation_id: "getProduct",
             auth: ::gateway_runtime::Auth::Public,
             body: ::gateway_runtime::BodySpec::Undeclared,
+            rate_limits: &[],
             handler: crate::orders::get_product,
         },
         ::gateway_runtime::Route {
@@ -354,6 +367,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             operation_id: "getProductReview",
             auth: ::gateway_runtime::Auth::Public,
             body: ::gateway_runtime::BodySpec::Undeclared,
+            rate_limits: &[],
             handler: crate::orders::get_product_review,
         },
         ::gateway_runtime::Route {
@@ -374,6 +388,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                 ],
             },
             body: ::gateway_runtime::BodySpec::Undeclared,
+            rate_limits: &[],
             handler: crate::users::list_users,
         },
         ::gateway_runtime::Route {
@@ -387,6 +402,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                 required: true,
                 media_types: &["application/json"],
             },
+            rate_limits: &[0],
             handler: crate::users::create_user,
         },
         ::gateway_runtime::Route {
@@ -407,6 +423,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                 ],
             },
             body: ::gateway_runtime::BodySpec::Undeclared,
+            rate_limits: &[],
             handler: crate::users::get_user,
         },
         ::gateway_runtime::Route {
@@ -427,6 +444,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                 ],
             },
             body: ::gateway_runtime::BodySpec::Undeclared,
+            rate_limits: &[],
             handler: crate::users::delete_user,
         },
         ::gateway_runtime::Route {
@@ -450,6 +468,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                 required: true,
                 media_types: &["application/json"],
             },
+            rate_limits: &[],
             handler: crate::users::update_user,
         },
         ::gateway_runtime::Route {
@@ -470,6 +489,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                 ],
             },
             body: ::gateway_runtime::BodySpec::Undeclared,
+            rate_limits: &[],
             handler: crate::users::list_addresses,
         },
         ::gateway_runtime::Route {
@@ -493,7 +513,17 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                 required: true,
                 media_types: &["application/json"],
             },
+            rate_limits: &[],
             handler: crate::users::add_address,
+        },
+    ],
+    rate_limits: &[
+        ::gateway_runtime::RateLimit {
+            name: "signup",
+            count: 5,
+            period: ::std::time::Duration::from_secs(60),
+            burst: 5,
+            key: ::gateway_runtime::RateKey::Ip,
         },
     ],
 };
