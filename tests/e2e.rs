@@ -22,6 +22,8 @@ struct Seen {
     uri: String,
     headers: axum::http::HeaderMap,
     body_len: usize,
+    /// The body's bytes, when it was at most 64 KiB.
+    body: Vec<u8>,
 }
 
 #[derive(Clone, Default)]
@@ -42,12 +44,23 @@ async fn mock_handler(State(mock): State<Mock>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let mut stream = body.into_data_stream();
     let mut body_len = 0;
+    let mut kept = Vec::new();
     while let Some(chunk) = stream.next().await {
         match chunk {
-            Ok(chunk) => body_len += chunk.len(),
+            Ok(chunk) => {
+                body_len += chunk.len();
+                if kept.len() + chunk.len() <= 64 * 1024 {
+                    kept.extend_from_slice(&chunk);
+                }
+            }
             Err(_) => break,
         }
     }
+    let body = if body_len <= 64 * 1024 {
+        kept
+    } else {
+        Vec::new()
+    };
     let header = |name: &str| {
         parts
             .headers
@@ -60,6 +73,7 @@ async fn mock_handler(State(mock): State<Mock>, request: Request) -> Response {
         uri: parts.uri.to_string(),
         headers: parts.headers.clone(),
         body_len,
+        body,
     });
     if let Some(delay) = header("x-mock-delay-ms") {
         tokio::time::sleep(Duration::from_millis(delay)).await;
@@ -238,6 +252,9 @@ async fn raw(base: &str, request: &str) -> u16 {
         .unwrap_or(0)
 }
 
+/// A sign-up body that matches the users spec's `NewUser`.
+const ADA: &str = r#"{"email":"ada@example.com","name":"Ada","password":"correct-horse-battery"}"#;
+
 fn client() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().unwrap()
 }
@@ -309,7 +326,7 @@ async fn routes_reach_the_right_upstream_with_path_and_query() {
     let response = client()
         .post(format!("{base}/api/users?marker=route3"))
         .header("content-type", "application/json")
-        .body(r#"{"email":"ada@example.com","name":"Ada"}"#)
+        .body(ADA)
         .send()
         .await
         .unwrap();
@@ -319,7 +336,7 @@ async fn routes_reach_the_right_upstream_with_path_and_query() {
     let seen = world.users.seen();
     let seen = seen.iter().find(|s| s.uri.contains("route3")).unwrap();
     assert_eq!(seen.method, "POST");
-    assert_eq!(seen.body_len, 40);
+    assert_eq!(seen.body_len, ADA.len());
     // Forwarding headers are set for the upstream.
     assert_eq!(seen.headers["x-forwarded-for"], "127.0.0.1");
     assert_eq!(seen.headers["x-forwarded-proto"], "http");
@@ -599,15 +616,16 @@ async fn hop_by_hop_headers_are_stripped_both_ways() {
 async fn ten_megabyte_bodies_stream_both_ways() {
     let world = &world();
     let size = 10 * 1024 * 1024;
+    // A route that validates no body (`GET /products` declares none) streams it on.
     let response = client()
-        .post(format!("{}/api/users?marker=big1", world.gateway.base))
-        .header("content-type", "application/json")
+        .get(format!("{}/api/products?marker=big1", world.gateway.base))
+        .header("content-type", "application/octet-stream")
         .body(vec![b' '; size])
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let seen = world.users.seen();
+    let seen = world.orders.seen();
     assert_eq!(
         seen.iter()
             .find(|s| s.uri.contains("big1"))
@@ -624,6 +642,26 @@ async fn ten_megabyte_bodies_stream_both_ways() {
         .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.bytes().await.unwrap().len(), size);
+}
+
+#[tokio::test]
+async fn a_ten_megabyte_json_body_is_validated_whole_and_forwarded_as_sent() {
+    let world = &world();
+    let size = 10 * 1024 * 1024;
+    // Valid JSON: the user, then whitespace up to 10 MiB.
+    let mut body = ADA.as_bytes().to_vec();
+    body.resize(size, b' ');
+    let response = client()
+        .post(format!("{}/api/users?marker=big3", world.gateway.base))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let seen = world.users.seen();
+    let seen = seen.iter().find(|s| s.uri.contains("big3")).unwrap();
+    assert_eq!(seen.body_len, size);
 }
 
 #[tokio::test]
@@ -784,7 +822,7 @@ async fn bodies_must_have_a_declared_media_type_and_be_there_when_required() {
     let response = client()
         .post(format!("{base}/api/users?marker=media2"))
         .header("content-type", "Application/JSON; charset=utf-8")
-        .body("{}")
+        .body(ADA)
         .send()
         .await
         .unwrap();
@@ -1009,7 +1047,7 @@ async fn sign_ups_are_rate_limited_per_client_address() {
         client()
             .post(format!("{base}/api/users?marker=signup{i}"))
             .header("content-type", "application/json")
-            .body(r#"{"email":"ada@example.com","name":"Ada"}"#)
+            .body(ADA)
             .send()
     };
     // `signup: { rate: 5/minute, key: ip }`: the burst defaults to the count.
@@ -1039,4 +1077,111 @@ async fn sign_ups_are_rate_limited_per_client_address() {
         .unwrap();
     assert_eq!(response.status(), 200);
     assert!(response.headers().get("ratelimit-limit").is_none());
+}
+
+#[tokio::test]
+async fn json_bodies_are_checked_against_their_schema_with_every_failure_listed() {
+    let world = &world();
+    let base = &world.gateway.base;
+    // `NewUser`: required email, name, password (12..128 chars); no other properties;
+    // `locale` matches `^[a-z]{2}(-[A-Z]{2})?$`; `marketing_opt_in` is a boolean.
+    let response = client()
+        .post(format!("{base}/api/users?marker=json1"))
+        .header("content-type", "application/json")
+        .body(
+            r#"{"email":"ada@example.com","password":"short","locale":"EN","marketing_opt_in":"yes","nick":"ada","a/b":1}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    let (status, _, body) = problem(response).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["type"], "urn:gateway:problem:invalid-request");
+    let errors: Vec<(String, String, String)> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["in"].as_str().unwrap().to_owned(),
+                e["pointer"].as_str().unwrap().to_owned(),
+                e["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("", "must have the property `name`"),
+        ("/password", "must be 12 to 128 characters long"),
+        ("/marketing_opt_in", "must be a boolean"),
+        ("/locale", "must match the pattern `^[a-z]{2}(-[A-Z]{2})?$`"),
+        ("/nick", "is not a property this object may have"),
+        ("/a~1b", "is not a property this object may have"),
+    ];
+    let expected: Vec<(String, String, String)> = expected
+        .iter()
+        .map(|(p, m)| ("body".to_owned(), (*p).to_owned(), (*m).to_owned()))
+        .collect();
+    assert_eq!(errors, expected, "{body}");
+    assert!(nobody_saw(world, "json1"));
+
+    // Not an object at all; not JSON; JSON nested 10,000 deep: a 400 each, nothing sent.
+    for (marker, text, message) in [
+        ("json2", "[1, 2]".to_owned(), "must be an object"),
+        (
+            "json3",
+            r#"{"email": "#.to_owned(),
+            "the JSON body ends too early",
+        ),
+        ("json4", "{'a': 1}".to_owned(), "the body is not valid JSON"),
+        (
+            "json5",
+            "[".repeat(10_000) + &"]".repeat(10_000),
+            "the JSON body is nested too deeply",
+        ),
+    ] {
+        let response = client()
+            .post(format!("{base}/api/users?marker={marker}"))
+            .header("content-type", "application/json")
+            .body(text)
+            .send()
+            .await
+            .unwrap();
+        let (status, _, body) = problem(response).await;
+        assert_eq!(status, 400, "{marker}: {body}");
+        assert_eq!(body["errors"][0]["in"], "body", "{marker}");
+        assert_eq!(body["errors"][0]["pointer"], "", "{marker}");
+        let got = body["errors"][0]["message"].as_str().unwrap();
+        assert!(got.starts_with(message), "{marker}: {got}");
+        assert!(nobody_saw(world, marker), "{marker} reached the upstream");
+    }
+    // The gateway is still there.
+    let response = client()
+        .get(format!(
+            "{base}/api/payment-methods?country=DE&marker=json6"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn a_valid_json_body_reaches_the_upstream_byte_for_byte() {
+    let world = &world();
+    let base = &world.gateway.base;
+    // Odd spacing, key order, escapes and number spelling: forwarded as sent, never
+    // re-serialized.
+    let sent = "{ \"password\" :\"correct-horse-battery\",\n\t\"name\":\"Ada \\u004C\" ,\"email\":\"ada@example.com\",\"marketing_opt_in\" : false }  ";
+    let response = client()
+        .post(format!("{base}/api/users?marker=exact1"))
+        .header("content-type", "application/json; charset=utf-8")
+        .body(sent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let seen = world.users.seen();
+    let seen = seen.iter().find(|s| s.uri.contains("exact1")).unwrap();
+    assert_eq!(seen.body, sent.as_bytes());
+    assert_eq!(seen.headers["content-length"], sent.len().to_string());
 }

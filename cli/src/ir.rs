@@ -44,6 +44,9 @@ pub struct Service {
     pub request_timeout_ms: u64,
     /// Named types (parameter enums) of this service's module.
     pub enums: Vec<EnumType>,
+    /// The JSON body validators of this service's module (`Body::validators` and the
+    /// schemas themselves refer to them by index).
+    pub validators: Vec<Validator>,
     pub cors: Option<Cors>,
 }
 
@@ -353,6 +356,97 @@ pub struct EnumType {
 pub struct Body {
     pub required: bool,
     pub media_types: Vec<String>,
+    /// JSON media types (lower-case, without parameters) with a schema, and the index of
+    /// its validator in the service's `validators`.
+    pub validators: Vec<(String, usize)>,
+}
+
+/// One JSON Schema compiled into a function of the service's module. Component schemas
+/// get one each (shared by every body that refers to them, recursion included); every
+/// inline subschema gets its own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Validator {
+    /// The Rust function's name, e.g. `validate_order`.
+    pub function: String,
+    /// What it checks, for its doc comment: a component name or a place in the spec.
+    pub origin: String,
+    pub schema: JsonSchema,
+}
+
+/// The keywords of one schema a validator enforces. Subschemas are indices into the
+/// service's `validators`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JsonSchema {
+    /// `None`: any type.
+    pub types: Option<Vec<JsonType>>,
+    /// `null` is accepted whatever the other keywords say (OpenAPI 3.0 `nullable`).
+    pub nullable: bool,
+    /// The allowed values, a JSON array.
+    pub enumeration: Option<serde_json::Value>,
+    pub minimum: Option<Bound>,
+    pub maximum: Option<Bound>,
+    /// Positive integer factors only (exact); others are reported as not checked.
+    pub multiple_of: Option<u64>,
+    /// In Unicode code points.
+    pub min_length: Option<usize>,
+    pub max_length: Option<usize>,
+    /// ECMA-262, unanchored; checked at compile time to compile.
+    pub pattern: Option<String>,
+    pub format: Option<JsonFormat>,
+    pub items: Option<usize>,
+    pub min_items: Option<usize>,
+    pub max_items: Option<usize>,
+    pub unique_items: bool,
+    /// In the schema's order.
+    pub properties: Vec<(String, usize)>,
+    pub required: Vec<String>,
+    pub additional: Additional,
+    pub min_properties: Option<usize>,
+    pub max_properties: Option<usize>,
+    pub all_of: Vec<usize>,
+    pub any_of: Vec<usize>,
+    pub one_of: Vec<usize>,
+    pub not: Option<usize>,
+}
+
+impl JsonSchema {
+    /// Whether the schema accepts every value (its validator checks nothing).
+    pub fn is_trivial(&self) -> bool {
+        // `nullable` only widens a `type`; without one, everything is accepted anyway.
+        let rest = JsonSchema {
+            nullable: false,
+            ..self.clone()
+        };
+        rest == JsonSchema::default()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonType {
+    Null,
+    Boolean,
+    Object,
+    Array,
+    Number,
+    Integer,
+    String,
+}
+
+/// The string formats a validator checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonFormat {
+    Uuid,
+    Date,
+    DateTime,
+}
+
+/// `additionalProperties`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Additional {
+    #[default]
+    Allowed,
+    Forbidden,
+    Schema(usize),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 
 use http::{HeaderMap, header};
 
+use crate::json::{BodyErrors, Pointer, Validate};
 use crate::problem::{FieldError, Problem};
 
 /// An operation's `requestBody`, as compiled.
@@ -16,7 +17,49 @@ pub enum BodySpec {
         /// The media type ranges of its `content`, lower-case: `application/json`,
         /// `image/*`, `*/*`.
         media_types: &'static [&'static str],
+        /// For JSON media types with a schema: the media type (lower-case, no parameters)
+        /// and the generated validator of its schema. A body of such a type is read whole,
+        /// parsed and checked before it is forwarded; any other body streams through.
+        validators: &'static [(&'static str, Validate)],
     },
+}
+
+/// The validator of a body with these headers, if the route has one for its media type
+/// and that media type is JSON (`application/json` or `*/*+json`).
+pub(crate) fn validator(spec: BodySpec, headers: &HeaderMap) -> Option<Validate> {
+    let BodySpec::Declared { validators, .. } = spec else {
+        return None;
+    };
+    if validators.is_empty() {
+        return None;
+    }
+    let essence = essence(headers.get(header::CONTENT_TYPE)?.to_str().ok()?);
+    if essence != "application/json" && !essence.ends_with("+json") {
+        return None;
+    }
+    validators
+        .iter()
+        .find(|(range, _)| matches(range, &essence))
+        .map(|(_, validate)| *validate)
+}
+
+/// Parses and checks a whole JSON body: `Ok` to forward it (unchanged), or the 400.
+pub(crate) fn validate(bytes: &[u8], validate: Validate) -> Result<(), Problem> {
+    let value = crate::json::parse(bytes).map_err(|message| {
+        Problem::invalid_request(vec![FieldError {
+            location: "body",
+            name: None,
+            pointer: Some(String::new()),
+            message,
+        }])
+    })?;
+    let mut errors = BodyErrors::new();
+    validate(&value, &mut Pointer::new(), &mut errors);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Problem::invalid_request(errors.into_errors()))
+    }
 }
 
 /// `type/subtype` of a `Content-Type`, lower-cased, without parameters.
@@ -109,6 +152,7 @@ mod tests {
     const JSON: BodySpec = BodySpec::Declared {
         required: true,
         media_types: &["application/json", "image/*"],
+        validators: &[],
     };
 
     #[test]
@@ -133,9 +177,46 @@ mod tests {
         let any = BodySpec::Declared {
             required: false,
             media_types: &["*/*"],
+            validators: &[],
         };
         assert!(check_media_type(any, &headers(&[]), true).is_ok());
         assert!(check_media_type(BodySpec::Undeclared, &headers(&[]), true).is_ok());
+    }
+
+    #[test]
+    fn json_bodies_find_their_validator() {
+        fn object(value: &crate::json::Value, at: &mut Pointer, errors: &mut BodyErrors) {
+            errors.types(at, value, &[crate::json::Type::Object]);
+        }
+        let spec = BodySpec::Declared {
+            required: true,
+            media_types: &[
+                "application/json",
+                "application/merge-patch+json",
+                "text/plain",
+            ],
+            validators: &[
+                ("application/json", object),
+                ("application/merge-patch+json", object),
+            ],
+        };
+        for ct in [
+            "application/json; charset=utf-8",
+            "application/merge-patch+json",
+        ] {
+            let h = headers(&[("content-type", ct)]);
+            assert!(validator(spec, &h).is_some(), "{ct}");
+        }
+        for h in [headers(&[("content-type", "text/plain")]), headers(&[])] {
+            assert!(validator(spec, &h).is_none());
+        }
+        assert!(validate(b"{}", object).is_ok());
+        let problem = validate(b"[]", object).unwrap_err();
+        assert_eq!(problem.status, 400);
+        assert_eq!(problem.errors[0].pointer.as_deref(), Some(""));
+        assert_eq!(problem.errors[0].message, "must be an object");
+        let problem = validate(b"{", object).unwrap_err();
+        assert!(problem.errors[0].message.contains("ends too early"));
     }
 
     #[test]
@@ -145,6 +226,7 @@ mod tests {
         let optional = BodySpec::Declared {
             required: false,
             media_types: &["application/json"],
+            validators: &[],
         };
         assert!(missing_body(optional, false).is_none());
         assert!(missing_body(BodySpec::Undeclared, false).is_none());

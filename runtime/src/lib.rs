@@ -8,6 +8,7 @@
 
 pub mod body;
 pub mod cors;
+pub mod json;
 pub mod params;
 pub mod problem;
 pub mod ratelimit;
@@ -119,7 +120,8 @@ pub struct Route {
     pub service: usize,
     pub operation_id: &'static str,
     pub auth: Auth,
-    /// The operation's `requestBody`: required or not, and its media types.
+    /// The operation's `requestBody`: required or not, its media types, and the
+    /// validators of its JSON schemas.
     pub body: BodySpec,
     /// Indices into `Gateway::rate_limits` of the policies that apply (gateway, service,
     /// operation); every one must allow the request.

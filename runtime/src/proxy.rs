@@ -1,7 +1,8 @@
 //! Forwarding to upstreams: instance selection, the pooled HTTP/1.1 client, header
 //! rewriting and the streamed, size-limited bodies.
 //!
-//! Bodies are never buffered: the client's body goes upstream through [`LimitedBody`],
+//! Bodies are not buffered (except JSON bodies a route validates, read whole and checked
+//! in `server` first): the client's body goes upstream through [`LimitedBody`],
 //! which counts bytes so that a chunked body cannot exceed the gateway's limit, and the
 //! upstream's body comes back as hyper's own stream. Headers are rewritten in the map the
 //! request arrived with, so a request costs no header copies.
@@ -535,18 +536,35 @@ impl StdError for BodyError {
 }
 
 /// The client's body on its way upstream: streamed as it arrives, failing as soon as more
-/// than `limit` bytes went through.
+/// than `limit` bytes went through; or, for a body the gateway validated, the bytes it
+/// read, unchanged.
 #[derive(Debug)]
 pub(crate) struct LimitedBody {
-    inner: Incoming,
+    source: Source,
     limit: u64,
     remaining: u64,
+}
+
+#[derive(Debug)]
+enum Source {
+    Stream(Incoming),
+    /// Read whole (and checked) by the gateway; `None` once sent.
+    Full(Option<Bytes>),
 }
 
 impl LimitedBody {
     pub(crate) fn new(inner: Incoming, limit: u64) -> LimitedBody {
         LimitedBody {
-            inner,
+            source: Source::Stream(inner),
+            limit,
+            remaining: limit,
+        }
+    }
+
+    /// A body already read whole (within `limit`).
+    pub(crate) fn full(bytes: Bytes, limit: u64) -> LimitedBody {
+        LimitedBody {
+            source: Source::Full(Some(bytes)),
             limit,
             remaining: limit,
         }
@@ -562,7 +580,11 @@ impl Body for LimitedBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = &mut *self;
-        let frame = match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
+        let inner = match &mut this.source {
+            Source::Stream(inner) => inner,
+            Source::Full(bytes) => return Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+        };
+        let frame = match ready!(Pin::new(inner).poll_frame(cx)) {
             Some(Ok(frame)) => frame,
             Some(Err(error)) => return Poll::Ready(Some(Err(BodyError::Client(error)))),
             None => return Poll::Ready(None),
@@ -579,11 +601,19 @@ impl Body for LimitedBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        match &self.source {
+            Source::Stream(inner) => inner.is_end_stream(),
+            Source::Full(bytes) => bytes.is_none(),
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        match &self.source {
+            Source::Stream(inner) => inner.size_hint(),
+            Source::Full(bytes) => {
+                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
+            }
+        }
     }
 }
 

@@ -634,7 +634,24 @@ async fn dispatch(
         // `serve` checked every route's service at start.
         return Err(Problem::bad_gateway("the route has no service"));
     };
-    let body = LimitedBody::new(body, max_body);
+    let validate = state
+        .gateway
+        .routes
+        .get(index)
+        .and_then(|route| body::validator(route.body, &parts.headers));
+    let body = match validate {
+        // A JSON body with a schema is read whole (within the limit), parsed once and
+        // checked; what goes upstream is the client's bytes, unchanged.
+        Some(validate) if has_body => {
+            let bytes = read_whole(body, max_body).await?;
+            if let Err(problem) = body::validate(&bytes, validate) {
+                state.metrics.validation_failed(Slot::Route(index));
+                return Err(problem);
+            }
+            LimitedBody::full(bytes, max_body)
+        }
+        _ => LimitedBody::new(body, max_body),
+    };
     proxy::forward(
         upstream,
         forward.path,
@@ -646,6 +663,30 @@ async fn dispatch(
     )
     .await
     .map(|response| response.map(ResponseBody::Upstream))
+}
+
+/// The whole body, or 413 as soon as it passes `limit` bytes (counted as they arrive,
+/// whatever `Content-Length` said).
+async fn read_whole(mut body: Incoming, limit: u64) -> Result<Bytes, Problem> {
+    use http_body_util::BodyExt as _;
+    let mut buffer = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| {
+            Problem::new(
+                http::StatusCode::BAD_REQUEST,
+                "incomplete-body",
+                "Incomplete body",
+                "the request body could not be read to its end",
+            )
+        })?;
+        if let Ok(data) = frame.into_data() {
+            if buffer.len() as u64 + data.len() as u64 > limit {
+                return Err(Problem::payload_too_large(limit));
+            }
+            buffer.extend_from_slice(&data);
+        }
+    }
+    Ok(buffer.freeze())
 }
 
 /// Routing, auth, rate limits and the generated handler: everything that reads the

@@ -204,10 +204,16 @@ fn route_entry(gateway: &Gateway, route: &Route) -> TokenStream {
                         .to_ascii_lowercase()
                 })
                 .collect();
+            let module = ident(&gateway.services[route.service].module);
+            let validators = body.validators.iter().map(|(media, index)| {
+                let function = ident(&gateway.services[route.service].validators[*index].function);
+                quote!((#media, crate::#module::#function))
+            });
             quote! {
                 ::gateway_runtime::BodySpec::Declared {
                     required: #required,
                     media_types: &[#(#media),*],
+                    validators: &[#(#validators),*],
                 }
             }
         }
@@ -239,10 +245,15 @@ pub fn service_rs(gateway: &Gateway, index: usize) -> TokenStream {
         .iter()
         .filter(|r| r.service == index)
         .map(|r| handler(service, r));
+    let validators = service
+        .validators
+        .iter()
+        .map(|v| super::validate::validator(service, v));
     quote! {
         #![doc = #doc]
         #(#enums)*
         #(#handlers)*
+        #(#validators)*
     }
 }
 

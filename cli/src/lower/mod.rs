@@ -7,6 +7,7 @@
 pub mod names;
 mod openapi;
 mod path;
+mod schema;
 
 use indexmap::IndexMap;
 use openapiv3::{
@@ -65,10 +66,13 @@ pub fn lower(loaded: &Loaded, diags: &mut Diagnostics) -> Option<Gateway> {
             handlers: Scope::with_reserved(&[]),
             types: Scope::with_reserved(&[]),
             enums: Vec::new(),
+            schemas: schema::Schemas::default(),
             diags,
         };
         routes.extend(lowering.routes());
+        lowering.schemas.check_cycles(spec, lowering.diags);
         let enums = lowering.enums;
+        let validators = lowering.schemas.validators;
         services.push(Service {
             key: config.key.clone(),
             module,
@@ -77,6 +81,7 @@ pub fn lower(loaded: &Loaded, diags: &mut Diagnostics) -> Option<Gateway> {
             connect_timeout_ms: duration_ms(config.connect_timeout),
             request_timeout_ms: duration_ms(config.request_timeout),
             enums,
+            validators,
             cors: config.cors.as_ref().map(|c| Cors {
                 allow_origins: c.allow_origins.clone(),
                 allow_methods: c
@@ -186,6 +191,7 @@ struct ServiceLowering<'a> {
     handlers: Scope,
     types: Scope,
     enums: Vec<EnumType>,
+    schemas: schema::Schemas,
     diags: &'a mut Diagnostics,
 }
 
@@ -276,23 +282,30 @@ impl<'a> ServiceLowering<'a> {
                 }
             }
         }
-        let with_body = routes.iter().filter(|r: &&Route| r.body.is_some()).count();
-        if with_body > 0 {
+        let unvalidated = routes
+            .iter()
+            .filter(|r: &&Route| {
+                r.body
+                    .as_ref()
+                    .is_some_and(|b| b.validators.len() < b.media_types.len())
+            })
+            .count();
+        if unvalidated > 0 {
             self.diags.push(
                 Diagnostic::warning(
                     "gateway::spec::body_not_validated",
                     format!(
-                        "{with_body} operation{} of service `{}` take{} a request body; this version checks their presence and media type but forwards them without checking them against their schemas",
-                        if with_body == 1 { "" } else { "s" },
+                        "{unvalidated} operation{} of service `{}` accept{} request bodies that are not JSON with a schema; this version checks their presence and media type but forwards them without checking their content",
+                        if unvalidated == 1 { "" } else { "s" },
                         self.config.key,
-                        if with_body == 1 { "s" } else { "" },
+                        if unvalidated == 1 { "s" } else { "" },
                     ),
                 )
                 .at(Location::key(
                     self.manifest_file,
                     pointer_push("/services", &self.config.key),
                 ))
-                .help("the upstream must still validate request bodies; the size limit (`limits.max_body`) is enforced"),
+                .help("the upstream must still validate those bodies; the size limit (`limits.max_body`) is enforced"),
             );
         }
         // Policies for operations the spec does not have.
@@ -333,7 +346,7 @@ impl<'a> ServiceLowering<'a> {
         let errors_before = self.diags.list.len();
         let policy = self.policy(&operation_id, operation, pointer);
         let params = self.params(template, item, operation, pointer, &operation_id);
-        let body = self.body(operation, pointer);
+        let body = self.body(operation, pointer, &operation_id);
         let auth = self.auth(&operation_id, operation, &policy, pointer);
         let rate_limits = self.rate_limits(&policy, pointer);
         let failed = self.diags.list[errors_before..]
@@ -600,10 +613,10 @@ impl<'a> ServiceLowering<'a> {
         }
     }
 
-    fn body(&mut self, operation: &Operation, pointer: &str) -> Option<Body> {
+    fn body(&mut self, operation: &Operation, pointer: &str, operation_id: &str) -> Option<Body> {
         let body = operation.request_body.as_ref()?;
-        let body = match body {
-            ReferenceOr::Item(body) => body,
+        let (body, body_pointer) = match body {
+            ReferenceOr::Item(body) => (body, pointer_push(pointer, "requestBody")),
             ReferenceOr::Reference { reference } => {
                 let name = reference.strip_prefix("#/components/requestBodies/")?;
                 match self
@@ -613,7 +626,9 @@ impl<'a> ServiceLowering<'a> {
                     .as_ref()
                     .and_then(|c| c.request_bodies.get(name))
                 {
-                    Some(ReferenceOr::Item(body)) => body,
+                    Some(ReferenceOr::Item(body)) => {
+                        (body, pointer_push("/components/requestBodies", name))
+                    }
                     _ => {
                         self.diags.push(
                             Diagnostic::error(
@@ -627,9 +642,37 @@ impl<'a> ServiceLowering<'a> {
                 }
             }
         };
+        // JSON media types with a schema get a validator.
+        let mut validators = Vec::new();
+        for (media_type, content) in &body.content {
+            let essence = media_type
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase();
+            let json = essence == "application/json" || essence.ends_with("+json");
+            if !json || content.schema.is_none() {
+                continue;
+            }
+            let at = pointer_push(
+                &pointer_push(&pointer_push(&body_pointer, "content"), media_type),
+                "schema",
+            );
+            let mut lowering = schema::SchemaLowering {
+                spec: self.spec,
+                schemas: &mut self.schemas,
+                names: &mut self.handlers,
+                diags: self.diags,
+            };
+            if let Some(index) = lowering.lower(&at, &format!("{operation_id}_body")) {
+                validators.push((essence, index));
+            }
+        }
         Some(Body {
             required: body.required,
             media_types: body.content.keys().cloned().collect(),
+            validators,
         })
     }
 

@@ -585,3 +585,369 @@ pub fn get_product_review(
             .forward(),
     )
 }
+/// Checks a value against the schema at `/components/schemas/NewOrder`.
+pub fn validate_new_order(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+        return;
+    }
+    if let ::std::option::Option::Some(object) = value.as_object() {
+        errors.required(at, object, &["items", "shipping_address_id", "currency"]);
+        if let ::std::option::Option::Some(property) = object.get("items") {
+            at.push_key("items");
+            validate_new_order_items(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("shipping_address_id")
+        {
+            at.push_key("shipping_address_id");
+            validate_new_order_shipping_address_id(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("currency") {
+            at.push_key("currency");
+            validate_new_order_currency(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("note") {
+            at.push_key("note");
+            validate_new_order_note(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("tags") {
+            at.push_key("tags");
+            validate_new_order_tags(property, at, errors);
+            at.pop();
+        }
+        errors
+            .no_additional(
+                at,
+                object,
+                &["items", "shipping_address_id", "currency", "note", "tags"],
+            );
+    }
+}
+/// Checks a value against the schema at `/components/schemas/NewOrder/properties/items`.
+pub fn validate_new_order_items(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::Array]) {
+        return;
+    }
+    if let ::std::option::Option::Some(items) = value.as_array() {
+        errors
+            .items(
+                at,
+                items,
+                ::std::option::Option::Some(1),
+                ::std::option::Option::Some(100),
+                false,
+            );
+        errors.each_item(at, items, validate_new_line_item);
+    }
+}
+/// Checks a value against the schema at `/components/schemas/NewLineItem`.
+pub fn validate_new_line_item(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+        return;
+    }
+    if let ::std::option::Option::Some(object) = value.as_object() {
+        errors.required(at, object, &["sku", "quantity"]);
+        if let ::std::option::Option::Some(property) = object.get("sku") {
+            at.push_key("sku");
+            validate_sku(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("quantity") {
+            at.push_key("quantity");
+            validate_new_line_item_quantity(property, at, errors);
+            at.pop();
+        }
+        errors.no_additional(at, object, &["sku", "quantity"]);
+    }
+}
+/// Checks a value against the schema at `/components/schemas/Sku`.
+pub fn validate_sku(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+        return;
+    }
+    if let ::std::option::Option::Some(text) = value.as_str() {
+        static PATTERN: ::gateway_runtime::params::Pattern = ::gateway_runtime::params::Pattern::new(
+            "^[A-Z]{3}-[0-9]{4,8}$",
+            "u",
+        );
+        errors.pattern(at, text, &PATTERN);
+    }
+}
+/// Checks a value against the schema at `/components/schemas/NewLineItem/properties/quantity`.
+pub fn validate_new_line_item_quantity(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::Integer]) {
+        return;
+    }
+    if let ::std::option::Option::Some(number) = value.as_number() {
+        errors
+            .range(
+                at,
+                number,
+                ::std::option::Option::Some((
+                    ::gateway_runtime::json::Bound::Int(0i64),
+                    true,
+                )),
+                ::std::option::Option::Some((
+                    ::gateway_runtime::json::Bound::Int(99i64),
+                    false,
+                )),
+            );
+    }
+}
+/// Checks a value against the schema at `/components/schemas/NewOrder/properties/shipping_address_id`.
+pub fn validate_new_order_shipping_address_id(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::Integer]) {
+        return;
+    }
+    if let ::std::option::Option::Some(number) = value.as_number() {
+        errors
+            .range(
+                at,
+                number,
+                ::std::option::Option::Some((
+                    ::gateway_runtime::json::Bound::Int(-9223372036854775808i64),
+                    false,
+                )),
+                ::std::option::Option::Some((
+                    ::gateway_runtime::json::Bound::Int(9223372036854775807i64),
+                    false,
+                )),
+            );
+    }
+}
+/// Checks a value against the schema at `/components/schemas/NewOrder/properties/currency`.
+pub fn validate_new_order_currency(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    static ENUM: ::gateway_runtime::json::Enum = ::gateway_runtime::json::Enum::new(
+        "[\"EUR\"]",
+    );
+    errors.enumeration(at, value, &ENUM);
+}
+/// Checks a value against the schema at `/components/schemas/NewOrder/properties/note`.
+pub fn validate_new_order_note(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if value.is_null() {
+        return;
+    }
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+        return;
+    }
+    if let ::std::option::Option::Some(text) = value.as_str() {
+        errors
+            .length(
+                at,
+                text,
+                ::std::option::Option::None,
+                ::std::option::Option::Some(500),
+            );
+    }
+}
+/// Checks a value against the schema at `/components/schemas/NewOrder/properties/tags`.
+pub fn validate_new_order_tags(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::Array]) {
+        return;
+    }
+    if let ::std::option::Option::Some(items) = value.as_array() {
+        errors
+            .items(
+                at,
+                items,
+                ::std::option::Option::None,
+                ::std::option::Option::None,
+                true,
+            );
+        errors.each_item(at, items, validate_new_order_tags_item);
+    }
+}
+/// Checks a value against the schema at `/components/schemas/NewOrder/properties/tags/items`.
+pub fn validate_new_order_tags_item(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+        return;
+    }
+    if let ::std::option::Option::Some(text) = value.as_str() {
+        static PATTERN: ::gateway_runtime::params::Pattern = ::gateway_runtime::params::Pattern::new(
+            "^[a-z0-9-]{1,32}$",
+            "u",
+        );
+        errors.pattern(at, text, &PATTERN);
+    }
+}
+/// Checks a value against the schema at `/components/schemas/OrderUpdate`.
+pub fn validate_order_update(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+        return;
+    }
+    if let ::std::option::Option::Some(object) = value.as_object() {
+        errors
+            .property_count(
+                at,
+                object,
+                ::std::option::Option::Some(1),
+                ::std::option::Option::None,
+            );
+        if let ::std::option::Option::Some(property) = object.get("shipping_address_id")
+        {
+            at.push_key("shipping_address_id");
+            validate_order_update_shipping_address_id(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("note") {
+            at.push_key("note");
+            validate_order_update_note(property, at, errors);
+            at.pop();
+        }
+        errors.no_additional(at, object, &["shipping_address_id", "note"]);
+    }
+}
+/// Checks a value against the schema at `/components/schemas/OrderUpdate/properties/shipping_address_id`.
+pub fn validate_order_update_shipping_address_id(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::Integer]) {
+        return;
+    }
+    if let ::std::option::Option::Some(number) = value.as_number() {
+        errors
+            .range(
+                at,
+                number,
+                ::std::option::Option::Some((
+                    ::gateway_runtime::json::Bound::Int(-9223372036854775808i64),
+                    false,
+                )),
+                ::std::option::Option::Some((
+                    ::gateway_runtime::json::Bound::Int(9223372036854775807i64),
+                    false,
+                )),
+            );
+    }
+}
+/// Checks a value against the schema at `/components/schemas/OrderUpdate/properties/note`.
+pub fn validate_order_update_note(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if value.is_null() {
+        return;
+    }
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+        return;
+    }
+    if let ::std::option::Option::Some(text) = value.as_str() {
+        errors
+            .length(
+                at,
+                text,
+                ::std::option::Option::None,
+                ::std::option::Option::Some(500),
+            );
+    }
+}
+/// Checks a value against the schema at `/components/schemas/Cancellation`.
+pub fn validate_cancellation(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+        return;
+    }
+    if let ::std::option::Option::Some(object) = value.as_object() {
+        errors.required(at, object, &["reason"]);
+        if let ::std::option::Option::Some(property) = object.get("reason") {
+            at.push_key("reason");
+            validate_cancellation_reason(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("comment") {
+            at.push_key("comment");
+            validate_cancellation_comment(property, at, errors);
+            at.pop();
+        }
+        errors.no_additional(at, object, &["reason", "comment"]);
+    }
+}
+/// Checks a value against the schema at `/components/schemas/Cancellation/properties/reason`.
+pub fn validate_cancellation_reason(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+        return;
+    }
+    static ENUM: ::gateway_runtime::json::Enum = ::gateway_runtime::json::Enum::new(
+        "[\"changed_mind\",\"found_cheaper\",\"delivery_too_slow\",\"other\"]",
+    );
+    errors.enumeration(at, value, &ENUM);
+}
+/// Checks a value against the schema at `/components/schemas/Cancellation/properties/comment`.
+pub fn validate_cancellation_comment(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if value.is_null() {
+        return;
+    }
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+        return;
+    }
+    if let ::std::option::Option::Some(text) = value.as_str() {
+        errors
+            .length(
+                at,
+                text,
+                ::std::option::Option::None,
+                ::std::option::Option::Some(1000),
+            );
+    }
+}

@@ -316,3 +316,263 @@ pub fn create_refund(
             .forward(),
     )
 }
+/// Checks a value against the schema at `/components/schemas/NewPayment`.
+pub fn validate_new_payment(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+        return;
+    }
+    if let ::std::option::Option::Some(object) = value.as_object() {
+        errors.required(at, object, &["order_id", "amount", "method"]);
+        if let ::std::option::Option::Some(property) = object.get("order_id") {
+            at.push_key("order_id");
+            validate_new_payment_order_id(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("amount") {
+            at.push_key("amount");
+            validate_amount(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("method") {
+            at.push_key("method");
+            validate_new_payment_method(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("capture") {
+            at.push_key("capture");
+            validate_new_payment_capture(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("return_url") {
+            at.push_key("return_url");
+            validate_new_payment_return_url(property, at, errors);
+            at.pop();
+        }
+        errors
+            .no_additional(
+                at,
+                object,
+                &["order_id", "amount", "method", "capture", "return_url"],
+            );
+    }
+}
+/// Checks a value against the schema at `/components/schemas/NewPayment/properties/order_id`.
+pub fn validate_new_payment_order_id(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::Integer]) {
+        return;
+    }
+    if let ::std::option::Option::Some(number) = value.as_number() {
+        errors
+            .range(
+                at,
+                number,
+                ::std::option::Option::Some((
+                    ::gateway_runtime::json::Bound::Int(1i64),
+                    false,
+                )),
+                ::std::option::Option::Some((
+                    ::gateway_runtime::json::Bound::Int(9223372036854775807i64),
+                    false,
+                )),
+            );
+    }
+}
+/// Checks a value against the schema at `/components/schemas/Amount`.
+pub fn validate_amount(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+        return;
+    }
+    if let ::std::option::Option::Some(object) = value.as_object() {
+        errors.required(at, object, &["value", "currency"]);
+        if let ::std::option::Option::Some(property) = object.get("value") {
+            at.push_key("value");
+            validate_amount_value(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("currency") {
+            at.push_key("currency");
+            validate_currency(property, at, errors);
+            at.pop();
+        }
+        errors.no_additional(at, object, &["value", "currency"]);
+    }
+}
+/// Checks a value against the schema at `/components/schemas/Amount/properties/value`.
+pub fn validate_amount_value(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::Integer]) {
+        return;
+    }
+    if let ::std::option::Option::Some(number) = value.as_number() {
+        errors
+            .range(
+                at,
+                number,
+                ::std::option::Option::Some((
+                    ::gateway_runtime::json::Bound::Int(1i64),
+                    false,
+                )),
+                ::std::option::Option::Some((
+                    ::gateway_runtime::json::Bound::Int(9223372036854775807i64),
+                    false,
+                )),
+            );
+    }
+}
+/// Checks a value against the schema at `/components/schemas/Currency`.
+pub fn validate_currency(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+        return;
+    }
+    static ENUM: ::gateway_runtime::json::Enum = ::gateway_runtime::json::Enum::new(
+        "[\"EUR\",\"GBP\",\"USD\"]",
+    );
+    errors.enumeration(at, value, &ENUM);
+}
+/// Checks a value against the schema at `/components/schemas/NewPayment/properties/method`.
+pub fn validate_new_payment_method(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+        return;
+    }
+    if let ::std::option::Option::Some(text) = value.as_str() {
+        errors
+            .length(
+                at,
+                text,
+                ::std::option::Option::Some(1),
+                ::std::option::Option::Some(32),
+            );
+    }
+}
+/// Checks a value against the schema at `/components/schemas/NewPayment/properties/capture`.
+pub fn validate_new_payment_capture(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    errors.types(at, value, &[::gateway_runtime::json::Type::Boolean]);
+}
+/// Checks a value against the schema at `/components/schemas/NewPayment/properties/return_url`.
+pub fn validate_new_payment_return_url(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    errors.types(at, value, &[::gateway_runtime::json::Type::String]);
+}
+/// Checks a value against the schema at `/components/schemas/Capture`.
+pub fn validate_capture(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+        return;
+    }
+    if let ::std::option::Option::Some(object) = value.as_object() {
+        if let ::std::option::Option::Some(property) = object.get("amount") {
+            at.push_key("amount");
+            validate_amount(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("final") {
+            at.push_key("final");
+            validate_capture_final(property, at, errors);
+            at.pop();
+        }
+        errors.no_additional(at, object, &["amount", "final"]);
+    }
+}
+/// Checks a value against the schema at `/components/schemas/Capture/properties/final`.
+pub fn validate_capture_final(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    errors.types(at, value, &[::gateway_runtime::json::Type::Boolean]);
+}
+/// Checks a value against the schema at `/components/schemas/NewRefund`.
+pub fn validate_new_refund(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+        return;
+    }
+    if let ::std::option::Option::Some(object) = value.as_object() {
+        errors.required(at, object, &["amount", "reason"]);
+        if let ::std::option::Option::Some(property) = object.get("amount") {
+            at.push_key("amount");
+            validate_amount(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("reason") {
+            at.push_key("reason");
+            validate_new_refund_reason(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("note") {
+            at.push_key("note");
+            validate_new_refund_note(property, at, errors);
+            at.pop();
+        }
+        errors.no_additional(at, object, &["amount", "reason", "note"]);
+    }
+}
+/// Checks a value against the schema at `/components/schemas/NewRefund/properties/reason`.
+pub fn validate_new_refund_reason(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+        return;
+    }
+    static ENUM: ::gateway_runtime::json::Enum = ::gateway_runtime::json::Enum::new(
+        "[\"requested_by_customer\",\"duplicate\",\"fraudulent\",\"goods_not_received\"]",
+    );
+    errors.enumeration(at, value, &ENUM);
+}
+/// Checks a value against the schema at `/components/schemas/NewRefund/properties/note`.
+pub fn validate_new_refund_note(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+        return;
+    }
+    if let ::std::option::Option::Some(text) = value.as_str() {
+        errors
+            .length(
+                at,
+                text,
+                ::std::option::Option::None,
+                ::std::option::Option::Some(500),
+            );
+    }
+}

@@ -123,6 +123,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Declared {
                 required: true,
                 media_types: &["application/json"],
+                validators: &[("application/json", crate::orders::validate_new_order)],
             },
             rate_limits: &[],
             handler: crate::orders::create_order,
@@ -168,6 +169,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Declared {
                 required: true,
                 media_types: &["application/json"],
+                validators: &[("application/json", crate::orders::validate_order_update)],
             },
             rate_limits: &[],
             handler: crate::orders::update_order,
@@ -192,6 +194,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Declared {
                 required: true,
                 media_types: &["application/json"],
+                validators: &[("application/json", crate::orders::validate_cancellation)],
             },
             rate_limits: &[],
             handler: crate::orders::cancel_order,
@@ -254,6 +257,9 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Declared {
                 required: true,
                 media_types: &["application/json"],
+                validators: &[
+                    ("application/json", crate::payments::validate_new_payment),
+                ],
             },
             rate_limits: &[],
             handler: crate::payments::create_payment,
@@ -305,6 +311,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Declared {
                 required: false,
                 media_types: &["application/json"],
+                validators: &[("application/json", crate::payments::validate_capture)],
             },
             rate_limits: &[],
             handler: crate::payments::capture_payment,
@@ -333,6 +340,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Declared {
                 required: true,
                 media_types: &["application/json"],
+                validators: &[("application/json", crate::payments::validate_new_refund)],
             },
             rate_limits: &[],
             handler: crate::payments::create_refund,
@@ -401,6 +409,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Declared {
                 required: true,
                 media_types: &["application/json"],
+                validators: &[("application/json", crate::users::validate_new_user)],
             },
             rate_limits: &[0],
             handler: crate::users::create_user,
@@ -467,6 +476,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Declared {
                 required: true,
                 media_types: &["application/json"],
+                validators: &[("application/json", crate::users::validate_user_update)],
             },
             rate_limits: &[],
             handler: crate::users::update_user,
@@ -512,6 +522,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Declared {
                 required: true,
                 media_types: &["application/json"],
+                validators: &[("application/json", crate::users::validate_new_address)],
             },
             rate_limits: &[],
             handler: crate::users::add_address,

@@ -473,3 +473,372 @@ pub fn add_address(
             .forward(),
     )
 }
+/// Checks a value against the schema at `/components/schemas/NewUser`.
+pub fn validate_new_user(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+        return;
+    }
+    if let ::std::option::Option::Some(object) = value.as_object() {
+        errors.required(at, object, &["email", "name", "password"]);
+        if let ::std::option::Option::Some(property) = object.get("email") {
+            at.push_key("email");
+            validate_new_user_email(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("name") {
+            at.push_key("name");
+            validate_new_user_name(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("password") {
+            at.push_key("password");
+            validate_new_user_password(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("marketing_opt_in") {
+            at.push_key("marketing_opt_in");
+            validate_new_user_marketing_opt_in(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("locale") {
+            at.push_key("locale");
+            validate_new_user_locale(property, at, errors);
+            at.pop();
+        }
+        errors
+            .no_additional(
+                at,
+                object,
+                &["email", "name", "password", "marketing_opt_in", "locale"],
+            );
+    }
+}
+/// Checks a value against the schema at `/components/schemas/NewUser/properties/email`.
+pub fn validate_new_user_email(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+        return;
+    }
+    if let ::std::option::Option::Some(text) = value.as_str() {
+        errors
+            .length(
+                at,
+                text,
+                ::std::option::Option::None,
+                ::std::option::Option::Some(254),
+            );
+    }
+}
+/// Checks a value against the schema at `/components/schemas/NewUser/properties/name`.
+pub fn validate_new_user_name(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+        return;
+    }
+    if let ::std::option::Option::Some(text) = value.as_str() {
+        errors
+            .length(
+                at,
+                text,
+                ::std::option::Option::Some(1),
+                ::std::option::Option::Some(100),
+            );
+    }
+}
+/// Checks a value against the schema at `/components/schemas/NewUser/properties/password`.
+pub fn validate_new_user_password(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+        return;
+    }
+    if let ::std::option::Option::Some(text) = value.as_str() {
+        errors
+            .length(
+                at,
+                text,
+                ::std::option::Option::Some(12),
+                ::std::option::Option::Some(128),
+            );
+    }
+}
+/// Checks a value against the schema at `/components/schemas/NewUser/properties/marketing_opt_in`.
+pub fn validate_new_user_marketing_opt_in(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    errors.types(at, value, &[::gateway_runtime::json::Type::Boolean]);
+}
+/// Checks a value against the schema at `/components/schemas/NewUser/properties/locale`.
+pub fn validate_new_user_locale(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+        return;
+    }
+    if let ::std::option::Option::Some(text) = value.as_str() {
+        static PATTERN: ::gateway_runtime::params::Pattern = ::gateway_runtime::params::Pattern::new(
+            "^[a-z]{2}(-[A-Z]{2})?$",
+            "u",
+        );
+        errors.pattern(at, text, &PATTERN);
+    }
+}
+/// Checks a value against the schema at `/components/schemas/UserUpdate`.
+pub fn validate_user_update(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+        return;
+    }
+    if let ::std::option::Option::Some(object) = value.as_object() {
+        errors
+            .property_count(
+                at,
+                object,
+                ::std::option::Option::Some(1),
+                ::std::option::Option::None,
+            );
+        if let ::std::option::Option::Some(property) = object.get("name") {
+            at.push_key("name");
+            validate_user_update_name(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("marketing_opt_in") {
+            at.push_key("marketing_opt_in");
+            validate_user_update_marketing_opt_in(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("locale") {
+            at.push_key("locale");
+            validate_user_update_locale(property, at, errors);
+            at.pop();
+        }
+        errors.no_additional(at, object, &["name", "marketing_opt_in", "locale"]);
+    }
+}
+/// Checks a value against the schema at `/components/schemas/UserUpdate/properties/name`.
+pub fn validate_user_update_name(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+        return;
+    }
+    if let ::std::option::Option::Some(text) = value.as_str() {
+        errors
+            .length(
+                at,
+                text,
+                ::std::option::Option::Some(1),
+                ::std::option::Option::Some(100),
+            );
+    }
+}
+/// Checks a value against the schema at `/components/schemas/UserUpdate/properties/marketing_opt_in`.
+pub fn validate_user_update_marketing_opt_in(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    errors.types(at, value, &[::gateway_runtime::json::Type::Boolean]);
+}
+/// Checks a value against the schema at `/components/schemas/UserUpdate/properties/locale`.
+pub fn validate_user_update_locale(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+        return;
+    }
+    if let ::std::option::Option::Some(text) = value.as_str() {
+        static PATTERN: ::gateway_runtime::params::Pattern = ::gateway_runtime::params::Pattern::new(
+            "^[a-z]{2}(-[A-Z]{2})?$",
+            "u",
+        );
+        errors.pattern(at, text, &PATTERN);
+    }
+}
+/// Checks a value against the schema at `/components/schemas/NewAddress`.
+pub fn validate_new_address(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+        return;
+    }
+    if let ::std::option::Option::Some(object) = value.as_object() {
+        errors
+            .required(at, object, &["kind", "line1", "city", "postal_code", "country"]);
+        if let ::std::option::Option::Some(property) = object.get("kind") {
+            at.push_key("kind");
+            validate_address_kind(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("line1") {
+            at.push_key("line1");
+            validate_new_address_line1(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("line2") {
+            at.push_key("line2");
+            validate_new_address_line2(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("city") {
+            at.push_key("city");
+            validate_new_address_city(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("postal_code") {
+            at.push_key("postal_code");
+            validate_new_address_postal_code(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("country") {
+            at.push_key("country");
+            validate_new_address_country(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("default") {
+            at.push_key("default");
+            validate_new_address_default(property, at, errors);
+            at.pop();
+        }
+    }
+}
+/// Checks a value against the schema at `/components/schemas/AddressKind`.
+pub fn validate_address_kind(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+        return;
+    }
+    static ENUM: ::gateway_runtime::json::Enum = ::gateway_runtime::json::Enum::new(
+        "[\"shipping\",\"billing\"]",
+    );
+    errors.enumeration(at, value, &ENUM);
+}
+/// Checks a value against the schema at `/components/schemas/NewAddress/properties/line1`.
+pub fn validate_new_address_line1(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+        return;
+    }
+    if let ::std::option::Option::Some(text) = value.as_str() {
+        errors
+            .length(
+                at,
+                text,
+                ::std::option::Option::Some(1),
+                ::std::option::Option::Some(200),
+            );
+    }
+}
+/// Checks a value against the schema at `/components/schemas/NewAddress/properties/line2`.
+pub fn validate_new_address_line2(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+        return;
+    }
+    if let ::std::option::Option::Some(text) = value.as_str() {
+        errors
+            .length(
+                at,
+                text,
+                ::std::option::Option::None,
+                ::std::option::Option::Some(200),
+            );
+    }
+}
+/// Checks a value against the schema at `/components/schemas/NewAddress/properties/city`.
+pub fn validate_new_address_city(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+        return;
+    }
+    if let ::std::option::Option::Some(text) = value.as_str() {
+        errors
+            .length(
+                at,
+                text,
+                ::std::option::Option::Some(1),
+                ::std::option::Option::Some(100),
+            );
+    }
+}
+/// Checks a value against the schema at `/components/schemas/NewAddress/properties/postal_code`.
+pub fn validate_new_address_postal_code(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+        return;
+    }
+    if let ::std::option::Option::Some(text) = value.as_str() {
+        errors
+            .length(
+                at,
+                text,
+                ::std::option::Option::None,
+                ::std::option::Option::Some(16),
+            );
+    }
+}
+/// Checks a value against the schema at `/components/schemas/NewAddress/properties/country`.
+pub fn validate_new_address_country(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+        return;
+    }
+    if let ::std::option::Option::Some(text) = value.as_str() {
+        static PATTERN: ::gateway_runtime::params::Pattern = ::gateway_runtime::params::Pattern::new(
+            "^[A-Z]{2}$",
+            "u",
+        );
+        errors.pattern(at, text, &PATTERN);
+    }
+}
+/// Checks a value against the schema at `/components/schemas/NewAddress/properties/default`.
+pub fn validate_new_address_default(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    errors.types(at, value, &[::gateway_runtime::json::Type::Boolean]);
+}

@@ -1,0 +1,244 @@
+//! Body validators as Rust: one function per [`Validator`], straight-line calls of
+//! `gateway_runtime::json` helpers, one per keyword the schema has. A keyword that applies
+//! to one JSON type is checked only on values of that type, as JSON Schema says.
+
+use proc_macro2::{Ident, Literal, Span, TokenStream};
+use quote::quote;
+
+use crate::ir::{Additional, Bound, BoundValue, JsonFormat, JsonType, Service, Validator};
+
+fn ident(name: &str) -> Ident {
+    Ident::new(name, Span::call_site())
+}
+
+fn usize_option(n: Option<usize>) -> TokenStream {
+    match n {
+        Some(n) => {
+            let n = Literal::usize_unsuffixed(n);
+            quote!(::std::option::Option::Some(#n))
+        }
+        None => quote!(::std::option::Option::None),
+    }
+}
+
+fn bound(b: &Option<Bound>) -> TokenStream {
+    match b {
+        Some(Bound { value, exclusive }) => {
+            let value = match value {
+                BoundValue::Int(v) => {
+                    let v = Literal::i64_suffixed(*v);
+                    quote!(::gateway_runtime::json::Bound::Int(#v))
+                }
+                BoundValue::Number(v) => {
+                    let v = Literal::f64_suffixed(*v);
+                    quote!(::gateway_runtime::json::Bound::Float(#v))
+                }
+            };
+            quote!(::std::option::Option::Some((#value, #exclusive)))
+        }
+        None => quote!(::std::option::Option::None),
+    }
+}
+
+fn json_type(ty: JsonType) -> TokenStream {
+    let name = ident(match ty {
+        JsonType::Null => "Null",
+        JsonType::Boolean => "Boolean",
+        JsonType::Object => "Object",
+        JsonType::Array => "Array",
+        JsonType::Number => "Number",
+        JsonType::Integer => "Integer",
+        JsonType::String => "String",
+    });
+    quote!(::gateway_runtime::json::Type::#name)
+}
+
+/// The function of one validator of `service`.
+pub fn validator(service: &Service, v: &Validator) -> TokenStream {
+    let function = ident(&v.function);
+    let call = |index: usize| ident(&service.validators[index].function);
+    let s = &v.schema;
+    let mut checks: Vec<TokenStream> = Vec::new();
+    // `nullable: true` accepts null whatever else the schema says (with or without a
+    // `type`: the common reading of `allOf: [$ref] + nullable`).
+    if s.nullable && !s.is_trivial() {
+        checks.push(quote! {
+            if value.is_null() {
+                return;
+            }
+        });
+    }
+    // The type check as the last statement (nothing after it to skip), if it is.
+    let mut types_only = None;
+    if let Some(types) = &s.types {
+        let types: Vec<TokenStream> = types.iter().map(|t| json_type(*t)).collect();
+        checks.push(quote! {
+            if !errors.types(at, value, &[#(#types),*]) {
+                return;
+            }
+        });
+        types_only = Some(quote!(errors.types(at, value, &[#(#types),*]);));
+    }
+    let after_types = checks.len();
+    if let Some(values) = &s.enumeration {
+        let text = values.to_string();
+        checks.push(quote! {
+            static ENUM: ::gateway_runtime::json::Enum = ::gateway_runtime::json::Enum::new(#text);
+            errors.enumeration(at, value, &ENUM);
+        });
+    }
+    // Strings.
+    let mut string = Vec::new();
+    if s.min_length.is_some() || s.max_length.is_some() {
+        let (min, max) = (usize_option(s.min_length), usize_option(s.max_length));
+        string.push(quote!(errors.length(at, text, #min, #max);));
+    }
+    if let Some(pattern) = &s.pattern {
+        let flags = crate::lower::pattern_flags(pattern).unwrap_or("u");
+        string.push(quote! {
+            static PATTERN: ::gateway_runtime::params::Pattern =
+                ::gateway_runtime::params::Pattern::new(#pattern, #flags);
+            errors.pattern(at, text, &PATTERN);
+        });
+    }
+    if let Some(format) = s.format {
+        let name = ident(match format {
+            JsonFormat::Uuid => "Uuid",
+            JsonFormat::Date => "Date",
+            JsonFormat::DateTime => "DateTime",
+        });
+        string.push(quote!(errors.format(at, text, ::gateway_runtime::json::Format::#name);));
+    }
+    if !string.is_empty() {
+        checks.push(quote! {
+            if let ::std::option::Option::Some(text) = value.as_str() {
+                #(#string)*
+            }
+        });
+    }
+    // Numbers.
+    let mut number = Vec::new();
+    if s.minimum.is_some() || s.maximum.is_some() {
+        let (min, max) = (bound(&s.minimum), bound(&s.maximum));
+        number.push(quote!(errors.range(at, number, #min, #max);));
+    }
+    if let Some(factor) = s.multiple_of {
+        let factor = Literal::u64_suffixed(factor);
+        number.push(quote!(errors.multiple_of(at, number, #factor);));
+    }
+    if !number.is_empty() {
+        checks.push(quote! {
+            if let ::std::option::Option::Some(number) = value.as_number() {
+                #(#number)*
+            }
+        });
+    }
+    // Arrays.
+    let mut array = Vec::new();
+    if s.min_items.is_some() || s.max_items.is_some() || s.unique_items {
+        let (min, max, unique) = (
+            usize_option(s.min_items),
+            usize_option(s.max_items),
+            s.unique_items,
+        );
+        array.push(quote!(errors.items(at, items, #min, #max, #unique);));
+    }
+    if let Some(item) = s.items
+        && !service.validators[item].schema.is_trivial()
+    {
+        let item = call(item);
+        array.push(quote!(errors.each_item(at, items, #item);));
+    }
+    if !array.is_empty() {
+        checks.push(quote! {
+            if let ::std::option::Option::Some(items) = value.as_array() {
+                #(#array)*
+            }
+        });
+    }
+    // Objects.
+    let mut object = Vec::new();
+    if !s.required.is_empty() {
+        let required = &s.required;
+        object.push(quote!(errors.required(at, object, &[#(#required),*]);));
+    }
+    if s.min_properties.is_some() || s.max_properties.is_some() {
+        let (min, max) = (
+            usize_option(s.min_properties),
+            usize_option(s.max_properties),
+        );
+        object.push(quote!(errors.property_count(at, object, #min, #max);));
+    }
+    for (name, index) in &s.properties {
+        if service.validators[*index].schema.is_trivial() {
+            continue;
+        }
+        let check = call(*index);
+        object.push(quote! {
+            if let ::std::option::Option::Some(property) = object.get(#name) {
+                at.push_key(#name);
+                #check(property, at, errors);
+                at.pop();
+            }
+        });
+    }
+    let known = s.properties.iter().map(|(name, _)| name);
+    match s.additional {
+        Additional::Allowed => {}
+        Additional::Forbidden => {
+            object.push(quote!(errors.no_additional(at, object, &[#(#known),*]);));
+        }
+        Additional::Schema(index) => {
+            if !service.validators[index].schema.is_trivial() {
+                let check = call(index);
+                object.push(quote!(errors.additional(at, object, &[#(#known),*], #check);));
+            }
+        }
+    }
+    if !object.is_empty() {
+        checks.push(quote! {
+            if let ::std::option::Option::Some(object) = value.as_object() {
+                #(#object)*
+            }
+        });
+    }
+    // Combinators.
+    for index in &s.all_of {
+        let check = call(*index);
+        checks.push(quote!(#check(value, at, errors);));
+    }
+    if !s.any_of.is_empty() {
+        let all = s.any_of.iter().map(|i| call(*i));
+        checks.push(quote!(errors.any_of(at, value, &[#(#all),*]);));
+    }
+    if !s.one_of.is_empty() {
+        let all = s.one_of.iter().map(|i| call(*i));
+        checks.push(quote!(errors.one_of(at, value, &[#(#all),*]);));
+    }
+    if let Some(index) = s.not {
+        let check = call(index);
+        checks.push(quote!(errors.not(at, value, #check);));
+    }
+    if checks.len() == after_types
+        && let Some(statement) = types_only
+    {
+        checks.pop();
+        checks.push(statement);
+    }
+    let doc = format!(" Checks a value against the schema at `{}`.", v.origin);
+    let (value, at, errors) = if checks.is_empty() {
+        (ident("_value"), ident("_at"), ident("_errors"))
+    } else {
+        (ident("value"), ident("at"), ident("errors"))
+    };
+    quote! {
+        #[doc = #doc]
+        pub fn #function(
+            #value: &::gateway_runtime::json::Value,
+            #at: &mut ::gateway_runtime::json::Pointer,
+            #errors: &mut ::gateway_runtime::json::BodyErrors,
+        ) {
+            #(#checks)*
+        }
+    }
+}

@@ -1,0 +1,456 @@
+//! Request body schemas -> validators ([`crate::ir::Validator`]): each JSON Schema of a
+//! JSON request body, with every subschema it reaches, becomes a function of the service's
+//! module.
+//!
+//! Schemas are read from the bundled, normalized document (OpenAPI 3.0 shape) rather than
+//! from openapiv3's types, which drop what they do not model (keywords on schemas without a
+//! `type`, `enum` values of other types) — a validator must see exactly what the spec says.
+//! Every schema is lowered once per service, keyed by its place in the document, so a
+//! component shared by several bodies (or referring to itself) is one function.
+//! What cannot be enforced is a diagnostic: an error when the construct is unsupported, a
+//! `constraint_not_checked` warning when only a keyword (a format, a fractional
+//! `multipleOf`) goes unchecked.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use crate::diag::{Diagnostic, Diagnostics, pointer_push};
+use crate::ir::{Additional, Bound, BoundValue, JsonFormat, JsonSchema, JsonType, Validator};
+use crate::load::LoadedSpec;
+
+use super::names::{self, Scope};
+
+/// Keywords that only annotate (or, like `discriminator`, only help a reader pick the
+/// alternative that `oneOf`/`anyOf` already decide).
+const ANNOTATIONS: &[&str] = &[
+    "title",
+    "description",
+    "example",
+    "examples",
+    "default",
+    "deprecated",
+    "readOnly",
+    "writeOnly",
+    "xml",
+    "externalDocs",
+    "discriminator",
+    "$comment",
+    "$schema",
+    "$id",
+    "contentMediaType",
+    "contentEncoding",
+];
+
+/// Formats that constrain nothing a JSON value can break (`password` is a UI hint).
+const NO_CHECK_FORMATS: &[&str] = &["float", "double", "password"];
+
+/// The per-service state of schema lowering, kept across operations.
+#[derive(Debug, Default)]
+pub struct Schemas {
+    pub validators: Vec<Validator>,
+    /// Document pointer of a lowered schema -> its validator.
+    by_pointer: BTreeMap<String, usize>,
+}
+
+impl Schemas {
+    /// A schema that reaches itself through `allOf`/`anyOf`/`oneOf`/`not` alone would
+    /// check the same value forever: an error (a cycle through `properties` or `items`
+    /// descends into the value, and ends with it).
+    pub fn check_cycles(&self, spec: &LoadedSpec, diags: &mut Diagnostics) {
+        let same_value = |index: usize| {
+            let s = &self.validators[index].schema;
+            s.all_of
+                .iter()
+                .chain(&s.any_of)
+                .chain(&s.one_of)
+                .chain(&s.not)
+                .copied()
+                .collect::<Vec<usize>>()
+        };
+        for start in 0..self.validators.len() {
+            let mut stack = same_value(start);
+            let mut seen = vec![false; self.validators.len()];
+            while let Some(next) = stack.pop() {
+                if next == start {
+                    diags.push(
+                        Diagnostic::error(
+                            "gateway::spec::unsupported_schema",
+                            "request body schema: a schema that refers to itself through `allOf`, `anyOf`, `oneOf` or `not` alone is not supported".to_owned(),
+                        )
+                        .at(spec.origins.locate(&self.validators[start].origin))
+                        .help("such a schema never reaches a decision; break the cycle"),
+                    );
+                    break;
+                }
+                if !std::mem::replace(&mut seen[next], true) {
+                    stack.extend(same_value(next));
+                }
+            }
+        }
+    }
+}
+
+pub struct SchemaLowering<'s> {
+    pub spec: &'s LoadedSpec,
+    pub schemas: &'s mut Schemas,
+    pub names: &'s mut Scope,
+    pub diags: &'s mut Diagnostics,
+}
+
+impl SchemaLowering<'_> {
+    /// The validator of the schema at `pointer` of the document, named after `hint` (or
+    /// after its component); `None` after an error diagnostic.
+    pub fn lower(&mut self, pointer: &str, hint: &str) -> Option<usize> {
+        let (pointer, hint) = self.resolve(pointer, hint)?;
+        if let Some(&index) = self.schemas.by_pointer.get(&pointer) {
+            return Some(index);
+        }
+        let value = self.spec.document.pointer(&pointer)?;
+        let Value::Object(map) = value else {
+            self.unsupported(
+                &pointer,
+                "a schema that is not an object (such as `true` or `false`)",
+                "write `{}` for any value, or `not: {}` for none",
+            );
+            return None;
+        };
+        // Reserved before the subschemas, so a recursive reference finds it.
+        let index = self.schemas.validators.len();
+        let function = self
+            .names
+            .claim(format!("validate_{}", names::snake(&hint, "body")));
+        self.schemas.validators.push(Validator {
+            function: function.clone(),
+            origin: pointer.clone(),
+            schema: JsonSchema::default(),
+        });
+        self.schemas.by_pointer.insert(pointer.clone(), index);
+        let schema = self.schema(map, &pointer, &function)?;
+        self.schemas.validators[index].schema = schema;
+        Some(index)
+    }
+
+    /// Follows `$ref`s to the schema itself: its pointer, and the name hint (the
+    /// component's name when it is one).
+    fn resolve(&mut self, pointer: &str, hint: &str) -> Option<(String, String)> {
+        let mut pointer = pointer.to_owned();
+        let mut hint = hint.to_owned();
+        for _ in 0..32 {
+            let value = self.spec.document.pointer(&pointer);
+            let Some(reference) = value.and_then(|v| v.get("$ref")).and_then(Value::as_str) else {
+                if value.is_none() {
+                    self.unsupported(
+                        &pointer,
+                        "a schema that does not exist",
+                        "fix the reference",
+                    );
+                    return None;
+                }
+                return Some((pointer, hint));
+            };
+            let Some(name) = reference.strip_prefix("#/components/schemas/") else {
+                self.unsupported(
+                    &pointer_push(&pointer, "$ref"),
+                    &format!("the reference `{reference}` (body schemas may refer to `#/components/schemas/<name>` only)"),
+                    "move the referenced schema into `components.schemas` and refer to it there",
+                );
+                return None;
+            };
+            if name.contains('/') {
+                self.unsupported(
+                    &pointer_push(&pointer, "$ref"),
+                    &format!("the reference `{reference}` into a part of a component"),
+                    "move the referenced part into a component of its own and refer to that",
+                );
+                return None;
+            }
+            let name = name.replace("~1", "/").replace("~0", "~");
+            pointer = pointer_push("/components/schemas", &name);
+            hint = name;
+        }
+        self.unsupported(
+            &pointer,
+            "a chain of references that never reaches a schema",
+            "break the cycle of `$ref`s",
+        );
+        None
+    }
+
+    fn unsupported(&mut self, pointer: &str, what: &str, help: &str) {
+        self.diags.push(
+            Diagnostic::error(
+                "gateway::spec::unsupported_schema",
+                format!("request body schema: {what} is not supported"),
+            )
+            .at(self.spec.origins.locate(pointer))
+            .help(help.to_owned()),
+        );
+    }
+
+    fn invalid(&mut self, pointer: &str, key: &str, what: &str) {
+        self.diags.push(
+            Diagnostic::error(
+                "gateway::spec::invalid_schema",
+                format!("`{key}` must be {what}"),
+            )
+            .at(self.spec.origins.locate(&pointer_push(pointer, key)))
+            .help("fix the keyword's value; the gateway enforces it on request bodies"),
+        );
+    }
+
+    fn count(&mut self, map: &Map<String, Value>, pointer: &str, key: &str) -> Option<usize> {
+        let value = map.get(key)?;
+        match value.as_u64().and_then(|n| usize::try_from(n).ok()) {
+            Some(n) => Some(n),
+            None => {
+                self.invalid(pointer, key, "a non-negative integer");
+                None
+            }
+        }
+    }
+
+    fn schema(
+        &mut self,
+        map: &Map<String, Value>,
+        pointer: &str,
+        function: &str,
+    ) -> Option<JsonSchema> {
+        let errors_before = self.diags.list.len();
+        let base = function
+            .strip_prefix("validate_")
+            .unwrap_or(function)
+            .to_owned();
+        let mut s = JsonSchema::default();
+        let mut unchecked: Vec<String> = Vec::new();
+        for (key, value) in map {
+            match key.as_str() {
+                "type" => {
+                    let names: Vec<&Value> = match value {
+                        Value::Array(list) => list.iter().collect(),
+                        one => vec![one],
+                    };
+                    let mut types = Vec::new();
+                    for name in names {
+                        let ty = match name.as_str() {
+                            Some("null") => JsonType::Null,
+                            Some("boolean") => JsonType::Boolean,
+                            Some("object") => JsonType::Object,
+                            Some("array") => JsonType::Array,
+                            Some("number") => JsonType::Number,
+                            Some("integer") => JsonType::Integer,
+                            Some("string") => JsonType::String,
+                            _ => {
+                                self.invalid(pointer, key, "a JSON Schema type name");
+                                continue;
+                            }
+                        };
+                        types.push(ty);
+                    }
+                    s.types = Some(types);
+                }
+                "nullable" => s.nullable = value.as_bool().unwrap_or(false),
+                "enum" => match value {
+                    Value::Array(_) => s.enumeration = Some(value.clone()),
+                    _ => self.invalid(pointer, key, "an array"),
+                },
+                "minimum" | "maximum" => {
+                    let bound = match value {
+                        Value::Number(n) => match n.as_i64() {
+                            Some(i) => Some(BoundValue::Int(i)),
+                            None => n.as_f64().map(BoundValue::Number),
+                        },
+                        _ => None,
+                    };
+                    let Some(bound) = bound else {
+                        self.invalid(pointer, key, "a number");
+                        continue;
+                    };
+                    let exclusive_key = if key == "minimum" {
+                        "exclusiveMinimum"
+                    } else {
+                        "exclusiveMaximum"
+                    };
+                    let exclusive = map
+                        .get(exclusive_key)
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false);
+                    let bound = Some(Bound {
+                        value: bound,
+                        exclusive,
+                    });
+                    if key == "minimum" {
+                        s.minimum = bound;
+                    } else {
+                        s.maximum = bound;
+                    }
+                }
+                "exclusiveMinimum" | "exclusiveMaximum" if !value.is_boolean() => {
+                    self.invalid(pointer, key, "a boolean (OpenAPI 3.0)");
+                }
+                "multipleOf" => {
+                    let n = value.as_f64().filter(|n| *n > 0.0);
+                    match (value.as_u64(), n) {
+                        (Some(factor), _) if factor > 0 => s.multiple_of = Some(factor),
+                        (_, Some(f)) if f.fract() == 0.0 && f < 9.0e15 => {
+                            s.multiple_of = Some(f as u64)
+                        }
+                        (_, Some(_)) => {
+                            unchecked.push(format!("`multipleOf: {value}` (not an integer)"))
+                        }
+                        _ => self.invalid(pointer, key, "a number greater than 0"),
+                    }
+                }
+                "minLength" => s.min_length = self.count(map, pointer, key),
+                "maxLength" => s.max_length = self.count(map, pointer, key),
+                "minItems" => s.min_items = self.count(map, pointer, key),
+                "maxItems" => s.max_items = self.count(map, pointer, key),
+                "minProperties" => s.min_properties = self.count(map, pointer, key),
+                "maxProperties" => s.max_properties = self.count(map, pointer, key),
+                "uniqueItems" => s.unique_items = value.as_bool().unwrap_or(false),
+                "pattern" => {
+                    let Some(pattern) = value.as_str() else {
+                        self.invalid(pointer, key, "a string");
+                        continue;
+                    };
+                    if let Err(error) = super::pattern_flags(pattern) {
+                        self.diags.push(
+                            Diagnostic::error(
+                                "gateway::spec::invalid_pattern",
+                                format!("`{pattern}` is not an ECMA-262 regular expression the gateway can compile: {error}"),
+                            )
+                            .at(self.spec.origins.locate(&pointer_push(pointer, key)))
+                            .help("fix the pattern; it is compiled when the gateway is generated, not when a request arrives"),
+                        );
+                        continue;
+                    }
+                    s.pattern = Some(pattern.to_owned());
+                }
+                "format" => match value.as_str() {
+                    Some("uuid") => s.format = Some(JsonFormat::Uuid),
+                    Some("date") => s.format = Some(JsonFormat::Date),
+                    Some("date-time") => s.format = Some(JsonFormat::DateTime),
+                    Some("int32") => int_bounds(&mut s, i64::from(i32::MIN), i64::from(i32::MAX)),
+                    Some("int64") => int_bounds(&mut s, i64::MIN, i64::MAX),
+                    Some(f) if NO_CHECK_FORMATS.contains(&f) => {}
+                    Some(f) => unchecked.push(format!("`format: {f}`")),
+                    None => self.invalid(pointer, key, "a string"),
+                },
+                "items" => {
+                    if value.is_array() {
+                        self.unsupported(
+                            &pointer_push(pointer, key),
+                            "`items` as a list of schemas (tuple validation)",
+                            "give `items` one schema",
+                        );
+                        continue;
+                    }
+                    s.items = self.lower(&pointer_push(pointer, key), &format!("{base}_item"));
+                }
+                "properties" => {
+                    let Some(properties) = value.as_object() else {
+                        self.invalid(pointer, key, "an object of schemas");
+                        continue;
+                    };
+                    let at = pointer_push(pointer, key);
+                    for name in properties.keys() {
+                        let hint = format!("{base}_{}", names::snake(name, "property"));
+                        if let Some(index) = self.lower(&pointer_push(&at, name), &hint) {
+                            s.properties.push((name.clone(), index));
+                        }
+                    }
+                }
+                "required" => match value.as_array() {
+                    Some(list) if list.iter().all(Value::is_string) => {
+                        s.required = list
+                            .iter()
+                            .filter_map(|v| v.as_str().map(str::to_owned))
+                            .collect();
+                    }
+                    _ => self.invalid(pointer, key, "an array of property names"),
+                },
+                "additionalProperties" => match value {
+                    Value::Bool(true) => {}
+                    Value::Bool(false) => s.additional = Additional::Forbidden,
+                    _ => {
+                        if let Some(index) =
+                            self.lower(&pointer_push(pointer, key), &format!("{base}_value"))
+                        {
+                            s.additional = Additional::Schema(index);
+                        }
+                    }
+                },
+                "allOf" | "anyOf" | "oneOf" => {
+                    let Some(list) = value.as_array() else {
+                        self.invalid(pointer, key, "an array of schemas");
+                        continue;
+                    };
+                    let at = pointer_push(pointer, key);
+                    let word = names::snake(key, "of");
+                    let mut indices = Vec::new();
+                    for i in 0..list.len() {
+                        let hint = format!("{base}_{word}_{i}");
+                        if let Some(index) = self.lower(&pointer_push(&at, &i.to_string()), &hint) {
+                            indices.push(index);
+                        }
+                    }
+                    match key.as_str() {
+                        "allOf" => s.all_of = indices,
+                        "anyOf" => s.any_of = indices,
+                        _ => s.one_of = indices,
+                    }
+                }
+                "not" => s.not = self.lower(&pointer_push(pointer, key), &format!("{base}_not")),
+                "$ref" => {} // Its siblings are ignored, as OpenAPI 3.0 says (load warns).
+                key if key.starts_with("x-") || ANNOTATIONS.contains(&key) => {}
+                // Load has reported the keywords it knows to be unsupported; any other key
+                // is not a JSON Schema keyword, and so constrains nothing.
+                _ => {}
+            }
+        }
+        if !unchecked.is_empty() {
+            self.diags.push(
+                Diagnostic::warning(
+                    "gateway::spec::constraint_not_checked",
+                    format!(
+                        "request body schema: its type and other keywords are checked, but not {}",
+                        unchecked.join(", ")
+                    ),
+                )
+                .at(self.spec.origins.locate(pointer))
+                .help("values that break these constraints reach the upstream; it must still check them"),
+            );
+        }
+        let failed = self.diags.list[errors_before..]
+            .iter()
+            .any(|d| d.severity == crate::diag::Severity::Error);
+        (!failed).then_some(s)
+    }
+}
+
+/// The range an integer format implies, where the schema sets no tighter bound.
+fn int_bounds(s: &mut JsonSchema, low: i64, high: i64) {
+    let keep = |b: &Option<Bound>, tighter: fn(i64, i64) -> bool, limit: i64| match b {
+        Some(Bound {
+            value: BoundValue::Int(v),
+            ..
+        }) => tighter(*v, limit),
+        Some(Bound {
+            value: BoundValue::Number(v),
+            ..
+        }) => tighter(*v as i64, limit),
+        None => false,
+    };
+    if !keep(&s.minimum, |v, l| v >= l, low) {
+        s.minimum = Some(Bound {
+            value: BoundValue::Int(low),
+            exclusive: false,
+        });
+    }
+    if !keep(&s.maximum, |v, l| v <= l, high) {
+        s.maximum = Some(Bound {
+            value: BoundValue::Int(high),
+            exclusive: false,
+        });
+    }
+}
