@@ -1185,3 +1185,19 @@ async fn a_valid_json_body_reaches_the_upstream_byte_for_byte() {
     assert_eq!(seen.body, sent.as_bytes());
     assert_eq!(seen.headers["content-length"], sent.len().to_string());
 }
+
+#[tokio::test]
+async fn a_json_body_that_never_finishes_is_408_after_the_request_timeout() {
+    let world = &world();
+    // 10 of 100 declared bytes, then nothing: the users service's request timeout (10s)
+    // bounds the wait, as it does for a streamed body.
+    let started = Instant::now();
+    let status = raw(
+        &world.gateway.base,
+        "POST /api/users?marker=slowbody1 HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"email\":",
+    )
+    .await;
+    assert_eq!(status, 408);
+    assert!(started.elapsed() >= Duration::from_secs(9));
+    assert!(nobody_saw(world, "slowbody1"));
+}

@@ -206,7 +206,7 @@ impl Instance {
 
 /// One service's instances, balancer and pooled client.
 pub(crate) struct Upstream {
-    service: &'static Service,
+    pub(crate) service: &'static Service,
     instances: Vec<Instance>,
     next: AtomicUsize,
     client: Client<HttpConnector, LimitedBody>,

@@ -643,7 +643,22 @@ async fn dispatch(
         // A JSON body with a schema is read whole (within the limit), parsed once and
         // checked; what goes upstream is the client's bytes, unchanged.
         Some(validate) if has_body => {
-            let bytes = read_whole(body, max_body).await?;
+            // The client gets the upstream's request timeout to send it, as a streamed
+            // body does.
+            let budget = upstream.service.request_timeout;
+            let bytes = tokio::time::timeout(budget, read_whole(body, max_body))
+                .await
+                .map_err(|_| {
+                    Problem::new(
+                        http::StatusCode::REQUEST_TIMEOUT,
+                        "request-timeout",
+                        "Request timeout",
+                        format!(
+                            "the request body did not arrive within {} ms",
+                            budget.as_millis()
+                        ),
+                    )
+                })??;
             if let Err(problem) = body::validate(&bytes, validate) {
                 state.metrics.validation_failed(Slot::Route(index));
                 return Err(problem);
