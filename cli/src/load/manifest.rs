@@ -1137,8 +1137,8 @@ fn rate_key(key: &str, pointer: &str, ctx: &mut Ctx<'_>) -> Option<RateKey> {
         ctx.error(
             "gateway::manifest::invalid_rate_key",
             pointer,
-            format!("`key: {key}` needs the caller's verified identity, and this version of gateway does not verify credentials yet"),
-            "count by `ip` or by `header:<name>` until auth is enforced",
+            format!("`key: {key}` counts by the caller's verified identity, which rate limits cannot use yet"),
+            "count by `ip` or by `header:<name>` for now",
         );
     } else {
         ctx.error(
