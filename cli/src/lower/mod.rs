@@ -170,7 +170,8 @@ fn check_manifest_schemes(loaded: &Loaded, diags: &mut Diagnostics) -> Vec<Schem
             );
             continue;
         }
-        let mut kind = None;
+        let mut kind: Option<SchemeKind> = None;
+        let mut failed = false;
         for (_, declared) in declared.iter().filter(|(name, _)| *name == scheme) {
             let (spec_type, compatible) = match (declared, &configured.kind) {
                 (SecurityScheme::HTTP { scheme: http, .. }, _)
@@ -184,7 +185,7 @@ fn check_manifest_schemes(loaded: &Loaded, diags: &mut Diagnostics) -> Vec<Schem
                         .at(at.clone())
                         .help("use bearer tokens (`jwt`) or API keys (`api_key`)"),
                     );
-                    kind = None;
+                    failed = true;
                     break;
                 }
                 (SecurityScheme::HTTP { scheme: http, .. }, AuthKind::Jwt(_)) => {
@@ -211,7 +212,14 @@ fn check_manifest_schemes(loaded: &Loaded, diags: &mut Diagnostics) -> Vec<Schem
                             "nothing this version supports"
                         },
                     ),
-                    AuthKind::ApiKey { .. } => ("api_key", "jwt"),
+                    AuthKind::ApiKey { .. } => (
+                        "api_key",
+                        if spec_type.starts_with("http") && spec_type != "http bearer" {
+                            "nothing this version supports"
+                        } else {
+                            "jwt"
+                        },
+                    ),
                 };
                 diags.push(
                     Diagnostic::error(
@@ -221,31 +229,55 @@ fn check_manifest_schemes(loaded: &Loaded, diags: &mut Diagnostics) -> Vec<Schem
                     .at(at.clone())
                     .help(format!("configure it with `{want}`")),
                 );
-                kind = None;
+                failed = true;
                 break;
             }
-            if kind.is_none() {
-                kind = Some(match (&configured.kind, declared) {
-                    (AuthKind::Jwt(jwt), _) => SchemeKind::Jwt(jwt.clone()),
-                    (AuthKind::ApiKey { keys }, SecurityScheme::APIKey { location, name, .. }) => {
-                        SchemeKind::ApiKey {
-                            location: match location {
-                                openapiv3::APIKeyLocation::Query => ParamIn::Query,
-                                openapiv3::APIKeyLocation::Header => ParamIn::Header,
-                                openapiv3::APIKeyLocation::Cookie => ParamIn::Cookie,
-                            },
-                            name: match location {
-                                openapiv3::APIKeyLocation::Header => name.to_ascii_lowercase(),
-                                _ => name.clone(),
-                            },
-                            keys: keys.clone(),
-                        }
+            let this = match (&configured.kind, declared) {
+                (AuthKind::Jwt(jwt), _) => SchemeKind::Jwt(jwt.clone()),
+                (AuthKind::ApiKey { keys }, SecurityScheme::APIKey { location, name, .. }) => {
+                    SchemeKind::ApiKey {
+                        location: match location {
+                            openapiv3::APIKeyLocation::Query => ParamIn::Query,
+                            openapiv3::APIKeyLocation::Header => ParamIn::Header,
+                            openapiv3::APIKeyLocation::Cookie => ParamIn::Cookie,
+                        },
+                        name: match location {
+                            openapiv3::APIKeyLocation::Header => name.to_ascii_lowercase(),
+                            _ => name.clone(),
+                        },
+                        keys: keys.clone(),
                     }
-                    (AuthKind::ApiKey { .. }, _) => continue,
-                });
+                }
+                (AuthKind::ApiKey { .. }, _) => continue,
+            };
+            match &kind {
+                None => kind = Some(this),
+                Some(first) if *first != this => {
+                    diags.push(
+                        Diagnostic::error(
+                            "gateway::manifest::scheme_type_mismatch",
+                            format!("specs declare `{scheme}` differently (another place for the API key)"),
+                        )
+                        .at(at.clone())
+                        .help("declare the scheme the same way in every spec, or give the variants their own names"),
+                    );
+                    failed = true;
+                    break;
+                }
+                Some(_) => {}
             }
         }
-        if let Some(kind) = kind {
+        if !failed && kind.is_none() {
+            diags.push(
+                Diagnostic::error(
+                    "gateway::manifest::unsupported_scheme",
+                    format!("`{scheme}` is declared by a `$ref` in `components.securitySchemes`, which this version cannot follow"),
+                )
+                .at(at.clone())
+                .help("declare the security scheme inline in the spec"),
+            );
+        }
+        if let (false, Some(kind)) = (failed, kind) {
             schemes.push(Scheme {
                 name: scheme.clone(),
                 kind,
