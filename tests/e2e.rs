@@ -167,6 +167,9 @@ impl Gateway {
             .env("GATEWAY_UPSTREAM_ORDERS", orders)
             .env("GATEWAY_UPSTREAM_PAYMENTS", payments)
             .env("GATEWAY_LOG", "warn")
+            // The example's auth key material (examples/ecommerce/gateway.yaml `auth`).
+            .env("JWT_PUBLIC_KEY", read_key("rsa_public.pem"))
+            .env("API_KEYS", API_KEYS)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -203,6 +206,40 @@ impl Drop for Gateway {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The test keys of the runtime's auth tests (an RSA pair made for tests only).
+fn read_key(name: &str) -> String {
+    std::fs::read_to_string(workspace().join("runtime/tests/keys").join(name)).unwrap()
+}
+
+/// `API_KEYS` of the example: a plain key, and the SHA-256 of `hashed-e2e-key`.
+const API_KEYS: &str = "backoffice:e2e-plain-key
+billing:sha256:e15b17cd39d2d6f3b91d6731898730c7b11bed583573cb24857836d4b421a337
+";
+
+/// A token of the example's identity provider, signed with the test key.
+fn token(sub: &str, scope: &str) -> String {
+    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = serde_json::json!({
+        "sub": sub,
+        "iss": "https://id.example.com",
+        "aud": "shop",
+        "exp": now + 600,
+        "scope": scope,
+    });
+    let key =
+        jsonwebtoken::EncodingKey::from_rsa_pem(read_key("rsa_private.pem").as_bytes()).unwrap();
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        &claims,
+        &key,
+    )
+    .unwrap()
 }
 
 struct World {
@@ -458,23 +495,114 @@ async fn invalid_parameters_are_400_and_never_forwarded() {
 }
 
 #[tokio::test]
-async fn secured_operations_answer_401_until_auth_is_enforced() {
+async fn secured_operations_answer_401_without_valid_credentials() {
     let world = &world();
+    for authorization in [None, Some("Bearer anything"), Some("Basic dTpw")] {
+        let mut request = client().get(format!("{}/api/orders?marker=auth1", world.gateway.base));
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        let (status, headers, _) = problem(request.send().await.unwrap()).await;
+        assert_eq!(status, 401, "{authorization:?}");
+        let challenge = headers["www-authenticate"].to_str().unwrap();
+        assert!(challenge.starts_with("Bearer"), "{challenge}");
+        // A bad token is told so (RFC 6750); no token gets the plain challenge.
+        assert_eq!(
+            challenge.contains("error=\"invalid_token\""),
+            authorization == Some("Bearer anything"),
+            "{challenge}"
+        );
+    }
+    assert!(nobody_saw(world, "auth1"));
+}
+
+#[tokio::test]
+async fn valid_tokens_reach_secured_routes_with_the_verified_user() {
+    let world = &world();
+    let base = &world.gateway.base;
     let response = client()
-        .get(format!("{}/api/orders?marker=auth1", world.gateway.base))
-        .header("authorization", "Bearer anything")
+        .get(format!("{base}/api/orders?marker=auth2"))
+        .bearer_auth(token("user-42", ""))
+        .header("x-user-id", "admin")
         .send()
         .await
         .unwrap();
-    let (status, headers, _) = problem(response).await;
-    assert_eq!(status, 401);
-    assert!(
-        headers["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .starts_with("Bearer")
+    assert_eq!(response.status(), 200);
+    let seen = world.orders.seen();
+    let seen = seen.iter().find(|s| s.uri.contains("auth2")).unwrap();
+    let users: Vec<_> = seen.headers.get_all("x-user-id").iter().collect();
+    assert_eq!(users, ["user-42"], "the client's x-user-id is replaced");
+
+    // A token of another key's signature is refused.
+    let mut forged = token("user-42", "");
+    forged.pop();
+    forged.push('A');
+    let response = client()
+        .get(format!("{base}/api/orders?marker=auth3"))
+        .bearer_auth(forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(response).await.0, 401);
+    assert!(nobody_saw(world, "auth3"));
+}
+
+#[tokio::test]
+async fn missing_scopes_are_403() {
+    let world = &world();
+    let base = &world.gateway.base;
+    // GET /api/users needs oauth with `users:admin`.
+    let response = client()
+        .get(format!("{base}/api/users?marker=auth4"))
+        .bearer_auth(token("user-42", "orders:write"))
+        .send()
+        .await
+        .unwrap();
+    let (status, headers, body) = problem(response).await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        headers["www-authenticate"],
+        "Bearer realm=\"shop-gateway\", error=\"insufficient_scope\", scope=\"users:admin\""
     );
-    assert!(nobody_saw(world, "auth1"));
+    assert_eq!(body["type"], "urn:gateway:problem:insufficient-scope");
+    assert!(nobody_saw(world, "auth4"));
+    let response = client()
+        .get(format!("{base}/api/users?marker=auth5"))
+        .bearer_auth(token("admin-1", "users:admin orders:write"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn api_keys_are_checked() {
+    let world = &world();
+    let base = &world.gateway.base;
+    // POST /api/payments/{id}/capture needs apiKey (header X-Api-Key).
+    for (key, expected) in [
+        ("e2e-plain-key", 200),
+        ("hashed-e2e-key", 200),
+        ("e2e-plain-kez", 401),
+    ] {
+        let response = client()
+            .post(format!(
+                "{base}/api/payments/3f0c8a52-6f0e-4c55-9d86-0b1f3b6f2a11/capture?marker=key-{key}"
+            ))
+            .header("x-api-key", key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), expected, "{key}");
+    }
+    assert!(nobody_saw(world, "key-e2e-plain-kez"));
+    // In the query, where the spec does not declare it, a key is no credential.
+    let response = client()
+        .post(format!("{base}/api/payments/3f0c8a52-6f0e-4c55-9d86-0b1f3b6f2a11/capture?X-Api-Key=e2e-plain-key"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
 }
 
 #[tokio::test]

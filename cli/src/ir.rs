@@ -20,8 +20,30 @@ pub struct Gateway {
     pub routes: Vec<Route>,
     /// The rate-limit policies routes refer to, in the manifest's order.
     pub rate_limits: Vec<RateLimit>,
+    /// The security schemes the manifest configures and the specs declare.
+    pub schemes: Vec<Scheme>,
     /// The public OpenAPI document (3.0.3) served at `/openapi.json`.
     pub openapi: serde_json::Value,
+}
+
+/// A security scheme and how the gateway verifies it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scheme {
+    /// Its `components.securitySchemes` name.
+    pub name: String,
+    pub kind: SchemeKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SchemeKind {
+    Jwt(crate::load::JwtConfig),
+    ApiKey {
+        /// Header, query or cookie.
+        location: ParamIn,
+        /// Header names lower-cased.
+        name: String,
+        keys: crate::load::KeySource,
+    },
 }
 
 impl Gateway {

@@ -56,6 +56,7 @@ static GATEWAY: Gateway = Gateway {
     services: &SERVICES,
     routes: &ROUTES,
     rate_limits: &[],
+    schemes: &[],
 };
 
 fn main() -> ExitCode {

@@ -6,6 +6,7 @@
 //! crate rebuilds in about a second (DESIGN.md, "Generated code is data").
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod body;
 pub mod cors;
 pub mod json;
@@ -48,6 +49,8 @@ pub struct Gateway {
     pub routes: &'static [Route],
     /// The rate-limit policies routes refer to (`Route::rate_limits`).
     pub rate_limits: &'static [RateLimit],
+    /// The security schemes the manifest configures, which `Requirement::scheme` names.
+    pub schemes: &'static [auth::Scheme],
 }
 
 /// One backend service and its upstream settings.

@@ -455,6 +455,7 @@ mod tests {
             services: &SERVICES,
             routes,
             rate_limits: &[],
+            schemes: &[],
         }
     }
 

@@ -34,6 +34,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::access::{Exchange, ObservedBody, Progress};
 use crate::admin::{self, AdminState};
+use crate::auth::{Authenticated, Verifiers};
 use crate::body;
 use crate::metrics::{Metrics, Slot};
 use crate::params::{Forward, Request, parse_query};
@@ -282,6 +283,7 @@ pub(crate) struct State {
     pub(crate) upstreams: Arc<Upstreams>,
     pub(crate) metrics: Arc<Metrics>,
     limiters: Arc<Limiters>,
+    verifiers: Verifiers,
 }
 
 /// Serves `gateway` on the listeners of `config` until `shutdown` completes, then stops
@@ -289,8 +291,9 @@ pub(crate) struct State {
 ///
 /// This is what [`run`] calls once it has read the environment; it is public so that tests
 /// and embedders can serve in-process, with their own listeners and shutdown signal. It
-/// must be called inside a tokio runtime. Errors only when the route table or an upstream
-/// URL is invalid; then nothing was served.
+/// must be called inside a tokio runtime. Errors when the route table or an upstream URL
+/// is invalid, or when an auth scheme's key material (read here, from the environment
+/// variable or file the manifest names) is missing or unusable; then nothing was served.
 pub async fn serve(
     gateway: &'static Gateway,
     config: Config,
@@ -298,6 +301,7 @@ pub async fn serve(
 ) -> Result<(), StartError> {
     let router = Router::new(gateway).map_err(|error| StartError::new(error.to_string()))?;
     check_table(gateway)?;
+    let verifiers = Verifiers::load_from_env(gateway.schemes).map_err(StartError::new)?;
     let upstreams = Arc::new(Upstreams::new(gateway, &config.upstreams).map_err(StartError::new)?);
     let metrics = Arc::new(Metrics::new(gateway));
     let listen = config.listener.local_addr().ok();
@@ -344,6 +348,7 @@ pub async fn serve(
         upstreams,
         metrics,
         limiters,
+        verifiers,
     });
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -419,14 +424,30 @@ fn check_table(gateway: &Gateway) -> Result<(), StartError> {
                 route.service
             )));
         }
-        if let Auth::Required { challenge, .. } = route.auth
-            && HeaderValue::from_str(challenge).is_err()
+        if let Auth::Required {
+            challenge,
+            alternatives,
+        } = route.auth
         {
-            return Err(StartError::new(format!(
-                "route `{} {}`: the challenge `{challenge}` is not a valid header value",
-                route.method.as_str(),
-                route.path
-            )));
+            if HeaderValue::from_str(challenge).is_err() {
+                return Err(StartError::new(format!(
+                    "route `{} {}`: the challenge `{challenge}` is not a valid header value",
+                    route.method.as_str(),
+                    route.path
+                )));
+            }
+            let unknown = alternatives
+                .iter()
+                .flat_map(|a| a.iter())
+                .find(|r| !gateway.schemes.iter().any(|s| s.name == r.scheme));
+            if let Some(requirement) = unknown {
+                return Err(StartError::new(format!(
+                    "route `{} {}` requires the auth scheme `{}`, which is not configured",
+                    route.method.as_str(),
+                    route.path,
+                    requirement.scheme
+                )));
+            }
         }
     }
     Ok(())
@@ -579,7 +600,8 @@ fn request_id(headers: &HeaderMap) -> HeaderValue {
 
 /// What the synchronous part of handling decided.
 enum Decision {
-    Forward(usize, Forward),
+    /// The route, the upstream path, and what authentication changes in the headers.
+    Forward(usize, Forward, Option<Authenticated>),
     OpenApi,
     /// A CORS preflight, answered here with these headers.
     Preflight(Slot, HeaderMap),
@@ -602,7 +624,12 @@ async fn dispatch(
     proxy::strip_hop_by_hop(&mut parts.headers);
     let has_body = !body.is_end_stream();
     let (index, forward) = match decide(state, &parts, has_body, client_ip, quota) {
-        Decision::Forward(index, forward) => (index, forward),
+        Decision::Forward(index, forward, authenticated) => {
+            if let Some(authenticated) = authenticated {
+                authenticated.apply(&mut parts.headers);
+            }
+            (index, forward)
+        }
         Decision::OpenApi => {
             progress.slot = Slot::OpenApi;
             return Ok(openapi_response(state.gateway));
@@ -735,12 +762,24 @@ fn decide(
     let Some(route) = state.gateway.routes.get(index) else {
         return Decision::Problem(Slot::Unmatched, Problem::not_found());
     };
-    if let Auth::Required { challenge, .. } = route.auth {
-        state.metrics.auth_failed(slot);
-        return Decision::Problem(
-            slot,
-            Problem::unauthorized(challenge, "this operation requires credentials"),
-        );
+    let query = parse_query(parts.uri.query().unwrap_or(""));
+    // Public routes skip this entirely.
+    let mut authenticated = None;
+    if let Auth::Required {
+        challenge,
+        alternatives,
+    } = route.auth
+    {
+        match state
+            .verifiers
+            .authenticate(alternatives, &parts.headers, &query)
+        {
+            Ok(granted) => authenticated = Some(granted),
+            Err(failure) => {
+                state.metrics.auth_failed(slot);
+                return Decision::Problem(slot, auth_problem(&failure, challenge));
+            }
+        }
     }
     // Unlimited routes skip this entirely. Every request of a limited route counts,
     // valid or not; a refused one is never forwarded.
@@ -771,11 +810,10 @@ fn decide(
     if let Err(problem) = body::check_media_type(route.body, &parts.headers, has_body) {
         return Decision::Problem(slot, problem);
     }
-    let query = parse_query(parts.uri.query().unwrap_or(""));
     let handled = (route.handler)(&Request::new(&params, &query, &parts.headers));
     // A missing required body is listed with the parameters' failures, in one 400.
     let problem = match (handled, body::missing_body(route.body, has_body)) {
-        (Ok(forward), None) => return Decision::Forward(index, forward),
+        (Ok(forward), None) => return Decision::Forward(index, forward, authenticated),
         (Ok(_), Some(missing)) => Problem::invalid_request(vec![missing]),
         (Err(problem), Some(missing)) if problem.kind == "invalid-request" => {
             let mut errors = problem.errors;
@@ -788,6 +826,19 @@ fn decide(
         state.metrics.validation_failed(slot);
     }
     Decision::Problem(slot, problem)
+}
+
+/// The 401 or 403 answering an authentication failure (RFC 6750 challenges).
+fn auth_problem(failure: &crate::auth::Failure, challenge: &'static str) -> Problem {
+    let (status, value, detail) = failure.answer(challenge);
+    let (kind, title) = if status == http::StatusCode::FORBIDDEN {
+        ("insufficient-scope", "Forbidden")
+    } else {
+        ("unauthorized", "Unauthorized")
+    };
+    // The route's challenge was checked at start; what `answer` adds is quoted ASCII.
+    let value = HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static("Bearer"));
+    Problem::new(status, kind, title, detail).with_header(header::WWW_AUTHENTICATE, value)
 }
 
 /// A browser's preflight for a path that exists: answered by the service's CORS policy,
@@ -907,6 +958,7 @@ mod tests {
         services: &SERVICES,
         routes: &[] as &[Route],
         rate_limits: &[],
+        schemes: &[],
     };
 
     fn read(vars: &[(&str, &str)]) -> Result<Settings, StartError> {

@@ -92,6 +92,61 @@ async fn gateway_errors_are_problem_json_with_the_request_id() {
     assert!(upstream.seen().is_empty(), "{:?}", upstream.seen());
 }
 
+fn token(scope: &str) -> String {
+    let claims = serde_json::json!({
+        "sub": "user-7",
+        "iss": "test-issuer",
+        "exp": jsonwebtoken::get_current_timestamp() + 600,
+        "scope": scope,
+    });
+    let key = jsonwebtoken::EncodingKey::from_secret(HS_SECRET.trim().as_bytes());
+    jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verified_tokens_reach_the_upstream_with_their_claims() {
+    let upstream = mock("a").await;
+    let gw = start_with(&upstream).await;
+    let valid = format!("Bearer {}", token("secret:read other"));
+    let answer = request(
+        "GET",
+        &gw.url("/api/secret"),
+        &[("authorization", &valid), ("x-user-id", "admin")],
+        empty(),
+    )
+    .await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.echoed_header("x-user-id").unwrap(), "user-7");
+
+    let scopeless = format!("Bearer {}", token("other"));
+    let answer = request(
+        "GET",
+        &gw.url("/api/secret"),
+        &[("authorization", &scopeless)],
+        empty(),
+    )
+    .await;
+    answer.problem(403);
+    assert_eq!(
+        answer.header("www-authenticate"),
+        Some("Bearer realm=\"test\", error=\"insufficient_scope\", scope=\"secret:read\"")
+    );
+
+    let answer = request(
+        "GET",
+        &gw.url("/api/secret"),
+        &[("authorization", "Bearer e30.e30.e30")],
+        empty(),
+    )
+    .await;
+    answer.problem(401);
+    assert_eq!(
+        answer.header("www-authenticate"),
+        Some("Bearer realm=\"test\", error=\"invalid_token\"")
+    );
+    assert_eq!(upstream.seen().len(), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_json_is_served_by_the_gateway() {
     let upstream = mock("a").await;

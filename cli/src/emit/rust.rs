@@ -11,8 +11,9 @@ use quote::{format_ident, quote};
 
 use crate::ir::{
     Auth, Bound, BoundValue, Constraints, EnumType, Gateway, Param, ParamIn, ParamType, Piece,
-    RateKey, RateLimit, Route, Scalar, Segment, Service,
+    RateKey, RateLimit, Route, Scalar, Scheme, SchemeKind, Segment, Service,
 };
+use crate::load::KeySource;
 
 fn ident(name: &str) -> Ident {
     Ident::new(name, Span::call_site())
@@ -70,6 +71,7 @@ pub fn routes_rs(gateway: &Gateway) -> TokenStream {
     let services = gateway.services.iter().map(service_entry);
     let routes = gateway.routes.iter().map(|r| route_entry(gateway, r));
     let rate_limits = gateway.rate_limits.iter().map(rate_limit_entry);
+    let schemes = gateway.schemes.iter().map(scheme_entry);
     quote! {
         #![doc = " The route table: every public route, its service and its compiled auth decision."]
 
@@ -83,7 +85,76 @@ pub fn routes_rs(gateway: &Gateway) -> TokenStream {
             services: &[#(#services),*],
             routes: &[#(#routes),*],
             rate_limits: &[#(#rate_limits),*],
+            schemes: &[#(#schemes),*],
         };
+    }
+}
+
+fn key_source(source: &KeySource) -> TokenStream {
+    match source {
+        KeySource::Env(name) => quote!(::gateway_runtime::auth::KeySource::Env(#name)),
+        KeySource::File(path) => quote!(::gateway_runtime::auth::KeySource::File(#path)),
+    }
+}
+
+/// A security scheme: names of where its key material is, never the material.
+fn scheme_entry(scheme: &Scheme) -> TokenStream {
+    let name = &scheme.name;
+    let kind = match &scheme.kind {
+        SchemeKind::Jwt(jwt) => {
+            let algorithms = &jwt.algorithms;
+            let key = key_source(&jwt.key);
+            let issuer = match &jwt.issuer {
+                Some(issuer) => quote!(::std::option::Option::Some(#issuer)),
+                None => quote!(::std::option::Option::None),
+            };
+            let audiences = &jwt.audiences;
+            let leeway = Literal::u64_unsuffixed(jwt.leeway_secs);
+            let max_token =
+                Literal::usize_unsuffixed(usize::try_from(jwt.max_token).unwrap_or(usize::MAX));
+            let claims = jwt
+                .forward_claims
+                .iter()
+                .map(|(claim, header)| quote!((#claim, #header)));
+            let strip = jwt.strip_authorization;
+            quote! {
+                ::gateway_runtime::auth::SchemeKind::Jwt(&::gateway_runtime::auth::Jwt {
+                    algorithms: &[#(#algorithms),*],
+                    key: #key,
+                    issuer: #issuer,
+                    audiences: &[#(#audiences),*],
+                    leeway_secs: #leeway,
+                    max_token: #max_token,
+                    forward_claims: &[#(#claims),*],
+                    strip_authorization: #strip,
+                })
+            }
+        }
+        SchemeKind::ApiKey {
+            location,
+            name,
+            keys,
+        } => {
+            let location = match location {
+                ParamIn::Query => quote!(Query),
+                ParamIn::Cookie => quote!(Cookie),
+                _ => quote!(Header),
+            };
+            let keys = key_source(keys);
+            quote! {
+                ::gateway_runtime::auth::SchemeKind::ApiKey(&::gateway_runtime::auth::ApiKey {
+                    location: ::gateway_runtime::auth::ApiKeyIn::#location,
+                    name: #name,
+                    keys: #keys,
+                })
+            }
+        }
+    };
+    quote! {
+        ::gateway_runtime::auth::Scheme {
+            name: #name,
+            kind: #kind,
+        }
     }
 }
 

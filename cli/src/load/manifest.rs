@@ -28,12 +28,48 @@ pub struct Manifest {
     pub output: Option<PathBuf>,
     pub max_body: u64,
     pub services: Vec<ServiceConfig>,
-    /// Names of the security schemes the manifest configures.
-    pub auth_schemes: Vec<String>,
+    /// The security schemes the manifest configures, in its order.
+    pub auth: Vec<AuthScheme>,
     /// The rate-limit policies the manifest defines, in its order.
     pub rate_limits: Vec<RateLimitPolicy>,
     /// `gateway.rate_limit`: the policy of every route.
     pub rate_limit: Option<String>,
+}
+
+/// One entry of `auth`: how to verify the credentials of a spec's security scheme.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthScheme {
+    /// The `components.securitySchemes` name.
+    pub name: String,
+    pub kind: AuthKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuthKind {
+    Jwt(JwtConfig),
+    ApiKey { keys: KeySource },
+}
+
+/// `auth.<scheme>.jwt` (docs/manifest.md, "Auth").
+#[derive(Debug, Clone, PartialEq)]
+pub struct JwtConfig {
+    /// Algorithm names, all of one family.
+    pub algorithms: Vec<String>,
+    pub key: KeySource,
+    pub issuer: Option<String>,
+    pub audiences: Vec<String>,
+    pub leeway_secs: u64,
+    pub max_token: u64,
+    /// (claim, lower-case header name).
+    pub forward_claims: Vec<(String, String)>,
+    pub strip_authorization: bool,
+}
+
+/// Where key material is read at the gateway's start.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeySource {
+    Env(String),
+    File(String),
 }
 
 /// One policy of `rate_limits.policies` (docs/manifest.md, "Rate limits").
@@ -105,6 +141,38 @@ const TOP_LEVEL: &[&str] = &[
     "rate_limits",
     "observability",
 ];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScheme {
+    jwt: Option<RawJwt>,
+    api_key: Option<RawApiKey>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJwt {
+    algorithms: Option<Vec<String>>,
+    key_env: Option<String>,
+    key_file: Option<String>,
+    jwks_url: Option<String>,
+    issuer: Option<String>,
+    #[serde(default)]
+    audiences: Vec<String>,
+    leeway: Option<String>,
+    max_token: Option<String>,
+    #[serde(default)]
+    forward_claims: IndexMap<String, String>,
+    #[serde(default)]
+    strip_authorization: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApiKey {
+    keys_env: Option<String>,
+    keys_file: Option<String>,
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -452,16 +520,27 @@ pub fn parse(file: &Path, text: &str, diags: &mut Diagnostics) -> Option<Manifes
         );
     }
 
-    let mut auth_schemes = Vec::new();
+    let mut auth = Vec::new();
     if let Some(value) = sections.shift_remove("auth") {
         match value {
             serde_yaml::Value::Mapping(map) => {
-                for key in map.keys() {
-                    if let serde_yaml::Value::String(s) = key {
-                        auth_schemes.push(s.clone());
+                for (key, value) in map {
+                    let serde_yaml::Value::String(name) = key else {
+                        ctx.error(
+                            "gateway::manifest::invalid_value",
+                            "/auth",
+                            "security scheme names must be strings".into(),
+                            "",
+                        );
+                        continue;
+                    };
+                    let pointer = pointer_push("/auth", &name);
+                    if let Some(raw) = ctx.part::<RawScheme>(&pointer, value)
+                        && let Some(scheme) = auth_scheme(&name, &pointer, raw, &mut ctx)
+                    {
+                        auth.push(scheme);
                     }
                 }
-                ctx.not_enforced("/auth", "auth");
             }
             serde_yaml::Value::Null => {}
             _ => ctx.error(
@@ -543,7 +622,7 @@ pub fn parse(file: &Path, text: &str, diags: &mut Diagnostics) -> Option<Manifes
         output: output.map(|o| file.parent().unwrap_or(Path::new("")).join(o)),
         max_body,
         services,
-        auth_schemes,
+        auth,
         rate_limits,
         rate_limit: gateway_rate_limit,
     })
@@ -725,6 +804,249 @@ fn unknown_rate_limit(
     );
 }
 
+/// Headers a claim must not be forwarded as: the gateway sets or removes them itself, or
+/// they carry the request's own credentials and framing.
+const RESERVED_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "transfer-encoding",
+    "upgrade",
+    "trailer",
+    "host",
+    "content-length",
+    "content-type",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-request-id",
+    "traceparent",
+    "tracestate",
+];
+
+/// Longest `leeway` accepted.
+const MAX_LEEWAY: Duration = Duration::from_secs(300);
+/// `max_token` when not given.
+const DEFAULT_MAX_TOKEN: u64 = 8 * 1024;
+
+/// The algorithm family of a JWT algorithm name; `None` for names that are not one.
+fn jwt_family(algorithm: &str) -> Option<&'static str> {
+    Some(match algorithm {
+        "HS256" | "HS384" | "HS512" => "HMAC (HS*)",
+        "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" => "RSA (RS*/PS*)",
+        "ES256" | "ES384" => "ECDSA (ES*)",
+        "EdDSA" => "EdDSA",
+        _ => return None,
+    })
+}
+
+/// Checks one `auth` entry; `None` (with diagnostics) when it is unusable.
+fn auth_scheme(name: &str, pointer: &str, raw: RawScheme, ctx: &mut Ctx<'_>) -> Option<AuthScheme> {
+    let errors_before = ctx.diags.list.len();
+    let kind = match (raw.jwt, raw.api_key) {
+        (Some(jwt), None) => {
+            AuthKind::Jwt(jwt_config(name, &pointer_push(pointer, "jwt"), jwt, ctx)?)
+        }
+        (None, Some(api_key)) => {
+            let at = pointer_push(pointer, "api_key");
+            let keys = key_source(
+                &at,
+                ("keys_env", api_key.keys_env),
+                ("keys_file", api_key.keys_file),
+                ctx,
+            )?;
+            AuthKind::ApiKey { keys }
+        }
+        _ => {
+            ctx.error(
+                "gateway::manifest::invalid_auth",
+                pointer,
+                format!("`auth.{name}` must have exactly one of `jwt` or `api_key`"),
+                "bearer, oauth2 and openIdConnect schemes take `jwt: {...}`; apiKey schemes take `api_key: {...}`",
+            );
+            return None;
+        }
+    };
+    let failed = ctx.diags.list[errors_before..]
+        .iter()
+        .any(|d| d.severity == crate::diag::Severity::Error);
+    (!failed).then(|| AuthScheme {
+        name: name.to_owned(),
+        kind,
+    })
+}
+
+/// Exactly one of an `*_env` and a `*_file` key.
+fn key_source(
+    pointer: &str,
+    (env_key, env): (&str, Option<String>),
+    (file_key, file): (&str, Option<String>),
+    ctx: &mut Ctx<'_>,
+) -> Option<KeySource> {
+    match (env, file) {
+        (Some(env), None) if !env.trim().is_empty() => Some(KeySource::Env(env)),
+        (None, Some(file)) if !file.trim().is_empty() => Some(KeySource::File(file)),
+        _ => {
+            ctx.error(
+                "gateway::manifest::invalid_auth",
+                pointer,
+                format!("give exactly one of `{env_key}` or `{file_key}`"),
+                "key material is read when the gateway starts, from that environment variable or file; it is never compiled in",
+            );
+            None
+        }
+    }
+}
+
+fn jwt_config(name: &str, pointer: &str, raw: RawJwt, ctx: &mut Ctx<'_>) -> Option<JwtConfig> {
+    let errors_before = ctx.diags.list.len();
+    if raw.jwks_url.is_some() {
+        ctx.error(
+            "gateway::manifest::unsupported_jwks_url",
+            &pointer_push(pointer, "jwks_url"),
+            "`jwks_url` is not supported by this version yet".into(),
+            "download the JWKS and give it with `key_file` or `key_env` (a JWK set is accepted; keys are selected by `kid`)",
+        );
+    }
+    let algorithms = raw.algorithms.unwrap_or_default();
+    let at = pointer_push(pointer, "algorithms");
+    if algorithms.is_empty() {
+        ctx.error(
+            "gateway::manifest::invalid_algorithms",
+            pointer,
+            format!("`auth.{name}.jwt` must list its `algorithms`"),
+            "e.g. `algorithms: [RS256]`; the token's `alg` header is checked against this list",
+        );
+    }
+    let mut families = Vec::new();
+    for (i, algorithm) in algorithms.iter().enumerate() {
+        match jwt_family(algorithm) {
+            Some(family) => {
+                if !families.contains(&family) {
+                    families.push(family);
+                }
+            }
+            None => ctx.error(
+                "gateway::manifest::invalid_algorithms",
+                &pointer_push(&at, &i.to_string()),
+                if algorithm.eq_ignore_ascii_case("none") {
+                    "the algorithm `none` (unsigned tokens) is never accepted".to_owned()
+                } else {
+                    format!("`{algorithm}` is not a JWT algorithm this gateway verifies")
+                },
+                "use HS256/384/512, RS256/384/512, PS256/384/512, ES256/384 or EdDSA",
+            ),
+        }
+    }
+    if families.len() > 1 {
+        ctx.error(
+            "gateway::manifest::mixed_algorithms",
+            &at,
+            format!("`auth.{name}.jwt.algorithms` mixes algorithm families: {}", families.join(", ")),
+            "list algorithms of one family only: mixing them (e.g. HS256 with RS256) allows algorithm-confusion attacks",
+        );
+    }
+    let key = if raw.jwks_url.is_some() && raw.key_env.is_none() && raw.key_file.is_none() {
+        None
+    } else {
+        key_source(
+            pointer,
+            ("key_env", raw.key_env),
+            ("key_file", raw.key_file),
+            ctx,
+        )
+    };
+    let mut leeway_secs = 0;
+    if let Some(text) = &raw.leeway {
+        match units::duration(text) {
+            Ok(d) if d <= MAX_LEEWAY => leeway_secs = d.as_secs(),
+            Ok(_) => ctx.error(
+                "gateway::manifest::invalid_duration",
+                &pointer_push(pointer, "leeway"),
+                format!("a leeway of `{text}` is more than the 5m allowed"),
+                "clock skew between servers is seconds, not minutes",
+            ),
+            Err(message) => ctx.error(
+                "gateway::manifest::invalid_duration",
+                &pointer_push(pointer, "leeway"),
+                message,
+                "durations are written like `30s`",
+            ),
+        }
+    }
+    let mut max_token = DEFAULT_MAX_TOKEN;
+    if let Some(text) = &raw.max_token {
+        match units::size(text) {
+            Ok(0) | Err(_) => ctx.error(
+                "gateway::manifest::invalid_size",
+                &pointer_push(pointer, "max_token"),
+                format!("`{text}` is not a usable token size"),
+                "sizes are written like `8KiB`",
+            ),
+            Ok(size) => max_token = size,
+        }
+    }
+    let mut forward_claims = Vec::new();
+    for (claim, header) in &raw.forward_claims {
+        let lower = header.trim().to_ascii_lowercase();
+        let at = pointer_push(&pointer_push(pointer, "forward_claims"), claim);
+        if lower.is_empty() || !lower.bytes().all(is_token_byte) {
+            ctx.error(
+                "gateway::manifest::invalid_forward_claim",
+                &at,
+                format!("`{header}` is not a valid header name"),
+                "header names are tokens like `x-user-id`",
+            );
+        } else if RESERVED_HEADERS.contains(&lower.as_str()) {
+            ctx.error(
+                "gateway::manifest::invalid_forward_claim",
+                &at,
+                format!("`{lower}` is managed by the gateway and cannot carry a claim"),
+                "forward the claim as a header of your own, e.g. `x-user-id`",
+            );
+        } else if forward_claims.iter().any(|(_, h)| *h == lower) {
+            ctx.error(
+                "gateway::manifest::invalid_forward_claim",
+                &at,
+                format!("two claims are forwarded as `{lower}`"),
+                "give each claim its own header",
+            );
+        } else {
+            forward_claims.push((claim.clone(), lower));
+        }
+    }
+    if raw.issuer.is_none() && raw.audiences.is_empty() {
+        ctx.diags.push(
+            Diagnostic::warning(
+                "gateway::manifest::jwt_unscoped",
+                format!("`auth.{name}.jwt` checks neither `issuer` nor `audiences`"),
+            )
+            .at(Location::key(ctx.file, pointer))
+            .help("any token signed by the key is accepted, whoever it was issued for; set `issuer` and `audiences`"),
+        );
+    }
+    if ctx.diags.list[errors_before..]
+        .iter()
+        .any(|d| d.severity == crate::diag::Severity::Error)
+    {
+        return None;
+    }
+    Some(JwtConfig {
+        algorithms,
+        key: key?,
+        issuer: raw.issuer,
+        audiences: raw.audiences,
+        leeway_secs,
+        max_token,
+        forward_claims,
+        strip_authorization: raw.strip_authorization,
+    })
+}
+
 /// `rate_limits.store`: only `memory` (the default) is implemented.
 fn store(raw: Option<&serde_yaml::Value>, ctx: &mut Ctx<'_>) {
     match raw {
@@ -815,8 +1137,8 @@ fn rate_key(key: &str, pointer: &str, ctx: &mut Ctx<'_>) -> Option<RateKey> {
         ctx.error(
             "gateway::manifest::invalid_rate_key",
             pointer,
-            format!("`key: {key}` needs the caller's verified identity, and this version of gateway does not verify credentials yet"),
-            "count by `ip` or by `header:<name>` until auth is enforced",
+            format!("`key: {key}` counts by the caller's verified identity, which rate limits cannot use yet"),
+            "count by `ip` or by `header:<name>` for now",
         );
     } else {
         ctx.error(

@@ -10,7 +10,10 @@ pub mod units;
 use std::path::Path;
 
 use crate::diag::{Diagnostic, Diagnostics, Location, pointer_push};
-pub use manifest::{Manifest, OperationPolicy, RateKey, RateLimitPolicy, ServiceConfig};
+pub use manifest::{
+    AuthKind, AuthScheme, JwtConfig, KeySource, Manifest, OperationPolicy, RateKey,
+    RateLimitPolicy, ServiceConfig,
+};
 pub use sources::Sources;
 pub use spec::LoadedSpec;
 

@@ -18,9 +18,10 @@ use openapiv3::{
 use crate::diag::{Diagnostic, Diagnostics, Location, did_you_mean, pointer_push};
 use crate::ir::{
     Auth, Body, Bound, BoundValue, Constraints, Cors, EnumType, Gateway, Method, Param, ParamIn,
-    ParamType, PathTemplate, RateKey, RateLimit, Requirement, Route, Scalar, Segment, Service,
+    ParamType, PathTemplate, RateKey, RateLimit, Requirement, Route, Scalar, Scheme, SchemeKind,
+    Segment, Service,
 };
-use crate::load::{Loaded, LoadedSpec, OperationPolicy, ServiceConfig};
+use crate::load::{AuthKind, Loaded, LoadedSpec, OperationPolicy, ServiceConfig};
 use names::Scope;
 pub use path::parse_template;
 
@@ -63,6 +64,7 @@ pub fn lower(loaded: &Loaded, diags: &mut Diagnostics) -> Option<Gateway> {
             gateway_name: &manifest.name,
             rate_limits: &manifest.rate_limits,
             gateway_rate_limit: manifest.rate_limit.as_deref(),
+            auth_schemes: &manifest.auth,
             handlers: Scope::with_reserved(&[]),
             types: Scope::with_reserved(&[]),
             enums: Vec::new(),
@@ -96,7 +98,7 @@ pub fn lower(loaded: &Loaded, diags: &mut Diagnostics) -> Option<Gateway> {
             }),
         });
     }
-    check_manifest_schemes(loaded, diags);
+    let schemes = check_manifest_schemes(loaded, diags);
     routes.sort_by(|a: &Route, b: &Route| {
         (a.public_path.to_string(), a.method).cmp(&(b.public_path.to_string(), b.method))
     });
@@ -128,6 +130,7 @@ pub fn lower(loaded: &Loaded, diags: &mut Diagnostics) -> Option<Gateway> {
         services,
         routes,
         rate_limits,
+        schemes,
         openapi,
     })
 }
@@ -136,28 +139,157 @@ fn duration_ms(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Every scheme the manifest configures must exist in some spec.
-fn check_manifest_schemes(loaded: &Loaded, diags: &mut Diagnostics) {
+/// Every scheme the manifest configures must exist in some spec, with a type its
+/// configuration can verify; the result is the scheme table of the generated crate.
+fn check_manifest_schemes(loaded: &Loaded, diags: &mut Diagnostics) -> Vec<Scheme> {
+    let declared: Vec<(&str, &SecurityScheme)> = loaded
+        .specs
+        .iter()
+        .filter_map(|s| s.openapi.components.as_ref())
+        .flat_map(|c| c.security_schemes.iter())
+        .filter_map(|(name, scheme)| match scheme {
+            ReferenceOr::Item(scheme) => Some((name.as_str(), scheme)),
+            ReferenceOr::Reference { .. } => None,
+        })
+        .collect();
     let known: Vec<&str> = loaded
         .specs
         .iter()
         .filter_map(|s| s.openapi.components.as_ref())
         .flat_map(|c| c.security_schemes.keys().map(String::as_str))
         .collect();
-    for scheme in &loaded.manifest.auth_schemes {
+    let mut schemes = Vec::new();
+    for configured in &loaded.manifest.auth {
+        let scheme = &configured.name;
+        let at = Location::key(&loaded.manifest.file, pointer_push("/auth", scheme));
         if !known.contains(&scheme.as_str()) {
             diags.push(
                 Diagnostic::error(
                     "gateway::manifest::unknown_scheme",
                     format!("`auth` configures `{scheme}`, which no spec declares in `components.securitySchemes`"),
                 )
-                .at(Location::key(&loaded.manifest.file, pointer_push("/auth", scheme)))
+                .at(at)
                 .help(did_you_mean(scheme, known.iter().copied()).unwrap_or_else(|| {
                     format!("schemes the specs declare: {}", if known.is_empty() { "none".to_owned() } else { known.join(", ") })
                 })),
             );
+            continue;
+        }
+        let mut kind: Option<SchemeKind> = None;
+        let mut failed = false;
+        for (_, declared) in declared.iter().filter(|(name, _)| *name == scheme) {
+            let (spec_type, compatible) = match (declared, &configured.kind) {
+                (SecurityScheme::HTTP { scheme: http, .. }, _)
+                    if http.eq_ignore_ascii_case("basic") =>
+                {
+                    diags.push(
+                        Diagnostic::error(
+                            "gateway::manifest::unsupported_scheme",
+                            format!("`{scheme}` is an HTTP Basic scheme, which this version of gateway does not verify"),
+                        )
+                        .at(at.clone())
+                        .help("use bearer tokens (`jwt`) or API keys (`api_key`)"),
+                    );
+                    failed = true;
+                    break;
+                }
+                (SecurityScheme::HTTP { scheme: http, .. }, AuthKind::Jwt(_)) => {
+                    (format!("http {http}"), http.eq_ignore_ascii_case("bearer"))
+                }
+                (SecurityScheme::HTTP { scheme: http, .. }, _) => (format!("http {http}"), false),
+                (SecurityScheme::OAuth2 { .. }, kind) => {
+                    ("oauth2".to_owned(), matches!(kind, AuthKind::Jwt(_)))
+                }
+                (SecurityScheme::OpenIDConnect { .. }, kind) => {
+                    ("openIdConnect".to_owned(), matches!(kind, AuthKind::Jwt(_)))
+                }
+                (SecurityScheme::APIKey { .. }, kind) => {
+                    ("apiKey".to_owned(), matches!(kind, AuthKind::ApiKey { .. }))
+                }
+            };
+            if !compatible {
+                let (given, want) = match configured.kind {
+                    AuthKind::Jwt(_) => (
+                        "jwt",
+                        if spec_type == "apiKey" {
+                            "api_key"
+                        } else {
+                            "nothing this version supports"
+                        },
+                    ),
+                    AuthKind::ApiKey { .. } => (
+                        "api_key",
+                        if spec_type.starts_with("http") && spec_type != "http bearer" {
+                            "nothing this version supports"
+                        } else {
+                            "jwt"
+                        },
+                    ),
+                };
+                diags.push(
+                    Diagnostic::error(
+                        "gateway::manifest::scheme_type_mismatch",
+                        format!("`{scheme}` is an {spec_type} scheme in its spec, which `{given}` cannot verify"),
+                    )
+                    .at(at.clone())
+                    .help(format!("configure it with `{want}`")),
+                );
+                failed = true;
+                break;
+            }
+            let this = match (&configured.kind, declared) {
+                (AuthKind::Jwt(jwt), _) => SchemeKind::Jwt(jwt.clone()),
+                (AuthKind::ApiKey { keys }, SecurityScheme::APIKey { location, name, .. }) => {
+                    SchemeKind::ApiKey {
+                        location: match location {
+                            openapiv3::APIKeyLocation::Query => ParamIn::Query,
+                            openapiv3::APIKeyLocation::Header => ParamIn::Header,
+                            openapiv3::APIKeyLocation::Cookie => ParamIn::Cookie,
+                        },
+                        name: match location {
+                            openapiv3::APIKeyLocation::Header => name.to_ascii_lowercase(),
+                            _ => name.clone(),
+                        },
+                        keys: keys.clone(),
+                    }
+                }
+                (AuthKind::ApiKey { .. }, _) => continue,
+            };
+            match &kind {
+                None => kind = Some(this),
+                Some(first) if *first != this => {
+                    diags.push(
+                        Diagnostic::error(
+                            "gateway::manifest::scheme_type_mismatch",
+                            format!("specs declare `{scheme}` differently (another place for the API key)"),
+                        )
+                        .at(at.clone())
+                        .help("declare the scheme the same way in every spec, or give the variants their own names"),
+                    );
+                    failed = true;
+                    break;
+                }
+                Some(_) => {}
+            }
+        }
+        if !failed && kind.is_none() {
+            diags.push(
+                Diagnostic::error(
+                    "gateway::manifest::unsupported_scheme",
+                    format!("`{scheme}` is declared by a `$ref` in `components.securitySchemes`, which this version cannot follow"),
+                )
+                .at(at.clone())
+                .help("declare the security scheme inline in the spec"),
+            );
+        }
+        if let (false, Some(kind)) = (failed, kind) {
+            schemes.push(Scheme {
+                name: scheme.clone(),
+                kind,
+            });
         }
     }
+    schemes
 }
 
 /// A parameter's type as its schema declares it, with what its parser must check.
@@ -188,6 +320,7 @@ struct ServiceLowering<'a> {
     gateway_name: &'a str,
     rate_limits: &'a [crate::load::RateLimitPolicy],
     gateway_rate_limit: Option<&'a str>,
+    auth_schemes: &'a [crate::load::AuthScheme],
     handlers: Scope,
     types: Scope,
     enums: Vec<EnumType>,
@@ -560,6 +693,16 @@ impl<'a> ServiceLowering<'a> {
                         )
                         .at(self.locate(&pointer_push(&pointer_push(&at, &i.to_string()), scheme)))
                         .help(did_you_mean(scheme, known.iter().copied()).unwrap_or_else(|| "declare it under components.securitySchemes".into())),
+                    );
+                } else if !self.auth_schemes.iter().any(|s| s.name == *scheme) {
+                    ok = false;
+                    self.diags.push(
+                        Diagnostic::error(
+                            "gateway::check::scheme_not_configured",
+                            format!("operation `{operation_id}` requires the security scheme `{scheme}`, which the manifest's `auth` does not configure"),
+                        )
+                        .at(self.locate(&pointer_push(&pointer_push(&at, &i.to_string()), scheme)))
+                        .help(format!("add `auth: {{ {scheme}: {{ jwt: {{ ... }} }} }}` (or `api_key`) to the manifest, or make the operation public")),
                     );
                 }
                 all.push(Requirement {

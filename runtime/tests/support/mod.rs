@@ -16,6 +16,7 @@ use axum::body::Body as AxumBody;
 use axum::extract::{Request as AxumRequest, State};
 use axum::response::Response as AxumResponse;
 use bytes::Bytes;
+use gateway_runtime::auth::{Jwt, KeySource, Scheme, SchemeKind};
 use gateway_runtime::params::{self, Forward, Request};
 use gateway_runtime::{
     Auth, BodySpec, Config, Errors, Gateway, Method, Problem, Requirement, Route, Service,
@@ -227,7 +228,7 @@ pub static ROUTES: [Route; 15] = [
             challenge: "Bearer realm=\"test\"",
             alternatives: &[&[Requirement {
                 scheme: "bearerAuth",
-                scopes: &[],
+                scopes: &["secret:read"],
             }]],
         },
         body: BodySpec::Undeclared,
@@ -240,6 +241,29 @@ pub static ROUTES: [Route; 15] = [
 
 pub const OPENAPI: &str = r#"{"openapi":"3.0.3","info":{"title":"test","version":"1"}}"#;
 
+/// The test HMAC secret of `bearerAuth` (HS256, issuer `test-issuer`, `sub` forwarded
+/// as `x-user-id`).
+pub const HS_SECRET: &str = include_str!("../keys/hs_secret.txt");
+
+static BEARER: Jwt = Jwt {
+    algorithms: &["HS256"],
+    key: KeySource::File(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/keys/hs_secret.txt"
+    )),
+    issuer: Some("test-issuer"),
+    audiences: &[],
+    leeway_secs: 0,
+    max_token: 8192,
+    forward_claims: &[("sub", "x-user-id")],
+    strip_authorization: false,
+};
+
+pub static SCHEMES: [Scheme; 1] = [Scheme {
+    name: "bearerAuth",
+    kind: SchemeKind::Jwt(&BEARER),
+}];
+
 /// Large enough for the 10 MiB streaming test.
 pub static GATEWAY: Gateway = Gateway {
     name: "test-gateway",
@@ -250,6 +274,7 @@ pub static GATEWAY: Gateway = Gateway {
     services: &SERVICES,
     routes: &ROUTES,
     rate_limits: &[],
+    schemes: &SCHEMES,
 };
 
 /// The same routes with a 1000-byte body limit.

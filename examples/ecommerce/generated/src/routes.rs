@@ -537,4 +537,46 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             key: ::gateway_runtime::RateKey::Ip,
         },
     ],
+    schemes: &[
+        ::gateway_runtime::auth::Scheme {
+            name: "bearerAuth",
+            kind: ::gateway_runtime::auth::SchemeKind::Jwt(
+                &::gateway_runtime::auth::Jwt {
+                    algorithms: &["RS256"],
+                    key: ::gateway_runtime::auth::KeySource::Env("JWT_PUBLIC_KEY"),
+                    issuer: ::std::option::Option::Some("https://id.example.com"),
+                    audiences: &["shop"],
+                    leeway_secs: 30,
+                    max_token: 8192,
+                    forward_claims: &[("sub", "x-user-id")],
+                    strip_authorization: false,
+                },
+            ),
+        },
+        ::gateway_runtime::auth::Scheme {
+            name: "oauth",
+            kind: ::gateway_runtime::auth::SchemeKind::Jwt(
+                &::gateway_runtime::auth::Jwt {
+                    algorithms: &["RS256"],
+                    key: ::gateway_runtime::auth::KeySource::Env("JWT_PUBLIC_KEY"),
+                    issuer: ::std::option::Option::Some("https://id.example.com"),
+                    audiences: &["shop"],
+                    leeway_secs: 0,
+                    max_token: 8192,
+                    forward_claims: &[("sub", "x-user-id")],
+                    strip_authorization: false,
+                },
+            ),
+        },
+        ::gateway_runtime::auth::Scheme {
+            name: "apiKey",
+            kind: ::gateway_runtime::auth::SchemeKind::ApiKey(
+                &::gateway_runtime::auth::ApiKey {
+                    location: ::gateway_runtime::auth::ApiKeyIn::Header,
+                    name: "x-api-key",
+                    keys: ::gateway_runtime::auth::KeySource::Env("API_KEYS"),
+                },
+            ),
+        },
+    ],
 };

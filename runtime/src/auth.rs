@@ -1,0 +1,665 @@
+//! Credential verification: JWTs (bearer tokens) and API keys.
+//!
+//! The generated crate describes each security scheme the manifest configures as a
+//! [`Scheme`] (static data, no key material). At start-up [`Verifiers::load`] reads the
+//! key material from the environment variable or file the manifest names, checks it and
+//! keeps what per-request verification needs; a missing or unusable key is a start error.
+//! Per request, [`Verifiers::authenticate`] checks a route's requirements: alternatives
+//! OR'd, the requirements of one alternative AND'd.
+//!
+//! Algorithm confusion is impossible by construction: a scheme's algorithms all belong to
+//! one family (checked by the compiler, and again here), and its keys must be of that
+//! family, so an `HS256` token is never checked against an RSA public key.
+
+use std::fmt;
+
+use http::{HeaderMap, HeaderName, HeaderValue, header};
+use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Validation};
+use sha2::{Digest, Sha256};
+
+use crate::Requirement;
+
+/// One security scheme the manifest configures, named as in `components.securitySchemes`.
+#[derive(Debug)]
+pub struct Scheme {
+    pub name: &'static str,
+    pub kind: SchemeKind,
+}
+
+#[derive(Debug)]
+pub enum SchemeKind {
+    Jwt(&'static Jwt),
+    ApiKey(&'static ApiKey),
+}
+
+/// Where key material is read from at start-up.
+#[derive(Debug, Clone, Copy)]
+pub enum KeySource {
+    /// An environment variable holding the material itself.
+    Env(&'static str),
+    /// A file holding the material.
+    File(&'static str),
+}
+
+impl fmt::Display for KeySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeySource::Env(name) => write!(f, "environment variable {name}"),
+            KeySource::File(path) => write!(f, "file {path}"),
+        }
+    }
+}
+
+/// A bearer-token scheme verified as a JWT.
+#[derive(Debug)]
+pub struct Jwt {
+    /// Algorithm names (`RS256`, ...), all of one family.
+    pub algorithms: &'static [&'static str],
+    /// A PEM public key, a JWK or JWKS document, or for `HS*` the raw secret.
+    pub key: KeySource,
+    pub issuer: Option<&'static str>,
+    pub audiences: &'static [&'static str],
+    pub leeway_secs: u64,
+    /// Largest token accepted, in bytes.
+    pub max_token: usize,
+    /// (claim, header): the header set upstream from the claim.
+    pub forward_claims: &'static [(&'static str, &'static str)],
+    /// Drop `Authorization` before forwarding.
+    pub strip_authorization: bool,
+}
+
+/// An API-key scheme.
+#[derive(Debug)]
+pub struct ApiKey {
+    pub location: ApiKeyIn,
+    /// The header, query parameter or cookie name.
+    pub name: &'static str,
+    /// Lines `consumer:key` or `consumer:sha256:<64 hex>`.
+    pub keys: KeySource,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiKeyIn {
+    Header,
+    Query,
+    Cookie,
+}
+
+/// The schemes with their key material, ready to verify requests.
+pub struct Verifiers {
+    schemes: Vec<(&'static str, Verifier)>,
+}
+
+impl fmt::Debug for Verifiers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.schemes.iter().map(|(name, _)| *name).collect();
+        f.debug_struct("Verifiers")
+            .field("schemes", &names)
+            .finish()
+    }
+}
+
+enum Verifier {
+    Jwt {
+        config: &'static Jwt,
+        validation: Box<Validation>,
+        /// (kid, key); a key without `kid` matches a token without one.
+        keys: Vec<(Option<String>, DecodingKey)>,
+    },
+    ApiKey {
+        config: &'static ApiKey,
+        /// (consumer, SHA-256 of the key).
+        keys: Vec<(String, [u8; 32])>,
+    },
+}
+
+/// Installs jsonwebtoken's aws-lc crypto provider once (a second install is refused by
+/// jsonwebtoken, which is fine: it is the same provider).
+pub fn install_crypto_provider() {
+    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+}
+
+impl Verifiers {
+    /// Reads and checks the key material of every scheme; `read` returns the content of
+    /// a key source. The error names the scheme and what is wrong.
+    pub fn load(
+        schemes: &'static [Scheme],
+        read: impl Fn(KeySource) -> Result<String, String>,
+    ) -> Result<Verifiers, String> {
+        install_crypto_provider();
+        let mut loaded = Vec::with_capacity(schemes.len());
+        for scheme in schemes {
+            let verifier = match scheme.kind {
+                SchemeKind::Jwt(config) => {
+                    let text = read(config.key)?;
+                    jwt_verifier(config, &text)
+                }
+                SchemeKind::ApiKey(config) => {
+                    let text = read(config.keys)?;
+                    api_key_verifier(config, &text)
+                }
+            }
+            .map_err(|error| format!("auth scheme `{}`: {error}", scheme.name))?;
+            loaded.push((scheme.name, verifier));
+        }
+        Ok(Verifiers { schemes: loaded })
+    }
+
+    /// Reads key sources from the process environment and the file system.
+    pub fn load_from_env(schemes: &'static [Scheme]) -> Result<Verifiers, String> {
+        Verifiers::load(schemes, |source| match source {
+            KeySource::Env(name) => match std::env::var(name) {
+                Ok(value) if !value.trim().is_empty() => Ok(value),
+                Ok(_) => Err(format!("environment variable {name} is empty")),
+                Err(_) => Err(format!("environment variable {name} is not set")),
+            },
+            KeySource::File(path) => std::fs::read_to_string(path)
+                .map_err(|error| format!("cannot read file {path}: {error}")),
+        })
+    }
+
+    fn get(&self, name: &str) -> Option<&Verifier> {
+        self.schemes
+            .iter()
+            .find(|(scheme, _)| *scheme == name)
+            .map(|(_, verifier)| verifier)
+    }
+
+    /// Checks a route's requirements against the request.
+    pub fn authenticate(
+        &self,
+        alternatives: &[&[Requirement]],
+        headers: &HeaderMap,
+        query: &[(std::borrow::Cow<'_, str>, std::borrow::Cow<'_, str>)],
+    ) -> Result<Authenticated, Failure> {
+        // Each scheme is verified once per request, whatever the number of requirements
+        // naming it.
+        let mut seen: Vec<(&str, Result<Credential, Failure>)> = Vec::new();
+        let mut worst = Failure::Missing;
+        for alternative in alternatives {
+            let mut granted = Vec::with_capacity(alternative.len());
+            let mut failed = None;
+            for requirement in *alternative {
+                let outcome = match seen.iter().find(|(name, _)| *name == requirement.scheme) {
+                    Some((_, outcome)) => outcome.clone(),
+                    None => {
+                        let outcome = match self.get(requirement.scheme) {
+                            Some(verifier) => verifier.verify(headers, query),
+                            // The generated table names only configured schemes.
+                            None => Err(Failure::Invalid("unknown security scheme")),
+                        };
+                        seen.push((requirement.scheme, outcome.clone()));
+                        outcome
+                    }
+                };
+                match outcome {
+                    Ok(credential) => {
+                        let missing: Vec<&str> = requirement
+                            .scopes
+                            .iter()
+                            .copied()
+                            .filter(|scope| !credential.scopes.iter().any(|s| s == scope))
+                            .collect();
+                        if missing.is_empty() {
+                            granted.push(credential);
+                        } else {
+                            failed = Some(Failure::InsufficientScope(requirement.scopes.join(" ")));
+                            break;
+                        }
+                    }
+                    Err(failure) => {
+                        failed = Some(failure);
+                        break;
+                    }
+                }
+            }
+            match failed {
+                None => return Ok(self.granted(alternatives, granted)),
+                Some(failure) => {
+                    if failure.rank() > worst.rank() {
+                        worst = failure;
+                    }
+                }
+            }
+        }
+        Err(worst)
+    }
+
+    fn granted(&self, alternatives: &[&[Requirement]], granted: Vec<Credential>) -> Authenticated {
+        // Client-sent copies of every header a scheme of the route sets are removed, even
+        // when that scheme was not the one that granted access.
+        let mut remove = Vec::new();
+        for requirement in alternatives.iter().flat_map(|a| a.iter()) {
+            if let Some(Verifier::Jwt { config, .. }) = self.get(requirement.scheme) {
+                for (_, name) in config.forward_claims {
+                    if let Ok(name) = HeaderName::from_bytes(name.as_bytes())
+                        && !remove.contains(&name)
+                    {
+                        remove.push(name);
+                    }
+                }
+            }
+        }
+        let mut set = Vec::new();
+        let mut strip_authorization = false;
+        let mut consumer = None;
+        for credential in granted {
+            set.extend(credential.forward);
+            strip_authorization |= credential.strip_authorization;
+            if consumer.is_none() {
+                consumer = credential.subject;
+            }
+        }
+        Authenticated {
+            remove,
+            set,
+            strip_authorization,
+            consumer,
+        }
+    }
+}
+
+/// What a successful authentication changes in the forwarded request.
+#[derive(Debug, Default)]
+pub struct Authenticated {
+    /// Headers removed from the client's request.
+    pub remove: Vec<HeaderName>,
+    /// Headers then set from verified claims.
+    pub set: Vec<(HeaderName, HeaderValue)>,
+    pub strip_authorization: bool,
+    /// The API key's consumer, or the token's `sub`.
+    pub consumer: Option<String>,
+}
+
+impl Authenticated {
+    /// Applies the changes to the request's headers.
+    pub fn apply(&self, headers: &mut HeaderMap) {
+        for name in &self.remove {
+            headers.remove(name);
+        }
+        for (name, value) in &self.set {
+            headers.append(name.clone(), value.clone());
+        }
+        if self.strip_authorization {
+            headers.remove(header::AUTHORIZATION);
+        }
+    }
+}
+
+/// Why a request was not authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// No credentials for any alternative: a plain challenge.
+    Missing,
+    /// Credentials were sent but are unusable (malformed, duplicated).
+    BadRequest(&'static str),
+    /// Credentials were sent and are invalid.
+    Invalid(&'static str),
+    /// Valid credentials without the scopes required (space-separated).
+    InsufficientScope(String),
+}
+
+impl Failure {
+    /// Which failure is reported when every alternative failed: an invalid credential
+    /// first (the client must know its token is bad), then missing scopes.
+    fn rank(&self) -> u8 {
+        match self {
+            Failure::Missing => 0,
+            Failure::InsufficientScope(_) => 1,
+            Failure::BadRequest(_) => 2,
+            Failure::Invalid(_) => 3,
+        }
+    }
+
+    /// The status (401 or 403), the `WWW-Authenticate` value and the detail of the
+    /// problem answering this failure. `challenge` is the route's plain challenge.
+    pub fn answer(&self, challenge: &str) -> (http::StatusCode, String, String) {
+        let bearer = challenge.starts_with("Bearer");
+        let with = |error: &str, extra: &str| {
+            if bearer {
+                format!("{challenge}, error=\"{error}\"{extra}")
+            } else {
+                challenge.to_owned()
+            }
+        };
+        match self {
+            Failure::Missing => (
+                http::StatusCode::UNAUTHORIZED,
+                challenge.to_owned(),
+                "this operation requires credentials".to_owned(),
+            ),
+            Failure::BadRequest(why) => (
+                http::StatusCode::UNAUTHORIZED,
+                with("invalid_request", ""),
+                format!("the credentials are unusable: {why}"),
+            ),
+            Failure::Invalid(why) => (
+                http::StatusCode::UNAUTHORIZED,
+                with("invalid_token", ""),
+                format!("the credentials are invalid: {why}"),
+            ),
+            Failure::InsufficientScope(scopes) => (
+                http::StatusCode::FORBIDDEN,
+                with(
+                    "insufficient_scope",
+                    &format!(", scope=\"{}\"", scopes.replace(['"', '\\'], "")),
+                ),
+                format!("the credentials lack a required scope: {scopes}"),
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Credential {
+    scopes: Vec<String>,
+    forward: Vec<(HeaderName, HeaderValue)>,
+    strip_authorization: bool,
+    subject: Option<String>,
+}
+
+impl Verifier {
+    fn verify(
+        &self,
+        headers: &HeaderMap,
+        query: &[(std::borrow::Cow<'_, str>, std::borrow::Cow<'_, str>)],
+    ) -> Result<Credential, Failure> {
+        match self {
+            Verifier::Jwt {
+                config,
+                validation,
+                keys,
+            } => verify_jwt(config, validation, keys, headers),
+            Verifier::ApiKey { config, keys } => verify_api_key(config, keys, headers, query),
+        }
+    }
+}
+
+fn jwt_verifier(config: &'static Jwt, text: &str) -> Result<Verifier, String> {
+    let mut algorithms = Vec::new();
+    for name in config.algorithms {
+        let algorithm: Algorithm = name
+            .parse()
+            .map_err(|_| format!("`{name}` is not a supported JWT algorithm"))?;
+        algorithms.push(algorithm);
+    }
+    let Some(&first) = algorithms.first() else {
+        return Err("no algorithm is allowed".to_owned());
+    };
+    if algorithms.iter().any(|a| a.family() != first.family()) {
+        return Err("the algorithms mix families".to_owned());
+    }
+    let keys = decoding_keys(first, text)?;
+    let mut validation = Validation::new(first);
+    validation.algorithms = algorithms;
+    validation.leeway = config.leeway_secs;
+    validation.validate_exp = true;
+    validation.validate_nbf = true;
+    validation.required_spec_claims = ["exp".to_owned()].into();
+    if let Some(issuer) = config.issuer {
+        validation.set_issuer(&[issuer]);
+        validation.required_spec_claims.insert("iss".to_owned());
+    }
+    if config.audiences.is_empty() {
+        validation.validate_aud = false;
+    } else {
+        validation.set_audience(config.audiences);
+        validation.required_spec_claims.insert("aud".to_owned());
+    }
+    Ok(Verifier::Jwt {
+        config,
+        validation: Box::new(validation),
+        keys,
+    })
+}
+
+/// Parses key material for algorithms of `algorithm`'s family.
+fn decoding_keys(
+    algorithm: Algorithm,
+    text: &str,
+) -> Result<Vec<(Option<String>, DecodingKey)>, String> {
+    let trimmed = text.trim();
+    if trimmed.starts_with('{') {
+        let value: serde_json::Value =
+            serde_json::from_str(trimmed).map_err(|e| format!("the key is not valid JSON: {e}"))?;
+        let jwks: Vec<Jwk> = if value.get("keys").is_some() {
+            serde_json::from_value::<JwkSet>(value)
+                .map_err(|e| format!("the JWKS is invalid: {e}"))?
+                .keys
+        } else {
+            vec![serde_json::from_value(value).map_err(|e| format!("the JWK is invalid: {e}"))?]
+        };
+        let mut keys = Vec::new();
+        for jwk in &jwks {
+            let key = DecodingKey::from_jwk(jwk).map_err(|e| format!("a JWK is unusable: {e}"))?;
+            if key.family() != algorithm.family() {
+                // Keys of another family (a JWKS serving several) are never used.
+                continue;
+            }
+            keys.push((jwk.common.key_id.clone(), key));
+        }
+        if keys.is_empty() {
+            return Err(format!("the JWK(S) has no key for {algorithm:?}"));
+        }
+        return Ok(keys);
+    }
+    let key = match algorithm.family() {
+        AlgorithmFamily::Hmac => {
+            if trimmed.contains("-----BEGIN") {
+                return Err("an HMAC secret must not be a PEM document".to_owned());
+            }
+            if trimmed.len() < 32 {
+                return Err("the HMAC secret is shorter than 32 bytes".to_owned());
+            }
+            DecodingKey::from_secret(trimmed.as_bytes())
+        }
+        AlgorithmFamily::Rsa => DecodingKey::from_rsa_pem(trimmed.as_bytes())
+            .map_err(|e| format!("not an RSA public key in PEM: {e}"))?,
+        AlgorithmFamily::Ec => DecodingKey::from_ec_pem(trimmed.as_bytes())
+            .map_err(|e| format!("not an EC public key in PEM: {e}"))?,
+        AlgorithmFamily::Ed => DecodingKey::from_ed_pem(trimmed.as_bytes())
+            .map_err(|e| format!("not an Ed25519 public key in PEM: {e}"))?,
+    };
+    Ok(vec![(None, key)])
+}
+
+fn verify_jwt(
+    config: &'static Jwt,
+    validation: &Validation,
+    keys: &[(Option<String>, DecodingKey)],
+    headers: &HeaderMap,
+) -> Result<Credential, Failure> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Err(Failure::Missing);
+    };
+    if values.next().is_some() {
+        return Err(Failure::BadRequest("more than one Authorization header"));
+    }
+    let value = value.as_bytes();
+    let Some((scheme, token)) = value.split_at_checked(7) else {
+        return Err(Failure::Missing);
+    };
+    if !scheme.eq_ignore_ascii_case(b"bearer ") {
+        // Another scheme's credentials (e.g. Basic): no bearer token was sent.
+        return Err(Failure::Missing);
+    }
+    let token = token.trim_ascii();
+    if token.len() > config.max_token {
+        return Err(Failure::Invalid("the token is too large"));
+    }
+    let token =
+        std::str::from_utf8(token).map_err(|_| Failure::Invalid("the token is malformed"))?;
+    let head = jsonwebtoken::decode_header(token)
+        .map_err(|_| Failure::Invalid("the token is malformed"))?;
+    if !validation.algorithms.contains(&head.alg) {
+        return Err(Failure::Invalid("the token's algorithm is not accepted"));
+    }
+    let key = match &head.kid {
+        Some(kid) => keys
+            .iter()
+            .find(|(id, _)| id.as_deref() == Some(kid.as_str()))
+            .or_else(|| (keys.len() == 1 && keys[0].0.is_none()).then(|| &keys[0])),
+        None if keys.len() == 1 => keys.first(),
+        None => None,
+    };
+    let Some((_, key)) = key else {
+        return Err(Failure::Invalid("the token's key is unknown"));
+    };
+    let data =
+        jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, key, validation)
+            .map_err(|error| {
+                use jsonwebtoken::errors::ErrorKind;
+                Failure::Invalid(match error.kind() {
+                    ErrorKind::ExpiredSignature => "the token has expired",
+                    ErrorKind::ImmatureSignature => "the token is not valid yet",
+                    ErrorKind::InvalidIssuer => "the token's issuer is not accepted",
+                    ErrorKind::InvalidAudience => "the token's audience is not accepted",
+                    ErrorKind::InvalidSignature => "the token's signature is invalid",
+                    ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim",
+                    _ => "the token is invalid",
+                })
+            })?;
+    let claims = data.claims;
+    let scopes = match (claims.get("scope"), claims.get("scp")) {
+        (Some(serde_json::Value::String(scope)), _) => {
+            scope.split_ascii_whitespace().map(str::to_owned).collect()
+        }
+        (_, Some(serde_json::Value::Array(scp))) => scp
+            .iter()
+            .filter_map(|s| s.as_str().map(str::to_owned))
+            .collect(),
+        (_, Some(serde_json::Value::String(scp))) => {
+            scp.split_ascii_whitespace().map(str::to_owned).collect()
+        }
+        _ => Vec::new(),
+    };
+    let mut forward = Vec::new();
+    for (claim, name) in config.forward_claims {
+        let text = match claims.get(*claim) {
+            None | Some(serde_json::Value::Null) => continue,
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+        };
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&text),
+        ) {
+            forward.push((name, value));
+        }
+    }
+    Ok(Credential {
+        scopes,
+        forward,
+        strip_authorization: config.strip_authorization,
+        subject: claims
+            .get("sub")
+            .and_then(|s| s.as_str())
+            .map(str::to_owned),
+    })
+}
+
+fn api_key_verifier(config: &'static ApiKey, text: &str) -> Result<Verifier, String> {
+    let mut keys = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line_no = number + 1;
+        let Some((consumer, key)) = line.split_once(':') else {
+            return Err(format!(
+                "line {line_no}: expected `consumer:key` or `consumer:sha256:<hex>`"
+            ));
+        };
+        if consumer.is_empty() || key.is_empty() {
+            return Err(format!(
+                "line {line_no}: the consumer and the key must not be empty"
+            ));
+        }
+        let hash = match key.strip_prefix("sha256:") {
+            Some(hex) => parse_sha256(hex).ok_or_else(|| {
+                format!("line {line_no}: `sha256:` must be followed by 64 hex digits")
+            })?,
+            None => Sha256::digest(key.as_bytes()).into(),
+        };
+        keys.push((consumer.to_owned(), hash));
+    }
+    if keys.is_empty() {
+        return Err("no API key is configured".to_owned());
+    }
+    Ok(Verifier::ApiKey { config, keys })
+}
+
+fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
+    let bytes = hex.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let digit = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = [0u8; 32];
+    for (i, pair) in bytes.chunks(2).enumerate() {
+        out[i] = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    Some(out)
+}
+
+fn verify_api_key(
+    config: &'static ApiKey,
+    keys: &[(String, [u8; 32])],
+    headers: &HeaderMap,
+    query: &[(std::borrow::Cow<'_, str>, std::borrow::Cow<'_, str>)],
+) -> Result<Credential, Failure> {
+    let presented: Vec<Vec<u8>> = match config.location {
+        ApiKeyIn::Header => headers
+            .get_all(config.name)
+            .iter()
+            .map(|v| v.as_bytes().to_vec())
+            .collect(),
+        ApiKeyIn::Query => query
+            .iter()
+            .filter(|(name, _)| name == config.name)
+            .map(|(_, value)| value.as_bytes().to_vec())
+            .collect(),
+        ApiKeyIn::Cookie => headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .filter(|(name, _)| *name == config.name)
+            .map(|(_, value)| value.as_bytes().to_vec())
+            .collect(),
+    };
+    let key = match presented.as_slice() {
+        [] => return Err(Failure::Missing),
+        [key] => key,
+        _ => return Err(Failure::BadRequest("more than one API key")),
+    };
+    let hash: [u8; 32] = Sha256::digest(key).into();
+    // Every stored hash is compared, in constant time, with no early exit.
+    let mut found: Option<&str> = None;
+    for (consumer, stored) in keys {
+        let equal = constant_time_eq(&hash, stored);
+        found = if equal && found.is_none() {
+            Some(consumer)
+        } else {
+            found
+        };
+    }
+    match found {
+        Some(consumer) => Ok(Credential {
+            scopes: Vec::new(),
+            forward: Vec::new(),
+            strip_authorization: false,
+            subject: Some(consumer.to_owned()),
+        }),
+        None => Err(Failure::Invalid("the API key is not known")),
+    }
+}
+
+fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    let difference = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(difference) == 0
+}
