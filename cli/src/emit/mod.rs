@@ -63,6 +63,38 @@ struct RouteRow {
     auth: String,
 }
 
+/// Key material the gateway reads at start: an environment variable or a file, and the
+/// schemes that use it.
+#[derive(Serialize)]
+struct SecretRow {
+    name: String,
+    file: bool,
+    schemes: String,
+}
+
+fn secrets(gateway: &Gateway) -> Vec<SecretRow> {
+    let mut rows: Vec<SecretRow> = Vec::new();
+    for scheme in &gateway.schemes {
+        let source = match &scheme.kind {
+            crate::ir::SchemeKind::Jwt(jwt) => &jwt.key,
+            crate::ir::SchemeKind::ApiKey { keys, .. } => keys,
+        };
+        let (name, file) = match source {
+            crate::load::KeySource::Env(name) => (name, false),
+            crate::load::KeySource::File(path) => (path, true),
+        };
+        match rows.iter_mut().find(|r| r.name == *name && r.file == file) {
+            Some(row) => row.schemes = format!("{}, `{}`", row.schemes, scheme.name),
+            None => rows.push(SecretRow {
+                name: name.clone(),
+                file,
+                schemes: format!("`{}`", scheme.name),
+            }),
+        }
+    }
+    rows
+}
+
 #[derive(Serialize)]
 struct ServiceRow {
     key: String,
@@ -141,6 +173,7 @@ pub fn emit(gateway: &Gateway, runtime: &RuntimeDep) -> Result<Files, String> {
         runtime_version => crate::VERSION,
         routes => minijinja::Value::from(minijinja::value::Serde(&routes)),
         services => minijinja::Value::from(minijinja::value::Serde(&services)),
+        secrets => minijinja::Value::from(minijinja::value::Serde(&secrets(gateway))),
         port => port,
         admin_port => "9090",
         max_body => gateway.max_body,
