@@ -11,6 +11,7 @@ pub mod check;
 pub mod cli;
 pub mod diag;
 pub mod emit;
+pub mod http;
 pub mod ir;
 pub mod load;
 pub mod lower;

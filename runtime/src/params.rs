@@ -366,8 +366,11 @@ fn range_message<T: Display>(min: Bound<T>, max: Bound<T>) -> String {
     }
 }
 
-/// `minimum`/`maximum` (with their exclusive forms) of an integer.
-pub fn int_range(value: i64, min: Bound<i64>, max: Bound<i64>) -> Result<(), String> {
+fn range<T: PartialOrd + Display + Copy>(
+    value: T,
+    min: Bound<T>,
+    max: Bound<T>,
+) -> Result<(), String> {
     let low_ok = min.is_none_or(|(m, exclusive)| if exclusive { value > m } else { value >= m });
     let high_ok = max.is_none_or(|(m, exclusive)| if exclusive { value < m } else { value <= m });
     if low_ok && high_ok {
@@ -377,15 +380,14 @@ pub fn int_range(value: i64, min: Bound<i64>, max: Bound<i64>) -> Result<(), Str
     }
 }
 
+/// `minimum`/`maximum` (with their exclusive forms) of an integer.
+pub fn int_range(value: i64, min: Bound<i64>, max: Bound<i64>) -> Result<(), String> {
+    range(value, min, max)
+}
+
 /// `minimum`/`maximum` (with their exclusive forms) of a number.
 pub fn number_range(value: f64, min: Bound<f64>, max: Bound<f64>) -> Result<(), String> {
-    let low_ok = min.is_none_or(|(m, exclusive)| if exclusive { value > m } else { value >= m });
-    let high_ok = max.is_none_or(|(m, exclusive)| if exclusive { value < m } else { value <= m });
-    if low_ok && high_ok {
-        Ok(())
-    } else {
-        Err(range_message(min, max))
-    }
+    range(value, min, max)
 }
 
 /// `multipleOf` of an integer (exact).

@@ -804,28 +804,13 @@ fn unknown_rate_limit(
     );
 }
 
-/// Headers a claim must not be forwarded as: the gateway sets or removes them itself, or
-/// they carry the request's own credentials and framing.
-const RESERVED_HEADERS: &[&str] = &[
+/// Headers a claim must not be forwarded as, beyond those the gateway manages: they
+/// carry the request's own credentials and framing.
+const CREDENTIAL_HEADERS: &[&str] = &[
     "authorization",
     "proxy-authorization",
     "cookie",
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "transfer-encoding",
-    "upgrade",
-    "trailer",
-    "host",
-    "content-length",
     "content-type",
-    "x-forwarded-for",
-    "x-forwarded-proto",
-    "x-forwarded-host",
-    "x-request-id",
-    "traceparent",
-    "tracestate",
 ];
 
 /// Longest `leeway` accepted.
@@ -994,14 +979,16 @@ fn jwt_config(name: &str, pointer: &str, raw: RawJwt, ctx: &mut Ctx<'_>) -> Opti
     for (claim, header) in &raw.forward_claims {
         let lower = header.trim().to_ascii_lowercase();
         let at = pointer_push(&pointer_push(pointer, "forward_claims"), claim);
-        if lower.is_empty() || !lower.bytes().all(is_token_byte) {
+        if !crate::http::is_token(&lower) {
             ctx.error(
                 "gateway::manifest::invalid_forward_claim",
                 &at,
                 format!("`{header}` is not a valid header name"),
                 "header names are tokens like `x-user-id`",
             );
-        } else if RESERVED_HEADERS.contains(&lower.as_str()) {
+        } else if crate::http::MANAGED_HEADERS.contains(&lower.as_str())
+            || CREDENTIAL_HEADERS.contains(&lower.as_str())
+        {
             ctx.error(
                 "gateway::manifest::invalid_forward_claim",
                 &at,
@@ -1119,7 +1106,7 @@ fn rate_limit(
 fn rate_key(key: &str, pointer: &str, ctx: &mut Ctx<'_>) -> Option<RateKey> {
     if let Some(header) = key.strip_prefix("header:") {
         let header = header.trim().to_ascii_lowercase();
-        if !header.is_empty() && header.bytes().all(is_token_byte) {
+        if crate::http::is_token(&header) {
             return Some(RateKey::Header(header));
         }
         ctx.error(
@@ -1149,11 +1136,6 @@ fn rate_key(key: &str, pointer: &str, ctx: &mut Ctx<'_>) -> Option<RateKey> {
         );
     }
     None
-}
-
-/// A byte of an HTTP token (RFC 9110 5.6.2), which header names are.
-fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// Checks a CORS policy; `None` (with diagnostics) when it is unusable.
@@ -1226,11 +1208,7 @@ fn cors(pointer: &str, raw: RawCors, ctx: &mut Ctx<'_>) -> Option<CorsPolicy> {
         (&raw.expose_headers, "expose_headers"),
     ] {
         for (i, name) in list.iter().enumerate() {
-            let token = !name.is_empty()
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-            if !token {
+            if !crate::http::is_token(name) {
                 ctx.error(
                     "gateway::manifest::invalid_value",
                     &format!("{pointer}/{field}/{i}"),

@@ -25,25 +25,6 @@ use crate::load::{AuthKind, Loaded, LoadedSpec, OperationPolicy, ServiceConfig};
 use names::Scope;
 pub use path::parse_template;
 
-/// Headers the gateway sets or removes itself (hop-by-hop ones, RFC 9110 7.6.1, and its
-/// own forwarding headers): a parameter of that name would be checked against a value the
-/// upstream never sees.
-const MANAGED_HEADERS: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "transfer-encoding",
-    "upgrade",
-    "trailer",
-    "host",
-    "content-length",
-    "x-forwarded-for",
-    "x-forwarded-proto",
-    "x-forwarded-host",
-    "x-request-id",
-];
-
 /// Module names a generated crate uses itself; services get other names.
 const CRATE_MODULES: &[&str] = &["routes", "main", "lib", "schemas", "gateway_runtime"];
 
@@ -911,11 +892,7 @@ impl<'a> ServiceLowering<'a> {
                 if ["accept", "content-type", "authorization"].contains(&name.as_str()) {
                     continue;
                 }
-                let token = !name.is_empty()
-                    && name
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-                if !token {
+                if !crate::http::is_token(&name) {
                     ok = false;
                     self.diags.push(
                         Diagnostic::error(
@@ -927,7 +904,7 @@ impl<'a> ServiceLowering<'a> {
                     );
                     continue;
                 }
-                if MANAGED_HEADERS.contains(&name.as_str()) {
+                if crate::http::MANAGED_HEADERS.contains(&name.as_str()) {
                     self.diags.push(
                         Diagnostic::warning(
                             "gateway::spec::header_param_managed",
