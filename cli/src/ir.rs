@@ -36,14 +36,36 @@ pub struct Scheme {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum SchemeKind {
-    Jwt(crate::load::JwtConfig),
+    Jwt(Jwt),
     ApiKey {
         /// Header, query or cookie.
         location: ParamIn,
         /// Header names lower-cased.
         name: String,
-        keys: crate::load::KeySource,
+        keys: KeySource,
     },
+}
+
+/// How a JWT scheme is verified.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Jwt {
+    /// Algorithm names, all of one family.
+    pub algorithms: Vec<String>,
+    pub key: KeySource,
+    pub issuer: Option<String>,
+    pub audiences: Vec<String>,
+    pub leeway_secs: u64,
+    pub max_token: u64,
+    /// (claim, lower-case header name).
+    pub forward_claims: Vec<(String, String)>,
+    pub strip_authorization: bool,
+}
+
+/// Where key material is read when the gateway starts (never compiled in).
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeySource {
+    Env(String),
+    File(String),
 }
 
 impl Gateway {

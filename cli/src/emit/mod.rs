@@ -80,8 +80,8 @@ fn secrets(gateway: &Gateway) -> Vec<SecretRow> {
             crate::ir::SchemeKind::ApiKey { keys, .. } => keys,
         };
         let (name, file) = match source {
-            crate::load::KeySource::Env(name) => (name, false),
-            crate::load::KeySource::File(path) => (path, true),
+            crate::ir::KeySource::Env(name) => (name, false),
+            crate::ir::KeySource::File(path) => (path, true),
         };
         match rows.iter_mut().find(|r| r.name == *name && r.file == file) {
             Some(row) => row.schemes = format!("{}, `{}`", row.schemes, scheme.name),

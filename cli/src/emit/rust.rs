@@ -10,10 +10,9 @@ use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 
 use crate::ir::{
-    Auth, Bound, BoundValue, Constraints, EnumType, Gateway, Param, ParamIn, ParamType, Piece,
-    RateKey, RateLimit, Route, Scalar, Scheme, SchemeKind, Segment, Service,
+    Auth, Bound, BoundValue, Constraints, EnumType, Gateway, KeySource, Param, ParamIn, ParamType,
+    Piece, RateKey, RateLimit, Route, Scalar, Scheme, SchemeKind, Segment, Service,
 };
-use crate::load::KeySource;
 
 fn ident(name: &str) -> Ident {
     Ident::new(name, Span::call_site())

@@ -17,9 +17,9 @@ use openapiv3::{
 
 use crate::diag::{Diagnostic, Diagnostics, Location, did_you_mean, pointer_push};
 use crate::ir::{
-    Auth, Body, Bound, BoundValue, Constraints, Cors, EnumType, Gateway, Method, Param, ParamIn,
-    ParamType, PathTemplate, RateKey, RateLimit, Requirement, Route, Scalar, Scheme, SchemeKind,
-    Segment, Service,
+    Auth, Body, Bound, BoundValue, Constraints, Cors, EnumType, Gateway, Jwt, KeySource, Method,
+    Param, ParamIn, ParamType, PathTemplate, RateKey, RateLimit, Requirement, Route, Scalar,
+    Scheme, SchemeKind, Segment, Service,
 };
 use crate::load::{AuthKind, Loaded, LoadedSpec, OperationPolicy, ServiceConfig};
 use names::Scope;
@@ -219,7 +219,16 @@ fn check_manifest_schemes(loaded: &Loaded, diags: &mut Diagnostics) -> Vec<Schem
                 break;
             }
             let this = match (&configured.kind, declared) {
-                (AuthKind::Jwt(jwt), _) => SchemeKind::Jwt(jwt.clone()),
+                (AuthKind::Jwt(jwt), _) => SchemeKind::Jwt(Jwt {
+                    algorithms: jwt.algorithms.clone(),
+                    key: key_source(&jwt.key),
+                    issuer: jwt.issuer.clone(),
+                    audiences: jwt.audiences.clone(),
+                    leeway_secs: jwt.leeway_secs,
+                    max_token: jwt.max_token,
+                    forward_claims: jwt.forward_claims.clone(),
+                    strip_authorization: jwt.strip_authorization,
+                }),
                 (AuthKind::ApiKey { keys }, SecurityScheme::APIKey { location, name, .. }) => {
                     SchemeKind::ApiKey {
                         location: match location {
@@ -231,7 +240,7 @@ fn check_manifest_schemes(loaded: &Loaded, diags: &mut Diagnostics) -> Vec<Schem
                             openapiv3::APIKeyLocation::Header => name.to_ascii_lowercase(),
                             _ => name.clone(),
                         },
-                        keys: keys.clone(),
+                        keys: key_source(keys),
                     }
                 }
                 (AuthKind::ApiKey { .. }, _) => continue,
@@ -1310,6 +1319,13 @@ fn constraints(schema: &Schema) -> (Constraints, Vec<&'static str>) {
         _ => {}
     }
     (c, unchecked)
+}
+
+fn key_source(source: &crate::load::KeySource) -> KeySource {
+    match source {
+        crate::load::KeySource::Env(name) => KeySource::Env(name.clone()),
+        crate::load::KeySource::File(path) => KeySource::File(path.clone()),
+    }
 }
 
 fn operations(item: &PathItem) -> impl Iterator<Item = (Method, &Operation)> {
