@@ -91,6 +91,17 @@ impl Schemas {
     }
 }
 
+/// A schema that refers to no other validator.
+fn is_leaf(schema: &JsonSchema) -> bool {
+    schema.items.is_none()
+        && schema.properties.is_empty()
+        && !matches!(schema.additional, Additional::Schema(_))
+        && schema.all_of.is_empty()
+        && schema.any_of.is_empty()
+        && schema.one_of.is_empty()
+        && schema.not.is_none()
+}
+
 pub struct SchemaLowering<'s> {
     pub spec: &'s LoadedSpec,
     pub schemas: &'s mut Schemas,
@@ -127,6 +138,23 @@ impl SchemaLowering<'_> {
         });
         self.schemas.by_pointer.insert(pointer.clone(), index);
         let schema = self.schema(map, &pointer, &function)?;
+        // An inline schema with no subschemas of its own that equals one already lowered
+        // (`{type: integer, format: int64}` in two places) shares its validator rather
+        // than getting a twin function. Components keep their own, named function.
+        let component = pointer
+            .strip_prefix("/components/schemas/")
+            .is_some_and(|name| !name.contains('/'));
+        if is_leaf(&schema) && !component {
+            let twin = self.schemas.validators[..index]
+                .iter()
+                .position(|v| v.schema == schema);
+            if let Some(twin) = twin {
+                // A leaf lowered no subschemas: this one is still the last.
+                self.schemas.validators.pop();
+                self.schemas.by_pointer.insert(pointer, twin);
+                return Some(twin);
+            }
+        }
         self.schemas.validators[index].schema = schema;
         Some(index)
     }

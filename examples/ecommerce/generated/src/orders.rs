@@ -833,62 +833,15 @@ pub fn validate_order_update(
         if let ::std::option::Option::Some(property) = object.get("shipping_address_id")
         {
             at.push_key("shipping_address_id");
-            validate_order_update_shipping_address_id(property, at, errors);
+            validate_new_order_shipping_address_id(property, at, errors);
             at.pop();
         }
         if let ::std::option::Option::Some(property) = object.get("note") {
             at.push_key("note");
-            validate_order_update_note(property, at, errors);
+            validate_new_order_note(property, at, errors);
             at.pop();
         }
         errors.no_additional(at, object, &["shipping_address_id", "note"]);
-    }
-}
-/// Checks a value against the schema at `/components/schemas/OrderUpdate/properties/shipping_address_id`.
-pub fn validate_order_update_shipping_address_id(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
-) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Integer]) {
-        return;
-    }
-    if let ::std::option::Option::Some(number) = value.as_number() {
-        errors
-            .range(
-                at,
-                number,
-                ::std::option::Option::Some((
-                    ::gateway_runtime::json::Bound::Int(-9223372036854775808i64),
-                    false,
-                )),
-                ::std::option::Option::Some((
-                    ::gateway_runtime::json::Bound::Int(9223372036854775807i64),
-                    false,
-                )),
-            );
-    }
-}
-/// Checks a value against the schema at `/components/schemas/OrderUpdate/properties/note`.
-pub fn validate_order_update_note(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
-) {
-    if value.is_null() {
-        return;
-    }
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
-        return;
-    }
-    if let ::std::option::Option::Some(text) = value.as_str() {
-        errors
-            .length(
-                at,
-                text,
-                ::std::option::Option::None,
-                ::std::option::Option::Some(500),
-            );
     }
 }
 /// Checks a value against the schema at `/components/schemas/Cancellation`.

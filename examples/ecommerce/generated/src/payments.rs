@@ -398,7 +398,7 @@ pub fn validate_amount(
         errors.required(at, object, &["value", "currency"]);
         if let ::std::option::Option::Some(property) = object.get("value") {
             at.push_key("value");
-            validate_amount_value(property, at, errors);
+            validate_new_payment_order_id(property, at, errors);
             at.pop();
         }
         if let ::std::option::Option::Some(property) = object.get("currency") {
@@ -407,31 +407,6 @@ pub fn validate_amount(
             at.pop();
         }
         errors.no_additional(at, object, &["value", "currency"]);
-    }
-}
-/// Checks a value against the schema at `/components/schemas/Amount/properties/value`.
-pub fn validate_amount_value(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
-) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Integer]) {
-        return;
-    }
-    if let ::std::option::Option::Some(number) = value.as_number() {
-        errors
-            .range(
-                at,
-                number,
-                ::std::option::Option::Some((
-                    ::gateway_runtime::json::Bound::Int(1i64),
-                    false,
-                )),
-                ::std::option::Option::Some((
-                    ::gateway_runtime::json::Bound::Int(9223372036854775807i64),
-                    false,
-                )),
-            );
     }
 }
 /// Checks a value against the schema at `/components/schemas/Currency`.
@@ -500,19 +475,11 @@ pub fn validate_capture(
         }
         if let ::std::option::Option::Some(property) = object.get("final") {
             at.push_key("final");
-            validate_capture_final(property, at, errors);
+            validate_new_payment_capture(property, at, errors);
             at.pop();
         }
         errors.no_additional(at, object, &["amount", "final"]);
     }
-}
-/// Checks a value against the schema at `/components/schemas/Capture/properties/final`.
-pub fn validate_capture_final(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
-) {
-    errors.types(at, value, &[::gateway_runtime::json::Type::Boolean]);
 }
 /// Checks a value against the schema at `/components/schemas/NewRefund`.
 pub fn validate_new_refund(

@@ -618,64 +618,20 @@ pub fn validate_user_update(
             );
         if let ::std::option::Option::Some(property) = object.get("name") {
             at.push_key("name");
-            validate_user_update_name(property, at, errors);
+            validate_new_user_name(property, at, errors);
             at.pop();
         }
         if let ::std::option::Option::Some(property) = object.get("marketing_opt_in") {
             at.push_key("marketing_opt_in");
-            validate_user_update_marketing_opt_in(property, at, errors);
+            validate_new_user_marketing_opt_in(property, at, errors);
             at.pop();
         }
         if let ::std::option::Option::Some(property) = object.get("locale") {
             at.push_key("locale");
-            validate_user_update_locale(property, at, errors);
+            validate_new_user_locale(property, at, errors);
             at.pop();
         }
         errors.no_additional(at, object, &["name", "marketing_opt_in", "locale"]);
-    }
-}
-/// Checks a value against the schema at `/components/schemas/UserUpdate/properties/name`.
-pub fn validate_user_update_name(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
-) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
-        return;
-    }
-    if let ::std::option::Option::Some(text) = value.as_str() {
-        errors
-            .length(
-                at,
-                text,
-                ::std::option::Option::Some(1),
-                ::std::option::Option::Some(100),
-            );
-    }
-}
-/// Checks a value against the schema at `/components/schemas/UserUpdate/properties/marketing_opt_in`.
-pub fn validate_user_update_marketing_opt_in(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
-) {
-    errors.types(at, value, &[::gateway_runtime::json::Type::Boolean]);
-}
-/// Checks a value against the schema at `/components/schemas/UserUpdate/properties/locale`.
-pub fn validate_user_update_locale(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
-) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
-        return;
-    }
-    if let ::std::option::Option::Some(text) = value.as_str() {
-        static PATTERN: ::gateway_runtime::params::Pattern = ::gateway_runtime::params::Pattern::new(
-            "^[a-z]{2}(-[A-Z]{2})?$",
-            "u",
-        );
-        errors.pattern(at, text, &PATTERN);
     }
 }
 /// Checks a value against the schema at `/components/schemas/NewAddress`.
@@ -707,7 +663,7 @@ pub fn validate_new_address(
         }
         if let ::std::option::Option::Some(property) = object.get("city") {
             at.push_key("city");
-            validate_new_address_city(property, at, errors);
+            validate_new_user_name(property, at, errors);
             at.pop();
         }
         if let ::std::option::Option::Some(property) = object.get("postal_code") {
@@ -722,7 +678,7 @@ pub fn validate_new_address(
         }
         if let ::std::option::Option::Some(property) = object.get("default") {
             at.push_key("default");
-            validate_new_address_default(property, at, errors);
+            validate_new_user_marketing_opt_in(property, at, errors);
             at.pop();
         }
     }
@@ -779,25 +735,6 @@ pub fn validate_new_address_line2(
             );
     }
 }
-/// Checks a value against the schema at `/components/schemas/NewAddress/properties/city`.
-pub fn validate_new_address_city(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
-) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
-        return;
-    }
-    if let ::std::option::Option::Some(text) = value.as_str() {
-        errors
-            .length(
-                at,
-                text,
-                ::std::option::Option::Some(1),
-                ::std::option::Option::Some(100),
-            );
-    }
-}
 /// Checks a value against the schema at `/components/schemas/NewAddress/properties/postal_code`.
 pub fn validate_new_address_postal_code(
     value: &::gateway_runtime::json::Value,
@@ -833,12 +770,4 @@ pub fn validate_new_address_country(
         );
         errors.pattern(at, text, &PATTERN);
     }
-}
-/// Checks a value against the schema at `/components/schemas/NewAddress/properties/default`.
-pub fn validate_new_address_default(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
-) {
-    errors.types(at, value, &[::gateway_runtime::json::Type::Boolean]);
 }
