@@ -21,6 +21,7 @@ static SERVICES: [Service; 1] = [Service {
     connect_timeout: Duration::from_secs(1),
     request_timeout: Duration::from_secs(10),
     cors: None,
+    resilience: gateway_runtime::upstream::Policy::DEFAULT,
 }];
 
 fn say_hello(req: &Request<'_>) -> Result<Forward, Problem> {

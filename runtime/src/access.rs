@@ -31,7 +31,7 @@ const CLIENT_CLOSED: u16 = 499;
 
 /// What the request handling learns on the way, written as it goes so that it is right
 /// even when the handling future is dropped half-way.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Progress {
     pub(crate) slot: Slot,
     pub(crate) attempt: Attempt,
@@ -120,10 +120,8 @@ impl Exchange {
             Slot::OpenApi => Some("/openapi.json"),
             Slot::Unmatched => None,
         };
-        let upstream = route
-            .and_then(|route| self.state.upstreams.get(route.service))
-            .zip(self.progress.attempt.instance)
-            .and_then(|(upstream, index)| upstream.instance_name(index));
+        let upstream = self.progress.attempt.instance.as_deref().map(|i| i.name());
+        let attempts = self.progress.attempt.tries;
         tracing::info!(
             target: "gateway_runtime::access",
             request_id = request_id.to_str().unwrap_or(""),
@@ -132,6 +130,7 @@ impl Exchange {
             status = status.as_u16(),
             duration_ms = duration.as_secs_f64() * 1000.0,
             upstream,
+            attempts,
             client_ip = %self.client_ip,
             "request"
         );

@@ -14,7 +14,7 @@ use http::{HeaderValue, StatusCode, header};
 
 use crate::Gateway;
 use crate::metrics::Metrics;
-use crate::proxy::Upstreams;
+use crate::upstream::Upstreams;
 
 /// What the admin handlers read.
 pub(crate) struct AdminState {
@@ -43,18 +43,22 @@ async fn healthz() -> &'static str {
     "alive\n"
 }
 
-/// Ready when every service has an instance to send requests to.
+/// Ready when every service has an instance to send requests to: one that is healthy
+/// (active checks), not ejected (outlier detection) and whose breaker is not open.
 async fn readyz(State(state): State<Arc<AdminState>>) -> Response {
     let missing: Vec<&str> = state
         .upstreams
         .iter()
-        .filter(|upstream| !upstream.has_instances())
+        .filter(|upstream| upstream.usable_instances() == 0)
         .map(|upstream| upstream.service().name)
         .collect();
     if missing.is_empty() {
         (StatusCode::OK, "ready\n").into_response()
     } else {
-        let body = format!("not ready: no instance for {}\n", missing.join(", "));
+        let body = format!(
+            "not ready: no healthy instance for {}\n",
+            missing.join(", ")
+        );
         (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
     }
 }

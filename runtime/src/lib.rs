@@ -13,6 +13,7 @@ pub mod json;
 pub mod params;
 pub mod problem;
 pub mod ratelimit;
+pub mod upstream;
 
 mod access;
 mod admin;
@@ -67,6 +68,9 @@ pub struct Service {
     /// Its CORS policy; `None`: cross-origin requests get no CORS headers, and
     /// preflights are refused.
     pub cors: Option<&'static Cors>,
+    /// Balancing, health checks, breakers, retries, total timeout and concurrency limit
+    /// (`upstream::Policy::DEFAULT` when the manifest sets none).
+    pub resilience: upstream::Policy,
 }
 
 /// An HTTP method a route can have (those of an OpenAPI path item).

@@ -14,7 +14,7 @@ use std::time::Duration;
 use http::StatusCode;
 
 use crate::Gateway;
-use crate::proxy::Upstreams;
+use crate::upstream::Upstreams;
 
 /// Status classes `1xx` to `5xx`.
 const CLASSES: usize = 5;
@@ -296,13 +296,14 @@ impl Metrics {
                         let _ = writeln!(
                             out,
                             "gateway_upstream_attempts_total{{service=\"{service}\",instance=\"{}\",outcome=\"{}\"}} {value}",
-                            Escaped(instance),
+                            Escaped(&instance),
                             outcome.as_str()
                         );
                     }
                 }
             }
         }
+        crate::upstream::render_metrics(&mut out, upstreams);
         out
     }
 
@@ -330,7 +331,7 @@ impl Metrics {
     }
 }
 
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+pub(crate) fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }

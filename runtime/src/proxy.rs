@@ -7,28 +7,25 @@
 //! upstream's body comes back as hyper's own stream. Headers are rewritten in the map the
 //! request arrived with, so a request costs no header copies.
 
-use std::collections::BTreeMap;
 use std::error::Error as StdError;
 use std::fmt::{self, Write as _};
 use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::uri::{Authority, PathAndQuery, Scheme, Uri};
 use http::{Response, StatusCode, Version};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 
+use crate::Service;
 use crate::problem::Problem;
 use crate::traceparent;
-use crate::{Gateway, Service};
+use crate::upstream::{self, Instance, NoInstance, Permit, Upstream, retry};
 
 /// `X-Request-Id`, sent upstream and returned to the client.
 pub(crate) static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -49,9 +46,6 @@ static HOP_BY_HOP: [HeaderName; 9] = [
     header::PROXY_AUTHORIZATION,
     header::TRAILER,
 ];
-
-/// How long an idle pooled upstream connection is kept.
-const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Removes the hop-by-hop headers and every header the `Connection` header names.
 /// Headers some upstreams trust to tell them the client's address, the original URL or the
@@ -123,212 +117,98 @@ impl Outcome {
 }
 
 /// What the caller of [`forward`] learns about the upstream exchange, for metrics and the
-/// access log: which instance, and when the request was handed to the client and when the
-/// response head (or the failure) came back.
-#[derive(Debug, Default, Clone, Copy)]
+/// access log: the instance of the last try, how many tries, and when the request was
+/// first handed to the client and when the last response head (or failure) came back.
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Attempt {
-    /// Index of the instance within its service.
-    pub(crate) instance: Option<usize>,
+    pub(crate) instance: Option<Arc<Instance>>,
+    pub(crate) tries: u32,
     pub(crate) sent: Option<Instant>,
     pub(crate) answered: Option<Instant>,
 }
 
-/// One instance of a service, parsed once at start.
-#[derive(Debug)]
-struct Instance {
-    authority: Authority,
-    /// The `Host` sent upstream.
-    host: HeaderValue,
-    /// The base URL's path, without a trailing `/` (empty for none).
-    prefix: String,
-    /// Attempts by outcome, indexed like `Outcome::ALL`.
-    attempts: [AtomicU64; 4],
+/// The client's body, kept so that it can be sent again while that is safe: a body the
+/// gateway read whole is replayed from memory; a streamed one only while no try has
+/// started reading it (the connection failed before the request was sent).
+enum Replay {
+    Empty,
+    Full(Bytes),
+    Stream(Arc<Mutex<Option<Incoming>>>, SizeHint),
 }
 
-impl Instance {
-    fn parse(service: &str, url: &str) -> Result<Instance, String> {
-        let bad = |why: &str| format!("service `{service}`: upstream URL `{url}` {why}");
-        let uri: Uri = url.parse().map_err(|_| bad("is not a valid URL"))?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => return Err(bad("uses https, which is not supported yet")),
-            _ => return Err(bad("must start with http://")),
+impl Replay {
+    fn new(body: LimitedBody) -> Replay {
+        let hint = body.size_hint();
+        match body.source {
+            Source::Full(Some(bytes)) => Replay::Full(bytes),
+            Source::Full(None) => Replay::Empty,
+            Source::Stream(incoming) if incoming.is_end_stream() => Replay::Empty,
+            Source::Stream(incoming) => Replay::Stream(Arc::new(Mutex::new(Some(incoming))), hint),
+            Source::Shared(slot, hint) => Replay::Stream(slot, hint),
         }
-        let Some(authority) = uri.authority().cloned() else {
-            return Err(bad("has no host"));
-        };
-        if authority.as_str().contains('@') {
-            return Err(bad("must not carry credentials"));
-        }
-        if authority.host().is_empty() {
-            return Err(bad("has no host"));
-        }
-        if uri.query().is_some() {
-            return Err(bad("must not have a query"));
-        }
-        let host = HeaderValue::from_str(authority.as_str())
-            .map_err(|_| bad("has a host that is not a valid header value"))?;
-        let prefix = uri.path().trim_end_matches('/').to_owned();
-        Ok(Instance {
-            authority,
-            host,
-            prefix,
-            attempts: Default::default(),
-        })
     }
 
-    /// The upstream URI: this instance's base, the handler's path, the client's raw query.
-    fn uri(&self, path: String, query: Option<&str>) -> Option<Uri> {
-        if !path.starts_with('/') {
-            return None;
-        }
-        let extra = query.map_or(0, |q| q.len() + 1);
-        let mut target = if self.prefix.is_empty() && extra == 0 {
-            path
-        } else {
-            let mut target = String::with_capacity(self.prefix.len() + path.len() + extra);
-            target.push_str(&self.prefix);
-            target.push_str(&path);
-            target
-        };
-        if let Some(query) = query {
-            target.push('?');
-            target.push_str(query);
-        }
-        let path_and_query = PathAndQuery::from_maybe_shared(Bytes::from(target)).ok()?;
-        let mut parts = http::uri::Parts::default();
-        parts.scheme = Some(Scheme::HTTP);
-        parts.authority = Some(self.authority.clone());
-        parts.path_and_query = Some(path_and_query);
-        Uri::from_parts(parts).ok()
-    }
-}
-
-/// One service's instances, balancer and pooled client.
-pub(crate) struct Upstream {
-    pub(crate) service: &'static Service,
-    instances: Vec<Instance>,
-    next: AtomicUsize,
-    client: Client<HttpConnector, LimitedBody>,
-}
-
-impl fmt::Debug for Upstream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Upstream")
-            .field("service", &self.service.name)
-            .field("instances", &self.instances)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Upstream {
-    fn new(service: &'static Service, urls: &[String]) -> Result<Upstream, String> {
-        let instances = urls
-            .iter()
-            .map(|url| Instance::parse(service.name, url))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(service.connect_timeout));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .build(connector);
-        Ok(Upstream {
-            service,
-            instances,
-            next: AtomicUsize::new(0),
-            client,
-        })
-    }
-
-    pub(crate) fn service(&self) -> &'static Service {
-        self.service
-    }
-
-    pub(crate) fn has_instances(&self) -> bool {
-        !self.instances.is_empty()
-    }
-
-    /// Round robin over the instances.
-    fn pick(&self) -> Option<(usize, &Instance)> {
-        if self.instances.is_empty() {
-            return None;
-        }
-        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.instances.len();
-        self.instances.get(index).map(|instance| (index, instance))
-    }
-
-    /// The `host:port` of an instance, for logs.
-    pub(crate) fn instance_name(&self, index: usize) -> Option<&str> {
-        self.instances
-            .get(index)
-            .map(|instance| instance.authority.as_str())
-    }
-
-    /// Each instance's `host:port` with its attempt counts by outcome.
-    pub(crate) fn attempts(
-        &self,
-    ) -> impl Iterator<Item = (&str, impl Iterator<Item = (Outcome, u64)>)> {
-        self.instances.iter().map(|instance| {
-            let counts = Outcome::ALL
-                .iter()
-                .zip(&instance.attempts)
-                .map(|(outcome, count)| (*outcome, count.load(Ordering::Relaxed)));
-            (instance.authority.as_str(), counts)
-        })
-    }
-}
-
-/// Every service's upstream, indexed like `Gateway::services`.
-#[derive(Debug)]
-pub(crate) struct Upstreams {
-    upstreams: Vec<Upstream>,
-}
-
-impl Upstreams {
-    /// Parses every service's URLs, taking `overrides` (by service name) over the
-    /// compiled-in ones. Must run inside a tokio runtime (the pool's timer needs one).
-    pub(crate) fn new(
-        gateway: &'static Gateway,
-        overrides: &BTreeMap<String, Vec<String>>,
-    ) -> Result<Upstreams, String> {
-        if let Some(unknown) = overrides
-            .keys()
-            .find(|name| !gateway.services.iter().any(|s| s.name == name.as_str()))
-        {
-            return Err(format!("upstream override for unknown service `{unknown}`"));
-        }
-        let upstreams = gateway
-            .services
-            .iter()
-            .map(|service| match overrides.get(service.name) {
-                Some(urls) => Upstream::new(service, urls),
-                None => {
-                    let urls: Vec<String> = service.urls.iter().map(|u| (*u).to_owned()).collect();
-                    Upstream::new(service, &urls)
+    /// The body for one more try, if it can still be sent whole.
+    fn body(&self, limit: u64) -> Option<LimitedBody> {
+        let source = match self {
+            Replay::Empty => Source::Full(None),
+            Replay::Full(bytes) => Source::Full(Some(bytes.clone())),
+            Replay::Stream(slot, hint) => {
+                if !self.replayable() {
+                    return None;
                 }
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Upstreams { upstreams })
+                Source::Shared(slot.clone(), *hint)
+            }
+        };
+        Some(LimitedBody {
+            source,
+            limit,
+            remaining: limit,
+        })
     }
 
-    pub(crate) fn get(&self, service: usize) -> Option<&Upstream> {
-        self.upstreams.get(service)
-    }
-
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &Upstream> {
-        self.upstreams.iter()
+    /// Whether the body is still whole (a streamed one not yet read by any try).
+    fn replayable(&self) -> bool {
+        match self {
+            Replay::Empty | Replay::Full(_) => true,
+            Replay::Stream(slot, _) => slot.lock().is_ok_and(|s| s.is_some()),
+        }
     }
 }
 
-/// Sends a request upstream and waits for the response head. `parts` are the client's
+/// Gives back a breaker permit and an in-flight count if a try is abandoned half-way (the
+/// client left, or the total timeout ended it).
+struct TryGuard<'a> {
+    instance: &'a Instance,
+    permit: Option<Permit>,
+}
+
+impl Drop for TryGuard<'_> {
+    fn drop(&mut self) {
+        self.instance.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if let (Some(breaker), Some(permit)) = (self.instance.breaker(), self.permit.take()) {
+            breaker.cancel(permit);
+        }
+    }
+}
+
+/// How one try ended, for the retry decision.
+enum Tried {
+    Answer(Response<Incoming>),
+    Failed(Problem, Outcome),
+    /// The client's body failed: not the upstream's fault, never retried.
+    ClientBody(Problem),
+}
+
+/// Sends a request upstream and waits for the response head, trying other instances
+/// where that is safe (docs/runtime.md, "Upstream resilience"). `parts` are the client's
 /// request head, already stripped of hop-by-hop headers (the server does it before the
 /// handler checks the request); `path` is the handler's upstream path. `attempt` is filled
 /// in as the exchange goes, so that it is right even if this future is dropped half-way.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn forward(
     upstream: &Upstream,
+    operation_id: &str,
     path: String,
     parts: http::request::Parts,
     body: LimitedBody,
@@ -337,22 +217,85 @@ pub(crate) async fn forward(
     attempt: &mut Attempt,
 ) -> Result<Response<Incoming>, Problem> {
     let service = upstream.service;
-    let Some((index, instance)) = upstream.pick() else {
-        return Err(Problem::service_unavailable(format!(
-            "service `{}` has no instance configured",
-            service.name
-        )));
+    let policy = upstream.policy();
+    let started = Instant::now();
+    // The service's own breaker: while open, nothing reaches any instance.
+    let service_permit = match &upstream.breaker {
+        Some(breaker) => match breaker.acquire(started, &upstream.breaker_name()) {
+            Ok(permit) => Some(permit),
+            Err(wait) => {
+                upstream
+                    .counters
+                    .rejected_breaker
+                    .fetch_add(1, Ordering::Relaxed);
+                return Err(circuit_open(service.name, wait));
+            }
+        },
+        None => None,
     };
-    let Some(uri) = instance.uri(path, parts.uri.query()) else {
+    let Some(_in_flight) = upstream.admit() else {
+        if let (Some(breaker), Some(permit)) = (&upstream.breaker, service_permit) {
+            breaker.cancel(permit);
+        }
+        upstream
+            .counters
+            .rejected_concurrency
+            .fetch_add(1, Ordering::Relaxed);
         return Err(Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal-error",
-            "Internal error",
-            "the gateway built an invalid upstream path",
-        ));
+            StatusCode::SERVICE_UNAVAILABLE,
+            "concurrency-limit",
+            "Service unavailable",
+            format!(
+                "service `{}` already has {} requests in flight",
+                service.name, policy.max_in_flight
+            ),
+        )
+        .with_header(header::RETRY_AFTER, HeaderValue::from_static("1")));
     };
+    let result = tries(
+        upstream,
+        operation_id,
+        &path,
+        parts,
+        body,
+        client_ip,
+        request_id,
+        attempt,
+    )
+    .await;
+    if let (Some(breaker), Some(permit)) = (&upstream.breaker, service_permit) {
+        let failure = match &result {
+            Ok(response) => response.status().is_server_error(),
+            Err(problem) => problem.status.is_server_error(),
+        };
+        breaker.record(permit, !failure, Instant::now(), &upstream.breaker_name());
+    }
+    result
+}
 
+/// The tries of one request: the first, and the retries the policy, the method, the body
+/// and the budget allow, each on an instance not tried yet.
+#[allow(clippy::too_many_arguments)]
+async fn tries(
+    upstream: &Upstream,
+    operation_id: &str,
+    path: &str,
+    parts: http::request::Parts,
+    body: LimitedBody,
+    client_ip: IpAddr,
+    request_id: &HeaderValue,
+    attempt: &mut Attempt,
+) -> Result<Response<Incoming>, Problem> {
+    let service = upstream.service;
+    let policy = upstream.policy();
+    let (try_timeout, total_timeout) = upstream.timeouts(operation_id);
+    let started = Instant::now();
+    let deadline = total_timeout.map(|total| started + total);
+    let idempotent = retry::idempotent(&parts.method);
+    let key = upstream::hash_key(policy, &parts.headers, client_ip);
     let client_version = parts.version;
+    let method = parts.method;
+    let query = parts.uri.query().map(str::to_owned);
     let mut headers = parts.headers;
     // HTTP/2 clients send `:authority` instead of `Host`.
     let client_host = match headers.remove(header::HOST) {
@@ -367,7 +310,6 @@ pub(crate) async fn forward(
     for name in &SPOOFABLE {
         headers.remove(name);
     }
-    headers.insert(header::HOST, instance.host.clone());
     append_forwarded_for(&mut headers, client_ip);
     headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
     match client_host {
@@ -377,26 +319,150 @@ pub(crate) async fn forward(
     headers.insert(X_REQUEST_ID.clone(), request_id.clone());
     traceparent::propagate(&mut headers);
 
-    // hyper sends no body for a GET, HEAD or CONNECT of unknown length unless told to
-    // chunk it: a client's chunked GET body must not vanish on the way.
-    if !body.is_end_stream() && body.size_hint().exact().is_none() {
-        headers.insert(
-            header::TRANSFER_ENCODING,
-            HeaderValue::from_static("chunked"),
-        );
-    }
     let limit = body.limit;
-    let mut request = http::Request::new(body);
-    *request.method_mut() = parts.method;
-    *request.uri_mut() = uri;
-    *request.version_mut() = Version::HTTP_11;
-    *request.headers_mut() = headers;
+    let replay = Replay::new(body);
+    let snapshot = upstream.snapshot();
+    upstream.budget.request(started);
+    let mut tried: Vec<usize> = Vec::new();
+    let mut last: Option<Result<Response<Incoming>, Problem>> = None;
+    for number in 0..=policy.retries.attempts {
+        if number > 0 {
+            if !upstream.budget.try_retry(Instant::now()) {
+                tracing::debug!(service = service.name, "retry budget exhausted");
+                break;
+            }
+            let pause = retry::backoff(&policy.retries, number, upstream::random());
+            if !pause.is_zero() {
+                let pause = match deadline {
+                    Some(deadline) => pause.min(deadline.saturating_duration_since(Instant::now())),
+                    None => pause,
+                };
+                tokio::time::sleep(pause).await;
+            }
+            upstream.counters.retries.fetch_add(1, Ordering::Relaxed);
+        }
+        let remaining = match deadline {
+            Some(deadline) => {
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                if remaining.is_zero() {
+                    return Err(total_timed_out(service.name, total_timeout));
+                }
+                Some(remaining)
+            }
+            None => None,
+        };
+        let (index, permit) = match upstream.pick(&snapshot, &tried, key) {
+            Ok(picked) => picked,
+            Err(why) if number == 0 => return Err(no_instance(upstream, why)),
+            // Every instance was tried: what the last try got stands.
+            Err(_) => break,
+        };
+        tried.push(index);
+        let instance = &snapshot.entries[index].instance;
+        let Some(body) = replay.body(limit) else {
+            if let (Some(breaker), Some(permit)) = (instance.breaker(), permit) {
+                breaker.cancel(permit);
+            }
+            break;
+        };
+        let Some(uri) = instance.uri(path, query.as_deref()) else {
+            return Err(Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal-error",
+                "Internal error",
+                "the gateway built an invalid upstream path",
+            ));
+        };
+        // The last possible try takes the headers; the others send a copy.
+        let last_try = number == policy.retries.attempts;
+        let mut try_headers = if last_try {
+            std::mem::take(&mut headers)
+        } else {
+            headers.clone()
+        };
+        try_headers.insert(header::HOST, instance.host.clone());
+        // hyper sends no body for a GET, HEAD or CONNECT of unknown length unless told to
+        // chunk it: a client's chunked GET body must not vanish on the way.
+        if !body.is_end_stream() && body.size_hint().exact().is_none() {
+            try_headers.insert(
+                header::TRANSFER_ENCODING,
+                HeaderValue::from_static("chunked"),
+            );
+        }
+        let mut request = http::Request::new(body);
+        *request.method_mut() = method.clone();
+        *request.uri_mut() = uri;
+        *request.version_mut() = Version::HTTP_11;
+        *request.headers_mut() = try_headers;
 
-    attempt.instance = Some(index);
-    attempt.sent = Some(Instant::now());
-    let sent = tokio::time::timeout(service.request_timeout, upstream.client.request(request));
-    let result = sent.await;
-    attempt.answered = Some(Instant::now());
+        attempt.instance = Some(instance.clone());
+        attempt.tries = number + 1;
+        attempt.sent.get_or_insert(Instant::now());
+        instance.in_flight.fetch_add(1, Ordering::Relaxed);
+        let mut guard = TryGuard { instance, permit };
+        let timeout = remaining.map_or(try_timeout, |r| r.min(try_timeout));
+        let result = tokio::time::timeout(timeout, upstream.client.request(request)).await;
+        attempt.answered = Some(Instant::now());
+        let permit = guard.permit.take();
+        drop(guard);
+        let tried_result = classify(service, instance, result, limit, timeout);
+        let (failure, retryable) = match &tried_result {
+            Tried::Answer(response) => {
+                let status = response.status();
+                (
+                    status.is_server_error(),
+                    idempotent
+                        && matches!(
+                            status,
+                            StatusCode::BAD_GATEWAY
+                                | StatusCode::SERVICE_UNAVAILABLE
+                                | StatusCode::GATEWAY_TIMEOUT
+                        ),
+                )
+            }
+            // Nothing was sent: any method may go elsewhere.
+            Tried::Failed(_, Outcome::ConnectError) => (true, true),
+            Tried::Failed(..) => (true, idempotent),
+            Tried::ClientBody(_) => (false, false),
+        };
+        if matches!(tried_result, Tried::ClientBody(_)) {
+            if let (Some(breaker), Some(permit)) = (instance.breaker(), permit) {
+                breaker.cancel(permit);
+            }
+        } else {
+            upstream.record(&snapshot, index, permit, failure);
+        }
+        let result = match tried_result {
+            Tried::Answer(mut response) => {
+                strip_hop_by_hop(response.headers_mut());
+                // The client talks to the gateway, not to the upstream: an HTTP/1.0 upstream
+                // must not turn the answer to an HTTP/1.1 client into an HTTP/1.0 one.
+                *response.version_mut() = client_version;
+                Ok(response)
+            }
+            Tried::Failed(problem, _) | Tried::ClientBody(problem) => Err(problem),
+        };
+        if !retryable || !replay.replayable() || last_try {
+            return result;
+        }
+        last = Some(result);
+    }
+    last.unwrap_or_else(|| Err(no_instance(upstream, NoInstance::Unhealthy)))
+}
+
+type Sent = Result<
+    Result<Response<Incoming>, hyper_util::client::legacy::Error>,
+    tokio::time::error::Elapsed,
+>;
+
+/// Counts one try's outcome on its instance and turns it into a response or a problem.
+fn classify(
+    service: &Service,
+    instance: &Instance,
+    result: Sent,
+    limit: u64,
+    timeout: Duration,
+) -> Tried {
     let outcome = match &result {
         Ok(Ok(_)) => Some(Outcome::Ok),
         // The client's body failing is not the upstream's outcome.
@@ -406,42 +472,93 @@ pub(crate) async fn forward(
         Err(_elapsed) => Some(Outcome::Timeout),
     };
     if let Some(outcome) = outcome {
-        instance.attempts[outcome as usize].fetch_add(1, Ordering::Relaxed);
+        instance.count(outcome);
     }
     match result {
-        Ok(Ok(mut response)) => {
-            strip_hop_by_hop(response.headers_mut());
-            // The client talks to the gateway, not to the upstream: an HTTP/1.0 upstream
-            // must not turn the answer to an HTTP/1.1 client into an HTTP/1.0 one.
-            *response.version_mut() = client_version;
-            Ok(response)
-        }
+        Ok(Ok(response)) => Tried::Answer(response),
         Ok(Err(error)) => match body_error(&error) {
-            Some(BodyError::TooLarge) => Err(Problem::payload_too_large(limit)),
+            Some(BodyError::TooLarge) => Tried::ClientBody(Problem::payload_too_large(limit)),
             // The client broke off its own body; the upstream is not at fault.
             Some(BodyError::Client(cause)) => {
                 tracing::debug!(service = service.name, error = %cause, "client body failed");
-                Err(Problem::new(
+                Tried::ClientBody(Problem::new(
                     StatusCode::BAD_REQUEST,
                     "incomplete-body",
                     "Incomplete body",
                     "the request body could not be read to its end",
                 ))
             }
-            None => Err(upstream_failed(service, instance, &error)),
+            None => {
+                let outcome = if error.is_connect() {
+                    Outcome::ConnectError
+                } else {
+                    Outcome::Error
+                };
+                Tried::Failed(upstream_failed(service, instance, &error), outcome)
+            }
         },
         Err(_elapsed) => {
             tracing::warn!(
                 service = service.name,
-                upstream = %instance.authority,
-                timeout_ms = service.request_timeout.as_millis() as u64,
+                upstream = instance.name(),
+                timeout_ms = timeout.as_millis() as u64,
                 "upstream request timed out"
             );
-            Err(Problem::gateway_timeout(format!(
-                "service `{}` did not answer within {} ms",
-                service.name,
-                service.request_timeout.as_millis()
-            )))
+            Tried::Failed(
+                Problem::gateway_timeout(format!(
+                    "service `{}` did not answer within {} ms",
+                    service.name,
+                    timeout.as_millis()
+                )),
+                Outcome::Timeout,
+            )
+        }
+    }
+}
+
+fn total_timed_out(service: &str, total: Option<Duration>) -> Problem {
+    Problem::gateway_timeout(format!(
+        "service `{service}` did not answer within {} ms in all",
+        total.unwrap_or_default().as_millis()
+    ))
+}
+
+/// 503 with `Retry-After` (whole seconds, at least 1).
+fn circuit_open(service: &str, wait: Duration) -> Problem {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "circuit-open",
+        "Service unavailable",
+        format!("the circuit breaker of service `{service}` is open"),
+    )
+    .with_header(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)))
+}
+
+fn no_instance(upstream: &Upstream, why: NoInstance) -> Problem {
+    let service = upstream.service.name;
+    let counters = &upstream.counters;
+    match why {
+        NoInstance::Empty => {
+            counters
+                .rejected_no_instance
+                .fetch_add(1, Ordering::Relaxed);
+            Problem::service_unavailable(format!("service `{service}` has no instance configured"))
+        }
+        NoInstance::Unhealthy => {
+            counters
+                .rejected_no_instance
+                .fetch_add(1, Ordering::Relaxed);
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no-healthy-instance",
+                "Service unavailable",
+                format!("service `{service}` has no healthy instance"),
+            )
+        }
+        NoInstance::BreakersOpen(wait) => {
+            counters.rejected_breaker.fetch_add(1, Ordering::Relaxed);
+            circuit_open(service, wait)
         }
     }
 }
@@ -481,7 +598,7 @@ fn upstream_failed(
 ) -> Problem {
     tracing::warn!(
         service = service.name,
-        upstream = %instance.authority,
+        upstream = instance.name(),
         error = %ErrorChain(error),
         "upstream request failed"
     );
@@ -550,6 +667,9 @@ enum Source {
     Stream(Incoming),
     /// Read whole (and checked) by the gateway; `None` once sent.
     Full(Option<Bytes>),
+    /// A streamed body kept for a possible retry: taken out of the slot (and so never
+    /// sent again) when a try first reads it. The size hint is the client body's.
+    Shared(Arc<Mutex<Option<Incoming>>>, SizeHint),
 }
 
 impl LimitedBody {
@@ -558,6 +678,15 @@ impl LimitedBody {
             source: Source::Stream(inner),
             limit,
             remaining: limit,
+        }
+    }
+
+    /// No body.
+    pub(crate) fn empty() -> LimitedBody {
+        LimitedBody {
+            source: Source::Full(None),
+            limit: 0,
+            remaining: 0,
         }
     }
 
@@ -580,9 +709,18 @@ impl Body for LimitedBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = &mut *self;
+        if let Source::Shared(slot, _) = &this.source {
+            // The first read takes the body: from now on no other try may send it.
+            let taken = slot.lock().ok().and_then(|mut slot| slot.take());
+            match taken {
+                Some(inner) => this.source = Source::Stream(inner),
+                None => return Poll::Ready(None),
+            }
+        }
         let inner = match &mut this.source {
             Source::Stream(inner) => inner,
             Source::Full(bytes) => return Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Source::Shared(..) => return Poll::Ready(None),
         };
         let frame = match ready!(Pin::new(inner).poll_frame(cx)) {
             Some(Ok(frame)) => frame,
@@ -604,6 +742,7 @@ impl Body for LimitedBody {
         match &self.source {
             Source::Stream(inner) => inner.is_end_stream(),
             Source::Full(bytes) => bytes.is_none(),
+            Source::Shared(_, hint) => hint.exact() == Some(0),
         }
     }
 
@@ -613,6 +752,7 @@ impl Body for LimitedBody {
             Source::Full(bytes) => {
                 SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
             }
+            Source::Shared(_, hint) => *hint,
         }
     }
 }
@@ -708,32 +848,5 @@ mod tests {
         let mut headers = HeaderMap::new();
         append_forwarded_for(&mut headers, "::1".parse().unwrap());
         assert_eq!(headers[&X_FORWARDED_FOR], "::1");
-    }
-
-    #[test]
-    fn instance_urls_are_checked_and_joined() {
-        let instance = Instance::parse("users", "http://127.0.0.1:9001/v1/").unwrap();
-        assert_eq!(instance.host, "127.0.0.1:9001");
-        assert_eq!(
-            instance.uri("/users/7".into(), Some("a=1&b=%20")).unwrap(),
-            "http://127.0.0.1:9001/v1/users/7?a=1&b=%20"
-        );
-        let bare = Instance::parse("users", "http://users.internal").unwrap();
-        assert_eq!(
-            bare.uri("/users/7".into(), None).unwrap(),
-            "http://users.internal/users/7"
-        );
-        assert!(bare.uri("users".into(), None).is_none());
-        for bad in [
-            "127.0.0.1:9001",
-            "https://127.0.0.1",
-            "ftp://x",
-            "http://user:pw@host",
-            "http://host/?q=1",
-            "not a url",
-            "",
-        ] {
-            assert!(Instance::parse("users", bad).is_err(), "{bad}");
-        }
     }
 }

@@ -443,6 +443,7 @@ mod tests {
         connect_timeout: Duration::from_secs(1),
         request_timeout: Duration::from_secs(1),
         cors: None,
+        resilience: crate::upstream::Policy::DEFAULT,
     }];
 
     fn gateway(routes: &'static [Route]) -> Gateway {

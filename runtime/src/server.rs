@@ -39,9 +39,10 @@ use crate::body;
 use crate::metrics::{Metrics, Slot};
 use crate::params::{Forward, Request, parse_query};
 use crate::problem::{FieldError, PROBLEM_JSON, Problem};
-use crate::proxy::{self, LimitedBody, ResponseBody, Upstreams, X_REQUEST_ID};
+use crate::proxy::{self, LimitedBody, ResponseBody, X_REQUEST_ID};
 use crate::ratelimit::{self, Limiters, Quota};
 use crate::router::{self, Endpoint, Router};
+use crate::upstream::{self, Upstreams};
 use crate::{Auth, Cors, Gateway, Method};
 
 /// Admin listener address when `GATEWAY_ADMIN_LISTEN` is not set.
@@ -324,6 +325,8 @@ pub async fn serve(
         );
     }
 
+    // Active health checks run until `serve` returns.
+    let _health_checks = upstream::spawn_health_checks(&upstreams);
     let admin_state = Arc::new(AdminState {
         gateway,
         metrics: metrics.clone(),
@@ -694,8 +697,14 @@ async fn dispatch(
         }
         _ => LimitedBody::new(body, max_body),
     };
+    let operation_id = state
+        .gateway
+        .routes
+        .get(index)
+        .map_or("", |route| route.operation_id);
     proxy::forward(
         upstream,
+        operation_id,
         forward.path,
         parts,
         body,
@@ -938,6 +947,7 @@ mod tests {
             connect_timeout: Duration::from_secs(1),
             request_timeout: Duration::from_secs(1),
             cors: None,
+            resilience: upstream::Policy::DEFAULT,
         },
         Service {
             name: "orders",
@@ -946,6 +956,7 @@ mod tests {
             connect_timeout: Duration::from_secs(1),
             request_timeout: Duration::from_secs(1),
             cors: None,
+            resilience: upstream::Policy::DEFAULT,
         },
     ];
 

@@ -47,6 +47,7 @@ pub static SERVICES: [Service; 3] = [
         connect_timeout: Duration::from_secs(1),
         request_timeout: Duration::from_secs(10),
         cors: None,
+        resilience: gateway_runtime::upstream::Policy::DEFAULT,
     },
     Service {
         name: "slow",
@@ -55,6 +56,7 @@ pub static SERVICES: [Service; 3] = [
         connect_timeout: Duration::from_secs(1),
         request_timeout: Duration::from_millis(300),
         cors: None,
+        resilience: gateway_runtime::upstream::Policy::DEFAULT,
     },
     Service {
         name: "down",
@@ -63,6 +65,7 @@ pub static SERVICES: [Service; 3] = [
         connect_timeout: Duration::from_secs(1),
         request_timeout: Duration::from_secs(1),
         cors: None,
+        resilience: gateway_runtime::upstream::Policy::DEFAULT,
     },
 ];
 
