@@ -879,6 +879,23 @@ pub(crate) fn render_metrics(out: &mut String, upstreams: &Upstreams) {
     }
     family(
         out,
+        "gateway_upstream_ejections_total",
+        "counter",
+        "Times outlier detection ejected the instance.",
+    );
+    for upstream in upstreams.iter() {
+        for entry in &upstream.snapshot().entries {
+            let _ = writeln!(
+                out,
+                "gateway_upstream_ejections_total{{service=\"{}\",instance=\"{}\"}} {}",
+                Escaped(upstream.service.name),
+                Escaped(entry.instance.name()),
+                entry.instance.ejections.load(Ordering::Relaxed)
+            );
+        }
+    }
+    family(
+        out,
         "gateway_circuit_breaker_state",
         "gauge",
         "Circuit breaker state: 0 closed, 1 open, 2 half-open; by service, and instance for an instance's breaker.",
