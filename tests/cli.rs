@@ -106,6 +106,33 @@ fn routes_json_has_the_contracted_fields() {
     // One alternative requiring both schemes (AND).
     assert_eq!(refund["auth"].as_array().unwrap().len(), 1);
     assert_eq!(refund["auth"][0].as_array().unwrap().len(), 2);
+    assert_eq!(refund["timeouts"]["request_ms"], 30000);
+    assert_eq!(refund["timeouts"]["total_ms"], 45000);
+    // An operation's own timeout wins over its service's.
+    let products = routes
+        .iter()
+        .find(|r| r["operation_id"] == "listProducts")
+        .unwrap();
+    assert_eq!(products["timeouts"]["request_ms"], 1000);
+    assert!(products["timeouts"]["total_ms"].is_null());
+}
+
+#[test]
+fn routes_table_shows_each_services_upstream_policy() {
+    let (code, out, err) = gateway(&["routes", "--manifest", "examples/ecommerce/gateway.yaml"]);
+    assert_eq!(code, 0, "{err}");
+    let payments = out.split("\nservice payments\n").nth(1).expect(&out);
+    for expected in [
+        "balance       round_robin",
+        "timeouts      connect 500ms, per try 30s, total 45s",
+        "retries       up to 1 (budget 10% + 3/s",
+        "health check  none",
+        "breaker       opens on 50% failures of >= 20 in 10s; open 30s, then 1 probe(s)",
+        "max in flight 512",
+    ] {
+        assert!(payments.contains(expected), "{expected} in {payments}");
+    }
+    assert!(out.contains("listProducts: per try 1s"), "{out}");
 }
 
 #[test]

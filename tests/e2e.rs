@@ -833,7 +833,8 @@ async fn bodies_over_the_limit_are_413() {
 #[tokio::test]
 async fn upstream_timeout_is_504() {
     let world = &world();
-    // The orders service's request timeout is 3s in the example manifest.
+    // listProducts overrides the orders service's 3s request timeout with 1s in the
+    // example manifest.
     let response = client()
         .get(format!("{}/api/products?marker=slow1", world.gateway.base))
         .header("x-mock-delay-ms", "5000")

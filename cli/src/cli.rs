@@ -315,6 +315,8 @@ struct RouteJson<'a> {
     operation_id: &'a str,
     upstream_path: String,
     auth: serde_json::Value,
+    /// Effective per-try and total timeouts in milliseconds (`null`: unbounded).
+    timeouts: serde_json::Value,
 }
 
 /// One object per public route (DESIGN.md: `gateway routes --format json`).
@@ -342,6 +344,17 @@ pub fn routes_json(gateway: &Gateway) -> String {
                         })
                         .collect(),
                 ),
+            },
+            timeouts: {
+                let service = &gateway.services[r.service];
+                let (request, total) = service.resilience.timeouts_of(
+                    &r.operation_id,
+                    std::time::Duration::from_millis(service.request_timeout_ms),
+                );
+                serde_json::json!({
+                    "request_ms": request.as_millis() as u64,
+                    "total_ms": total.map(|t| t.as_millis() as u64),
+                })
             },
         })
         .collect();
@@ -380,6 +393,17 @@ fn routes_table(gateway: &Gateway) -> String {
             .collect();
         text.push_str(line.join("  ").trim_end());
         text.push('\n');
+    }
+    // Then each service's upstream policy.
+    for service in &gateway.services {
+        text.push_str(&format!("\nservice {}\n", service.key));
+        let summary = service.resilience.summary(
+            std::time::Duration::from_millis(service.connect_timeout_ms),
+            std::time::Duration::from_millis(service.request_timeout_ms),
+        );
+        for (label, value) in summary {
+            text.push_str(&format!("  {label:<14}{value}\n"));
+        }
     }
     text
 }

@@ -92,6 +92,8 @@ pub struct Service {
     /// schemas themselves refer to them by index).
     pub validators: Vec<Validator>,
     pub cors: Option<Cors>,
+    /// Balancing, retries, timeouts, health checks, breaker, concurrency limit.
+    pub resilience: crate::upstream::Resilience,
 }
 
 /// A rate-limit policy: `count` requests per `period_secs` on average, `burst` at once.

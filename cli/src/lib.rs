@@ -15,6 +15,7 @@ pub mod http;
 pub mod ir;
 pub mod load;
 pub mod lower;
+pub mod upstream;
 pub mod write;
 
 /// The version of this compiler, written into every generated file's header.

@@ -653,6 +653,7 @@ async fn every_request_has_an_access_log_line() {
     assert_eq!(line["status"], 200);
     assert!(line["duration_ms"].as_f64().unwrap() > 0.0, "{line}");
     assert_eq!(line["upstream"], upstream.addr.to_string());
+    assert_eq!(line["attempts"], 1);
     assert_eq!(line["client_ip"], "127.0.0.1");
     assert!(!line.to_string().contains("not-logged"), "{line}");
 

@@ -6,6 +6,7 @@
 //! input on any machine (no timestamps, no absolute paths, no hash order).
 
 pub mod rust;
+mod upstream;
 mod validate;
 
 use std::collections::BTreeMap;

@@ -213,6 +213,7 @@ fn service_entry(service: &Service) -> TokenStream {
             }
         }
     };
+    let resilience = super::upstream::policy(&service.resilience);
     quote! {
         ::gateway_runtime::Service {
             name: #name,
@@ -221,6 +222,7 @@ fn service_entry(service: &Service) -> TokenStream {
             connect_timeout: ::std::time::Duration::from_millis(#connect),
             request_timeout: ::std::time::Duration::from_millis(#request),
             cors: #cors,
+            resilience: #resilience,
         }
     }
 }

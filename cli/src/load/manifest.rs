@@ -15,6 +15,10 @@ use serde::de::DeserializeOwned;
 
 use super::units;
 use crate::diag::{Diagnostic, Diagnostics, Location, did_you_mean, pointer_push};
+use crate::upstream::Resilience;
+
+mod resilience;
+pub use resilience::OperationTimeouts;
 
 /// The manifest, validated. Paths are resolved against the manifest's directory.
 #[derive(Debug, Clone)]
@@ -109,6 +113,8 @@ pub struct ServiceConfig {
     /// `services.<s>.rate_limit`: the policy of every route of the service.
     pub rate_limit: Option<String>,
     pub operations: IndexMap<String, OperationPolicy>,
+    /// Balancing, weights, retries, timeouts, health checks, breaker, concurrency limit.
+    pub resilience: Resilience,
 }
 
 /// Which browser origins may call a service, and how (docs/manifest.md, "CORS").
@@ -130,6 +136,8 @@ pub struct CorsPolicy {
 pub struct OperationPolicy {
     pub public: Option<bool>,
     pub rate_limit: Option<String>,
+    /// Read from the manifest only (docs/manifest.md, "Upstream resilience").
+    pub timeouts: Option<OperationTimeouts>,
 }
 
 const TOP_LEVEL: &[&str] = &[
@@ -223,10 +231,13 @@ struct RawService {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawUpstream {
-    urls: Vec<String>,
+    urls: Vec<resilience::RawUrl>,
     balance: Option<String>,
+    hash_on: Option<String>,
     #[serde(default)]
     timeouts: RawTimeouts,
+    outlier_detection: Option<serde_yaml::Value>,
+    max_in_flight: Option<u32>,
     retries: Option<serde_yaml::Value>,
     health_check: Option<serde_yaml::Value>,
     circuit_breaker: Option<serde_yaml::Value>,
@@ -238,6 +249,7 @@ struct RawUpstream {
 struct RawTimeouts {
     connect: Option<String>,
     request: Option<String>,
+    total: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -655,7 +667,7 @@ fn service(
         );
     }
     for (index, raw_url) in raw.upstream.urls.iter().enumerate() {
-        if let Err(message) = upstream_url(raw_url) {
+        if let Err(message) = upstream_url(raw_url.url()) {
             ctx.error(
                 "gateway::manifest::invalid_url",
                 &format!("{pointer}/upstream/urls/{index}"),
@@ -664,39 +676,10 @@ fn service(
             );
         }
     }
-    if let Some(balance) = &raw.upstream.balance {
-        let known = [
-            "round_robin",
-            "weighted",
-            "least_requests",
-            "consistent_hash",
-        ];
-        if !known.contains(&balance.as_str()) {
-            ctx.diags.push(
-                Diagnostic::error(
-                    "gateway::manifest::invalid_value",
-                    format!("unknown balancing algorithm `{balance}`"),
-                )
-                .at(Location::new(
-                    ctx.file,
-                    format!("{pointer}/upstream/balance"),
-                ))
-                .help(did_you_mean(balance, known).unwrap_or_else(|| known.join(", "))),
-            );
-        } else if balance != "round_robin" {
-            ctx.not_enforced(&format!("{pointer}/upstream/balance"), balance);
-        }
-    }
     let upstream = &raw.upstream;
-    for (name, present) in [
-        ("retries", upstream.retries.is_some()),
-        ("health_check", upstream.health_check.is_some()),
-        ("circuit_breaker", upstream.circuit_breaker.is_some()),
-        ("discovery", upstream.discovery.is_some()),
-    ] {
-        if present {
-            ctx.not_enforced(&format!("{pointer}/upstream/{name}"), name);
-        }
+    let resilience = resilience::resilience(pointer, upstream, &raw.operations, ctx);
+    if upstream.discovery.is_some() {
+        ctx.not_enforced(&format!("{pointer}/upstream/discovery"), "discovery");
     }
     let unsecured_public = match raw.unsecured.as_deref() {
         None | Some("error") => false,
@@ -770,13 +753,19 @@ fn service(
         key: key.to_owned(),
         spec: dir.join(&raw.spec),
         mount,
-        urls: raw.upstream.urls,
+        urls: raw
+            .upstream
+            .urls
+            .iter()
+            .map(|u| u.url().to_owned())
+            .collect(),
         connect_timeout,
         request_timeout,
         unsecured_public,
         cors,
         rate_limit: raw.rate_limit,
         operations: raw.operations,
+        resilience,
     })
 }
 
@@ -1395,6 +1384,37 @@ mod tests {
         assert_eq!(users.connect_timeout, Duration::from_millis(250));
         assert_eq!(users.request_timeout, DEFAULT_REQUEST);
         assert_eq!(users.operations["createUser"].public, Some(true));
+    }
+
+    #[test]
+    fn upstream_resilience_settings() {
+        let text = "version: 1\ngateway: {name: shop}\nservices:\n  users:\n    spec: u.yaml\n    upstream:\n      urls: ['http://a', {url: 'http://b', weight: 3}]\n      balance: consistent_hash\n      hash_on: 'header:X-User'\n      timeouts: {total: 5s}\n      retries: {attempts: 2, budget: 10%}\n      health_check: {path: /health, interval: 2s}\n      circuit_breaker: {consecutive_failures: 5}\n      max_in_flight: 64\n    operations: {getUser: {timeouts: {request: 2s}}}\n";
+        let (manifest, diags) = check(text);
+        assert!(diags.is_empty(), "{diags:?}");
+        let manifest = manifest.unwrap();
+        let users = &manifest.services[0];
+        assert_eq!(users.urls, ["http://a", "http://b"]);
+        let r = &users.resilience;
+        use crate::upstream::{Balance, HashOn};
+        assert_eq!(r.weights, [1, 3]);
+        assert_eq!(
+            r.balance,
+            Balance::ConsistentHash(HashOn::Header("x-user".into()))
+        );
+        assert_eq!(r.total_timeout, Some(Duration::from_secs(5)));
+        assert_eq!((r.retries.attempts, r.retries.budget_percent), (2, 10));
+        let check = r.health_check.as_ref().unwrap();
+        assert_eq!(
+            (check.path.as_str(), check.interval),
+            ("/health", Duration::from_secs(2))
+        );
+        assert_eq!((check.healthy_threshold, check.unhealthy_threshold), (2, 3));
+        assert_eq!(r.breaker.as_ref().unwrap().consecutive_failures, 5);
+        assert_eq!(r.max_in_flight, 64);
+        assert_eq!(
+            r.operations,
+            [("getUser".to_owned(), Some(Duration::from_secs(2)), None)]
+        );
     }
 
     #[test]

@@ -63,6 +63,7 @@ pub fn lower(loaded: &Loaded, diags: &mut Diagnostics) -> Option<Gateway> {
             urls: config.urls.clone(),
             connect_timeout_ms: duration_ms(config.connect_timeout),
             request_timeout_ms: duration_ms(config.request_timeout),
+            resilience: config.resilience.clone(),
             enums,
             validators,
             cors: config.cors.as_ref().map(|c| Cors {

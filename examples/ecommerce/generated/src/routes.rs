@@ -31,6 +31,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                     max_age: ::std::option::Option::Some(600),
                 },
             ),
+            resilience: ::gateway_runtime::upstream::Policy::DEFAULT,
         },
         ::gateway_runtime::Service {
             name: "orders",
@@ -55,6 +56,35 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                     max_age: ::std::option::Option::Some(600),
                 },
             ),
+            resilience: ::gateway_runtime::upstream::Policy {
+                balance: ::gateway_runtime::upstream::Balance::RoundRobin,
+                weights: &[],
+                total_timeout: ::std::option::Option::None,
+                retries: ::gateway_runtime::upstream::Retries {
+                    attempts: 1,
+                    budget_percent: 20,
+                    min_per_second: 3,
+                    backoff: ::std::time::Duration::from_millis(25),
+                    max_backoff: ::std::time::Duration::from_millis(250),
+                },
+                health_check: ::std::option::Option::None,
+                outlier: ::gateway_runtime::upstream::Outlier {
+                    consecutive_failures: 5,
+                    base_ejection: ::std::time::Duration::from_millis(30000),
+                    max_ejection_percent: 50,
+                },
+                breaker: ::std::option::Option::None,
+                max_in_flight: 0,
+                operations: &[
+                    ::gateway_runtime::upstream::OperationTimeouts {
+                        operation_id: "listProducts",
+                        request: ::std::option::Option::Some(
+                            ::std::time::Duration::from_millis(1000),
+                        ),
+                        total: ::std::option::Option::None,
+                    },
+                ],
+            },
         },
         ::gateway_runtime::Service {
             name: "payments",
@@ -79,6 +109,36 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                     max_age: ::std::option::Option::Some(600),
                 },
             ),
+            resilience: ::gateway_runtime::upstream::Policy {
+                balance: ::gateway_runtime::upstream::Balance::RoundRobin,
+                weights: &[],
+                total_timeout: ::std::option::Option::Some(
+                    ::std::time::Duration::from_millis(45000),
+                ),
+                retries: ::gateway_runtime::upstream::Retries {
+                    attempts: 1,
+                    budget_percent: 10,
+                    min_per_second: 3,
+                    backoff: ::std::time::Duration::from_millis(25),
+                    max_backoff: ::std::time::Duration::from_millis(250),
+                },
+                health_check: ::std::option::Option::None,
+                outlier: ::gateway_runtime::upstream::Outlier {
+                    consecutive_failures: 5,
+                    base_ejection: ::std::time::Duration::from_millis(30000),
+                    max_ejection_percent: 50,
+                },
+                breaker: ::std::option::Option::Some(::gateway_runtime::upstream::Breaker {
+                    failure_ratio: 0.5,
+                    min_requests: 20,
+                    window: ::std::time::Duration::from_millis(10000),
+                    consecutive_failures: 0,
+                    open_for: ::std::time::Duration::from_millis(30000),
+                    half_open_probes: 1,
+                }),
+                max_in_flight: 512,
+                operations: &[],
+            },
         },
     ],
     routes: &[
