@@ -111,7 +111,7 @@ fn routes_json_has_the_contracted_fields() {
     // An operation's own timeout wins over its service's.
     let products = routes
         .iter()
-        .find(|r| r["operation_id"] == "listProducts")
+        .find(|r| r["operation_id"] == "getProduct")
         .unwrap();
     assert_eq!(products["timeouts"]["request_ms"], 1000);
     assert!(products["timeouts"]["total_ms"].is_null());
@@ -132,7 +132,7 @@ fn routes_table_shows_each_services_upstream_policy() {
     ] {
         assert!(payments.contains(expected), "{expected} in {payments}");
     }
-    assert!(out.contains("listProducts: per try 1s"), "{out}");
+    assert!(out.contains("getProduct: per try 1s"), "{out}");
 }
 
 #[test]

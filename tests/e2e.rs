@@ -833,8 +833,7 @@ async fn bodies_over_the_limit_are_413() {
 #[tokio::test]
 async fn upstream_timeout_is_504() {
     let world = &world();
-    // listProducts overrides the orders service's 3s request timeout with 1s in the
-    // example manifest.
+    // The orders service's request timeout is 3s in the example manifest.
     let response = client()
         .get(format!("{}/api/products?marker=slow1", world.gateway.base))
         .header("x-mock-delay-ms", "5000")
@@ -843,6 +842,23 @@ async fn upstream_timeout_is_504() {
         .unwrap();
     let (status, _, _) = problem(response).await;
     assert_eq!(status, 504);
+}
+
+#[tokio::test]
+async fn an_operations_own_timeout_wins_over_its_services() {
+    let world = &world();
+    // getProduct overrides the orders service's 3s with 1s in the example manifest.
+    let response = client()
+        .get(format!(
+            "{}/api/products/BOK-0001?marker=slow2",
+            world.gateway.base
+        ))
+        .header("x-mock-delay-ms", "2000")
+        .send()
+        .await
+        .unwrap();
+    let (status, _, body) = problem(response).await;
+    assert_eq!(status, 504, "{body}");
 }
 
 #[tokio::test]

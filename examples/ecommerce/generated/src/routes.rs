@@ -77,7 +77,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                 max_in_flight: 0,
                 operations: &[
                     ::gateway_runtime::upstream::OperationTimeouts {
-                        operation_id: "listProducts",
+                        operation_id: "getProduct",
                         request: ::std::option::Option::Some(
                             ::std::time::Duration::from_millis(1000),
                         ),
