@@ -570,6 +570,21 @@ impl<'a> ServiceLowering<'a> {
             None => OperationPolicy::default(),
             Some(value) => {
                 match serde_path_to_error::deserialize::<_, OperationPolicy>(value.clone()) {
+                    // Timeouts are an operator's decision: the manifest's only.
+                    Ok(policy) if policy.timeouts.is_some() => {
+                        self.diags.push(
+                            Diagnostic::error(
+                                "gateway::spec::invalid_extension",
+                                "`x-gateway` cannot set `timeouts`",
+                            )
+                            .at(self.locate(&pointer_push(
+                                &pointer_push(pointer, "x-gateway"),
+                                "timeouts",
+                            )))
+                            .help("set them in the manifest under `operations.<operationId>.timeouts`"),
+                        );
+                        OperationPolicy::default()
+                    }
                     Ok(policy) => policy,
                     Err(error) => {
                         let mut at = pointer_push(pointer, "x-gateway");
