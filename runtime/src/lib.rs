@@ -13,6 +13,7 @@ pub mod json;
 pub mod params;
 pub mod problem;
 pub mod ratelimit;
+pub mod styled;
 
 mod access;
 mod admin;
