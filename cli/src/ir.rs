@@ -319,6 +319,10 @@ pub struct Param {
     pub ty: ParamType,
     /// `form` explode (query arrays): `?a=1&a=2` rather than `?a=1,2`.
     pub explode: bool,
+    /// How the value is written (OpenAPI `style`, its default for the place if absent).
+    pub style: ParamStyle,
+    /// `allowEmptyValue: true` (query only): `?name=` is a value, not an error.
+    pub allow_empty: bool,
     /// Used when the parameter is absent.
     pub default: Option<Scalar>,
     /// Checked on the value (for arrays: on the array as a whole).
@@ -373,9 +377,41 @@ pub enum ParamType {
     /// Index into the service's `enums`.
     Enum(usize),
     Array(Box<ParamType>),
+    /// An object, read in the parameter's style into a JSON object typed by `shape`, then
+    /// checked by the validator at this index of the service's `validators`.
+    Object {
+        validator: usize,
+        shape: ParamShape,
+    },
     /// A shape this version does not parse (objects, cookies, ...): kept as the raw text
     /// and reported as a warning at compile time.
     Unchecked,
+}
+
+/// OpenAPI parameter styles the gateway parses (`label` and `matrix` are refused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamStyle {
+    /// Query and cookie.
+    Form,
+    /// Query objects: `?filter[size]=3`.
+    DeepObject,
+    PipeDelimited,
+    SpaceDelimited,
+    /// Path and header.
+    Simple,
+}
+
+/// The JSON type each piece of an object parameter's text is read as.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamShape {
+    String,
+    Integer,
+    Number,
+    Boolean,
+    Array(Box<ParamShape>),
+    Object(Vec<(String, ParamShape)>),
+    /// No single type: kept as the text.
+    Any,
 }
 
 /// A default value of a scalar parameter.

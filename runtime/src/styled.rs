@@ -295,14 +295,13 @@ impl Errors {
         index: usize,
         name: &str,
         parse: Parse<T>,
-    ) -> Option<Vec<T>> {
+    ) -> Option<Option<Vec<T>>> {
         let raw = req.path_param(index).unwrap_or_default();
         if raw == "." || raw == ".." {
             self.push("path", name, "must not be a dot segment".to_owned());
             return None;
         }
         self.parse_items("path", name, raw.split(',').collect(), parse)
-            .flatten()
     }
 
     /// An object parameter: read in its `style`, typed by `shape`, checked by `validate`

@@ -10,8 +10,9 @@ use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 
 use crate::ir::{
-    Auth, Bound, BoundValue, Constraints, EnumType, Gateway, KeySource, Param, ParamIn, ParamType,
-    Piece, RateKey, RateLimit, Route, Scalar, Scheme, SchemeKind, Segment, Service,
+    Auth, Bound, BoundValue, Constraints, EnumType, Gateway, KeySource, Param, ParamIn, ParamShape,
+    ParamStyle, ParamType, Piece, RateKey, RateLimit, Route, Scalar, Scheme, SchemeKind, Segment,
+    Service,
 };
 
 fn ident(name: &str) -> Ident {
@@ -404,7 +405,73 @@ fn rust_type(service: &Service, ty: &ParamType) -> TokenStream {
             let item = rust_type(service, item);
             quote!(::std::vec::Vec<#item>)
         }
+        ParamType::Object { .. } => quote!(::gateway_runtime::json::Value),
     }
+}
+
+/// The runtime's `Shape` of an object parameter, as a constant expression.
+fn shape_tokens(shape: &ParamShape) -> TokenStream {
+    match shape {
+        ParamShape::String => quote!(::gateway_runtime::styled::Shape::String),
+        ParamShape::Integer => quote!(::gateway_runtime::styled::Shape::Integer),
+        ParamShape::Number => quote!(::gateway_runtime::styled::Shape::Number),
+        ParamShape::Boolean => quote!(::gateway_runtime::styled::Shape::Boolean),
+        ParamShape::Any => quote!(::gateway_runtime::styled::Shape::Any),
+        ParamShape::Array(item) => {
+            let item = shape_tokens(item);
+            quote!(::gateway_runtime::styled::Shape::Array(&#item))
+        }
+        ParamShape::Object(properties) => {
+            let properties = properties.iter().map(|(name, shape)| {
+                let shape = shape_tokens(shape);
+                quote!((#name, #shape))
+            });
+            quote!(::gateway_runtime::styled::Shape::Object(&[#(#properties),*]))
+        }
+    }
+}
+
+/// `errors.object(...)`: reads an object parameter in its style and checks it.
+fn read_object(
+    service: &Service,
+    param: &Param,
+    path_index: usize,
+    validator: usize,
+    shape: &ParamShape,
+) -> TokenStream {
+    let name = &param.name;
+    let explode = param.explode;
+    let at = match param.location {
+        ParamIn::Path => {
+            let index = Literal::usize_unsuffixed(path_index);
+            quote!(::gateway_runtime::styled::In::Path(#index))
+        }
+        ParamIn::Query => quote!(::gateway_runtime::styled::In::Query),
+        ParamIn::Header => quote!(::gateway_runtime::styled::In::Header),
+        ParamIn::Cookie => quote!(::gateway_runtime::styled::In::Cookie),
+    };
+    let style = match (param.location, param.style) {
+        (ParamIn::Query, ParamStyle::DeepObject) => {
+            quote!(::gateway_runtime::styled::Style::DeepObject)
+        }
+        (ParamIn::Query, ParamStyle::PipeDelimited) => {
+            quote!(::gateway_runtime::styled::Style::PipeDelimited)
+        }
+        (ParamIn::Query, ParamStyle::SpaceDelimited) => {
+            quote!(::gateway_runtime::styled::Style::SpaceDelimited)
+        }
+        (ParamIn::Query, _) => quote!(::gateway_runtime::styled::Style::Form { explode: #explode }),
+        (ParamIn::Cookie, _) => {
+            quote!(::gateway_runtime::styled::Style::Cookie { explode: #explode })
+        }
+        _ => quote!(::gateway_runtime::styled::Style::Simple { explode: #explode }),
+    };
+    let shape = shape_tokens(shape);
+    let function = ident(&service.validators[validator].function);
+    quote! {{
+        static SHAPE: ::gateway_runtime::styled::Shape = #shape;
+        errors.object(req, #at, #name, #style, &SHAPE, self::#function)
+    }}
 }
 
 fn parser(service: &Service, ty: &ParamType) -> TokenStream {
@@ -420,6 +487,7 @@ fn parser(service: &Service, ty: &ParamType) -> TokenStream {
             quote!(#name::parse)
         }
         ParamType::Array(item) => parser(service, item),
+        ParamType::Object { .. } => quote!(::gateway_runtime::params::string),
     }
 }
 
@@ -597,6 +665,13 @@ fn read(service: &Service, param: &Param, path_index: usize, before: Option<&str
     };
     let location = param.location.as_str();
     let raw = match (param.location, &param.ty) {
+        (_, ParamType::Object { validator, shape }) => {
+            read_object(service, param, path_index, *validator, shape)
+        }
+        (ParamIn::Path, ParamType::Array(_)) => {
+            let index = Literal::usize_unsuffixed(path_index);
+            quote!(errors.path_array(req, #index, #name, #parse))
+        }
         (ParamIn::Path, _) => {
             let index = Literal::usize_unsuffixed(path_index);
             return match before {
@@ -604,11 +679,23 @@ fn read(service: &Service, param: &Param, path_index: usize, before: Option<&str
                 None => quote!(errors.path(req, #index, #name, #parse)),
             };
         }
-        (ParamIn::Query, ParamType::Array(_)) => {
-            let explode = param.explode;
-            quote!(errors.query_array(req, #name, #explode, #parse))
+        (ParamIn::Query, ParamType::Array(_)) => match param.style {
+            ParamStyle::PipeDelimited => quote!(errors.query_delimited(req, #name, '|', #parse)),
+            ParamStyle::SpaceDelimited => quote!(errors.query_delimited(req, #name, ' ', #parse)),
+            _ => {
+                let explode = param.explode;
+                quote!(errors.query_array(req, #name, #explode, #parse))
+            }
+        },
+        (ParamIn::Query, _) if param.allow_empty => {
+            quote!(errors.query_allowing_empty(req, #name, #parse))
         }
         (ParamIn::Query, _) => quote!(errors.query(req, #name, #parse)),
+        (ParamIn::Cookie, ParamType::Array(_)) => {
+            let explode = param.explode;
+            quote!(errors.cookie_array(req, #name, #explode, #parse))
+        }
+        (ParamIn::Cookie, _) => quote!(errors.cookie(req, #name, #parse)),
         (_, ParamType::Array(_)) => quote!(errors.header_array(req, #name, #parse)),
         _ => quote!(errors.header(req, #name, #parse)),
     };

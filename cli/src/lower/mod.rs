@@ -6,20 +6,21 @@
 
 pub mod names;
 mod openapi;
+mod param_shape;
 mod path;
 mod schema;
 
 use indexmap::IndexMap;
 use openapiv3::{
-    OpenAPI, Operation, Parameter, ParameterSchemaOrContent, PathItem, QueryStyle, ReferenceOr,
-    Schema, SchemaKind, SecurityScheme, Type, VariantOrUnknownOrEmpty,
+    OpenAPI, Operation, Parameter, ParameterSchemaOrContent, PathItem, PathStyle, QueryStyle,
+    ReferenceOr, Schema, SchemaKind, SecurityScheme, Type, VariantOrUnknownOrEmpty,
 };
 
 use crate::diag::{Diagnostic, Diagnostics, Location, did_you_mean, pointer_push};
 use crate::ir::{
     Auth, Body, Bound, BoundValue, Constraints, Cors, EnumType, Gateway, Jwt, KeySource, Method,
-    Param, ParamIn, ParamType, PathTemplate, RateKey, RateLimit, Requirement, Route, Scalar,
-    Scheme, SchemeKind, Segment, Service,
+    Param, ParamIn, ParamShape, ParamStyle, ParamType, PathTemplate, RateKey, RateLimit,
+    Requirement, Route, Scalar, Scheme, SchemeKind, Segment, Service,
 };
 use crate::load::{AuthKind, Loaded, LoadedSpec, OperationPolicy, ServiceConfig};
 use names::Scope;
@@ -925,19 +926,55 @@ impl<'a> ServiceLowering<'a> {
                     continue;
                 }
             }
+            let style = match param {
+                Parameter::Query { style, .. } => match style {
+                    QueryStyle::Form => ParamStyle::Form,
+                    QueryStyle::DeepObject => ParamStyle::DeepObject,
+                    QueryStyle::PipeDelimited => ParamStyle::PipeDelimited,
+                    QueryStyle::SpaceDelimited => ParamStyle::SpaceDelimited,
+                },
+                Parameter::Path { style, .. } => {
+                    if !matches!(style, PathStyle::Simple) {
+                        ok = false;
+                        let style = if matches!(style, PathStyle::Label) {
+                            "label"
+                        } else {
+                            "matrix"
+                        };
+                        self.diags.push(
+                            Diagnostic::error(
+                                "gateway::spec::unsupported_param_style",
+                                format!("path parameter `{name}` has style `{style}`, which this version does not parse or forward"),
+                            )
+                            .at(self.locate(&pointer_push(&at, "style")))
+                            .help("use the default style `simple` (`/items/1,2,3`)"),
+                        );
+                        continue;
+                    }
+                    ParamStyle::Simple
+                }
+                Parameter::Header { .. } => ParamStyle::Simple,
+                Parameter::Cookie { .. } => ParamStyle::Form,
+            };
             let mut typed = self.param_type(param, &at, operation_id, &name);
             let explode = data.explode.unwrap_or(match param {
                 Parameter::Query { style, .. } => matches!(style, QueryStyle::Form),
                 Parameter::Cookie { .. } => true,
                 _ => false,
             });
-            if let Parameter::Query { style, .. } = param
-                && !matches!(style, QueryStyle::Form)
-                && typed.ty != ParamType::Unchecked
+            if style == ParamStyle::DeepObject
+                && !matches!(typed.ty, ParamType::Object { .. } | ParamType::Unchecked)
             {
-                self.not_checked(&at, &name, "query styles other than `form`");
+                self.not_checked(&at, &name, "`deepObject` parameters that are not objects");
                 typed = Typed::unchecked();
             }
+            let allow_empty = matches!(
+                param,
+                Parameter::Query {
+                    allow_empty_value: Some(true),
+                    ..
+                }
+            );
             params.push(Param {
                 field: fields.claim(names::snake(&name, "param")),
                 name,
@@ -946,6 +983,8 @@ impl<'a> ServiceLowering<'a> {
                 required: data.required || location == ParamIn::Path,
                 ty: typed.ty,
                 explode,
+                style,
+                allow_empty,
                 default: typed.default,
                 constraints: typed.constraints,
                 item_constraints: typed.item_constraints,
@@ -1013,10 +1052,6 @@ impl<'a> ServiceLowering<'a> {
         name: &str,
     ) -> Typed {
         let data = param.parameter_data_ref();
-        if matches!(param, Parameter::Cookie { .. }) {
-            self.not_checked(at, name, "cookie parameters");
-            return Typed::unchecked();
-        }
         let schema = match &data.format {
             ParameterSchemaOrContent::Schema(schema) => schema,
             ParameterSchemaOrContent::Content(_) => {
@@ -1037,24 +1072,19 @@ impl<'a> ServiceLowering<'a> {
                         ReferenceOr::Reference { reference } => self.schema_by_ref(reference),
                     });
                     match item.and_then(|item| self.scalar_type(item, operation_id, name)) {
-                        Some(item) if !matches!(param, Parameter::Path { .. }) => {
-                            ParamType::Array(Box::new(item))
-                        }
+                        Some(item) => ParamType::Array(Box::new(item)),
                         _ => {
                             self.not_checked(at, name, "arrays of this shape or in this place");
                             ParamType::Unchecked
                         }
                     }
                 }
-                _ => {
-                    self.not_checked(at, name, "objects and composed schemas");
-                    ParamType::Unchecked
-                }
+                _ => self.object_type(at, operation_id, name),
             },
         };
         let mut default = None;
         if let Some(value) = &schema.schema_data.default
-            && ty != ParamType::Unchecked
+            && !matches!(ty, ParamType::Unchecked | ParamType::Object { .. })
         {
             default = self.default_value(&ty, value);
             let problem = if default.is_none() {
@@ -1083,7 +1113,7 @@ impl<'a> ServiceLowering<'a> {
         }
         let mut constraints = Constraints::default();
         let mut item_constraints = Constraints::default();
-        if ty != ParamType::Unchecked {
+        if !matches!(ty, ParamType::Unchecked | ParamType::Object { .. }) {
             let (own, mut unchecked) = self::constraints(schema);
             constraints = own;
             if let SchemaKind::Type(Type::Array(array)) = &schema.schema_kind
@@ -1134,6 +1164,30 @@ impl<'a> ServiceLowering<'a> {
             default,
             constraints,
             item_constraints,
+        }
+    }
+
+    /// An object parameter: its schema lowered to a validator (as a JSON body's would be),
+    /// and the shape its text is typed by. Composed schemas that are not objects stay
+    /// unchecked.
+    fn object_type(&mut self, at: &str, operation_id: &str, name: &str) -> ParamType {
+        let document = &self.spec.document;
+        let schema_at = pointer_push(&param_shape::resolve(document, at), "schema");
+        let shape = param_shape::shape(document, &schema_at);
+        if !matches!(shape, ParamShape::Object(_)) {
+            self.not_checked(at, name, "composed schemas that are not objects");
+            return ParamType::Unchecked;
+        }
+        let mut lowering = schema::SchemaLowering {
+            spec: self.spec,
+            schemas: &mut self.schemas,
+            names: &mut self.handlers,
+            diags: self.diags,
+        };
+        match lowering.lower(&schema_at, &format!("{operation_id}_{name}_param")) {
+            Some(validator) => ParamType::Object { validator, shape },
+            // The schema's problems are reported.
+            None => ParamType::Unchecked,
         }
     }
 
