@@ -572,6 +572,51 @@ async fn object_cookie_and_edge_case_parameters() {
     assert!(nobody_saw(world, "bad4"));
 }
 
+/// The orders service validates responses (`validate_responses: true`): the mock's answer
+/// lacks the `items` the spec requires, so it is counted per operation, and still reaches
+/// the client byte for byte. A valid request's parameters are unaffected.
+#[tokio::test]
+async fn responses_that_break_the_spec_are_counted_and_returned_unchanged() {
+    let world = &world();
+    let base = &world.gateway.base;
+    let response = client()
+        .get(format!("{base}/api/products?marker=resp1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.bytes().await.unwrap();
+    assert_eq!(
+        body,
+        r#"{"mock":"orders","method":"GET","uri":"/products?marker=resp1"}"#.as_bytes()
+    );
+    // A service that does not validate responses (payments) counts nothing.
+    let response = client()
+        .get(format!("{base}/api/payment-methods?country=DE"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let metrics = client()
+        .get(format!("{}/metrics", world.gateway.admin))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "gateway_response_validation_failures_total{service=\"orders\",operation=\"listProducts\"} 1\n"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("service=\"payments\",operation"),
+        "{metrics}"
+    );
+}
+
 #[tokio::test]
 async fn secured_operations_answer_401_without_valid_credentials() {
     let world = &world();

@@ -287,6 +287,24 @@ pub struct Route {
     pub summary: Option<String>,
     /// The operation in its spec (file and pointer), for diagnostics.
     pub location: Location,
+    /// The declared responses, when the service validates responses; `None` otherwise.
+    pub responses: Option<Vec<ResponseCheck>>,
+}
+
+/// One declared response of an operation, as response validation checks it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponseCheck {
+    pub status: ResponseStatus,
+    /// The validator (index into the service's `validators`) of its JSON schema.
+    pub validator: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseStatus {
+    Code(u16),
+    /// `2XX`: the hundreds digit.
+    Range(u16),
+    Default,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

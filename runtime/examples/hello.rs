@@ -45,6 +45,7 @@ static ROUTES: [Route; 1] = [Route {
     body: BodySpec::Undeclared,
     rate_limits: &[],
     handler: say_hello,
+    responses: None,
 }];
 
 static GATEWAY: Gateway = Gateway {

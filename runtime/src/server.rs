@@ -694,7 +694,7 @@ async fn dispatch(
         }
         _ => LimitedBody::new(body, max_body),
     };
-    proxy::forward(
+    let response = proxy::forward(
         upstream,
         forward.path,
         parts,
@@ -703,8 +703,19 @@ async fn dispatch(
         request_id,
         &mut progress.attempt,
     )
-    .await
-    .map(|response| response.map(ResponseBody::Upstream))
+    .await?;
+    // Only services that validate responses have a table.
+    match state.gateway.routes.get(index).and_then(|r| r.responses) {
+        Some(specs) => Ok(crate::responses::check(
+            &state.metrics.responses,
+            state.gateway,
+            index,
+            specs,
+            response,
+        )
+        .await),
+        None => Ok(response.map(ResponseBody::Upstream)),
+    }
 }
 
 /// The whole body, or 413 as soon as it passes `limit` bytes (counted as they arrive,

@@ -11,8 +11,8 @@ use quote::{format_ident, quote};
 
 use crate::ir::{
     Auth, Bound, BoundValue, Constraints, EnumType, Gateway, KeySource, Param, ParamIn, ParamShape,
-    ParamStyle, ParamType, Piece, RateKey, RateLimit, Route, Scalar, Scheme, SchemeKind, Segment,
-    Service,
+    ParamStyle, ParamType, Piece, RateKey, RateLimit, ResponseStatus, Route, Scalar, Scheme,
+    SchemeKind, Segment, Service,
 };
 
 fn ident(name: &str) -> Ident {
@@ -260,6 +260,7 @@ fn route_entry(gateway: &Gateway, route: &Route) -> TokenStream {
         .rate_limits
         .iter()
         .map(|&index| Literal::usize_unsuffixed(index));
+    let responses = responses_entry(gateway, route);
     let body = match &route.body {
         None => quote!(::gateway_runtime::BodySpec::Undeclared),
         Some(body) => {
@@ -300,8 +301,44 @@ fn route_entry(gateway: &Gateway, route: &Route) -> TokenStream {
             body: #body,
             rate_limits: &[#(#rate_limits),*],
             handler: crate::#module::#handler,
+            responses: #responses,
         }
     }
+}
+
+/// The declared responses of a route whose service validates responses.
+fn responses_entry(gateway: &Gateway, route: &Route) -> TokenStream {
+    let Some(responses) = &route.responses else {
+        return quote!(::std::option::Option::None);
+    };
+    let module = ident(&gateway.services[route.service].module);
+    let entries = responses.iter().map(|r| {
+        let status = match r.status {
+            ResponseStatus::Code(code) => {
+                let code = Literal::u16_unsuffixed(code);
+                quote!(::gateway_runtime::responses::Status::Code(#code))
+            }
+            ResponseStatus::Range(digit) => {
+                let digit = Literal::u16_unsuffixed(digit);
+                quote!(::gateway_runtime::responses::Status::Range(#digit))
+            }
+            ResponseStatus::Default => quote!(::gateway_runtime::responses::Status::Default),
+        };
+        let validate = match r.validator {
+            Some(index) => {
+                let function = ident(&gateway.services[route.service].validators[index].function);
+                quote!(::std::option::Option::Some(crate::#module::#function))
+            }
+            None => quote!(::std::option::Option::None),
+        };
+        quote! {
+            ::gateway_runtime::responses::ResponseSpec {
+                status: #status,
+                validate: #validate,
+            }
+        }
+    });
+    quote!(::std::option::Option::Some(&[#(#entries),*]))
 }
 
 pub fn service_rs(gateway: &Gateway, index: usize) -> TokenStream {

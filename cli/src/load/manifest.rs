@@ -34,6 +34,9 @@ pub struct Manifest {
     pub rate_limits: Vec<RateLimitPolicy>,
     /// `gateway.rate_limit`: the policy of every route.
     pub rate_limit: Option<String>,
+    /// `gateway.validate_responses`: check upstream responses against the specs (a
+    /// service may override it).
+    pub validate_responses: bool,
 }
 
 /// One entry of `auth`: how to verify the credentials of a spec's security scheme.
@@ -109,6 +112,8 @@ pub struct ServiceConfig {
     /// `services.<s>.rate_limit`: the policy of every route of the service.
     pub rate_limit: Option<String>,
     pub operations: IndexMap<String, OperationPolicy>,
+    /// `services.<s>.validate_responses`, overriding the gateway's.
+    pub validate_responses: Option<bool>,
 }
 
 /// Which browser origins may call a service, and how (docs/manifest.md, "CORS").
@@ -184,6 +189,7 @@ struct RawGateway {
     limits: RawLimits,
     cors: Option<RawCors>,
     rate_limit: Option<String>,
+    validate_responses: Option<bool>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -218,6 +224,7 @@ struct RawService {
     rate_limit: Option<String>,
     #[serde(default)]
     operations: IndexMap<String, OperationPolicy>,
+    validate_responses: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -449,8 +456,10 @@ pub fn parse(file: &Path, text: &str, diags: &mut Diagnostics) -> Option<Manifes
     let mut max_body = DEFAULT_MAX_BODY;
     let mut gateway_cors = None;
     let mut gateway_rate_limit = None;
+    let mut validate_responses = false;
     if let Some(gateway) = gateway {
         gateway_rate_limit = gateway.rate_limit;
+        validate_responses = gateway.validate_responses.unwrap_or(false);
         if valid_crate_name(&gateway.name) {
             name = gateway.name;
         } else {
@@ -625,6 +634,7 @@ pub fn parse(file: &Path, text: &str, diags: &mut Diagnostics) -> Option<Manifes
         auth,
         rate_limits,
         rate_limit: gateway_rate_limit,
+        validate_responses,
     })
 }
 
@@ -777,6 +787,7 @@ fn service(
         cors,
         rate_limit: raw.rate_limit,
         operations: raw.operations,
+        validate_responses: raw.validate_responses,
     })
 }
 
@@ -1499,7 +1510,8 @@ mod schema_tests {
                 "rate_limit",
                 "spec",
                 "unsecured",
-                "upstream"
+                "upstream",
+                "validate_responses"
             ]
         );
     }

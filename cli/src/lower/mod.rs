@@ -20,7 +20,8 @@ use crate::diag::{Diagnostic, Diagnostics, Location, did_you_mean, pointer_push}
 use crate::ir::{
     Auth, Body, Bound, BoundValue, Constraints, Cors, EnumType, Gateway, Jwt, KeySource, Method,
     Param, ParamIn, ParamShape, ParamStyle, ParamType, PathTemplate, RateKey, RateLimit,
-    Requirement, Route, Scalar, Scheme, SchemeKind, Segment, Service,
+    Requirement, ResponseCheck, ResponseStatus, Route, Scalar, Scheme, SchemeKind, Segment,
+    Service,
 };
 use crate::load::{AuthKind, Loaded, LoadedSpec, OperationPolicy, ServiceConfig};
 use names::Scope;
@@ -46,6 +47,7 @@ pub fn lower(loaded: &Loaded, diags: &mut Diagnostics) -> Option<Gateway> {
             gateway_name: &manifest.name,
             rate_limits: &manifest.rate_limits,
             gateway_rate_limit: manifest.rate_limit.as_deref(),
+            validate_responses: manifest.validate_responses,
             auth_schemes: &manifest.auth,
             handlers: Scope::with_reserved(&[]),
             types: Scope::with_reserved(&[]),
@@ -311,6 +313,8 @@ struct ServiceLowering<'a> {
     gateway_name: &'a str,
     rate_limits: &'a [crate::load::RateLimitPolicy],
     gateway_rate_limit: Option<&'a str>,
+    /// `gateway.validate_responses` (a service's own setting wins).
+    validate_responses: bool,
     auth_schemes: &'a [crate::load::AuthScheme],
     handlers: Scope,
     types: Scope,
@@ -347,6 +351,7 @@ impl<'a> ServiceLowering<'a> {
         let doc: &'a OpenAPI = &spec.openapi;
         let mut routes = Vec::new();
         let mut seen_ids: IndexMap<String, String> = IndexMap::new();
+        let mut operation_pointers: Vec<String> = Vec::new();
         for (path, item) in &doc.paths.paths {
             let path_pointer = pointer_push("/paths", path);
             let item = match item {
@@ -403,7 +408,19 @@ impl<'a> ServiceLowering<'a> {
                     &pointer,
                 ) {
                     routes.push(route);
+                    operation_pointers.push(pointer);
                 }
+            }
+        }
+        // After every request schema, so that a response schema's failure (demoted to a
+        // warning) can never hide a request's.
+        if self
+            .config
+            .validate_responses
+            .unwrap_or(self.validate_responses)
+        {
+            for (route, pointer) in routes.iter_mut().zip(&operation_pointers) {
+                route.responses = Some(self.responses(&route.operation_id, pointer));
             }
         }
         let unvalidated = routes
@@ -514,6 +531,7 @@ impl<'a> ServiceLowering<'a> {
             rate_limits,
             summary: operation.summary.clone(),
             location: self.locate(pointer),
+            responses: None,
         })
     }
 
@@ -808,6 +826,88 @@ impl<'a> ServiceLowering<'a> {
             media_types: body.content.keys().cloned().collect(),
             validators,
         })
+    }
+
+    /// The declared responses of the operation at `pointer`, each with the validator of its
+    /// JSON schema. A schema the validator cannot compile is not checked, with a warning:
+    /// response validation is a development aid, and must not stop a gateway that would
+    /// otherwise compile.
+    fn responses(&mut self, operation_id: &str, pointer: &str) -> Vec<ResponseCheck> {
+        let document = &self.spec.document;
+        let at = pointer_push(pointer, "responses");
+        let keys: Vec<String> = document
+            .pointer(&at)
+            .and_then(serde_json::Value::as_object)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        let mut checks = Vec::new();
+        for key in keys {
+            let status = match key.as_str() {
+                "default" => ResponseStatus::Default,
+                code => match code.as_bytes() {
+                    [d @ b'1'..=b'5', b'X' | b'x', b'X' | b'x'] => {
+                        ResponseStatus::Range(u16::from(d - b'0'))
+                    }
+                    _ => match code.parse::<u16>() {
+                        Ok(code) if (100..600).contains(&code) => ResponseStatus::Code(code),
+                        _ => continue,
+                    },
+                },
+            };
+            let response = param_shape::resolve(&self.spec.document, &pointer_push(&at, &key));
+            let media = self
+                .spec
+                .document
+                .pointer(&pointer_push(&response, "content"))
+                .and_then(serde_json::Value::as_object)
+                .and_then(|content| {
+                    content.iter().find_map(|(media, value)| {
+                        let essence = media
+                            .split(';')
+                            .next()
+                            .unwrap_or_default()
+                            .trim()
+                            .to_ascii_lowercase();
+                        let json = essence == "application/json" || essence.ends_with("+json");
+                        (json && value.get("schema").is_some()).then(|| media.clone())
+                    })
+                });
+            let validator = media.and_then(|media| {
+                let schema = pointer_push(
+                    &pointer_push(&pointer_push(&response, "content"), &media),
+                    "schema",
+                );
+                let before = self.diags.list.len();
+                let mut lowering = schema::SchemaLowering {
+                    spec: self.spec,
+                    schemas: &mut self.schemas,
+                    names: &mut self.handlers,
+                    diags: self.diags,
+                };
+                let index = lowering.lower(&schema, &format!("{operation_id}_{key}_response"));
+                let failure = self.diags.list[before..]
+                    .iter()
+                    .find(|d| d.severity == crate::diag::Severity::Error)
+                    .map(|d| d.message.clone());
+                match failure {
+                    None => index,
+                    Some(message) => {
+                        self.diags.list.truncate(before);
+                        self.diags.push(
+                            Diagnostic::warning(
+                                "gateway::spec::response_not_validated",
+                                format!("response `{key}` of `{operation_id}` is not validated: {message}"),
+                            )
+                            .at(self.locate(&schema))
+                            .help("its status is still checked; fix the schema to have its body checked too"),
+                        );
+                        None
+                    }
+                }
+            });
+            checks.push(ResponseCheck { status, validator });
+        }
+        checks
     }
 
     /// Path-level parameters overridden by operation-level ones of the same name and place.

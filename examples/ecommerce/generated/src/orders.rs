@@ -1023,3 +1023,471 @@ pub fn validate_cancellation_comment(
             );
     }
 }
+/// Checks a value against the schema at `/paths/~1products/get/responses/200/content/application~1json/schema`.
+pub fn validate_list_products_200_response(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+        return;
+    }
+    if let ::std::option::Option::Some(object) = value.as_object() {
+        errors.required(at, object, &["items"]);
+        if let ::std::option::Option::Some(property) = object.get("items") {
+            at.push_key("items");
+            validate_list_products_200_response_items(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("next_cursor") {
+            at.push_key("next_cursor");
+            validate_product_description(property, at, errors);
+            at.pop();
+        }
+    }
+}
+/// Checks a value against the schema at `/paths/~1products/get/responses/200/content/application~1json/schema/properties/items`.
+pub fn validate_list_products_200_response_items(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::Array]) {
+        return;
+    }
+    if let ::std::option::Option::Some(items) = value.as_array() {
+        errors.each_item(at, items, validate_product);
+    }
+}
+/// Checks a value against the schema at `/components/schemas/Product`.
+pub fn validate_product(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+        return;
+    }
+    if let ::std::option::Option::Some(object) = value.as_object() {
+        errors.required(at, object, &["sku", "name", "price", "in_stock"]);
+        if let ::std::option::Option::Some(property) = object.get("sku") {
+            at.push_key("sku");
+            validate_sku(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("name") {
+            at.push_key("name");
+            validate_product_name(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("description") {
+            at.push_key("description");
+            validate_product_description(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("category") {
+            at.push_key("category");
+            validate_product_name(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("tags") {
+            at.push_key("tags");
+            validate_product_tags(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("price") {
+            at.push_key("price");
+            validate_money(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("in_stock") {
+            at.push_key("in_stock");
+            validate_product_in_stock(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("weight_kg") {
+            at.push_key("weight_kg");
+            validate_product_weight_kg(property, at, errors);
+            at.pop();
+        }
+    }
+}
+/// Checks a value against the schema at `/components/schemas/Product/properties/name`.
+pub fn validate_product_name(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    errors.types(at, value, &[::gateway_runtime::json::Type::String]);
+}
+/// Checks a value against the schema at `/components/schemas/Product/properties/description`.
+pub fn validate_product_description(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if value.is_null() {
+        return;
+    }
+    errors.types(at, value, &[::gateway_runtime::json::Type::String]);
+}
+/// Checks a value against the schema at `/components/schemas/Product/properties/tags`.
+pub fn validate_product_tags(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::Array]) {
+        return;
+    }
+    if let ::std::option::Option::Some(items) = value.as_array() {
+        errors.each_item(at, items, validate_product_name);
+    }
+}
+/// Checks a value against the schema at `/components/schemas/Money`.
+pub fn validate_money(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+        return;
+    }
+    if let ::std::option::Option::Some(object) = value.as_object() {
+        errors.required(at, object, &["amount", "currency"]);
+        if let ::std::option::Option::Some(property) = object.get("amount") {
+            at.push_key("amount");
+            validate_money_amount(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("currency") {
+            at.push_key("currency");
+            validate_new_order_currency(property, at, errors);
+            at.pop();
+        }
+    }
+}
+/// Checks a value against the schema at `/components/schemas/Money/properties/amount`.
+pub fn validate_money_amount(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+        return;
+    }
+    if let ::std::option::Option::Some(text) = value.as_str() {
+        static PATTERN: ::gateway_runtime::params::Pattern = ::gateway_runtime::params::Pattern::new(
+            "^-?[0-9]+(\\.[0-9]{1,2})?$",
+            "u",
+        );
+        errors.pattern(at, text, &PATTERN);
+    }
+}
+/// Checks a value against the schema at `/components/schemas/Product/properties/in_stock`.
+pub fn validate_product_in_stock(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    errors.types(at, value, &[::gateway_runtime::json::Type::Boolean]);
+}
+/// Checks a value against the schema at `/components/schemas/Product/properties/weight_kg`.
+pub fn validate_product_weight_kg(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::Number]) {
+        return;
+    }
+    if let ::std::option::Option::Some(number) = value.as_number() {
+        errors
+            .range(
+                at,
+                number,
+                ::std::option::Option::Some((
+                    ::gateway_runtime::json::Bound::Int(0i64),
+                    true,
+                )),
+                ::std::option::Option::None,
+            );
+    }
+}
+/// Checks a value against the schema at `/components/schemas/Problem`.
+pub fn validate_problem(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+        return;
+    }
+    if let ::std::option::Option::Some(object) = value.as_object() {
+        errors.required(at, object, &["type", "title", "status"]);
+        if let ::std::option::Option::Some(property) = object.get("type") {
+            at.push_key("type");
+            validate_product_name(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("title") {
+            at.push_key("title");
+            validate_product_name(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("status") {
+            at.push_key("status");
+            validate_problem_status(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("detail") {
+            at.push_key("detail");
+            validate_product_name(property, at, errors);
+            at.pop();
+        }
+    }
+}
+/// Checks a value against the schema at `/components/schemas/Problem/properties/status`.
+pub fn validate_problem_status(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    errors.types(at, value, &[::gateway_runtime::json::Type::Integer]);
+}
+/// Checks a value against the schema at `/paths/~1products~1{sku}~1reviews~1{reviewId}/get/responses/200/content/application~1json/schema`.
+pub fn validate_get_product_review_200_response(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+        return;
+    }
+    if let ::std::option::Option::Some(object) = value.as_object() {
+        errors.required(at, object, &["id", "rating"]);
+        if let ::std::option::Option::Some(property) = object.get("id") {
+            at.push_key("id");
+            validate_new_order_shipping_address_id(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("rating") {
+            at.push_key("rating");
+            validate_get_product_review_200_response_rating(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("text") {
+            at.push_key("text");
+            validate_product_description(property, at, errors);
+            at.pop();
+        }
+    }
+}
+/// Checks a value against the schema at `/paths/~1products~1{sku}~1reviews~1{reviewId}/get/responses/200/content/application~1json/schema/properties/rating`.
+pub fn validate_get_product_review_200_response_rating(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::Integer]) {
+        return;
+    }
+    if let ::std::option::Option::Some(number) = value.as_number() {
+        errors
+            .range(
+                at,
+                number,
+                ::std::option::Option::Some((
+                    ::gateway_runtime::json::Bound::Int(1i64),
+                    false,
+                )),
+                ::std::option::Option::Some((
+                    ::gateway_runtime::json::Bound::Int(5i64),
+                    false,
+                )),
+            );
+    }
+}
+/// Checks a value against the schema at `/paths/~1orders/get/responses/200/content/application~1json/schema`.
+pub fn validate_list_orders_200_response(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::Array]) {
+        return;
+    }
+    if let ::std::option::Option::Some(items) = value.as_array() {
+        errors.each_item(at, items, validate_order);
+    }
+}
+/// Checks a value against the schema at `/components/schemas/Order`.
+pub fn validate_order(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+        return;
+    }
+    if let ::std::option::Option::Some(object) = value.as_object() {
+        errors.required(at, object, &["id", "status", "total", "created_at"]);
+        if let ::std::option::Option::Some(property) = object.get("id") {
+            at.push_key("id");
+            validate_new_order_shipping_address_id(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("status") {
+            at.push_key("status");
+            validate_order_status(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("total") {
+            at.push_key("total");
+            validate_money(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("items") {
+            at.push_key("items");
+            validate_order_items(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("note") {
+            at.push_key("note");
+            validate_product_description(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("payment_id") {
+            at.push_key("payment_id");
+            validate_order_payment_id(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("created_at") {
+            at.push_key("created_at");
+            validate_order_created_at(property, at, errors);
+            at.pop();
+        }
+    }
+}
+/// Checks a value against the schema at `/components/schemas/OrderStatus`.
+pub fn validate_order_status(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+        return;
+    }
+    static ENUM: ::gateway_runtime::json::Enum = ::gateway_runtime::json::Enum::new(
+        "[\"pending\",\"paid\",\"shipped\",\"delivered\",\"cancelled\"]",
+    );
+    errors.enumeration(at, value, &ENUM);
+}
+/// Checks a value against the schema at `/components/schemas/Order/properties/items`.
+pub fn validate_order_items(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::Array]) {
+        return;
+    }
+    if let ::std::option::Option::Some(items) = value.as_array() {
+        errors.each_item(at, items, validate_line_item);
+    }
+}
+/// Checks a value against the schema at `/components/schemas/LineItem`.
+pub fn validate_line_item(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+        return;
+    }
+    if let ::std::option::Option::Some(object) = value.as_object() {
+        errors.required(at, object, &["sku", "quantity", "unit_price"]);
+        if let ::std::option::Option::Some(property) = object.get("sku") {
+            at.push_key("sku");
+            validate_sku(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("quantity") {
+            at.push_key("quantity");
+            validate_line_item_quantity(property, at, errors);
+            at.pop();
+        }
+        if let ::std::option::Option::Some(property) = object.get("unit_price") {
+            at.push_key("unit_price");
+            validate_money(property, at, errors);
+            at.pop();
+        }
+    }
+}
+/// Checks a value against the schema at `/components/schemas/LineItem/properties/quantity`.
+pub fn validate_line_item_quantity(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::Integer]) {
+        return;
+    }
+    if let ::std::option::Option::Some(number) = value.as_number() {
+        errors
+            .range(
+                at,
+                number,
+                ::std::option::Option::Some((
+                    ::gateway_runtime::json::Bound::Int(-2147483648i64),
+                    false,
+                )),
+                ::std::option::Option::Some((
+                    ::gateway_runtime::json::Bound::Int(2147483647i64),
+                    false,
+                )),
+            );
+    }
+}
+/// Checks a value against the schema at `/components/schemas/Order/properties/payment_id`.
+pub fn validate_order_payment_id(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if value.is_null() {
+        return;
+    }
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+        return;
+    }
+    if let ::std::option::Option::Some(text) = value.as_str() {
+        errors.format(at, text, ::gateway_runtime::json::Format::Uuid);
+    }
+}
+/// Checks a value against the schema at `/components/schemas/Order/properties/created_at`.
+pub fn validate_order_created_at(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+        return;
+    }
+    if let ::std::option::Option::Some(text) = value.as_str() {
+        errors.format(at, text, ::gateway_runtime::json::Format::DateTime);
+    }
+}
+/// Checks a value against the schema at `/paths/~1orders~1{orderId}~1items/get/responses/200/content/application~1json/schema`.
+pub fn validate_list_order_items_200_response(
+    value: &::gateway_runtime::json::Value,
+    at: &mut ::gateway_runtime::json::Pointer,
+    errors: &mut ::gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::Array]) {
+        return;
+    }
+    if let ::std::option::Option::Some(items) = value.as_array() {
+        errors.each_item(at, items, validate_line_item);
+    }
+}

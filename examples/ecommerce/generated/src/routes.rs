@@ -102,6 +102,28 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Undeclared,
             rate_limits: &[],
             handler: crate::orders::list_orders,
+            responses: ::std::option::Option::Some(
+                &[
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(200),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_list_orders_200_response,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(400),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(401),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                ],
+            ),
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Post,
@@ -127,6 +149,34 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             },
             rate_limits: &[],
             handler: crate::orders::create_order,
+            responses: ::std::option::Option::Some(
+                &[
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(201),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_order,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(400),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(401),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(403),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                ],
+            ),
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Get,
@@ -148,6 +198,28 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Undeclared,
             rate_limits: &[],
             handler: crate::orders::get_order,
+            responses: ::std::option::Option::Some(
+                &[
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(200),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_order,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(401),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(404),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                ],
+            ),
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Patch,
@@ -173,6 +245,46 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             },
             rate_limits: &[],
             handler: crate::orders::update_order,
+            responses: ::std::option::Option::Some(
+                &[
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(200),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_order,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(400),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(401),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(403),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(404),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(409),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                ],
+            ),
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Post,
@@ -198,6 +310,40 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             },
             rate_limits: &[],
             handler: crate::orders::cancel_order,
+            responses: ::std::option::Option::Some(
+                &[
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(200),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_order,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(401),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(403),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(404),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(409),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                ],
+            ),
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Get,
@@ -219,6 +365,28 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Undeclared,
             rate_limits: &[],
             handler: crate::orders::list_order_items,
+            responses: ::std::option::Option::Some(
+                &[
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(200),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_list_order_items_200_response,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(401),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(404),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                ],
+            ),
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Get,
@@ -230,6 +398,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Undeclared,
             rate_limits: &[],
             handler: crate::payments::list_payment_methods,
+            responses: ::std::option::Option::None,
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Post,
@@ -263,6 +432,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             },
             rate_limits: &[],
             handler: crate::payments::create_payment,
+            responses: ::std::option::Option::None,
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Get,
@@ -290,6 +460,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Undeclared,
             rate_limits: &[],
             handler: crate::payments::get_payment,
+            responses: ::std::option::Option::None,
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Post,
@@ -315,6 +486,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             },
             rate_limits: &[],
             handler: crate::payments::capture_payment,
+            responses: ::std::option::Option::None,
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Post,
@@ -344,6 +516,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             },
             rate_limits: &[],
             handler: crate::payments::create_refund,
+            responses: ::std::option::Option::None,
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Get,
@@ -355,6 +528,22 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Undeclared,
             rate_limits: &[],
             handler: crate::orders::list_products,
+            responses: ::std::option::Option::Some(
+                &[
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(200),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_list_products_200_response,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(400),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                ],
+            ),
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Get,
@@ -366,6 +555,22 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Undeclared,
             rate_limits: &[],
             handler: crate::orders::get_product,
+            responses: ::std::option::Option::Some(
+                &[
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(200),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_product,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(404),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                ],
+            ),
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Get,
@@ -377,6 +582,22 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Undeclared,
             rate_limits: &[],
             handler: crate::orders::get_product_review,
+            responses: ::std::option::Option::Some(
+                &[
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(200),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_get_product_review_200_response,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(404),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                ],
+            ),
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Get,
@@ -398,6 +619,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Undeclared,
             rate_limits: &[],
             handler: crate::users::list_users,
+            responses: ::std::option::Option::None,
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Post,
@@ -413,6 +635,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             },
             rate_limits: &[0],
             handler: crate::users::create_user,
+            responses: ::std::option::Option::None,
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Get,
@@ -434,6 +657,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Undeclared,
             rate_limits: &[],
             handler: crate::users::get_user,
+            responses: ::std::option::Option::None,
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Delete,
@@ -455,6 +679,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Undeclared,
             rate_limits: &[],
             handler: crate::users::delete_user,
+            responses: ::std::option::Option::None,
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Patch,
@@ -480,6 +705,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             },
             rate_limits: &[],
             handler: crate::users::update_user,
+            responses: ::std::option::Option::None,
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Get,
@@ -501,6 +727,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Undeclared,
             rate_limits: &[],
             handler: crate::users::list_addresses,
+            responses: ::std::option::Option::None,
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Post,
@@ -526,6 +753,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             },
             rate_limits: &[],
             handler: crate::users::add_address,
+            responses: ::std::option::Option::None,
         },
     ],
     rate_limits: &[
