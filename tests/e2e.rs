@@ -617,6 +617,62 @@ async fn responses_that_break_the_spec_are_counted_and_returned_unchanged() {
     );
 }
 
+/// A sign-up posted as an HTML form: typed by the schema (`marketing_opt_in=true` is a
+/// boolean), checked like the JSON body (pointers into the form), forwarded as sent.
+#[tokio::test]
+async fn urlencoded_forms_are_checked_against_their_schema() {
+    let world = &world();
+    let base = &world.gateway.base;
+    let form = "email=ada%40example.com&name=Ada+Lovelace&password=correct-horse-battery&marketing_opt_in=true";
+    let response = client()
+        .post(format!("{base}/api/users?marker=form1"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let seen = world.users.seen();
+    let forwarded = seen.iter().find(|s| s.uri.contains("form1")).unwrap();
+    assert_eq!(forwarded.body, form.as_bytes());
+
+    let response = client()
+        .post(format!("{base}/api/users?marker=form2"))
+        .header(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        )
+        .body("email=ada%40example.com&name=&password=short&marketing_opt_in=yes&admin=1")
+        .send()
+        .await
+        .unwrap();
+    let (status, _, body) = problem(response).await;
+    assert_eq!(status, 400);
+    let pointers: Vec<(&str, &str)> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            assert_eq!(e["in"], "body");
+            (
+                e["pointer"].as_str().unwrap(),
+                e["message"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    for pointer in ["/name", "/password", "/marketing_opt_in", "/admin"] {
+        assert!(
+            pointers.iter().any(|(p, _)| *p == pointer),
+            "{pointer}: {body}"
+        );
+    }
+    assert!(
+        pointers.contains(&("/marketing_opt_in", "must be a boolean")),
+        "{body}"
+    );
+    assert!(nobody_saw(world, "form2"));
+}
+
 #[tokio::test]
 async fn secured_operations_answer_401_without_valid_credentials() {
     let world = &world();

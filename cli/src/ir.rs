@@ -457,6 +457,34 @@ pub struct Body {
     /// JSON media types (lower-case, without parameters) with a schema, and the index of
     /// its validator in the service's `validators`.
     pub validators: Vec<(String, usize)>,
+    /// Form media types (`application/x-www-form-urlencoded`, `multipart/form-data`) with
+    /// a schema.
+    pub forms: Vec<FormCheck>,
+}
+
+/// What a form body of one media type must be.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FormCheck {
+    /// Lower-case, without parameters.
+    pub media_type: String,
+    pub multipart: bool,
+    /// The schema's properties and their types.
+    pub shape: ParamShape,
+    /// The properties the schema requires.
+    pub required: Vec<String>,
+    pub encoding: Vec<FormEncoding>,
+    /// The validator of the schema (urlencoded forms).
+    pub validator: Option<usize>,
+}
+
+/// One `encoding` entry of a form media type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FormEncoding {
+    pub property: String,
+    pub explode: bool,
+    pub deep_object: bool,
+    /// Lower-case media ranges.
+    pub content_types: Vec<String>,
 }
 
 /// One JSON Schema compiled into a function of the service's module. Component schemas

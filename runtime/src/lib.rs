@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod body;
 pub mod cors;
+pub mod form;
 pub mod json;
 pub mod params;
 pub mod problem;

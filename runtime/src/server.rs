@@ -665,9 +665,9 @@ async fn dispatch(
         .gateway
         .routes
         .get(index)
-        .and_then(|route| body::validator(route.body, &parts.headers));
+        .and_then(|route| body::check_for(route.body, &parts.headers));
     let body = match validate {
-        // A JSON body with a schema is read whole (within the limit), parsed once and
+        // A JSON or form body with a schema is read whole (within the limit), parsed once and
         // checked; what goes upstream is the client's bytes, unchanged.
         Some(validate) if has_body => {
             // The client gets the upstream's request timeout to send it, as a streamed
@@ -686,7 +686,7 @@ async fn dispatch(
                         ),
                     )
                 })??;
-            if let Err(problem) = body::validate(&bytes, validate) {
+            if let Err(problem) = body::check(&bytes, validate, &parts.headers, max_body).await {
                 state.metrics.validation_failed(Slot::Route(index));
                 return Err(problem);
             }

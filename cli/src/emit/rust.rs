@@ -281,11 +281,52 @@ fn route_entry(gateway: &Gateway, route: &Route) -> TokenStream {
                 let function = ident(&gateway.services[route.service].validators[*index].function);
                 quote!((#media, crate::#module::#function))
             });
+            let forms = body.forms.iter().map(|form| {
+                let media = &form.media_type;
+                let kind = if form.multipart {
+                    quote!(::gateway_runtime::form::FormKind::Multipart)
+                } else {
+                    quote!(::gateway_runtime::form::FormKind::UrlEncoded)
+                };
+                let shape = shape_tokens(&form.shape);
+                let required = &form.required;
+                let encoding = form.encoding.iter().map(|e| {
+                    let property = &e.property;
+                    let (explode, deep) = (e.explode, e.deep_object);
+                    let content_types = &e.content_types;
+                    quote! {
+                        ::gateway_runtime::form::Encoding {
+                            property: #property,
+                            explode: #explode,
+                            deep_object: #deep,
+                            content_types: &[#(#content_types),*],
+                        }
+                    }
+                });
+                let validate = match form.validator {
+                    Some(index) => {
+                        let function =
+                            ident(&gateway.services[route.service].validators[index].function);
+                        quote!(::std::option::Option::Some(crate::#module::#function))
+                    }
+                    None => quote!(::std::option::Option::None),
+                };
+                quote! {
+                    (#media, &::gateway_runtime::form::FormBody {
+                        kind: #kind,
+                        shape: &#shape,
+                        required: &[#(#required),*],
+                        encoding: &[#(#encoding),*],
+                        validate: #validate,
+                    })
+                }
+            });
             quote! {
                 ::gateway_runtime::BodySpec::Declared {
                     required: #required,
                     media_types: &[#(#media),*],
                     validators: &[#(#validators),*],
+                    forms: &[#(#forms),*],
                 }
             }
         }

@@ -18,10 +18,10 @@ use openapiv3::{
 
 use crate::diag::{Diagnostic, Diagnostics, Location, did_you_mean, pointer_push};
 use crate::ir::{
-    Auth, Body, Bound, BoundValue, Constraints, Cors, EnumType, Gateway, Jwt, KeySource, Method,
-    Param, ParamIn, ParamShape, ParamStyle, ParamType, PathTemplate, RateKey, RateLimit,
-    Requirement, ResponseCheck, ResponseStatus, Route, Scalar, Scheme, SchemeKind, Segment,
-    Service,
+    Auth, Body, Bound, BoundValue, Constraints, Cors, EnumType, FormCheck, FormEncoding, Gateway,
+    Jwt, KeySource, Method, Param, ParamIn, ParamShape, ParamStyle, ParamType, PathTemplate,
+    RateKey, RateLimit, Requirement, ResponseCheck, ResponseStatus, Route, Scalar, Scheme,
+    SchemeKind, Segment, Service,
 };
 use crate::load::{AuthKind, Loaded, LoadedSpec, OperationPolicy, ServiceConfig};
 use names::Scope;
@@ -426,9 +426,10 @@ impl<'a> ServiceLowering<'a> {
         let unvalidated = routes
             .iter()
             .filter(|r: &&Route| {
-                r.body
-                    .as_ref()
-                    .is_some_and(|b| b.validators.len() < b.media_types.len())
+                r.body.as_ref().is_some_and(|b| {
+                    b.validators.len() + b.forms.iter().filter(|f| !f.multipart).count()
+                        < b.media_types.len()
+                })
             })
             .count();
         if unvalidated > 0 {
@@ -436,7 +437,7 @@ impl<'a> ServiceLowering<'a> {
                 Diagnostic::warning(
                     "gateway::spec::body_not_validated",
                     format!(
-                        "{unvalidated} operation{} of service `{}` accept{} request bodies that are not JSON with a schema; this version checks their presence and media type but forwards them without checking their content",
+                        "{unvalidated} operation{} of service `{}` accept{} request bodies that are neither JSON nor urlencoded forms with a schema; this version checks their presence and media type (and a multipart body's parts) but forwards them without checking their content",
                         if unvalidated == 1 { "" } else { "s" },
                         self.config.key,
                         if unvalidated == 1 { "s" } else { "" },
@@ -794,8 +795,9 @@ impl<'a> ServiceLowering<'a> {
                 }
             }
         };
-        // JSON media types with a schema get a validator.
+        // JSON media types with a schema get a validator; forms a validator or a check.
         let mut validators = Vec::new();
+        let mut forms = Vec::new();
         for (media_type, content) in &body.content {
             let essence = media_type
                 .split(';')
@@ -804,6 +806,15 @@ impl<'a> ServiceLowering<'a> {
                 .trim()
                 .to_ascii_lowercase();
             let json = essence == "application/json" || essence.ends_with("+json");
+            let form =
+                essence == "application/x-www-form-urlencoded" || essence == "multipart/form-data";
+            if form && content.schema.is_some() {
+                let at = pointer_push(&pointer_push(&body_pointer, "content"), media_type);
+                if let Some(check) = self.form(&at, &essence, operation_id) {
+                    forms.push(check);
+                }
+                continue;
+            }
             if !json || content.schema.is_none() {
                 continue;
             }
@@ -825,6 +836,98 @@ impl<'a> ServiceLowering<'a> {
             required: body.required,
             media_types: body.content.keys().cloned().collect(),
             validators,
+            forms,
+        })
+    }
+
+    /// A form media type (its pointer `at`): the shape and validator of its schema
+    /// (urlencoded), or its required parts (multipart), and its `encoding`.
+    fn form(&mut self, at: &str, essence: &str, operation_id: &str) -> Option<FormCheck> {
+        let multipart = essence == "multipart/form-data";
+        let document = &self.spec.document;
+        let schema_at = pointer_push(at, "schema");
+        let resolved = param_shape::resolve(document, &schema_at);
+        let shape = param_shape::shape(document, &schema_at);
+        let mut required: Vec<String> = Vec::new();
+        let mut collect = |pointer: &str| {
+            for name in document
+                .pointer(pointer)
+                .and_then(|s| s.get("required"))
+                .and_then(serde_json::Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(serde_json::Value::as_str)
+            {
+                if !required.iter().any(|r| r == name) {
+                    required.push(name.to_owned());
+                }
+            }
+        };
+        collect(&resolved);
+        let members = document
+            .pointer(&pointer_push(&resolved, "allOf"))
+            .and_then(serde_json::Value::as_array)
+            .map_or(0, Vec::len);
+        for index in 0..members {
+            collect(&param_shape::resolve(
+                document,
+                &format!("{resolved}/allOf/{index}"),
+            ));
+        }
+        let mut encoding = Vec::new();
+        if let Some(entries) = document
+            .pointer(&pointer_push(at, "encoding"))
+            .and_then(serde_json::Value::as_object)
+        {
+            for (property, entry) in entries {
+                let style = entry.get("style").and_then(serde_json::Value::as_str);
+                let deep_object = style == Some("deepObject");
+                let explode = entry
+                    .get("explode")
+                    .and_then(serde_json::Value::as_bool)
+                    .unwrap_or(style.is_none_or(|s| s == "form"));
+                let content_types = entry
+                    .get("contentType")
+                    .and_then(serde_json::Value::as_str)
+                    .map(|list| {
+                        list.split(',')
+                            .map(|m| {
+                                m.split(';')
+                                    .next()
+                                    .unwrap_or_default()
+                                    .trim()
+                                    .to_ascii_lowercase()
+                            })
+                            .filter(|m| !m.is_empty())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                encoding.push(FormEncoding {
+                    property: property.clone(),
+                    explode,
+                    deep_object,
+                    content_types,
+                });
+            }
+        }
+        let validator = if multipart {
+            None
+        } else {
+            let mut lowering = schema::SchemaLowering {
+                spec: self.spec,
+                schemas: &mut self.schemas,
+                names: &mut self.handlers,
+                diags: self.diags,
+            };
+            Some(lowering.lower(&schema_at, &format!("{operation_id}_form"))?)
+        };
+        Some(FormCheck {
+            media_type: essence.to_owned(),
+            multipart,
+            shape,
+            required,
+            encoding,
+            validator,
         })
     }
 

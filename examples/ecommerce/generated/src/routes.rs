@@ -146,6 +146,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                 required: true,
                 media_types: &["application/json"],
                 validators: &[("application/json", crate::orders::validate_new_order)],
+                forms: &[],
             },
             rate_limits: &[],
             handler: crate::orders::create_order,
@@ -241,7 +242,10 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Declared {
                 required: true,
                 media_types: &["application/json"],
-                validators: &[("application/json", crate::orders::validate_order_update)],
+                validators: &[
+                    ("application/json", crate::orders::validate_order_update),
+                ],
+                forms: &[],
             },
             rate_limits: &[],
             handler: crate::orders::update_order,
@@ -306,7 +310,10 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Declared {
                 required: true,
                 media_types: &["application/json"],
-                validators: &[("application/json", crate::orders::validate_cancellation)],
+                validators: &[
+                    ("application/json", crate::orders::validate_cancellation),
+                ],
+                forms: &[],
             },
             rate_limits: &[],
             handler: crate::orders::cancel_order,
@@ -429,6 +436,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                 validators: &[
                     ("application/json", crate::payments::validate_new_payment),
                 ],
+                forms: &[],
             },
             rate_limits: &[],
             handler: crate::payments::create_payment,
@@ -483,6 +491,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                 required: false,
                 media_types: &["application/json"],
                 validators: &[("application/json", crate::payments::validate_capture)],
+                forms: &[],
             },
             rate_limits: &[],
             handler: crate::payments::capture_payment,
@@ -512,7 +521,10 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Declared {
                 required: true,
                 media_types: &["application/json"],
-                validators: &[("application/json", crate::payments::validate_new_refund)],
+                validators: &[
+                    ("application/json", crate::payments::validate_new_refund),
+                ],
+                forms: &[],
             },
             rate_limits: &[],
             handler: crate::payments::create_refund,
@@ -630,8 +642,33 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             auth: ::gateway_runtime::Auth::Public,
             body: ::gateway_runtime::BodySpec::Declared {
                 required: true,
-                media_types: &["application/json"],
+                media_types: &["application/json", "application/x-www-form-urlencoded"],
                 validators: &[("application/json", crate::users::validate_new_user)],
+                forms: &[
+                    (
+                        "application/x-www-form-urlencoded",
+                        &::gateway_runtime::form::FormBody {
+                            kind: ::gateway_runtime::form::FormKind::UrlEncoded,
+                            shape: &::gateway_runtime::styled::Shape::Object(
+                                &[
+                                    ("email", ::gateway_runtime::styled::Shape::String),
+                                    ("name", ::gateway_runtime::styled::Shape::String),
+                                    ("password", ::gateway_runtime::styled::Shape::String),
+                                    (
+                                        "marketing_opt_in",
+                                        ::gateway_runtime::styled::Shape::Boolean,
+                                    ),
+                                    ("locale", ::gateway_runtime::styled::Shape::String),
+                                ],
+                            ),
+                            required: &["email", "name", "password"],
+                            encoding: &[],
+                            validate: ::std::option::Option::Some(
+                                crate::users::validate_new_user,
+                            ),
+                        },
+                    ),
+                ],
             },
             rate_limits: &[0],
             handler: crate::users::create_user,
@@ -702,6 +739,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                 required: true,
                 media_types: &["application/json"],
                 validators: &[("application/json", crate::users::validate_user_update)],
+                forms: &[],
             },
             rate_limits: &[],
             handler: crate::users::update_user,
@@ -750,6 +788,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                 required: true,
                 media_types: &["application/json"],
                 validators: &[("application/json", crate::users::validate_new_address)],
+                forms: &[],
             },
             rate_limits: &[],
             handler: crate::users::add_address,
