@@ -160,11 +160,11 @@ impl In {
 }
 
 /// The values of cookie `name` in the request's `Cookie` header(s), percent-decoded.
-/// A header that is not visible ASCII (or a value that is not UTF-8 once decoded) is `Err`.
-pub fn cookie_values<'r>(req: &'r Request<'_>, name: &str) -> Result<Vec<Cow<'r, str>>, ()> {
+/// `None` when a header is not visible ASCII (or a value is not UTF-8 once decoded).
+pub fn cookie_values<'r>(req: &'r Request<'_>, name: &str) -> Option<Vec<Cow<'r, str>>> {
     let mut found = Vec::new();
     for header in req.header_values("cookie") {
-        let header = header?;
+        let header = header.ok()?;
         for pair in header.split(';') {
             let Some((key, value)) = pair.trim().split_once('=') else {
                 continue;
@@ -177,12 +177,12 @@ pub fn cookie_values<'r>(req: &'r Request<'_>, name: &str) -> Result<Vec<Cow<'r,
                     .unwrap_or(value);
                 let decoded = percent_encoding::percent_decode_str(value)
                     .decode_utf8()
-                    .map_err(|_| ())?;
+                    .ok()?;
                 found.push(decoded);
             }
         }
     }
-    Ok(found)
+    Some(found)
 }
 
 fn split_pairs<'v>(list: &[&'v str], explode: bool) -> Result<Vec<(&'v str, &'v str)>, String> {
@@ -195,7 +195,7 @@ fn split_pairs<'v>(list: &[&'v str], explode: bool) -> Result<Vec<(&'v str, &'v 
             })
             .collect();
     }
-    if list.len() % 2 != 0 {
+    if !list.len().is_multiple_of(2) {
         return Err("must be a list of name,value pairs".to_owned());
     }
     Ok(list.chunks(2).map(|pair| (pair[0], pair[1])).collect())
@@ -239,7 +239,7 @@ impl Errors {
         name: &str,
         parse: Parse<T>,
     ) -> Option<Option<T>> {
-        let Ok(values) = cookie_values(req, name) else {
+        let Some(values) = cookie_values(req, name) else {
             self.push(
                 "cookie",
                 name,
@@ -265,7 +265,7 @@ impl Errors {
         explode: bool,
         parse: Parse<T>,
     ) -> Option<Option<Vec<T>>> {
-        let Ok(values) = cookie_values(req, name) else {
+        let Some(values) = cookie_values(req, name) else {
             self.push(
                 "cookie",
                 name,
@@ -430,12 +430,12 @@ impl Errors {
                     if let Shape::Object(known) = shape {
                         for (property, _) in *known {
                             match cookie_values(req, property) {
-                                Ok(values) => {
+                                Some(values) => {
                                     for value in values {
                                         found.push((*property, value.into_owned()));
                                     }
                                 }
-                                Err(()) => {
+                                None => {
                                     self.push(
                                         location,
                                         name,
@@ -451,7 +451,7 @@ impl Errors {
                     }
                     !properties.is_empty()
                 } else {
-                    let Ok(values) = cookie_values(req, name) else {
+                    let Some(values) = cookie_values(req, name) else {
                         self.push(
                             location,
                             name,
@@ -576,6 +576,9 @@ mod tests {
         }
     }
 
+    /// `(in, pointer, message)` of one failure.
+    type Failure = (String, Option<String>, String);
+
     fn with_request<R>(
         path: &[&str],
         query: &str,
@@ -600,7 +603,7 @@ mod tests {
         path: &[&str],
         query: &str,
         headers: &[(&str, &str)],
-    ) -> Result<Option<Value>, Vec<(String, Option<String>, String)>> {
+    ) -> Result<Option<Value>, Vec<Failure>> {
         with_request(path, query, headers, |req| {
             let mut errors = Errors::default();
             match errors.object(req, at, "filter", style, &FILTER, validate_filter) {
