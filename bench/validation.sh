@@ -12,7 +12,7 @@
 # Knobs (environment): DURATION=10s WARMUP=3s CONNECTIONS=32 THREADS=1 ROUNDS=1
 #   PROXY_CPU=0 LOAD_CPU=1 UPSTREAM_CPU=1      cores for the proxies, wrk, the upstream
 #   BASE_PORT=18180                            ports BASE_PORT+1 .. +4 on 127.0.0.1
-#   CARGO_TARGET_DIR (default target/generated)
+#   CARGO_TARGET_DIR (default target/generated), CLI_TARGET_DIR (default target)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -65,7 +65,9 @@ CLK_TCK=$(getconf CLK_TCK)
 
 # --- build -------------------------------------------------------------------------------
 echo "== generating $GENERATED"
-cargo run -q -p gateway-cli -- generate --manifest "$MANIFEST" --runtime-path runtime >/dev/null
+# The compiler builds in the workspace's own target folder, not the generated crates' one.
+CARGO_TARGET_DIR="${CLI_TARGET_DIR:-$ROOT/target}" \
+    cargo run -q -p gateway-cli -- generate --manifest "$MANIFEST" --runtime-path runtime >/dev/null
 echo "== building the bench gateway (release, CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
 cargo build --release --manifest-path "$GENERATED/Cargo.toml"
 [ -x "$GATEWAY_BIN" ] || { echo "no binary at $GATEWAY_BIN" >&2; exit 1; }
