@@ -318,8 +318,13 @@ impl Errors {
         let location = at.as_str();
         let mut properties: Properties<'_> = Vec::new();
         // A list of items in one value: `size,3,color,red` or `size=3,color=red`.
+        // Header lists may have spaces around their commas (RFC 9110 `#rule`).
+        let trim = at == In::Header;
         let mut list = |this: &mut Errors, raw: &str, separator: char, explode: bool| {
-            let items: Vec<&str> = raw.split(separator).collect();
+            let items: Vec<&str> = raw
+                .split(separator)
+                .map(|item| if trim { item.trim() } else { item })
+                .collect();
             match split_pairs(&items, explode) {
                 Ok(pairs) => {
                     for (k, v) in pairs {
@@ -755,6 +760,16 @@ mod tests {
                 &[],
                 "",
                 &[("filter", "size=2, color=red")]
+            ),
+            Ok(Some(serde_json::json!({"size": 2, "color": "red"})))
+        );
+        assert_eq!(
+            read(
+                In::Header,
+                Style::Simple { explode: false },
+                &[],
+                "",
+                &[("filter", "size, 2 ,color,red")]
             ),
             Ok(Some(serde_json::json!({"size": 2, "color": "red"})))
         );
