@@ -13,6 +13,7 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Response, header};
@@ -22,6 +23,7 @@ use tracing::warn;
 
 use crate::json::{BodyErrors, Pointer, Validate};
 use crate::metrics::Escaped;
+use crate::problem::Problem;
 use crate::proxy::ResponseBody;
 use crate::{Gateway, Route};
 
@@ -107,16 +109,19 @@ fn is_json(response: &Response<Incoming>) -> bool {
             .is_some_and(|tail| tail.eq_ignore_ascii_case("+json"))
 }
 
-/// Checks an upstream response of `route` against `specs` and hands it on unchanged.
+/// Checks an upstream response of `route` against `specs` and hands it on unchanged. A
+/// body read for the check must arrive within `budget` (the service's request timeout):
+/// else 504, and 502 if the upstream breaks it off, as for a response that streams.
 pub(crate) async fn check(
     counters: &Counters,
     gateway: &Gateway,
     index: usize,
     specs: &'static [ResponseSpec],
     response: Response<Incoming>,
-) -> Response<ResponseBody> {
+    budget: Duration,
+) -> Result<Response<ResponseBody>, Problem> {
     let Some(route) = gateway.routes.get(index) else {
-        return response.map(ResponseBody::Upstream);
+        return Ok(response.map(ResponseBody::Upstream));
     };
     let status = response.status().as_u16();
     let Some(spec) = find(specs, status) else {
@@ -134,31 +139,38 @@ pub(crate) async fn check(
                 1,
             ),
         );
-        return response.map(ResponseBody::Upstream);
+        return Ok(response.map(ResponseBody::Upstream));
     };
     let Some(validate) = spec.validate else {
-        return response.map(ResponseBody::Upstream);
+        return Ok(response.map(ResponseBody::Upstream));
     };
     if !is_json(&response) {
-        return response.map(ResponseBody::Upstream);
+        return Ok(response.map(ResponseBody::Upstream));
     }
     let size = response.body().size_hint().exact();
     if size.is_none_or(|size| size > MAX_VALIDATED) {
         report(counters, gateway, route, index, status, &Verdict::Skipped);
-        return response.map(ResponseBody::Upstream);
+        return Ok(response.map(ResponseBody::Upstream));
     }
     let (parts, body) = response.into_parts();
-    let bytes: Bytes = match http_body_util::BodyExt::collect(body).await {
-        Ok(collected) => collected.to_bytes(),
-        Err(error) => {
-            // The upstream broke off: the client gets what arrived, as it would have.
-            warn!(%error, operation = route.operation_id, "response body could not be read for validation");
-            Bytes::new()
+    let bytes: Bytes = match tokio::time::timeout(budget, http_body_util::BodyExt::collect(body))
+        .await
+    {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(error)) => {
+            warn!(%error, operation = route.operation_id, "the upstream broke off its response");
+            return Err(Problem::bad_gateway("the upstream broke off its response"));
+        }
+        Err(_) => {
+            return Err(Problem::gateway_timeout(format!(
+                "the upstream's response did not arrive within {} ms",
+                budget.as_millis()
+            )));
         }
     };
     let verdict = check_body(&bytes, validate);
     report(counters, gateway, route, index, status, &verdict);
-    Response::from_parts(parts, ResponseBody::full(bytes))
+    Ok(Response::from_parts(parts, ResponseBody::full(bytes)))
 }
 
 fn report(

@@ -706,14 +706,17 @@ async fn dispatch(
     .await?;
     // Only services that validate responses have a table.
     match state.gateway.routes.get(index).and_then(|r| r.responses) {
-        Some(specs) => Ok(crate::responses::check(
-            &state.metrics.responses,
-            state.gateway,
-            index,
-            specs,
-            response,
-        )
-        .await),
+        Some(specs) => {
+            crate::responses::check(
+                &state.metrics.responses,
+                state.gateway,
+                index,
+                specs,
+                response,
+                upstream.service.request_timeout,
+            )
+            .await
+        }
         None => Ok(response.map(ResponseBody::Upstream)),
     }
 }
