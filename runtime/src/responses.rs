@@ -193,7 +193,7 @@ fn report(
                     operation = route.operation_id,
                     status,
                     pointer = pointer.as_str(),
-                    message = message.as_str(),
+                    detail = message.as_str(),
                     failures = count,
                     "response does not match the operation's spec"
                 );
@@ -298,6 +298,111 @@ mod tests {
         assert_eq!(find(&specs, 204).unwrap().status, Status::Range(2));
         assert_eq!(find(&specs, 500).unwrap().status, Status::Default);
         assert!(find(&specs[..2], 500).is_none());
+    }
+
+    fn handler(_: &crate::Request<'_>) -> Result<crate::Forward, Problem> {
+        Err(Problem::not_found())
+    }
+
+    static SPECS: [ResponseSpec; 1] = [ResponseSpec {
+        status: Status::Code(200),
+        validate: Some(object),
+    }];
+
+    static GATEWAY: Gateway = Gateway {
+        name: "test",
+        generator_version: "0",
+        listen: "127.0.0.1:0",
+        openapi_json: "{}",
+        max_body: 1024,
+        services: &[crate::Service {
+            name: "orders",
+            env: "GATEWAY_UPSTREAM_ORDERS",
+            urls: &[],
+            connect_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(1),
+            cors: None,
+        }],
+        routes: &[crate::Route {
+            method: crate::Method::Get,
+            path: "/orders/{id}",
+            upstream_path: "/orders/{id}",
+            service: 0,
+            operation_id: "getOrder",
+            auth: crate::Auth::Public,
+            body: crate::BodySpec::Undeclared,
+            rate_limits: &[],
+            handler,
+            responses: Some(&SPECS),
+        }],
+        rate_limits: &[],
+        schemes: &[],
+    };
+
+    /// A writer into a shared buffer, for the log lines of one test.
+    #[derive(Clone, Default)]
+    struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn violations_are_logged_with_operation_and_pointer_and_counted() {
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_writer(move || writer.clone())
+            .finish();
+        let counters = Counters::new(&GATEWAY);
+        tracing::subscriber::with_default(subscriber, || {
+            let verdict = check_body(br#"{"items": []}"#, object);
+            report(&counters, &GATEWAY, &GATEWAY.routes[0], 0, 200, &verdict);
+            report(
+                &counters,
+                &GATEWAY,
+                &GATEWAY.routes[0],
+                0,
+                200,
+                &Verdict::Skipped,
+            );
+            report(
+                &counters,
+                &GATEWAY,
+                &GATEWAY.routes[0],
+                0,
+                200,
+                &Verdict::Valid,
+            );
+        });
+        let logged = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        let line: serde_json::Value = serde_json::from_str(logged.lines().next().unwrap()).unwrap();
+        assert_eq!(line["level"], "WARN");
+        assert_eq!(line["operation"], "getOrder");
+        assert_eq!(line["service"], "orders");
+        assert_eq!(line["pointer"], "");
+        assert_eq!(line["detail"], "must have the property `id`");
+        assert_eq!(
+            line["message"],
+            "response does not match the operation's spec"
+        );
+        assert_eq!(logged.lines().count(), 1, "{logged}");
+        let mut metrics = String::new();
+        counters.render(&GATEWAY, &mut metrics);
+        assert!(metrics.contains(
+            "gateway_response_validation_failures_total{service=\"orders\",operation=\"getOrder\"} 1\n"
+        ));
+        assert!(metrics.contains(
+            "gateway_response_validation_skipped_total{service=\"orders\",operation=\"getOrder\"} 1\n"
+        ));
     }
 
     #[test]
