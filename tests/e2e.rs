@@ -494,6 +494,185 @@ async fn invalid_parameters_are_400_and_never_forwarded() {
     assert!(nobody_saw(world, "bad2"));
 }
 
+/// Parameter styles and edge cases through the generated parsers: a `deepObject` typed and
+/// checked against its schema (pointers inside the object), a cookie, empty and repeated
+/// values, integers beyond i64, `True`.
+#[tokio::test]
+async fn object_cookie_and_edge_case_parameters() {
+    let world = &world();
+    let base = &world.gateway.base;
+    let response = client()
+        .get(format!(
+            "{base}/api/products?price[min]=5&price%5Bmax%5D=20.5&q=caf%C3%A9+au+lait&marker=ok1"
+        ))
+        .header("cookie", "theme=dark; currency=EUR")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let seen = world.orders.seen();
+    let forwarded = seen.iter().find(|s| s.uri.contains("ok1")).unwrap();
+    // The query goes upstream as the client wrote it.
+    assert!(
+        forwarded
+            .uri
+            .contains("price[min]=5&price%5Bmax%5D=20.5&q=caf%C3%A9+au+lait"),
+        "{}",
+        forwarded.uri
+    );
+
+    let response = client()
+        .get(format!(
+            "{base}/api/products?price[min]=-1&price[max]=cheap&price[currency]=EUR&limit=99999999999999999999&in_stock=True&q=&category=a&category=b&marker=bad4"
+        ))
+        .header("cookie", "currency=JPY")
+        .send()
+        .await
+        .unwrap();
+    let (status, _, body) = problem(response).await;
+    assert_eq!(status, 400);
+    let errors: Vec<(String, String, String, String)> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let text = |key: &str| e[key].as_str().unwrap_or_default().to_owned();
+            (text("in"), text("name"), text("pointer"), text("message"))
+        })
+        .collect();
+    let find = |name: &str, pointer: &str| {
+        errors
+            .iter()
+            .find(|e| e.1 == name && e.2 == pointer)
+            .map(|e| (e.0.clone(), e.3.clone()))
+            .unwrap_or_else(|| panic!("no error for {name} {pointer}: {body}"))
+    };
+    assert_eq!(
+        find("price", "/min"),
+        ("query".into(), "must be >= 0".into())
+    );
+    assert_eq!(
+        find("price", "/max"),
+        ("query".into(), "must be a number".into())
+    );
+    assert_eq!(find("price", "/currency").0, "query");
+    assert!(
+        find("limit", "").1.starts_with("expected an integer"),
+        "{body}"
+    );
+    assert!(
+        find("in_stock", "").1.contains("`true` or `false`"),
+        "{body}"
+    );
+    assert_eq!(find("q", "").1, "must not be empty");
+    assert_eq!(find("category", "").1, "must appear at most once");
+    let currency = find("currency", "");
+    assert_eq!(currency.0, "cookie");
+    assert!(currency.1.contains("`EUR`"), "{body}");
+    assert!(nobody_saw(world, "bad4"));
+}
+
+/// The orders service validates responses (`validate_responses: true`): the mock's answer
+/// lacks the `items` the spec requires, so it is counted per operation, and still reaches
+/// the client byte for byte. A valid request's parameters are unaffected.
+#[tokio::test]
+async fn responses_that_break_the_spec_are_counted_and_returned_unchanged() {
+    let world = &world();
+    let base = &world.gateway.base;
+    let response = client()
+        .get(format!("{base}/api/products?marker=resp1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.bytes().await.unwrap();
+    assert_eq!(
+        body,
+        r#"{"mock":"orders","method":"GET","uri":"/products?marker=resp1"}"#.as_bytes()
+    );
+    // A service that does not validate responses (payments) counts nothing.
+    let response = client()
+        .get(format!("{base}/api/payment-methods?country=DE"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let metrics = client()
+        .get(format!("{}/metrics", world.gateway.admin))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "gateway_response_validation_failures_total{service=\"orders\",operation=\"listProducts\"} 1\n"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("service=\"payments\",operation"),
+        "{metrics}"
+    );
+}
+
+/// A sign-up posted as an HTML form: typed by the schema (`marketing_opt_in=true` is a
+/// boolean), checked like the JSON body (pointers into the form), forwarded as sent.
+#[tokio::test]
+async fn urlencoded_forms_are_checked_against_their_schema() {
+    let world = &world();
+    let base = &world.gateway.base;
+    let form = "email=ada%40example.com&name=Ada+Lovelace&password=correct-horse-battery&marketing_opt_in=true";
+    let response = client()
+        .post(format!("{base}/api/users?marker=form1"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let seen = world.users.seen();
+    let forwarded = seen.iter().find(|s| s.uri.contains("form1")).unwrap();
+    assert_eq!(forwarded.body, form.as_bytes());
+
+    let response = client()
+        .post(format!("{base}/api/users?marker=form2"))
+        .header(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        )
+        .body("email=ada%40example.com&name=&password=short&marketing_opt_in=yes&admin=1")
+        .send()
+        .await
+        .unwrap();
+    let (status, _, body) = problem(response).await;
+    assert_eq!(status, 400);
+    let pointers: Vec<(&str, &str)> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            assert_eq!(e["in"], "body");
+            (
+                e["pointer"].as_str().unwrap(),
+                e["message"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    for pointer in ["/name", "/password", "/marketing_opt_in", "/admin"] {
+        assert!(
+            pointers.iter().any(|(p, _)| *p == pointer),
+            "{pointer}: {body}"
+        );
+    }
+    assert!(
+        pointers.contains(&("/marketing_opt_in", "must be a boolean")),
+        "{body}"
+    );
+    assert!(nobody_saw(world, "form2"));
+}
+
 #[tokio::test]
 async fn secured_operations_answer_401_without_valid_credentials() {
     let world = &world();

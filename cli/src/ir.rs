@@ -289,6 +289,24 @@ pub struct Route {
     pub summary: Option<String>,
     /// The operation in its spec (file and pointer), for diagnostics.
     pub location: Location,
+    /// The declared responses, when the service validates responses; `None` otherwise.
+    pub responses: Option<Vec<ResponseCheck>>,
+}
+
+/// One declared response of an operation, as response validation checks it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponseCheck {
+    pub status: ResponseStatus,
+    /// The validator (index into the service's `validators`) of its JSON schema.
+    pub validator: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseStatus {
+    Code(u16),
+    /// `2XX`: the hundreds digit.
+    Range(u16),
+    Default,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -321,6 +339,10 @@ pub struct Param {
     pub ty: ParamType,
     /// `form` explode (query arrays): `?a=1&a=2` rather than `?a=1,2`.
     pub explode: bool,
+    /// How the value is written (OpenAPI `style`, its default for the place if absent).
+    pub style: ParamStyle,
+    /// `allowEmptyValue: true` (query only): `?name=` is a value, not an error.
+    pub allow_empty: bool,
     /// Used when the parameter is absent.
     pub default: Option<Scalar>,
     /// Checked on the value (for arrays: on the array as a whole).
@@ -375,9 +397,41 @@ pub enum ParamType {
     /// Index into the service's `enums`.
     Enum(usize),
     Array(Box<ParamType>),
+    /// An object, read in the parameter's style into a JSON object typed by `shape`, then
+    /// checked by the validator at this index of the service's `validators`.
+    Object {
+        validator: usize,
+        shape: ParamShape,
+    },
     /// A shape this version does not parse (objects, cookies, ...): kept as the raw text
     /// and reported as a warning at compile time.
     Unchecked,
+}
+
+/// OpenAPI parameter styles the gateway parses (`label` and `matrix` are refused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamStyle {
+    /// Query and cookie.
+    Form,
+    /// Query objects: `?filter[size]=3`.
+    DeepObject,
+    PipeDelimited,
+    SpaceDelimited,
+    /// Path and header.
+    Simple,
+}
+
+/// The JSON type each piece of an object parameter's text is read as.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamShape {
+    String,
+    Integer,
+    Number,
+    Boolean,
+    Array(Box<ParamShape>),
+    Object(Vec<(String, ParamShape)>),
+    /// No single type: kept as the text.
+    Any,
 }
 
 /// A default value of a scalar parameter.
@@ -405,6 +459,34 @@ pub struct Body {
     /// JSON media types (lower-case, without parameters) with a schema, and the index of
     /// its validator in the service's `validators`.
     pub validators: Vec<(String, usize)>,
+    /// Form media types (`application/x-www-form-urlencoded`, `multipart/form-data`) with
+    /// a schema.
+    pub forms: Vec<FormCheck>,
+}
+
+/// What a form body of one media type must be.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FormCheck {
+    /// Lower-case, without parameters.
+    pub media_type: String,
+    pub multipart: bool,
+    /// The schema's properties and their types.
+    pub shape: ParamShape,
+    /// The properties the schema requires.
+    pub required: Vec<String>,
+    pub encoding: Vec<FormEncoding>,
+    /// The validator of the schema (urlencoded forms).
+    pub validator: Option<usize>,
+}
+
+/// One `encoding` entry of a form media type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FormEncoding {
+    pub property: String,
+    pub explode: bool,
+    pub deep_object: bool,
+    /// Lower-case media ranges.
+    pub content_types: Vec<String>,
 }
 
 /// One JSON Schema compiled into a function of the service's module. Component schemas

@@ -63,6 +63,7 @@ static ROUTES: [Route; 1] = [Route {
     body: BodySpec::Undeclared,
     rate_limits: &[],
     handler: work,
+    responses: None,
 }];
 
 static GATEWAY: Gateway = Gateway {

@@ -46,6 +46,7 @@ static ROUTES: [Route; 1] = [Route {
     body: BodySpec::Undeclared,
     rate_limits: &[],
     handler: say_hello,
+    responses: None,
 }];
 
 static GATEWAY: Gateway = Gateway {

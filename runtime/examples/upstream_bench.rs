@@ -73,6 +73,7 @@ const fn route(path: &'static str, service: usize) -> Route {
         body: BodySpec::Undeclared,
         rate_limits: &[],
         handler: forward,
+        responses: None,
     }
 }
 

@@ -2,6 +2,7 @@
 //! the operation requires must be there, and a body must have a media type the operation
 //! declares (else 415), before anything is sent upstream.
 
+use bytes::Bytes;
 use http::{HeaderMap, header};
 
 use crate::json::{BodyErrors, Pointer, Validate};
@@ -21,7 +22,59 @@ pub enum BodySpec {
         /// and the generated validator of its schema. A body of such a type is read whole,
         /// parsed and checked before it is forwarded; any other body streams through.
         validators: &'static [(&'static str, Validate)],
+        /// Form media types (`application/x-www-form-urlencoded`, `multipart/form-data`)
+        /// with a schema, and what their bodies must be; read whole and checked too.
+        forms: &'static [(&'static str, &'static crate::form::FormBody)],
     },
+}
+
+/// How a body with these headers is checked before it is forwarded.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Check {
+    Json(Validate),
+    Form(&'static crate::form::FormBody),
+}
+
+/// The check of a body with these headers, if its media type has one.
+pub(crate) fn check_for(spec: BodySpec, headers: &HeaderMap) -> Option<Check> {
+    if let Some(validate) = validator(spec, headers) {
+        return Some(Check::Json(validate));
+    }
+    let BodySpec::Declared { forms, .. } = spec else {
+        return None;
+    };
+    if forms.is_empty() {
+        return None;
+    }
+    let essence = essence(headers.get(header::CONTENT_TYPE)?.to_str().ok()?);
+    forms
+        .iter()
+        .find(|(media, _)| *media == essence)
+        .map(|(_, form)| Check::Form(form))
+}
+
+/// Checks a whole body: `Ok` to forward it (unchanged), or the 400.
+pub(crate) async fn check(
+    bytes: &Bytes,
+    check: Check,
+    headers: &HeaderMap,
+    limit: u64,
+) -> Result<(), Problem> {
+    match check {
+        Check::Json(validate) => self::validate(bytes, validate),
+        Check::Form(form) => {
+            let content_type = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let errors = form.check(bytes.clone(), content_type, limit).await;
+            if errors.is_empty() {
+                Ok(())
+            } else {
+                Err(Problem::invalid_request(errors))
+            }
+        }
+    }
 }
 
 /// The validator of a body with these headers, if the route has one for its media type
@@ -70,6 +123,11 @@ fn essence(value: &str) -> String {
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase()
+}
+
+/// Whether a media type (lower-case essence) is in a range (`image/*`, `*/*`, exact).
+pub(crate) fn media_matches(range: &str, essence: &str) -> bool {
+    matches(range, essence)
 }
 
 fn matches(range: &str, essence: &str) -> bool {
@@ -153,6 +211,7 @@ mod tests {
         required: true,
         media_types: &["application/json", "image/*"],
         validators: &[],
+        forms: &[],
     };
 
     #[test]
@@ -178,6 +237,7 @@ mod tests {
             required: false,
             media_types: &["*/*"],
             validators: &[],
+            forms: &[],
         };
         assert!(check_media_type(any, &headers(&[]), true).is_ok());
         assert!(check_media_type(BodySpec::Undeclared, &headers(&[]), true).is_ok());
@@ -199,6 +259,7 @@ mod tests {
                 ("application/json", object),
                 ("application/merge-patch+json", object),
             ],
+            forms: &[],
         };
         for ct in [
             "application/json; charset=utf-8",
@@ -227,6 +288,7 @@ mod tests {
             required: false,
             media_types: &["application/json"],
             validators: &[],
+            forms: &[],
         };
         assert!(missing_body(optional, false).is_none());
         assert!(missing_body(BodySpec::Undeclared, false).is_none());

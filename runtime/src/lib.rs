@@ -9,10 +9,13 @@
 pub mod auth;
 pub mod body;
 pub mod cors;
+pub mod form;
 pub mod json;
 pub mod params;
 pub mod problem;
 pub mod ratelimit;
+pub mod responses;
+pub mod styled;
 pub mod upstream;
 
 mod access;
@@ -135,6 +138,9 @@ pub struct Route {
     pub rate_limits: &'static [usize],
     /// Parses and checks the request's parameters and builds the upstream path.
     pub handler: Handler,
+    /// The operation's declared responses, when its service validates responses
+    /// (`validate_responses` in the manifest); `None`: responses are not checked.
+    pub responses: Option<&'static [responses::ResponseSpec]>,
 }
 
 /// A generated handler: parameters in, upstream path (or a 400 problem) out.

@@ -118,6 +118,8 @@ pub(crate) struct Metrics {
     openapi: Series,
     unmatched: Series,
     in_flight: AtomicI64,
+    /// Response validation (`responses.rs`).
+    pub(crate) responses: crate::responses::Counters,
 }
 
 impl Metrics {
@@ -127,6 +129,7 @@ impl Metrics {
             openapi: Series::new(),
             unmatched: Series::new(),
             in_flight: AtomicI64::new(0),
+            responses: crate::responses::Counters::new(gateway),
         }
     }
 
@@ -281,6 +284,8 @@ impl Metrics {
                 }
             }
         }
+
+        self.responses.render(gateway, &mut out);
 
         family(
             &mut out,

@@ -57,6 +57,11 @@ impl<'a> Request<'a> {
             .map(|(_, value)| value.as_ref())
     }
 
+    /// Every decoded `(name, value)` pair of the query, in order.
+    pub fn query_pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.query.iter().map(|(k, v)| (k.as_ref(), v.as_ref()))
+    }
+
     /// Values of a header; a value that is not visible ASCII is reported as invalid.
     pub fn header_values<'s>(
         &'s self,
@@ -98,7 +103,7 @@ pub struct Errors {
 }
 
 impl Errors {
-    fn push(&mut self, location: &'static str, name: &str, message: String) {
+    pub(crate) fn push(&mut self, location: &'static str, name: &str, message: String) {
         self.errors.push(FieldError {
             location,
             name: Some(name.to_owned()),
@@ -107,7 +112,7 @@ impl Errors {
         });
     }
 
-    fn parse_one<T>(
+    pub(crate) fn parse_one<T>(
         &mut self,
         location: &'static str,
         name: &str,
@@ -159,10 +164,33 @@ impl Errors {
     }
 
     /// A query parameter that may appear once: `Some(None)` when absent, `None` on error.
+    /// An empty value (`?name=` or `?name`) is refused, as OpenAPI's `allowEmptyValue:
+    /// false` (the default) says; see [`Errors::query_allowing_empty`].
     pub fn query<T>(
         &mut self,
         req: &Request<'_>,
         name: &str,
+        parse: Parse<T>,
+    ) -> Option<Option<T>> {
+        self.query_scalar(req, name, false, parse)
+    }
+
+    /// A query parameter with `allowEmptyValue: true`: `?name=` is parsed as the empty
+    /// text (a string parameter gets `""`, an integer one an error).
+    pub fn query_allowing_empty<T>(
+        &mut self,
+        req: &Request<'_>,
+        name: &str,
+        parse: Parse<T>,
+    ) -> Option<Option<T>> {
+        self.query_scalar(req, name, true, parse)
+    }
+
+    fn query_scalar<T>(
+        &mut self,
+        req: &Request<'_>,
+        name: &str,
+        allow_empty: bool,
         parse: Parse<T>,
     ) -> Option<Option<T>> {
         let mut values = req.query_values(name);
@@ -171,6 +199,10 @@ impl Errors {
         };
         if values.next().is_some() {
             self.push("query", name, "must appear at most once".to_owned());
+            return None;
+        }
+        if first.is_empty() && !allow_empty {
+            self.push("query", name, "must not be empty".to_owned());
             return None;
         }
         self.parse_one("query", name, first, parse).map(Some)
@@ -200,7 +232,7 @@ impl Errors {
         self.parse_items("query", name, items, parse)
     }
 
-    fn parse_items<T>(
+    pub(crate) fn parse_items<T>(
         &mut self,
         location: &'static str,
         name: &str,
@@ -287,6 +319,10 @@ impl Errors {
 
     pub fn is_empty(&self) -> bool {
         self.errors.is_empty()
+    }
+
+    pub(crate) fn push_error(&mut self, error: FieldError) {
+        self.errors.push(error);
     }
 
     /// The 400 problem listing every failure.
@@ -604,6 +640,64 @@ mod tests {
         );
         assert!(problem.errors[0].message.contains("`abc`"));
         assert!(problem.errors[2].message.starts_with("item 1:"));
+    }
+
+    #[test]
+    fn query_edge_cases() {
+        with_request(
+            &[],
+            "a=&b&c=x+y%2Bz&d=1&d=2&e=True&f=9223372036854775808&g=",
+            &[],
+            |req| {
+                let mut errors = Errors::default();
+                assert_eq!(errors.query(req, "a", string), None, "empty");
+                assert_eq!(errors.query(req, "b", string), None, "no `=`");
+                assert_eq!(
+                    errors.query(req, "c", string),
+                    Some(Some("x y+z".to_owned()))
+                );
+                assert_eq!(errors.query(req, "d", int32), None, "a scalar given twice");
+                assert_eq!(errors.query(req, "e", boolean), None);
+                assert_eq!(
+                    errors.query(req, "f", int64),
+                    None,
+                    "beyond i64, never wrapped"
+                );
+                assert_eq!(errors.query(req, "missing", int64), Some(None));
+                assert_eq!(
+                    errors.query_allowing_empty(req, "g", string),
+                    Some(Some(String::new()))
+                );
+                assert_eq!(errors.query_allowing_empty(req, "g", int32), None);
+                let messages: Vec<String> = errors
+                    .into_problem()
+                    .errors
+                    .into_iter()
+                    .map(|e| format!("{}: {}", e.name.unwrap(), e.message))
+                    .collect();
+                assert_eq!(messages[0], "a: must not be empty");
+                assert_eq!(messages[1], "b: must not be empty");
+                assert_eq!(messages[2], "d: must appear at most once");
+                assert_eq!(messages[3], "e: expected `true` or `false`, got `True`");
+                assert!(
+                    messages[4].starts_with("f: expected an integer between"),
+                    "{messages:?}"
+                );
+                assert!(
+                    messages[5].starts_with("g: expected an integer"),
+                    "{messages:?}"
+                );
+            },
+        );
+        with_request(&[], "", &[("x-b", "1")], |req| {
+            let mut errors = Errors::default();
+            let missing = errors.header(req, "x-a", string);
+            assert_eq!(errors.require("header", "x-a", missing), None);
+            let problem = errors.into_problem();
+            assert_eq!(problem.errors[0].location, "header");
+            assert_eq!(problem.errors[0].name.as_deref(), Some("x-a"));
+            assert_eq!(problem.errors[0].message, "is required");
+        });
     }
 
     #[test]

@@ -433,6 +433,7 @@ mod tests {
             body: BodySpec::Undeclared,
             rate_limits: &[],
             handler,
+            responses: None,
         }
     }
 

@@ -668,9 +668,9 @@ async fn dispatch(
         .gateway
         .routes
         .get(index)
-        .and_then(|route| body::validator(route.body, &parts.headers));
+        .and_then(|route| body::check_for(route.body, &parts.headers));
     let body = match validate {
-        // A JSON body with a schema is read whole (within the limit), parsed once and
+        // A JSON or form body with a schema is read whole (within the limit), parsed once and
         // checked; what goes upstream is the client's bytes, unchanged.
         Some(validate) if has_body => {
             // The client gets the upstream's request timeout to send it, as a streamed
@@ -689,7 +689,7 @@ async fn dispatch(
                         ),
                     )
                 })??;
-            if let Err(problem) = body::validate(&bytes, validate) {
+            if let Err(problem) = body::check(&bytes, validate, &parts.headers, max_body).await {
                 state.metrics.validation_failed(Slot::Route(index));
                 return Err(problem);
             }
@@ -702,7 +702,7 @@ async fn dispatch(
         .routes
         .get(index)
         .map_or("", |route| route.operation_id);
-    proxy::forward(
+    let response = proxy::forward(
         upstream,
         operation_id,
         forward.path,
@@ -712,8 +712,22 @@ async fn dispatch(
         request_id,
         &mut progress.attempt,
     )
-    .await
-    .map(|response| response.map(ResponseBody::Upstream))
+    .await?;
+    // Only services that validate responses have a table.
+    match state.gateway.routes.get(index).and_then(|r| r.responses) {
+        Some(specs) => {
+            crate::responses::check(
+                &state.metrics.responses,
+                state.gateway,
+                index,
+                specs,
+                response,
+                upstream.service.request_timeout,
+            )
+            .await
+        }
+        None => Ok(response.map(ResponseBody::Upstream)),
+    }
 }
 
 /// The whole body, or 413 as soon as it passes `limit` bytes (counted as they arrive,

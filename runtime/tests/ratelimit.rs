@@ -59,6 +59,7 @@ const fn route(path: &'static str, rate_limits: &'static [usize]) -> Route {
         body: BodySpec::Undeclared,
         rate_limits,
         handler: echo,
+        responses: None,
     }
 }
 

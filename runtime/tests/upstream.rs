@@ -348,6 +348,7 @@ const fn route(
         body: BodySpec::Undeclared,
         rate_limits: &[],
         handler,
+        responses: None,
     }
 }
 

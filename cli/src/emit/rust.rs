@@ -10,8 +10,9 @@ use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 
 use crate::ir::{
-    Auth, Bound, BoundValue, Constraints, EnumType, Gateway, KeySource, Param, ParamIn, ParamType,
-    Piece, RateKey, RateLimit, Route, Scalar, Scheme, SchemeKind, Segment, Service,
+    Auth, Bound, BoundValue, Constraints, EnumType, Gateway, KeySource, Param, ParamIn, ParamShape,
+    ParamStyle, ParamType, Piece, RateKey, RateLimit, ResponseStatus, Route, Scalar, Scheme,
+    SchemeKind, Segment, Service,
 };
 
 fn ident(name: &str) -> Ident {
@@ -261,6 +262,7 @@ fn route_entry(gateway: &Gateway, route: &Route) -> TokenStream {
         .rate_limits
         .iter()
         .map(|&index| Literal::usize_unsuffixed(index));
+    let responses = responses_entry(gateway, route);
     let body = match &route.body {
         None => quote!(::gateway_runtime::BodySpec::Undeclared),
         Some(body) => {
@@ -281,11 +283,52 @@ fn route_entry(gateway: &Gateway, route: &Route) -> TokenStream {
                 let function = ident(&gateway.services[route.service].validators[*index].function);
                 quote!((#media, crate::#module::#function))
             });
+            let forms = body.forms.iter().map(|form| {
+                let media = &form.media_type;
+                let kind = if form.multipart {
+                    quote!(::gateway_runtime::form::FormKind::Multipart)
+                } else {
+                    quote!(::gateway_runtime::form::FormKind::UrlEncoded)
+                };
+                let shape = shape_tokens(&form.shape);
+                let required = &form.required;
+                let encoding = form.encoding.iter().map(|e| {
+                    let property = &e.property;
+                    let (explode, deep) = (e.explode, e.deep_object);
+                    let content_types = &e.content_types;
+                    quote! {
+                        ::gateway_runtime::form::Encoding {
+                            property: #property,
+                            explode: #explode,
+                            deep_object: #deep,
+                            content_types: &[#(#content_types),*],
+                        }
+                    }
+                });
+                let validate = match form.validator {
+                    Some(index) => {
+                        let function =
+                            ident(&gateway.services[route.service].validators[index].function);
+                        quote!(::std::option::Option::Some(crate::#module::#function))
+                    }
+                    None => quote!(::std::option::Option::None),
+                };
+                quote! {
+                    (#media, &::gateway_runtime::form::FormBody {
+                        kind: #kind,
+                        shape: &#shape,
+                        required: &[#(#required),*],
+                        encoding: &[#(#encoding),*],
+                        validate: #validate,
+                    })
+                }
+            });
             quote! {
                 ::gateway_runtime::BodySpec::Declared {
                     required: #required,
                     media_types: &[#(#media),*],
                     validators: &[#(#validators),*],
+                    forms: &[#(#forms),*],
                 }
             }
         }
@@ -301,8 +344,44 @@ fn route_entry(gateway: &Gateway, route: &Route) -> TokenStream {
             body: #body,
             rate_limits: &[#(#rate_limits),*],
             handler: crate::#module::#handler,
+            responses: #responses,
         }
     }
+}
+
+/// The declared responses of a route whose service validates responses.
+fn responses_entry(gateway: &Gateway, route: &Route) -> TokenStream {
+    let Some(responses) = &route.responses else {
+        return quote!(::std::option::Option::None);
+    };
+    let module = ident(&gateway.services[route.service].module);
+    let entries = responses.iter().map(|r| {
+        let status = match r.status {
+            ResponseStatus::Code(code) => {
+                let code = Literal::u16_unsuffixed(code);
+                quote!(::gateway_runtime::responses::Status::Code(#code))
+            }
+            ResponseStatus::Range(digit) => {
+                let digit = Literal::u16_unsuffixed(digit);
+                quote!(::gateway_runtime::responses::Status::Range(#digit))
+            }
+            ResponseStatus::Default => quote!(::gateway_runtime::responses::Status::Default),
+        };
+        let validate = match r.validator {
+            Some(index) => {
+                let function = ident(&gateway.services[route.service].validators[index].function);
+                quote!(::std::option::Option::Some(crate::#module::#function))
+            }
+            None => quote!(::std::option::Option::None),
+        };
+        quote! {
+            ::gateway_runtime::responses::ResponseSpec {
+                status: #status,
+                validate: #validate,
+            }
+        }
+    });
+    quote!(::std::option::Option::Some(&[#(#entries),*]))
 }
 
 pub fn service_rs(gateway: &Gateway, index: usize) -> TokenStream {
@@ -406,7 +485,73 @@ fn rust_type(service: &Service, ty: &ParamType) -> TokenStream {
             let item = rust_type(service, item);
             quote!(::std::vec::Vec<#item>)
         }
+        ParamType::Object { .. } => quote!(::gateway_runtime::json::Value),
     }
+}
+
+/// The runtime's `Shape` of an object parameter, as a constant expression.
+fn shape_tokens(shape: &ParamShape) -> TokenStream {
+    match shape {
+        ParamShape::String => quote!(::gateway_runtime::styled::Shape::String),
+        ParamShape::Integer => quote!(::gateway_runtime::styled::Shape::Integer),
+        ParamShape::Number => quote!(::gateway_runtime::styled::Shape::Number),
+        ParamShape::Boolean => quote!(::gateway_runtime::styled::Shape::Boolean),
+        ParamShape::Any => quote!(::gateway_runtime::styled::Shape::Any),
+        ParamShape::Array(item) => {
+            let item = shape_tokens(item);
+            quote!(::gateway_runtime::styled::Shape::Array(&#item))
+        }
+        ParamShape::Object(properties) => {
+            let properties = properties.iter().map(|(name, shape)| {
+                let shape = shape_tokens(shape);
+                quote!((#name, #shape))
+            });
+            quote!(::gateway_runtime::styled::Shape::Object(&[#(#properties),*]))
+        }
+    }
+}
+
+/// `errors.object(...)`: reads an object parameter in its style and checks it.
+fn read_object(
+    service: &Service,
+    param: &Param,
+    path_index: usize,
+    validator: usize,
+    shape: &ParamShape,
+) -> TokenStream {
+    let name = &param.name;
+    let explode = param.explode;
+    let at = match param.location {
+        ParamIn::Path => {
+            let index = Literal::usize_unsuffixed(path_index);
+            quote!(::gateway_runtime::styled::In::Path(#index))
+        }
+        ParamIn::Query => quote!(::gateway_runtime::styled::In::Query),
+        ParamIn::Header => quote!(::gateway_runtime::styled::In::Header),
+        ParamIn::Cookie => quote!(::gateway_runtime::styled::In::Cookie),
+    };
+    let style = match (param.location, param.style) {
+        (ParamIn::Query, ParamStyle::DeepObject) => {
+            quote!(::gateway_runtime::styled::Style::DeepObject)
+        }
+        (ParamIn::Query, ParamStyle::PipeDelimited) => {
+            quote!(::gateway_runtime::styled::Style::PipeDelimited)
+        }
+        (ParamIn::Query, ParamStyle::SpaceDelimited) => {
+            quote!(::gateway_runtime::styled::Style::SpaceDelimited)
+        }
+        (ParamIn::Query, _) => quote!(::gateway_runtime::styled::Style::Form { explode: #explode }),
+        (ParamIn::Cookie, _) => {
+            quote!(::gateway_runtime::styled::Style::Cookie { explode: #explode })
+        }
+        _ => quote!(::gateway_runtime::styled::Style::Simple { explode: #explode }),
+    };
+    let shape = shape_tokens(shape);
+    let function = ident(&service.validators[validator].function);
+    quote! {{
+        static SHAPE: ::gateway_runtime::styled::Shape = #shape;
+        errors.object(req, #at, #name, #style, &SHAPE, self::#function)
+    }}
 }
 
 fn parser(service: &Service, ty: &ParamType) -> TokenStream {
@@ -422,6 +567,7 @@ fn parser(service: &Service, ty: &ParamType) -> TokenStream {
             quote!(#name::parse)
         }
         ParamType::Array(item) => parser(service, item),
+        ParamType::Object { .. } => quote!(::gateway_runtime::params::string),
     }
 }
 
@@ -599,6 +745,13 @@ fn read(service: &Service, param: &Param, path_index: usize, before: Option<&str
     };
     let location = param.location.as_str();
     let raw = match (param.location, &param.ty) {
+        (_, ParamType::Object { validator, shape }) => {
+            read_object(service, param, path_index, *validator, shape)
+        }
+        (ParamIn::Path, ParamType::Array(_)) => {
+            let index = Literal::usize_unsuffixed(path_index);
+            quote!(errors.path_array(req, #index, #name, #parse))
+        }
         (ParamIn::Path, _) => {
             let index = Literal::usize_unsuffixed(path_index);
             return match before {
@@ -606,11 +759,23 @@ fn read(service: &Service, param: &Param, path_index: usize, before: Option<&str
                 None => quote!(errors.path(req, #index, #name, #parse)),
             };
         }
-        (ParamIn::Query, ParamType::Array(_)) => {
-            let explode = param.explode;
-            quote!(errors.query_array(req, #name, #explode, #parse))
+        (ParamIn::Query, ParamType::Array(_)) => match param.style {
+            ParamStyle::PipeDelimited => quote!(errors.query_delimited(req, #name, '|', #parse)),
+            ParamStyle::SpaceDelimited => quote!(errors.query_delimited(req, #name, ' ', #parse)),
+            _ => {
+                let explode = param.explode;
+                quote!(errors.query_array(req, #name, #explode, #parse))
+            }
+        },
+        (ParamIn::Query, _) if param.allow_empty => {
+            quote!(errors.query_allowing_empty(req, #name, #parse))
         }
         (ParamIn::Query, _) => quote!(errors.query(req, #name, #parse)),
+        (ParamIn::Cookie, ParamType::Array(_)) => {
+            let explode = param.explode;
+            quote!(errors.cookie_array(req, #name, #explode, #parse))
+        }
+        (ParamIn::Cookie, _) => quote!(errors.cookie(req, #name, #parse)),
         (_, ParamType::Array(_)) => quote!(errors.header_array(req, #name, #parse)),
         _ => quote!(errors.header(req, #name, #parse)),
     };

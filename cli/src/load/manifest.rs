@@ -38,6 +38,9 @@ pub struct Manifest {
     pub rate_limits: Vec<RateLimitPolicy>,
     /// `gateway.rate_limit`: the policy of every route.
     pub rate_limit: Option<String>,
+    /// `gateway.validate_responses`: check upstream responses against the specs (a
+    /// service may override it).
+    pub validate_responses: bool,
 }
 
 /// One entry of `auth`: how to verify the credentials of a spec's security scheme.
@@ -115,6 +118,8 @@ pub struct ServiceConfig {
     pub operations: IndexMap<String, OperationPolicy>,
     /// Balancing, weights, retries, timeouts, health checks, breaker, concurrency limit.
     pub resilience: Resilience,
+    /// `services.<s>.validate_responses`, overriding the gateway's.
+    pub validate_responses: Option<bool>,
 }
 
 /// Which browser origins may call a service, and how (docs/manifest.md, "CORS").
@@ -192,6 +197,7 @@ struct RawGateway {
     limits: RawLimits,
     cors: Option<RawCors>,
     rate_limit: Option<String>,
+    validate_responses: Option<bool>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -226,6 +232,7 @@ struct RawService {
     rate_limit: Option<String>,
     #[serde(default)]
     operations: IndexMap<String, OperationPolicy>,
+    validate_responses: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -461,8 +468,10 @@ pub fn parse(file: &Path, text: &str, diags: &mut Diagnostics) -> Option<Manifes
     let mut max_body = DEFAULT_MAX_BODY;
     let mut gateway_cors = None;
     let mut gateway_rate_limit = None;
+    let mut validate_responses = false;
     if let Some(gateway) = gateway {
         gateway_rate_limit = gateway.rate_limit;
+        validate_responses = gateway.validate_responses.unwrap_or(false);
         if valid_crate_name(&gateway.name) {
             name = gateway.name;
         } else {
@@ -637,6 +646,7 @@ pub fn parse(file: &Path, text: &str, diags: &mut Diagnostics) -> Option<Manifes
         auth,
         rate_limits,
         rate_limit: gateway_rate_limit,
+        validate_responses,
     })
 }
 
@@ -766,6 +776,7 @@ fn service(
         rate_limit: raw.rate_limit,
         operations: raw.operations,
         resilience,
+        validate_responses: raw.validate_responses,
     })
 }
 
@@ -1519,7 +1530,8 @@ mod schema_tests {
                 "rate_limit",
                 "spec",
                 "unsecured",
-                "upstream"
+                "upstream",
+                "validate_responses"
             ]
         );
     }

@@ -6,20 +6,22 @@
 
 pub mod names;
 mod openapi;
+mod param_shape;
 mod path;
 mod schema;
 
 use indexmap::IndexMap;
 use openapiv3::{
-    OpenAPI, Operation, Parameter, ParameterSchemaOrContent, PathItem, QueryStyle, ReferenceOr,
-    Schema, SchemaKind, SecurityScheme, Type, VariantOrUnknownOrEmpty,
+    OpenAPI, Operation, Parameter, ParameterSchemaOrContent, PathItem, PathStyle, QueryStyle,
+    ReferenceOr, Schema, SchemaKind, SecurityScheme, Type, VariantOrUnknownOrEmpty,
 };
 
 use crate::diag::{Diagnostic, Diagnostics, Location, did_you_mean, pointer_push};
 use crate::ir::{
-    Auth, Body, Bound, BoundValue, Constraints, Cors, EnumType, Gateway, Jwt, KeySource, Method,
-    Param, ParamIn, ParamType, PathTemplate, RateKey, RateLimit, Requirement, Route, Scalar,
-    Scheme, SchemeKind, Segment, Service,
+    Auth, Body, Bound, BoundValue, Constraints, Cors, EnumType, FormCheck, FormEncoding, Gateway,
+    Jwt, KeySource, Method, Param, ParamIn, ParamShape, ParamStyle, ParamType, PathTemplate,
+    RateKey, RateLimit, Requirement, ResponseCheck, ResponseStatus, Route, Scalar, Scheme,
+    SchemeKind, Segment, Service,
 };
 use crate::load::{AuthKind, Loaded, LoadedSpec, OperationPolicy, ServiceConfig};
 use names::Scope;
@@ -45,6 +47,7 @@ pub fn lower(loaded: &Loaded, diags: &mut Diagnostics) -> Option<Gateway> {
             gateway_name: &manifest.name,
             rate_limits: &manifest.rate_limits,
             gateway_rate_limit: manifest.rate_limit.as_deref(),
+            validate_responses: manifest.validate_responses,
             auth_schemes: &manifest.auth,
             handlers: Scope::with_reserved(&[]),
             types: Scope::with_reserved(&[]),
@@ -311,6 +314,8 @@ struct ServiceLowering<'a> {
     gateway_name: &'a str,
     rate_limits: &'a [crate::load::RateLimitPolicy],
     gateway_rate_limit: Option<&'a str>,
+    /// `gateway.validate_responses` (a service's own setting wins).
+    validate_responses: bool,
     auth_schemes: &'a [crate::load::AuthScheme],
     handlers: Scope,
     types: Scope,
@@ -347,6 +352,7 @@ impl<'a> ServiceLowering<'a> {
         let doc: &'a OpenAPI = &spec.openapi;
         let mut routes = Vec::new();
         let mut seen_ids: IndexMap<String, String> = IndexMap::new();
+        let mut operation_pointers: Vec<String> = Vec::new();
         for (path, item) in &doc.paths.paths {
             let path_pointer = pointer_push("/paths", path);
             let item = match item {
@@ -403,15 +409,28 @@ impl<'a> ServiceLowering<'a> {
                     &pointer,
                 ) {
                     routes.push(route);
+                    operation_pointers.push(pointer);
                 }
+            }
+        }
+        // After every request schema, so that a response schema's failure (demoted to a
+        // warning) can never hide a request's.
+        if self
+            .config
+            .validate_responses
+            .unwrap_or(self.validate_responses)
+        {
+            for (route, pointer) in routes.iter_mut().zip(&operation_pointers) {
+                route.responses = Some(self.responses(&route.operation_id, pointer));
             }
         }
         let unvalidated = routes
             .iter()
             .filter(|r: &&Route| {
-                r.body
-                    .as_ref()
-                    .is_some_and(|b| b.validators.len() < b.media_types.len())
+                r.body.as_ref().is_some_and(|b| {
+                    b.validators.len() + b.forms.iter().filter(|f| !f.multipart).count()
+                        < b.media_types.len()
+                })
             })
             .count();
         if unvalidated > 0 {
@@ -419,7 +438,7 @@ impl<'a> ServiceLowering<'a> {
                 Diagnostic::warning(
                     "gateway::spec::body_not_validated",
                     format!(
-                        "{unvalidated} operation{} of service `{}` accept{} request bodies that are not JSON with a schema; this version checks their presence and media type but forwards them without checking their content",
+                        "{unvalidated} operation{} of service `{}` accept{} request bodies that are neither JSON nor urlencoded forms with a schema; this version checks their presence and media type (and a multipart body's parts) but forwards them without checking their content",
                         if unvalidated == 1 { "" } else { "s" },
                         self.config.key,
                         if unvalidated == 1 { "s" } else { "" },
@@ -514,6 +533,7 @@ impl<'a> ServiceLowering<'a> {
             rate_limits,
             summary: operation.summary.clone(),
             location: self.locate(pointer),
+            responses: None,
         })
     }
 
@@ -791,8 +811,9 @@ impl<'a> ServiceLowering<'a> {
                 }
             }
         };
-        // JSON media types with a schema get a validator.
+        // JSON media types with a schema get a validator; forms a validator or a check.
         let mut validators = Vec::new();
+        let mut forms = Vec::new();
         for (media_type, content) in &body.content {
             let essence = media_type
                 .split(';')
@@ -801,6 +822,15 @@ impl<'a> ServiceLowering<'a> {
                 .trim()
                 .to_ascii_lowercase();
             let json = essence == "application/json" || essence.ends_with("+json");
+            let form =
+                essence == "application/x-www-form-urlencoded" || essence == "multipart/form-data";
+            if form && content.schema.is_some() {
+                let at = pointer_push(&pointer_push(&body_pointer, "content"), media_type);
+                if let Some(check) = self.form(&at, &essence, operation_id) {
+                    forms.push(check);
+                }
+                continue;
+            }
             if !json || content.schema.is_none() {
                 continue;
             }
@@ -822,7 +852,181 @@ impl<'a> ServiceLowering<'a> {
             required: body.required,
             media_types: body.content.keys().cloned().collect(),
             validators,
+            forms,
         })
+    }
+
+    /// A form media type (its pointer `at`): the shape and validator of its schema
+    /// (urlencoded), or its required parts (multipart), and its `encoding`.
+    fn form(&mut self, at: &str, essence: &str, operation_id: &str) -> Option<FormCheck> {
+        let multipart = essence == "multipart/form-data";
+        let document = &self.spec.document;
+        let schema_at = pointer_push(at, "schema");
+        let resolved = param_shape::resolve(document, &schema_at);
+        let shape = param_shape::shape(document, &schema_at);
+        let mut required: Vec<String> = Vec::new();
+        let mut collect = |pointer: &str| {
+            for name in document
+                .pointer(pointer)
+                .and_then(|s| s.get("required"))
+                .and_then(serde_json::Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(serde_json::Value::as_str)
+            {
+                if !required.iter().any(|r| r == name) {
+                    required.push(name.to_owned());
+                }
+            }
+        };
+        collect(&resolved);
+        let members = document
+            .pointer(&pointer_push(&resolved, "allOf"))
+            .and_then(serde_json::Value::as_array)
+            .map_or(0, Vec::len);
+        for index in 0..members {
+            collect(&param_shape::resolve(
+                document,
+                &format!("{resolved}/allOf/{index}"),
+            ));
+        }
+        let mut encoding = Vec::new();
+        if let Some(entries) = document
+            .pointer(&pointer_push(at, "encoding"))
+            .and_then(serde_json::Value::as_object)
+        {
+            for (property, entry) in entries {
+                let style = entry.get("style").and_then(serde_json::Value::as_str);
+                let deep_object = style == Some("deepObject");
+                let explode = entry
+                    .get("explode")
+                    .and_then(serde_json::Value::as_bool)
+                    .unwrap_or(style.is_none_or(|s| s == "form"));
+                let content_types = entry
+                    .get("contentType")
+                    .and_then(serde_json::Value::as_str)
+                    .map(|list| {
+                        list.split(',')
+                            .map(|m| {
+                                m.split(';')
+                                    .next()
+                                    .unwrap_or_default()
+                                    .trim()
+                                    .to_ascii_lowercase()
+                            })
+                            .filter(|m| !m.is_empty())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                encoding.push(FormEncoding {
+                    property: property.clone(),
+                    explode,
+                    deep_object,
+                    content_types,
+                });
+            }
+        }
+        let validator = if multipart {
+            None
+        } else {
+            let mut lowering = schema::SchemaLowering {
+                spec: self.spec,
+                schemas: &mut self.schemas,
+                names: &mut self.handlers,
+                diags: self.diags,
+            };
+            Some(lowering.lower(&schema_at, &format!("{operation_id}_form"))?)
+        };
+        Some(FormCheck {
+            media_type: essence.to_owned(),
+            multipart,
+            shape,
+            required,
+            encoding,
+            validator,
+        })
+    }
+
+    /// The declared responses of the operation at `pointer`, each with the validator of its
+    /// JSON schema. A schema the validator cannot compile is not checked, with a warning:
+    /// response validation is a development aid, and must not stop a gateway that would
+    /// otherwise compile.
+    fn responses(&mut self, operation_id: &str, pointer: &str) -> Vec<ResponseCheck> {
+        let document = &self.spec.document;
+        let at = pointer_push(pointer, "responses");
+        let keys: Vec<String> = document
+            .pointer(&at)
+            .and_then(serde_json::Value::as_object)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        let mut checks = Vec::new();
+        for key in keys {
+            let status = match key.as_str() {
+                "default" => ResponseStatus::Default,
+                code => match code.as_bytes() {
+                    [d @ b'1'..=b'5', b'X' | b'x', b'X' | b'x'] => {
+                        ResponseStatus::Range(u16::from(d - b'0'))
+                    }
+                    _ => match code.parse::<u16>() {
+                        Ok(code) if (100..600).contains(&code) => ResponseStatus::Code(code),
+                        _ => continue,
+                    },
+                },
+            };
+            let response = param_shape::resolve(&self.spec.document, &pointer_push(&at, &key));
+            let media = self
+                .spec
+                .document
+                .pointer(&pointer_push(&response, "content"))
+                .and_then(serde_json::Value::as_object)
+                .and_then(|content| {
+                    content.iter().find_map(|(media, value)| {
+                        let essence = media
+                            .split(';')
+                            .next()
+                            .unwrap_or_default()
+                            .trim()
+                            .to_ascii_lowercase();
+                        let json = essence == "application/json" || essence.ends_with("+json");
+                        (json && value.get("schema").is_some()).then(|| media.clone())
+                    })
+                });
+            let validator = media.and_then(|media| {
+                let schema = pointer_push(
+                    &pointer_push(&pointer_push(&response, "content"), &media),
+                    "schema",
+                );
+                let before = self.diags.list.len();
+                let mut lowering = schema::SchemaLowering {
+                    spec: self.spec,
+                    schemas: &mut self.schemas,
+                    names: &mut self.handlers,
+                    diags: self.diags,
+                };
+                let index = lowering.lower(&schema, &format!("{operation_id}_{key}_response"));
+                let failure = self.diags.list[before..]
+                    .iter()
+                    .find(|d| d.severity == crate::diag::Severity::Error)
+                    .map(|d| d.message.clone());
+                match failure {
+                    None => index,
+                    Some(message) => {
+                        self.diags.list.truncate(before);
+                        self.diags.push(
+                            Diagnostic::warning(
+                                "gateway::spec::response_not_validated",
+                                format!("response `{key}` of `{operation_id}` is not validated: {message}"),
+                            )
+                            .at(self.locate(&schema))
+                            .help("its status is still checked; fix the schema to have its body checked too"),
+                        );
+                        None
+                    }
+                }
+            });
+            checks.push(ResponseCheck { status, validator });
+        }
+        checks
     }
 
     /// Path-level parameters overridden by operation-level ones of the same name and place.
@@ -941,19 +1145,55 @@ impl<'a> ServiceLowering<'a> {
                     continue;
                 }
             }
+            let style = match param {
+                Parameter::Query { style, .. } => match style {
+                    QueryStyle::Form => ParamStyle::Form,
+                    QueryStyle::DeepObject => ParamStyle::DeepObject,
+                    QueryStyle::PipeDelimited => ParamStyle::PipeDelimited,
+                    QueryStyle::SpaceDelimited => ParamStyle::SpaceDelimited,
+                },
+                Parameter::Path { style, .. } => {
+                    if !matches!(style, PathStyle::Simple) {
+                        ok = false;
+                        let style = if matches!(style, PathStyle::Label) {
+                            "label"
+                        } else {
+                            "matrix"
+                        };
+                        self.diags.push(
+                            Diagnostic::error(
+                                "gateway::spec::unsupported_param_style",
+                                format!("path parameter `{name}` has style `{style}`, which this version does not parse or forward"),
+                            )
+                            .at(self.locate(&pointer_push(&at, "style")))
+                            .help("use the default style `simple` (`/items/1,2,3`)"),
+                        );
+                        continue;
+                    }
+                    ParamStyle::Simple
+                }
+                Parameter::Header { .. } => ParamStyle::Simple,
+                Parameter::Cookie { .. } => ParamStyle::Form,
+            };
             let mut typed = self.param_type(param, &at, operation_id, &name);
             let explode = data.explode.unwrap_or(match param {
                 Parameter::Query { style, .. } => matches!(style, QueryStyle::Form),
                 Parameter::Cookie { .. } => true,
                 _ => false,
             });
-            if let Parameter::Query { style, .. } = param
-                && !matches!(style, QueryStyle::Form)
-                && typed.ty != ParamType::Unchecked
+            if style == ParamStyle::DeepObject
+                && !matches!(typed.ty, ParamType::Object { .. } | ParamType::Unchecked)
             {
-                self.not_checked(&at, &name, "query styles other than `form`");
+                self.not_checked(&at, &name, "`deepObject` parameters that are not objects");
                 typed = Typed::unchecked();
             }
+            let allow_empty = matches!(
+                param,
+                Parameter::Query {
+                    allow_empty_value: Some(true),
+                    ..
+                }
+            );
             params.push(Param {
                 field: fields.claim(names::snake(&name, "param")),
                 name,
@@ -962,6 +1202,8 @@ impl<'a> ServiceLowering<'a> {
                 required: data.required || location == ParamIn::Path,
                 ty: typed.ty,
                 explode,
+                style,
+                allow_empty,
                 default: typed.default,
                 constraints: typed.constraints,
                 item_constraints: typed.item_constraints,
@@ -1029,10 +1271,6 @@ impl<'a> ServiceLowering<'a> {
         name: &str,
     ) -> Typed {
         let data = param.parameter_data_ref();
-        if matches!(param, Parameter::Cookie { .. }) {
-            self.not_checked(at, name, "cookie parameters");
-            return Typed::unchecked();
-        }
         let schema = match &data.format {
             ParameterSchemaOrContent::Schema(schema) => schema,
             ParameterSchemaOrContent::Content(_) => {
@@ -1053,24 +1291,19 @@ impl<'a> ServiceLowering<'a> {
                         ReferenceOr::Reference { reference } => self.schema_by_ref(reference),
                     });
                     match item.and_then(|item| self.scalar_type(item, operation_id, name)) {
-                        Some(item) if !matches!(param, Parameter::Path { .. }) => {
-                            ParamType::Array(Box::new(item))
-                        }
+                        Some(item) => ParamType::Array(Box::new(item)),
                         _ => {
                             self.not_checked(at, name, "arrays of this shape or in this place");
                             ParamType::Unchecked
                         }
                     }
                 }
-                _ => {
-                    self.not_checked(at, name, "objects and composed schemas");
-                    ParamType::Unchecked
-                }
+                _ => self.object_type(at, operation_id, name),
             },
         };
         let mut default = None;
         if let Some(value) = &schema.schema_data.default
-            && ty != ParamType::Unchecked
+            && !matches!(ty, ParamType::Unchecked | ParamType::Object { .. })
         {
             default = self.default_value(&ty, value);
             let problem = if default.is_none() {
@@ -1099,7 +1332,7 @@ impl<'a> ServiceLowering<'a> {
         }
         let mut constraints = Constraints::default();
         let mut item_constraints = Constraints::default();
-        if ty != ParamType::Unchecked {
+        if !matches!(ty, ParamType::Unchecked | ParamType::Object { .. }) {
             let (own, mut unchecked) = self::constraints(schema);
             constraints = own;
             if let SchemaKind::Type(Type::Array(array)) = &schema.schema_kind
@@ -1150,6 +1383,30 @@ impl<'a> ServiceLowering<'a> {
             default,
             constraints,
             item_constraints,
+        }
+    }
+
+    /// An object parameter: its schema lowered to a validator (as a JSON body's would be),
+    /// and the shape its text is typed by. Composed schemas that are not objects stay
+    /// unchecked.
+    fn object_type(&mut self, at: &str, operation_id: &str, name: &str) -> ParamType {
+        let document = &self.spec.document;
+        let schema_at = pointer_push(&param_shape::resolve(document, at), "schema");
+        let shape = param_shape::shape(document, &schema_at);
+        if !matches!(shape, ParamShape::Object(_)) {
+            self.not_checked(at, name, "composed schemas that are not objects");
+            return ParamType::Unchecked;
+        }
+        let mut lowering = schema::SchemaLowering {
+            spec: self.spec,
+            schemas: &mut self.schemas,
+            names: &mut self.handlers,
+            diags: self.diags,
+        };
+        match lowering.lower(&schema_at, &format!("{operation_id}_{name}_param")) {
+            Some(validator) => ParamType::Object { validator, shape },
+            // The schema's problems are reported.
+            None => ParamType::Unchecked,
         }
     }
 

@@ -153,6 +153,7 @@ const fn route(
         body: BodySpec::Undeclared,
         rate_limits: &[],
         handler,
+        responses: None,
     }
 }
 
@@ -237,6 +238,7 @@ pub static ROUTES: [Route; 15] = [
         body: BodySpec::Undeclared,
         rate_limits: &[],
         handler: get_me,
+        responses: None,
     },
     route(Method::Get, "/api/hop", "/hop", USERS, hop_path),
     route(Method::Get, "/api/tenant", "/tenant", USERS, tenant),

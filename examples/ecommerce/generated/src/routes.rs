@@ -162,6 +162,28 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Undeclared,
             rate_limits: &[],
             handler: crate::orders::list_orders,
+            responses: ::std::option::Option::Some(
+                &[
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(200),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_list_orders_200_response,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(400),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(401),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                ],
+            ),
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Post,
@@ -184,9 +206,38 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                 required: true,
                 media_types: &["application/json"],
                 validators: &[("application/json", crate::orders::validate_new_order)],
+                forms: &[],
             },
             rate_limits: &[],
             handler: crate::orders::create_order,
+            responses: ::std::option::Option::Some(
+                &[
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(201),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_order,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(400),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(401),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(403),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                ],
+            ),
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Get,
@@ -208,6 +259,28 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Undeclared,
             rate_limits: &[],
             handler: crate::orders::get_order,
+            responses: ::std::option::Option::Some(
+                &[
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(200),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_order,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(401),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(404),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                ],
+            ),
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Patch,
@@ -229,10 +302,53 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Declared {
                 required: true,
                 media_types: &["application/json"],
-                validators: &[("application/json", crate::orders::validate_order_update)],
+                validators: &[
+                    ("application/json", crate::orders::validate_order_update),
+                ],
+                forms: &[],
             },
             rate_limits: &[],
             handler: crate::orders::update_order,
+            responses: ::std::option::Option::Some(
+                &[
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(200),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_order,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(400),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(401),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(403),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(404),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(409),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                ],
+            ),
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Post,
@@ -254,10 +370,47 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Declared {
                 required: true,
                 media_types: &["application/json"],
-                validators: &[("application/json", crate::orders::validate_cancellation)],
+                validators: &[
+                    ("application/json", crate::orders::validate_cancellation),
+                ],
+                forms: &[],
             },
             rate_limits: &[],
             handler: crate::orders::cancel_order,
+            responses: ::std::option::Option::Some(
+                &[
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(200),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_order,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(401),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(403),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(404),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(409),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                ],
+            ),
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Get,
@@ -279,6 +432,28 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Undeclared,
             rate_limits: &[],
             handler: crate::orders::list_order_items,
+            responses: ::std::option::Option::Some(
+                &[
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(200),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_list_order_items_200_response,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(401),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(404),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                ],
+            ),
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Get,
@@ -290,6 +465,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Undeclared,
             rate_limits: &[],
             handler: crate::payments::list_payment_methods,
+            responses: ::std::option::Option::None,
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Post,
@@ -320,9 +496,11 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                 validators: &[
                     ("application/json", crate::payments::validate_new_payment),
                 ],
+                forms: &[],
             },
             rate_limits: &[],
             handler: crate::payments::create_payment,
+            responses: ::std::option::Option::None,
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Get,
@@ -350,6 +528,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Undeclared,
             rate_limits: &[],
             handler: crate::payments::get_payment,
+            responses: ::std::option::Option::None,
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Post,
@@ -372,9 +551,11 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                 required: false,
                 media_types: &["application/json"],
                 validators: &[("application/json", crate::payments::validate_capture)],
+                forms: &[],
             },
             rate_limits: &[],
             handler: crate::payments::capture_payment,
+            responses: ::std::option::Option::None,
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Post,
@@ -400,10 +581,14 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Declared {
                 required: true,
                 media_types: &["application/json"],
-                validators: &[("application/json", crate::payments::validate_new_refund)],
+                validators: &[
+                    ("application/json", crate::payments::validate_new_refund),
+                ],
+                forms: &[],
             },
             rate_limits: &[],
             handler: crate::payments::create_refund,
+            responses: ::std::option::Option::None,
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Get,
@@ -415,6 +600,22 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Undeclared,
             rate_limits: &[],
             handler: crate::orders::list_products,
+            responses: ::std::option::Option::Some(
+                &[
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(200),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_list_products_200_response,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(400),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                ],
+            ),
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Get,
@@ -426,6 +627,22 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Undeclared,
             rate_limits: &[],
             handler: crate::orders::get_product,
+            responses: ::std::option::Option::Some(
+                &[
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(200),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_product,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(404),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                ],
+            ),
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Get,
@@ -437,6 +654,22 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Undeclared,
             rate_limits: &[],
             handler: crate::orders::get_product_review,
+            responses: ::std::option::Option::Some(
+                &[
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(200),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_get_product_review_200_response,
+                        ),
+                    },
+                    ::gateway_runtime::responses::ResponseSpec {
+                        status: ::gateway_runtime::responses::Status::Code(404),
+                        validate: ::std::option::Option::Some(
+                            crate::orders::validate_problem,
+                        ),
+                    },
+                ],
+            ),
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Get,
@@ -458,6 +691,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Undeclared,
             rate_limits: &[],
             handler: crate::users::list_users,
+            responses: ::std::option::Option::None,
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Post,
@@ -468,11 +702,37 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             auth: ::gateway_runtime::Auth::Public,
             body: ::gateway_runtime::BodySpec::Declared {
                 required: true,
-                media_types: &["application/json"],
+                media_types: &["application/json", "application/x-www-form-urlencoded"],
                 validators: &[("application/json", crate::users::validate_new_user)],
+                forms: &[
+                    (
+                        "application/x-www-form-urlencoded",
+                        &::gateway_runtime::form::FormBody {
+                            kind: ::gateway_runtime::form::FormKind::UrlEncoded,
+                            shape: &::gateway_runtime::styled::Shape::Object(
+                                &[
+                                    ("email", ::gateway_runtime::styled::Shape::String),
+                                    ("name", ::gateway_runtime::styled::Shape::String),
+                                    ("password", ::gateway_runtime::styled::Shape::String),
+                                    (
+                                        "marketing_opt_in",
+                                        ::gateway_runtime::styled::Shape::Boolean,
+                                    ),
+                                    ("locale", ::gateway_runtime::styled::Shape::String),
+                                ],
+                            ),
+                            required: &["email", "name", "password"],
+                            encoding: &[],
+                            validate: ::std::option::Option::Some(
+                                crate::users::validate_new_user,
+                            ),
+                        },
+                    ),
+                ],
             },
             rate_limits: &[0],
             handler: crate::users::create_user,
+            responses: ::std::option::Option::None,
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Get,
@@ -494,6 +754,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Undeclared,
             rate_limits: &[],
             handler: crate::users::get_user,
+            responses: ::std::option::Option::None,
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Delete,
@@ -515,6 +776,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Undeclared,
             rate_limits: &[],
             handler: crate::users::delete_user,
+            responses: ::std::option::Option::None,
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Patch,
@@ -537,9 +799,11 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                 required: true,
                 media_types: &["application/json"],
                 validators: &[("application/json", crate::users::validate_user_update)],
+                forms: &[],
             },
             rate_limits: &[],
             handler: crate::users::update_user,
+            responses: ::std::option::Option::None,
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Get,
@@ -561,6 +825,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             body: ::gateway_runtime::BodySpec::Undeclared,
             rate_limits: &[],
             handler: crate::users::list_addresses,
+            responses: ::std::option::Option::None,
         },
         ::gateway_runtime::Route {
             method: ::gateway_runtime::Method::Post,
@@ -583,9 +848,11 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                 required: true,
                 media_types: &["application/json"],
                 validators: &[("application/json", crate::users::validate_new_address)],
+                forms: &[],
             },
             rate_limits: &[],
             handler: crate::users::add_address,
+            responses: ::std::option::Option::None,
         },
     ],
     rate_limits: &[

@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# bench/validation.sh: what validating a JSON request body costs. The same ~1 KB order is
+# POSTed through a generated gateway to a route whose body has a schema (validated: parsed
+# once, checked by the generated validators, forwarded as sent) and to a route whose body
+# has none (streamed through unchecked), and through nginx as the reference proxy, all in
+# front of one fixed-response upstream on loopback.
+#
+# Reports, for each: requests/s, the proxy's CPU time per request (from /proc/<pid>/stat
+# utime+stime over the measured run), p50/p99, and the ratios. See bench/README.md.
+#
+# Usage: bench/validation.sh      (from anywhere; it cds to the repository root)
+# Knobs (environment): DURATION=10s WARMUP=3s CONNECTIONS=32 THREADS=1 ROUNDS=1
+#   PROXY_CPU=0 LOAD_CPU=1 UPSTREAM_CPU=1      cores for the proxies, wrk, the upstream
+#   BASE_PORT=18180                            ports BASE_PORT+1 .. +4 on 127.0.0.1
+#   CARGO_TARGET_DIR (default target/generated), CLI_TARGET_DIR (default target)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+DURATION=${DURATION:-10s}
+WARMUP=${WARMUP:-3s}
+CONNECTIONS=${CONNECTIONS:-32}
+THREADS=${THREADS:-1}
+ROUNDS=${ROUNDS:-1}
+PROXY_CPU=${PROXY_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+UPSTREAM_CPU=${UPSTREAM_CPU:-1}
+BASE_PORT=${BASE_PORT:-18180}
+UPSTREAM_PORT=$((BASE_PORT + 1))
+NGINX_PORT=$((BASE_PORT + 2))
+GATEWAY_PORT=$((BASE_PORT + 3))
+ADMIN_PORT=$((BASE_PORT + 4))
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target/generated}
+
+MANIFEST=bench/validation/gateway.yaml
+GENERATED=target/bench/validation-gateway
+GATEWAY_BIN=$CARGO_TARGET_DIR/release/validation-bench
+ORDER=$ROOT/bench/validation/order.json
+CHECKED=/orders
+UNCHECKED=/orders-unchecked
+
+# --- tools -------------------------------------------------------------------------------
+missing=0
+find_tool() { # name, hint
+    if command -v "$1" >/dev/null 2>&1; then
+        command -v "$1"
+    elif [ -x "/usr/sbin/$1" ]; then
+        echo "/usr/sbin/$1"
+    else
+        echo "missing: $1 ($2)" >&2
+        missing=1
+    fi
+}
+NGINX=$(find_tool nginx "apt-get install -y nginx-light   (or: apt-get install -y nginx)")
+WRK=$(find_tool wrk "apt-get install -y wrk")
+CURL=$(find_tool curl "apt-get install -y curl")
+TASKSET=$(find_tool taskset "apt-get install -y util-linux")
+find_tool cargo "https://rustup.rs" >/dev/null
+if [ "$missing" -ne 0 ]; then
+    echo "install the missing tools and run again; this script installs nothing" >&2
+    exit 2
+fi
+CLK_TCK=$(getconf CLK_TCK)
+
+# --- build -------------------------------------------------------------------------------
+echo "== generating $GENERATED"
+# The compiler builds in the workspace's own target folder, not the generated crates' one.
+CARGO_TARGET_DIR="${CLI_TARGET_DIR:-$ROOT/target}" \
+    cargo run -q -p gateway-cli -- generate --manifest "$MANIFEST" --runtime-path runtime >/dev/null
+echo "== building the bench gateway (release, CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
+cargo build --release --manifest-path "$GENERATED/Cargo.toml"
+[ -x "$GATEWAY_BIN" ] || { echo "no binary at $GATEWAY_BIN" >&2; exit 1; }
+
+# --- processes ---------------------------------------------------------------------------
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/gateway-bench.XXXXXX")
+PIDS=()
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# One nginx instance = one master (PID in PIDS) + one worker; all paths under $WORK.
+nginx_conf() { # name, http-block body
+    cat >"$WORK/$1.conf" <<EOF
+daemon off;
+master_process on;
+worker_processes 1;
+pid $WORK/$1.pid;
+error_log $WORK/$1-error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $WORK/$1-body;
+    proxy_temp_path $WORK/$1-proxy;
+    fastcgi_temp_path $WORK/$1-fastcgi;
+    uwsgi_temp_path $WORK/$1-uwsgi;
+    scgi_temp_path $WORK/$1-scgi;
+    keepalive_requests 1000000;
+    keepalive_timeout 60s;
+$2
+}
+EOF
+}
+
+# The upstream: a static 200 JSON answer to any POST.
+BODY='{"id":"ord_1","status":"accepted"}'
+nginx_conf upstream "
+    server {
+        listen 127.0.0.1:$UPSTREAM_PORT;
+        location / {
+            default_type application/json;
+            return 200 '$BODY';
+        }
+    }"
+
+# The reference proxy: nginx with a keepalive pool to the upstream.
+nginx_conf proxy "
+    upstream backend {
+        server 127.0.0.1:$UPSTREAM_PORT;
+        keepalive 64;
+    }
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";
+            proxy_set_header Host \$host;
+            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto \$scheme;
+            proxy_buffering on;
+            client_body_buffer_size 64k;
+        }
+    }"
+
+"$TASKSET" -c "$UPSTREAM_CPU" "$NGINX" -p "$WORK" -c "$WORK/upstream.conf" -e "$WORK/upstream-error.log" &
+UPSTREAM_PID=$!
+PIDS+=("$UPSTREAM_PID")
+"$TASKSET" -c "$PROXY_CPU" "$NGINX" -p "$WORK" -c "$WORK/proxy.conf" -e "$WORK/proxy-error.log" &
+NGINX_PID=$!
+PIDS+=("$NGINX_PID")
+
+UPSTREAM_URL=http://127.0.0.1:$UPSTREAM_PORT
+GATEWAY_LISTEN=127.0.0.1:$GATEWAY_PORT \
+GATEWAY_ADMIN_LISTEN=127.0.0.1:$ADMIN_PORT \
+GATEWAY_UPSTREAM_ORDERS=$UPSTREAM_URL \
+GATEWAY_LOG=warn \
+    "$TASKSET" -c "$PROXY_CPU" "$GATEWAY_BIN" >"$WORK/gateway.log" 2>&1 &
+GATEWAY_PID=$!
+PIDS+=("$GATEWAY_PID")
+
+wait_ok() { # url [post]
+    local i
+    for i in $(seq 1 100); do
+        if "$CURL" -fsS -o /dev/null ${2:+-H 'content-type: application/json' --data-binary "@$ORDER"} "$1" 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    echo "no 2xx from $1 after 10 s" >&2
+    for log in "$WORK"/*.log; do echo "--- $log" >&2; tail -n 20 "$log" >&2; done
+    exit 1
+}
+wait_ok "$UPSTREAM_URL/"
+wait_ok "http://127.0.0.1:$NGINX_PORT$CHECKED" post
+wait_ok "http://127.0.0.1:$ADMIN_PORT/healthz"
+wait_ok "http://127.0.0.1:$GATEWAY_PORT$CHECKED" post
+wait_ok "http://127.0.0.1:$GATEWAY_PORT$UNCHECKED" post
+# The gateway refuses what breaks the schema (proof that the checked route validates).
+status=$("$CURL" -s -o /dev/null -w '%{http_code}' -H 'content-type: application/json' \
+    --data-binary '{"customer":{},"items":[],"shipping":{}}' "http://127.0.0.1:$GATEWAY_PORT$CHECKED")
+[ "$status" = 400 ] || { echo "the checked route answered $status to an invalid order" >&2; exit 1; }
+
+# wrk POSTs the order.
+cat >"$WORK/post.lua" <<LUA
+local f = assert(io.open("$ORDER", "rb"))
+wrk.method = "POST"
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "application/json"
+LUA
+
+# The PIDs whose CPU counts for a proxy: the gateway process, or nginx's master + workers.
+proxy_pids() { # name
+    case "$1" in
+        gateway*) echo "$GATEWAY_PID" ;;
+        nginx) echo "$NGINX_PID" $(ps -o pid= --ppid "$NGINX_PID") ;;
+        upstream) echo "$UPSTREAM_PID" $(ps -o pid= --ppid "$UPSTREAM_PID") ;;
+    esac
+}
+cpu_ticks() { # pids...: utime+stime summed (threads included), in clock ticks
+    local total=0 pid stat
+    for pid in "$@"; do
+        stat=$(cat "/proc/$pid/stat")
+        stat=${stat##*) } # drop "pid (comm) ": comm may contain spaces
+        set -- $stat
+        # After the comm field: $1 = state (field 3), so utime (14) = $12, stime (15) = $13.
+        total=$((total + ${12} + ${13}))
+    done
+    echo "$total"
+}
+
+run_wrk() { # url duration outfile
+    "$TASKSET" -c "$LOAD_CPU" "$WRK" -t"$THREADS" -c"$CONNECTIONS" -d"$2" -s "$WORK/post.lua" --latency "$1" >"$3"
+}
+
+declare -A RPS CPU_US P50 P99
+measure() { # name port round route
+    local name=$1 url="http://127.0.0.1:$2$4" out="$WORK/wrk-$1-$3.txt"
+    local pids before after requests seconds rps cpu_us busy up_pids up_before up_after up_us
+    pids=$(proxy_pids "$name")
+    up_pids=$(proxy_pids upstream)
+    run_wrk "$url" "$WARMUP" /dev/null
+    before=$(cpu_ticks $pids)
+    up_before=$(cpu_ticks $up_pids)
+    run_wrk "$url" "$DURATION" "$out"
+    after=$(cpu_ticks $pids)
+    up_after=$(cpu_ticks $up_pids)
+    if grep -q 'Non-2xx' "$out"; then
+        echo "error: $name answered non-2xx responses:" >&2
+        cat "$out" >&2
+        exit 1
+    fi
+    requests=$(awk '/requests in/ {print $1}' "$out")
+    seconds=$(awk '/requests in/ {sub(/s,$/, "", $4); print $4}' "$out")
+    rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
+    cpu_us=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$requests" \
+        'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
+    up_us=$(awk -v t=$((up_after - up_before)) -v hz="$CLK_TCK" -v n="$requests" \
+        'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
+    busy=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v s="$seconds" \
+        'BEGIN { printf "%.0f", 100 * t / hz / s }')
+    RPS[$name]=$rps
+    CPU_US[$name]=$cpu_us
+    P50[$name]=$(awk '$1 == "50%" {print $2}' "$out")
+    P99[$name]=$(awk '$1 == "99%" {print $2}' "$out")
+    printf '%-11s round %d: %10s req/s  %7s us CPU/req  p50 %-8s p99 %-8s proxy CPU %3s%% of a core, upstream %5s us CPU/req (%d requests)\n' \
+        "$name" "$3" "$rps" "$cpu_us" "${P50[$name]}" "${P99[$name]}" "$busy" "$up_us" "$requests"
+}
+
+echo "== $(date -u +%Y-%m-%dT%H:%M:%SZ) $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); proxies on CPU $PROXY_CPU, wrk on $LOAD_CPU, upstream on $UPSTREAM_CPU"
+echo "== wrk -t$THREADS -c$CONNECTIONS -d$DURATION (after a $WARMUP warm-up) POST $(wc -c <"$ORDER") bytes of JSON"
+for round in $(seq 1 "$ROUNDS"); do
+    measure nginx "$NGINX_PORT" "$round" "$CHECKED"
+    measure gateway-off "$GATEWAY_PORT" "$round" "$UNCHECKED"
+    measure gateway-on "$GATEWAY_PORT" "$round" "$CHECKED"
+    awk -v on="${CPU_US[gateway-on]}" -v off="${CPU_US[gateway-off]}" -v n="${CPU_US[nginx]}" \
+        'BEGIN { printf "round %d: CPU per request, validation on/off %.3f (%+.1f%%), on/nginx %.2f, off/nginx %.2f\n", '"$round"', on / off, 100 * (on / off - 1), on / n, off / n }'
+done
