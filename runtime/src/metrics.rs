@@ -118,6 +118,8 @@ pub(crate) struct Metrics {
     openapi: Series,
     unmatched: Series,
     in_flight: AtomicI64,
+    /// Rate-limit refusals and the shared store's failures.
+    pub(crate) rate_limits: crate::ratelimit::Counters,
 }
 
 impl Metrics {
@@ -127,6 +129,7 @@ impl Metrics {
             openapi: Series::new(),
             unmatched: Series::new(),
             in_flight: AtomicI64::new(0),
+            rate_limits: crate::ratelimit::Counters::new(gateway.rate_limits),
         }
     }
 
@@ -281,6 +284,12 @@ impl Metrics {
                 }
             }
         }
+
+        self.rate_limits.render(
+            &mut out,
+            gateway.rate_limits,
+            matches!(gateway.rate_limit_store, crate::Store::Redis(_)),
+        );
 
         family(
             &mut out,

@@ -456,6 +456,8 @@ mod tests {
             routes,
             rate_limits: &[],
             schemes: &[],
+            rate_limit_store: crate::Store::Memory,
+            trusted_proxies: &[],
         }
     }
 
