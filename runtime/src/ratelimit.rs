@@ -556,6 +556,9 @@ impl Counters {
     /// gateway's, in the order these counters were made for.
     pub(crate) fn render(&self, out: &mut String, policies: &[RateLimit], shared_store: bool) {
         use std::fmt::Write as _;
+        if policies.is_empty() {
+            return;
+        }
         let escaped = crate::metrics::Escaped;
         let _ = writeln!(
             out,

@@ -1049,6 +1049,29 @@ mod tests {
     }
 
     #[test]
+    fn the_store_url_comes_from_the_variable_the_manifest_names() {
+        static STORE: crate::RedisStore = crate::RedisStore {
+            url_env: "SHOP_REDIS",
+            timeout: Duration::from_millis(50),
+        };
+        static SHARED: Gateway = Gateway {
+            rate_limit_store: crate::Store::Redis(&STORE),
+            ..GATEWAY
+        };
+        let vars = |name: &str| Ok((name == "SHOP_REDIS").then(|| "redis://r:6379".to_owned()));
+        let settings = Settings::read(&SHARED, vars).unwrap();
+        assert_eq!(
+            settings.rate_limit_store_url.as_deref(),
+            Some("redis://r:6379")
+        );
+        // The memory store reads no variable.
+        assert_eq!(
+            Settings::read(&GATEWAY, vars).unwrap().rate_limit_store_url,
+            None
+        );
+    }
+
+    #[test]
     fn bad_shutdown_timeouts_are_refused() {
         for bad in ["-1", "soon", "NaN", "inf", "1e30"] {
             assert!(read(&[("GATEWAY_SHUTDOWN_TIMEOUT", bad)]).is_err(), "{bad}");
