@@ -71,7 +71,7 @@ variant() { # name, store
         examples/ecommerce/gateway.yaml >"$OUT/$1/gateway.yaml"
     grep -q "rate_limit: bench" "$OUT/$1/gateway.yaml"
     cargo run -q -p gateway-cli -- generate --manifest "$OUT/$1/gateway.yaml" \
-        --out "$OUT/$1/crate" --runtime-path ../../../../runtime >"$OUT/$1/generate.log" 2>&1 ||
+        --out "target/bench-ratelimit/$1/crate" --runtime-path runtime >"$OUT/$1/generate.log" 2>&1 ||
         { cat "$OUT/$1/generate.log" >&2; exit 1; }
     echo "== building bench-$1 (release, CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
     cargo build -q --release --manifest-path "$OUT/$1/crate/Cargo.toml"

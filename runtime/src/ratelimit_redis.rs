@@ -101,9 +101,11 @@ impl Shared {
                 error.kind()
             )
         })?;
+        // The check's own timeout (`store.timeout`) answers the request; the connection's
+        // longer one only clears what a hung server never answered.
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(store.timeout))
-            .set_response_timeout(Some(store.timeout))
+            .set_response_timeout(Some(store.timeout.saturating_mul(2)))
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(BACKOFF)
             .set_number_of_retries(2);

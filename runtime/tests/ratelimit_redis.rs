@@ -367,6 +367,36 @@ async fn redis_outage_follows_on_store_failure_and_recovery_shares_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_store_times_out_and_the_policies_decide() {
+    let redis = RedisServer::start();
+    let upstream = mock("a").await;
+    let gw = replica(&SHARED, &upstream, &redis).await;
+    assert_eq!(tenant(&gw, "/api/deny", "t").await.status, 200);
+    // Connected, then frozen: the next check gets no answer and gives up after the
+    // store's timeout (a connection refused would be an error instead).
+    redis.pause();
+    tenant(&gw, "/api/deny", "t").await.problem(503);
+    assert_eq!(tenant(&gw, "/api/allow", "t").await.status, 200);
+    redis.resume();
+    let text = metrics(&gw).await;
+    assert!(
+        sample(
+            &text,
+            "gateway_rate_limit_store_errors_total{reason=\"timeout\"}"
+        ) >= 1,
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "gateway_rate_limit_store_errors_total{reason=\"error\"}"
+        ),
+        0,
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn several_policies_are_all_or_nothing_in_one_script() {
     let redis = RedisServer::start();
     let upstream = mock("a").await;
