@@ -20,6 +20,10 @@ pub struct Gateway {
     pub routes: Vec<Route>,
     /// The rate-limit policies routes refer to, in the manifest's order.
     pub rate_limits: Vec<RateLimit>,
+    /// Where the rate limits are counted.
+    pub rate_limit_store: RateLimitStore,
+    /// CIDR blocks of the proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<String>,
     /// The security schemes the manifest configures and the specs declare.
     pub schemes: Vec<Scheme>,
     /// The public OpenAPI document (3.0.3) served at `/openapi.json`.
@@ -104,6 +108,8 @@ pub struct RateLimit {
     pub period_secs: u64,
     pub burst: u64,
     pub key: RateKey,
+    /// `on_store_failure: deny` (else `allow`).
+    pub deny_on_store_failure: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -111,6 +117,21 @@ pub enum RateKey {
     Ip,
     /// Lower-case header name.
     Header(String),
+    /// The verified identity (API-key consumer or token `sub`).
+    Consumer,
+    /// A claim of the verified token.
+    Claim(String),
+}
+
+/// Where the rate limits are counted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RateLimitStore {
+    Memory,
+    /// Redis, at the URL in this environment variable (read at start).
+    Redis {
+        url_env: String,
+        timeout_ms: u64,
+    },
 }
 
 /// A service's CORS policy.

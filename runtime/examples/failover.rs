@@ -76,6 +76,8 @@ static GATEWAY: Gateway = Gateway {
     routes: &ROUTES,
     rate_limits: &[],
     schemes: &[],
+    rate_limit_store: gateway_runtime::Store::Memory,
+    trusted_proxies: &[],
 };
 
 async fn instance(name: &'static str) -> (String, tokio::task::JoinHandle<()>) {

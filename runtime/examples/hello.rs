@@ -59,6 +59,8 @@ static GATEWAY: Gateway = Gateway {
     routes: &ROUTES,
     rate_limits: &[],
     schemes: &[],
+    rate_limit_store: gateway_runtime::Store::Memory,
+    trusted_proxies: &[],
 };
 
 fn main() -> ExitCode {

@@ -244,11 +244,15 @@ impl Verifiers {
         let mut set = Vec::new();
         let mut strip_authorization = false;
         let mut consumer = None;
+        let mut claims = None;
         for credential in granted {
             set.extend(credential.forward);
             strip_authorization |= credential.strip_authorization;
             if consumer.is_none() {
                 consumer = credential.subject;
+            }
+            if claims.is_none() {
+                claims = credential.claims;
             }
         }
         Authenticated {
@@ -256,6 +260,7 @@ impl Verifiers {
             set,
             strip_authorization,
             consumer,
+            claims,
         }
     }
 }
@@ -270,6 +275,8 @@ pub struct Authenticated {
     pub strip_authorization: bool,
     /// The API key's consumer, or the token's `sub`.
     pub consumer: Option<String>,
+    /// The verified claims of the first token that granted access.
+    pub claims: Option<Claims>,
 }
 
 impl Authenticated {
@@ -357,7 +364,12 @@ struct Credential {
     forward: Vec<(HeaderName, HeaderValue)>,
     strip_authorization: bool,
     subject: Option<String>,
+    /// A token's verified claims (rate limits may count by one).
+    claims: Option<Claims>,
 }
+
+/// The verified claims of a token, shared rather than copied.
+pub type Claims = std::sync::Arc<serde_json::Map<String, serde_json::Value>>;
 
 impl Verifier {
     fn verify(
@@ -557,6 +569,7 @@ fn verify_jwt(
             .get("sub")
             .and_then(|s| s.as_str())
             .map(str::to_owned),
+        claims: Some(std::sync::Arc::new(claims)),
     })
 }
 
@@ -654,6 +667,7 @@ fn verify_api_key(
             forward: Vec::new(),
             strip_authorization: false,
             subject: Some(consumer.to_owned()),
+            claims: None,
         }),
         None => Err(Failure::Invalid("the API key is not known")),
     }

@@ -20,8 +20,10 @@ pub mod upstream;
 
 mod access;
 mod admin;
+mod client_ip;
 mod metrics;
 mod proxy;
+mod ratelimit_redis;
 mod router;
 mod server;
 mod traceparent;
@@ -30,7 +32,7 @@ pub use body::BodySpec;
 pub use cors::Cors;
 pub use params::{Errors, Forward, Request, UpstreamPath};
 pub use problem::{FieldError, Problem};
-pub use ratelimit::{RateKey, RateLimit};
+pub use ratelimit::{OnStoreFailure, RateKey, RateLimit, RedisStore, Store};
 pub use server::{Config, DEFAULT_ADMIN_LISTEN, DEFAULT_SHUTDOWN_TIMEOUT, StartError, run, serve};
 pub use uuid::Uuid;
 
@@ -55,6 +57,11 @@ pub struct Gateway {
     pub rate_limits: &'static [RateLimit],
     /// The security schemes the manifest configures, which `Requirement::scheme` names.
     pub schemes: &'static [auth::Scheme],
+    /// Where the rate limits are counted (`rate_limits.store`).
+    pub rate_limit_store: Store,
+    /// `gateway.trusted_proxies`: CIDR blocks (`10.0.0.0/8`, `::1/128`) of the proxies
+    /// whose `X-Forwarded-For` tells the client's address.
+    pub trusted_proxies: &'static [&'static str],
 }
 
 /// One backend service and its upstream settings.

@@ -120,6 +120,8 @@ pub(crate) struct Metrics {
     in_flight: AtomicI64,
     /// Response validation (`responses.rs`).
     pub(crate) responses: crate::responses::Counters,
+    /// Rate-limit refusals and the shared store's failures.
+    pub(crate) rate_limits: crate::ratelimit::Counters,
 }
 
 impl Metrics {
@@ -130,6 +132,7 @@ impl Metrics {
             unmatched: Series::new(),
             in_flight: AtomicI64::new(0),
             responses: crate::responses::Counters::new(gateway),
+            rate_limits: crate::ratelimit::Counters::new(gateway.rate_limits),
         }
     }
 
@@ -286,6 +289,11 @@ impl Metrics {
         }
 
         self.responses.render(gateway, &mut out);
+        self.rate_limits.render(
+            &mut out,
+            gateway.rate_limits,
+            matches!(gateway.rate_limit_store, crate::Store::Redis(_)),
+        );
 
         family(
             &mut out,

@@ -11,11 +11,16 @@
 //! entry whose TAT has passed is idle (forgetting it changes nothing), so [`Limiter::sweep`]
 //! (run every few seconds by the server) drops it; a full shard first drops its idle
 //! entries and, if it is still full, the eighth of its entries closest to idle.
+//!
+//! With `store: { redis: ... }` every replica checks the same GCRA state in Redis instead
+//! ([`crate::ratelimit_redis`]); these in-memory limiters then only decide for the
+//! policies that fall back to them while the store cannot be reached.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::net::IpAddr;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
@@ -32,15 +37,111 @@ pub struct RateLimit {
     pub burst: u64,
     /// What tells clients apart.
     pub key: RateKey,
+    /// What the policy decides while the shared store cannot be reached (the memory
+    /// store never fails).
+    pub on_store_failure: OnStoreFailure,
 }
 
 /// What a policy counts requests by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RateKey {
-    /// The TCP peer address (proxies in front of the gateway are not looked through).
+    /// The client's address: the TCP peer, or when the peer is a trusted proxy, the
+    /// right-most untrusted address of `X-Forwarded-For` (see [`crate::client_ip`]).
     Ip,
     /// The value of this request header (lower case); requests without it share one key.
     Header(&'static str),
+    /// The verified identity: the API key's consumer or the token's `sub`. Requests
+    /// without one (a public route, a token without `sub`) are counted by [`RateKey::Ip`].
+    Consumer,
+    /// The value of this claim of the verified token; requests without it are counted by
+    /// [`RateKey::Ip`].
+    Claim(&'static str),
+}
+
+/// What a policy does when the shared store fails (an error, or no answer in time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnStoreFailure {
+    /// Decide with this replica's in-memory limiter (each replica then allows the whole
+    /// limit on its own until the store is back).
+    #[default]
+    Allow,
+    /// Refuse with 503 and `Retry-After`: the limit can not be checked.
+    Deny,
+}
+
+/// Where the GCRA state of every policy is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    /// In each gateway process.
+    Memory,
+    /// In one Redis server that every replica shares.
+    Redis(&'static RedisStore),
+}
+
+/// `rate_limits.store.redis` of the manifest.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RedisStore {
+    /// The environment variable holding the URL (`redis://[user:password@]host:port/db`),
+    /// read at start: the URL may carry a password, so it is never compiled in.
+    pub url_env: &'static str,
+    /// The longest a check waits for Redis before the policy's `on_store_failure`
+    /// decides.
+    pub timeout: Duration,
+}
+
+/// Who is asking: what a policy's key is taken from.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller<'a> {
+    /// The client's address (already resolved through trusted proxies).
+    pub ip: IpAddr,
+    pub headers: &'a HeaderMap,
+    /// The verified identity, on routes that require credentials.
+    pub identity: Option<&'a crate::auth::Authenticated>,
+}
+
+/// The part of a request a policy counts by: a kind tag and its value.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(crate) enum KeyValue<'a> {
+    Ip(IpAddr),
+    /// (kind tag, value).
+    Text(u8, std::borrow::Cow<'a, [u8]>),
+}
+
+impl RateKey {
+    /// The value this key takes for `caller`; a missing identity or claim falls back to
+    /// the client's address.
+    pub(crate) fn value<'a>(self, caller: &Caller<'a>) -> KeyValue<'a> {
+        use std::borrow::Cow;
+        match self {
+            RateKey::Ip => KeyValue::Ip(caller.ip),
+            RateKey::Header(name) => KeyValue::Text(
+                b'h',
+                Cow::Borrowed(
+                    caller
+                        .headers
+                        .get(name)
+                        .map_or(&b""[..], HeaderValue::as_bytes),
+                ),
+            ),
+            RateKey::Consumer => match caller.identity.and_then(|i| i.consumer.as_deref()) {
+                Some(consumer) => KeyValue::Text(b'c', Cow::Borrowed(consumer.as_bytes())),
+                None => KeyValue::Ip(caller.ip),
+            },
+            RateKey::Claim(claim) => {
+                let value = caller
+                    .identity
+                    .and_then(|i| i.claims.as_ref())
+                    .and_then(|claims| claims.get(claim));
+                match value {
+                    None | Some(serde_json::Value::Null) => KeyValue::Ip(caller.ip),
+                    Some(serde_json::Value::String(text)) => {
+                        KeyValue::Text(b'j', Cow::Owned(text.as_bytes().to_vec()))
+                    }
+                    Some(other) => KeyValue::Text(b'j', Cow::Owned(other.to_string().into_bytes())),
+                }
+            }
+        }
+    }
 }
 
 /// Shards per policy.
@@ -108,9 +209,8 @@ pub const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset
 /// The state of one policy: GCRA over a sharded map of key hashes.
 pub struct Limiter {
     pub policy: &'static RateLimit,
-    header: Option<HeaderName>,
     /// Emission interval, nanoseconds.
-    interval: u64,
+    pub(crate) interval: u64,
     /// `burst * interval`, nanoseconds.
     tolerance: u64,
     hasher: RandomState,
@@ -150,13 +250,8 @@ impl Limiter {
     pub fn new(policy: &'static RateLimit) -> Limiter {
         let period = u64::try_from(policy.period.as_nanos()).unwrap_or(u64::MAX);
         let interval = (period / policy.count.max(1)).max(1);
-        let header = match policy.key {
-            RateKey::Ip => None,
-            RateKey::Header(name) => HeaderName::from_bytes(name.as_bytes()).ok(),
-        };
         Limiter {
             policy,
-            header,
             interval,
             tolerance: interval.saturating_mul(policy.burst.max(1)),
             hasher: RandomState::new(),
@@ -164,14 +259,18 @@ impl Limiter {
         }
     }
 
-    /// The key hash of a request.
+    /// The key hash of a request without a verified identity.
     pub fn key(&self, client_ip: IpAddr, headers: &HeaderMap) -> u64 {
-        match &self.header {
-            None => self.hasher.hash_one(client_ip),
-            Some(name) => self
-                .hasher
-                .hash_one(headers.get(name).map_or(&b""[..], HeaderValue::as_bytes)),
-        }
+        self.key_for(&Caller {
+            ip: client_ip,
+            headers,
+            identity: None,
+        })
+    }
+
+    /// The key hash of a request.
+    pub fn key_for(&self, caller: &Caller<'_>) -> u64 {
+        self.hasher.hash_one(self.policy.key.value(caller))
     }
 
     /// The key hash of raw bytes (tests and benchmarks).
@@ -259,32 +358,118 @@ fn ceil_secs(nanos: u64) -> u64 {
     nanos.div_ceil(1_000_000_000)
 }
 
-/// Every policy of a gateway, with one clock.
+/// Every policy of a gateway, with one clock, and the shared store if there is one.
 #[derive(Debug)]
 pub struct Limiters {
     start: Instant,
     pub limiters: Vec<Limiter>,
+    shared: Option<crate::ratelimit_redis::Shared>,
+}
+
+/// What the policies of a route decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Checked: the quota of the policy with the fewest requests left, or of the one that
+    /// refused (then `retry_after` is set), and that policy's name.
+    Checked(Quota, &'static str),
+    /// The store failed and this policy says `on_store_failure: deny`; retry after this
+    /// many seconds.
+    Unavailable(&'static str, u64),
 }
 
 impl Limiters {
+    /// In-memory limiters only.
     pub fn new(policies: &'static [RateLimit]) -> Limiters {
         Limiters {
             start: Instant::now(),
             limiters: policies.iter().map(Limiter::new).collect(),
+            shared: None,
         }
+    }
+
+    /// The limiters of `gateway`, with its shared store at `url` (read from the
+    /// environment variable the manifest names, never compiled in). Connecting happens on
+    /// the first check, so a store that is down at start delays nothing. Must be called
+    /// inside a tokio runtime.
+    pub fn for_gateway(
+        gateway: &'static crate::Gateway,
+        url: Option<&str>,
+    ) -> Result<Limiters, String> {
+        let mut limiters = Limiters::new(gateway.rate_limits);
+        if let Store::Redis(store) = gateway.rate_limit_store
+            && !gateway.rate_limits.is_empty()
+        {
+            let url = url.filter(|url| !url.trim().is_empty()).ok_or_else(|| {
+                format!(
+                    "rate_limits.store: environment variable {} (the Redis URL) is not set",
+                    store.url_env
+                )
+            })?;
+            limiters.shared = Some(crate::ratelimit_redis::Shared::new(
+                gateway.name,
+                store,
+                url.trim(),
+            )?);
+        }
+        Ok(limiters)
     }
 
     pub fn now(&self) -> u64 {
         u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
-    /// Checks every policy of a route; all must pass. A refusal gives back what the
-    /// policies before it took. `None` when the route has no policy.
-    pub fn check(
+    /// Checks every policy of a route; all must pass. `None` when the route has no
+    /// policy. Refused and unavailable decisions are counted in `counters`.
+    pub async fn check(
         &self,
         policies: &[usize],
-        client_ip: IpAddr,
-        headers: &HeaderMap,
+        caller: &Caller<'_>,
+        counters: &Counters,
+    ) -> Option<Verdict> {
+        let verdict = match &self.shared {
+            None => self
+                .check_locally(policies, caller)
+                .map(|(q, p)| Verdict::Checked(q, p)),
+            Some(shared) => match shared
+                .check(&self.limiters, policies, caller, counters, self.start)
+                .await
+            {
+                Ok(checked) => checked.map(|(q, p)| Verdict::Checked(q, p)),
+                Err(backoff) => {
+                    // The store failed: every policy falls back on its own setting.
+                    let mut denied = None;
+                    for &index in policies {
+                        let Some(limiter) = self.limiters.get(index) else {
+                            continue;
+                        };
+                        let deny = limiter.policy.on_store_failure == OnStoreFailure::Deny;
+                        counters.fell_back(index, deny);
+                        if deny && denied.is_none() {
+                            denied = Some(limiter.policy.name);
+                        }
+                    }
+                    match denied {
+                        Some(policy) => Some(Verdict::Unavailable(policy, backoff)),
+                        None => self
+                            .check_locally(policies, caller)
+                            .map(|(q, p)| Verdict::Checked(q, p)),
+                    }
+                }
+            },
+        };
+        if let Some(Verdict::Checked(quota, name)) = verdict
+            && quota.retry_after.is_some()
+        {
+            counters.limited(self.limiters.iter().position(|l| l.policy.name == name));
+        }
+        verdict
+    }
+
+    /// The in-memory check: a refusal gives back what the policies before it took.
+    fn check_locally(
+        &self,
+        policies: &[usize],
+        caller: &Caller<'_>,
     ) -> Option<(Quota, &'static str)> {
         let now = self.now();
         let mut outcome: Option<(Quota, &'static str)> = None;
@@ -292,7 +477,7 @@ impl Limiters {
             let Some(limiter) = self.limiters.get(index) else {
                 continue;
             };
-            let key = limiter.key(client_ip, headers);
+            let key = limiter.key_for(caller);
             let quota = limiter.check_at(key, now);
             let refused = quota.retry_after.is_some();
             // The headers describe the policy with the fewest requests left.
@@ -302,7 +487,7 @@ impl Limiters {
             if refused {
                 for &before in &policies[..position] {
                     if let Some(earlier) = self.limiters.get(before) {
-                        earlier.refund(earlier.key(client_ip, headers), now);
+                        earlier.refund(earlier.key_for(caller), now);
                     }
                 }
                 return Some((quota, limiter.policy.name));
@@ -319,6 +504,112 @@ impl Limiters {
     }
 }
 
+/// The answer of a policy with `on_store_failure: deny` while the store fails: 503, since
+/// the limit could not be checked (429 would tell the client it went over its limit,
+/// which nobody knows), with `Retry-After` for when the store is tried again.
+pub fn store_unavailable(policy: &str, retry_after: u64) -> crate::Problem {
+    crate::Problem::new(
+        http::StatusCode::SERVICE_UNAVAILABLE,
+        "rate-limit-unavailable",
+        "Service unavailable",
+        format!("rate limit `{policy}` cannot be checked right now; retry in {retry_after} s"),
+    )
+    .with_header(http::header::RETRY_AFTER, HeaderValue::from(retry_after))
+}
+
+/// The rate-limit counters of `/metrics`: refusals by policy, and how the shared store
+/// fared.
+#[derive(Debug)]
+pub struct Counters {
+    /// Per policy: 429s.
+    limited: Vec<AtomicU64>,
+    /// Per policy: checks decided without the store, by `on_store_failure` (allow, deny).
+    fallbacks: Vec<[AtomicU64; 2]>,
+    /// Store calls that failed: (timeout, error).
+    pub(crate) store_timeouts: AtomicU64,
+    pub(crate) store_errors: AtomicU64,
+}
+
+impl Counters {
+    pub fn new(policies: &[RateLimit]) -> Counters {
+        Counters {
+            limited: policies.iter().map(|_| AtomicU64::new(0)).collect(),
+            fallbacks: policies.iter().map(|_| Default::default()).collect(),
+            store_timeouts: AtomicU64::new(0),
+            store_errors: AtomicU64::new(0),
+        }
+    }
+
+    fn limited(&self, policy: Option<usize>) {
+        if let Some(counter) = policy.and_then(|i| self.limited.get(i)) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn fell_back(&self, policy: usize, deny: bool) {
+        if let Some(counters) = self.fallbacks.get(policy) {
+            counters[usize::from(deny)].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Appends the Prometheus families (text format 0.0.4); `policies` are the
+    /// gateway's, in the order these counters were made for.
+    pub(crate) fn render(&self, out: &mut String, policies: &[RateLimit], shared_store: bool) {
+        use std::fmt::Write as _;
+        if policies.is_empty() {
+            return;
+        }
+        let escaped = crate::metrics::Escaped;
+        let _ = writeln!(
+            out,
+            "# HELP gateway_rate_limited_total Requests refused with 429, by the rate-limit policy that refused them.\n# TYPE gateway_rate_limited_total counter"
+        );
+        for (policy, counter) in policies.iter().zip(&self.limited) {
+            let value = counter.load(Ordering::Relaxed);
+            if value > 0 {
+                let _ = writeln!(
+                    out,
+                    "gateway_rate_limited_total{{policy=\"{}\"}} {value}",
+                    escaped(policy.name)
+                );
+            }
+        }
+        if !shared_store {
+            return;
+        }
+        let _ = writeln!(
+            out,
+            "# HELP gateway_rate_limit_store_errors_total Calls to the shared rate-limit store that failed, by reason (timeout, error).\n# TYPE gateway_rate_limit_store_errors_total counter"
+        );
+        for (reason, counter) in [
+            ("timeout", &self.store_timeouts),
+            ("error", &self.store_errors),
+        ] {
+            let _ = writeln!(
+                out,
+                "gateway_rate_limit_store_errors_total{{reason=\"{reason}\"}} {}",
+                counter.load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP gateway_rate_limit_store_fallbacks_total Policy checks decided without the shared store (it failed or is backed off), by policy and on_store_failure (allow: the local limiter decided; deny: refused with 503).\n# TYPE gateway_rate_limit_store_fallbacks_total counter"
+        );
+        for (policy, counters) in policies.iter().zip(&self.fallbacks) {
+            for (action, counter) in ["allow", "deny"].iter().zip(counters) {
+                let value = counter.load(Ordering::Relaxed);
+                if value > 0 {
+                    let _ = writeln!(
+                        out,
+                        "gateway_rate_limit_store_fallbacks_total{{policy=\"{}\",on_store_failure=\"{action}\"}} {value}",
+                        escaped(policy.name)
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,6 +622,7 @@ mod tests {
         period: Duration::from_secs(60),
         burst: 5,
         key: RateKey::Ip,
+        on_store_failure: OnStoreFailure::Allow,
     };
 
     #[test]

@@ -338,6 +338,8 @@ mod tests {
         }],
         rate_limits: &[],
         schemes: &[],
+        rate_limit_store: crate::Store::Memory,
+        trusted_proxies: &[],
     };
 
     /// A writer into a shared buffer, for the log lines of one test.

@@ -458,6 +458,8 @@ mod tests {
             routes,
             rate_limits: &[],
             schemes: &[],
+            rate_limit_store: crate::Store::Memory,
+            trusted_proxies: &[],
         }
     }
 

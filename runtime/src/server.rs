@@ -36,11 +36,12 @@ use crate::access::{Exchange, ObservedBody, Progress};
 use crate::admin::{self, AdminState};
 use crate::auth::{Authenticated, Verifiers};
 use crate::body;
+use crate::client_ip::TrustedProxies;
 use crate::metrics::{Metrics, Slot};
 use crate::params::{Forward, Request, parse_query};
 use crate::problem::{FieldError, PROBLEM_JSON, Problem};
 use crate::proxy::{self, LimitedBody, ResponseBody, X_REQUEST_ID};
-use crate::ratelimit::{self, Limiters, Quota};
+use crate::ratelimit::{self, Caller, Limiters, Quota, Verdict};
 use crate::router::{self, Endpoint, Router};
 use crate::upstream::{self, Upstreams};
 use crate::{Auth, Cors, Gateway, Method};
@@ -96,6 +97,9 @@ pub struct Config {
     /// After shutdown is asked for, how long in-flight requests may take before their
     /// connections are closed.
     pub shutdown_timeout: Duration,
+    /// The URL of the shared rate-limit store (`rate_limits.store.redis`), read from the
+    /// environment variable the manifest names; required when the gateway has one.
+    pub rate_limit_store_url: Option<String>,
 }
 
 impl Config {
@@ -106,11 +110,13 @@ impl Config {
             admin_listener,
             upstreams: BTreeMap::new(),
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            rate_limit_store_url: None,
         }
     }
 
-    /// Reads `GATEWAY_LISTEN`, `GATEWAY_ADMIN_LISTEN`, `GATEWAY_UPSTREAM_<SERVICE>` and
-    /// `GATEWAY_SHUTDOWN_TIMEOUT`, and binds both listeners.
+    /// Reads `GATEWAY_LISTEN`, `GATEWAY_ADMIN_LISTEN`, `GATEWAY_UPSTREAM_<SERVICE>`,
+    /// `GATEWAY_SHUTDOWN_TIMEOUT` and the rate-limit store's URL variable, and binds both
+    /// listeners.
     pub async fn from_env(gateway: &'static Gateway) -> Result<Config, StartError> {
         let settings = Settings::read(gateway, env_var)?;
         let listener = bind("GATEWAY_LISTEN", &settings.listen).await?;
@@ -120,6 +126,7 @@ impl Config {
             admin_listener,
             upstreams: settings.upstreams,
             shutdown_timeout: settings.shutdown_timeout,
+            rate_limit_store_url: settings.rate_limit_store_url,
         })
     }
 }
@@ -131,6 +138,7 @@ struct Settings {
     admin_listen: String,
     upstreams: BTreeMap<String, Vec<String>>,
     shutdown_timeout: Duration,
+    rate_limit_store_url: Option<String>,
 }
 
 impl Settings {
@@ -166,11 +174,16 @@ impl Settings {
                     ))
                 })?,
         };
+        let rate_limit_store_url = match gateway.rate_limit_store {
+            crate::Store::Memory => None,
+            crate::Store::Redis(store) => var(store.url_env)?,
+        };
         Ok(Settings {
             listen,
             admin_listen,
             upstreams,
             shutdown_timeout,
+            rate_limit_store_url,
         })
     }
 }
@@ -285,6 +298,7 @@ pub(crate) struct State {
     pub(crate) metrics: Arc<Metrics>,
     limiters: Arc<Limiters>,
     verifiers: Verifiers,
+    trusted_proxies: TrustedProxies,
 }
 
 /// Serves `gateway` on the listeners of `config` until `shutdown` completes, then stops
@@ -303,6 +317,12 @@ pub async fn serve(
     let router = Router::new(gateway).map_err(|error| StartError::new(error.to_string()))?;
     check_table(gateway)?;
     let verifiers = Verifiers::load_from_env(gateway.schemes).map_err(StartError::new)?;
+    let trusted_proxies =
+        TrustedProxies::parse(gateway.trusted_proxies).map_err(StartError::new)?;
+    let limiters = Arc::new(
+        Limiters::for_gateway(gateway, config.rate_limit_store_url.as_deref())
+            .map_err(StartError::new)?,
+    );
     let upstreams = Arc::new(Upstreams::new(gateway, &config.upstreams).map_err(StartError::new)?);
     let metrics = Arc::new(Metrics::new(gateway));
     let listen = config.listener.local_addr().ok();
@@ -332,7 +352,6 @@ pub async fn serve(
         metrics: metrics.clone(),
         upstreams: upstreams.clone(),
     });
-    let limiters = Arc::new(Limiters::new(gateway.rate_limits));
     // Idle keys are forgotten every few seconds; the task ends with `serve`.
     let _sweeper = (!gateway.rate_limits.is_empty()).then(|| {
         let limiters = limiters.clone();
@@ -352,6 +371,7 @@ pub async fn serve(
         metrics,
         limiters,
         verifiers,
+        trusted_proxies,
     });
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -498,9 +518,9 @@ async fn serve_public(
                 let state = state.clone();
                 let builder = builder.clone();
                 let watcher = graceful.watcher();
-                let client_ip = peer.ip();
+                let peer = peer.ip();
                 connections.spawn(async move {
-                    let service = service_fn(move |request| handle(state.clone(), client_ip, request));
+                    let service = service_fn(move |request| handle(state.clone(), peer, request));
                     let connection = builder.serve_connection(TokioIo::new(stream), service);
                     if let Err(error) = watcher.watch(connection).await {
                         debug!(%error, "connection ended with an error");
@@ -538,14 +558,20 @@ async fn accept_failed(error: std::io::Error) {
     tokio::time::sleep(ACCEPT_BACKOFF).await;
 }
 
-/// One request on the public listener. Its [`Exchange`] goes into the response body,
-/// which counts and logs the request when it ends.
+/// One request on the public listener from TCP peer `peer`. Its [`Exchange`] goes into
+/// the response body, which counts and logs the request when it ends.
 async fn handle(
     state: Arc<State>,
-    client_ip: IpAddr,
+    peer: IpAddr,
     request: http::Request<Incoming>,
 ) -> Result<Response<ObservedBody>, Infallible> {
     let request_id = request_id(request.headers());
+    // The peer, or behind trusted proxies the address they say they served.
+    let client_ip = if state.trusted_proxies.is_empty() {
+        peer
+    } else {
+        state.trusted_proxies.client_ip(peer, request.headers())
+    };
     // Answers to preflights carry their own CORS headers (none when refused).
     let preflight = request.method() == http::Method::OPTIONS
         && request
@@ -561,6 +587,7 @@ async fn handle(
     let result = dispatch(
         &exchange.state,
         client_ip,
+        peer,
         request,
         &request_id,
         &mut exchange.progress,
@@ -616,6 +643,7 @@ enum Decision {
 async fn dispatch(
     state: &State,
     client_ip: IpAddr,
+    peer: IpAddr,
     request: http::Request<Incoming>,
     request_id: &HeaderValue,
     progress: &mut Progress,
@@ -626,7 +654,7 @@ async fn dispatch(
     // `Connection` go now, not after validation.
     proxy::strip_hop_by_hop(&mut parts.headers);
     let has_body = !body.is_end_stream();
-    let (index, forward) = match decide(state, &parts, has_body, client_ip, quota) {
+    let (index, forward) = match decide(state, &parts, has_body, client_ip, quota).await {
         Decision::Forward(index, forward, authenticated) => {
             if let Some(authenticated) = authenticated {
                 authenticated.apply(&mut parts.headers);
@@ -708,7 +736,9 @@ async fn dispatch(
         forward.path,
         parts,
         body,
-        client_ip,
+        // `X-Forwarded-For` gets the peer appended: the list trusted proxies wrote, plus
+        // the hop that reached the gateway.
+        peer,
         request_id,
         &mut progress.attempt,
     )
@@ -756,7 +786,8 @@ async fn read_whole(mut body: Incoming, limit: u64) -> Result<Bytes, Problem> {
 
 /// Routing, auth, rate limits and the generated handler: everything that reads the
 /// request head only. `quota` receives the outcome of the route's rate limits, if any.
-fn decide(
+/// Async only for a shared rate-limit store; with the memory store nothing waits.
+async fn decide(
     state: &State,
     parts: &http::request::Parts,
     has_body: bool,
@@ -806,15 +837,28 @@ fn decide(
     }
     // Unlimited routes skip this entirely. Every request of a limited route counts,
     // valid or not; a refused one is never forwarded.
-    if !route.rate_limits.is_empty()
-        && let Some((outcome, policy)) =
-            state
-                .limiters
-                .check(route.rate_limits, client_ip, &parts.headers)
-    {
-        *quota = Some(outcome);
-        if let Some(after) = outcome.retry_after {
-            return Decision::Problem(slot, Problem::too_many_requests(policy, after));
+    if !route.rate_limits.is_empty() {
+        let caller = Caller {
+            ip: client_ip,
+            headers: &parts.headers,
+            identity: authenticated.as_ref(),
+        };
+        let counters = &state.metrics.rate_limits;
+        match state
+            .limiters
+            .check(route.rate_limits, &caller, counters)
+            .await
+        {
+            None => {}
+            Some(Verdict::Checked(outcome, policy)) => {
+                *quota = Some(outcome);
+                if let Some(after) = outcome.retry_after {
+                    return Decision::Problem(slot, Problem::too_many_requests(policy, after));
+                }
+            }
+            Some(Verdict::Unavailable(policy, after)) => {
+                return Decision::Problem(slot, ratelimit::store_unavailable(policy, after));
+            }
         }
     }
     if let Err(at) = router::decode_params(&mut params) {
@@ -984,6 +1028,8 @@ mod tests {
         routes: &[] as &[Route],
         rate_limits: &[],
         schemes: &[],
+        rate_limit_store: crate::Store::Memory,
+        trusted_proxies: &[],
     };
 
     fn read(vars: &[(&str, &str)]) -> Result<Settings, StartError> {
@@ -1025,6 +1071,29 @@ mod tests {
         );
         assert!(settings.upstreams["orders"].is_empty());
         assert_eq!(settings.shutdown_timeout, Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn the_store_url_comes_from_the_variable_the_manifest_names() {
+        static STORE: crate::RedisStore = crate::RedisStore {
+            url_env: "SHOP_REDIS",
+            timeout: Duration::from_millis(50),
+        };
+        static SHARED: Gateway = Gateway {
+            rate_limit_store: crate::Store::Redis(&STORE),
+            ..GATEWAY
+        };
+        let vars = |name: &str| Ok((name == "SHOP_REDIS").then(|| "redis://r:6379".to_owned()));
+        let settings = Settings::read(&SHARED, vars).unwrap();
+        assert_eq!(
+            settings.rate_limit_store_url.as_deref(),
+            Some("redis://r:6379")
+        );
+        // The memory store reads no variable.
+        assert_eq!(
+            Settings::read(&GATEWAY, vars).unwrap().rate_limit_store_url,
+            None
+        );
     }
 
     #[test]

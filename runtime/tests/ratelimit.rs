@@ -10,7 +10,8 @@ use std::time::Duration;
 use gateway_runtime::params::{Forward, Request};
 use gateway_runtime::ratelimit::Limiter;
 use gateway_runtime::{
-    Auth, BodySpec, Gateway, Method, Problem, RateKey, RateLimit, Route, UpstreamPath,
+    Auth, BodySpec, Gateway, Method, OnStoreFailure, Problem, RateKey, RateLimit, Route,
+    UpstreamPath,
 };
 use http::HeaderMap;
 use support::*;
@@ -27,6 +28,7 @@ static POLICIES: [RateLimit; 3] = [
         period: Duration::from_secs(60),
         burst: 3,
         key: RateKey::Ip,
+        on_store_failure: OnStoreFailure::Allow,
     },
     RateLimit {
         name: "by-tenant",
@@ -34,6 +36,7 @@ static POLICIES: [RateLimit; 3] = [
         period: Duration::from_secs(60),
         burst: 2,
         key: RateKey::Header("x-tenant"),
+        on_store_failure: OnStoreFailure::Allow,
     },
     RateLimit {
         name: "wide",
@@ -41,6 +44,7 @@ static POLICIES: [RateLimit; 3] = [
         period: Duration::from_secs(60),
         burst: 5,
         key: RateKey::Ip,
+        on_store_failure: OnStoreFailure::Allow,
     },
 ];
 

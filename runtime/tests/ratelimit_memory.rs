@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use gateway_runtime::ratelimit::{Limiter, MAX_KEYS, MAX_TABLE_BYTES};
-use gateway_runtime::{RateKey, RateLimit};
+use gateway_runtime::{OnStoreFailure, RateKey, RateLimit};
 
 struct Counting;
 
@@ -37,6 +37,7 @@ static POLICY: RateLimit = RateLimit {
     period: Duration::from_secs(60),
     burst: 20,
     key: RateKey::Ip,
+    on_store_failure: OnStoreFailure::Allow,
 };
 
 #[test]

@@ -378,6 +378,8 @@ static GATEWAY: Gateway = Gateway {
     routes: &ROUTES,
     rate_limits: &[],
     schemes: &[],
+    rate_limit_store: gateway_runtime::Store::Memory,
+    trusted_proxies: &[],
 };
 
 /// A gateway whose service `name` has `instances` (the others have none).

@@ -175,6 +175,10 @@ pub fn emit(gateway: &Gateway, runtime: &RuntimeDep) -> Result<Files, String> {
         routes => minijinja::Value::from(minijinja::value::Serde(&routes)),
         services => minijinja::Value::from(minijinja::value::Serde(&services)),
         secrets => minijinja::Value::from(minijinja::value::Serde(&secrets(gateway))),
+        store_env => match &gateway.rate_limit_store {
+            crate::ir::RateLimitStore::Redis { url_env, .. } => Some(url_env.clone()),
+            crate::ir::RateLimitStore::Memory => None,
+        },
         port => port,
         admin_port => "9090",
         max_body => gateway.max_body,

@@ -11,8 +11,8 @@ use quote::{format_ident, quote};
 
 use crate::ir::{
     Auth, Bound, BoundValue, Constraints, EnumType, Gateway, KeySource, Param, ParamIn, ParamShape,
-    ParamStyle, ParamType, Piece, RateKey, RateLimit, ResponseStatus, Route, Scalar, Scheme,
-    SchemeKind, Segment, Service,
+    ParamStyle, ParamType, Piece, RateKey, RateLimit, RateLimitStore, ResponseStatus, Route,
+    Scalar, Scheme, SchemeKind, Segment, Service,
 };
 
 fn ident(name: &str) -> Ident {
@@ -72,6 +72,22 @@ pub fn routes_rs(gateway: &Gateway) -> TokenStream {
     let routes = gateway.routes.iter().map(|r| route_entry(gateway, r));
     let rate_limits = gateway.rate_limits.iter().map(rate_limit_entry);
     let schemes = gateway.schemes.iter().map(scheme_entry);
+    let store = match &gateway.rate_limit_store {
+        RateLimitStore::Memory => quote!(::gateway_runtime::Store::Memory),
+        RateLimitStore::Redis {
+            url_env,
+            timeout_ms,
+        } => {
+            let timeout = Literal::u64_unsuffixed(*timeout_ms);
+            quote! {
+                ::gateway_runtime::Store::Redis(&::gateway_runtime::RedisStore {
+                    url_env: #url_env,
+                    timeout: ::std::time::Duration::from_millis(#timeout),
+                })
+            }
+        }
+    };
+    let trusted_proxies = &gateway.trusted_proxies;
     quote! {
         #![doc = " The route table: every public route, its service and its compiled auth decision."]
 
@@ -86,6 +102,8 @@ pub fn routes_rs(gateway: &Gateway) -> TokenStream {
             routes: &[#(#routes),*],
             rate_limits: &[#(#rate_limits),*],
             schemes: &[#(#schemes),*],
+            rate_limit_store: #store,
+            trusted_proxies: &[#(#trusted_proxies),*],
         };
     }
 }
@@ -166,6 +184,13 @@ fn rate_limit_entry(policy: &RateLimit) -> TokenStream {
     let key = match &policy.key {
         RateKey::Ip => quote!(::gateway_runtime::RateKey::Ip),
         RateKey::Header(header) => quote!(::gateway_runtime::RateKey::Header(#header)),
+        RateKey::Consumer => quote!(::gateway_runtime::RateKey::Consumer),
+        RateKey::Claim(claim) => quote!(::gateway_runtime::RateKey::Claim(#claim)),
+    };
+    let on_store_failure = if policy.deny_on_store_failure {
+        quote!(Deny)
+    } else {
+        quote!(Allow)
     };
     quote! {
         ::gateway_runtime::RateLimit {
@@ -174,6 +199,7 @@ fn rate_limit_entry(policy: &RateLimit) -> TokenStream {
             period: ::std::time::Duration::from_secs(#period),
             burst: #burst,
             key: #key,
+            on_store_failure: ::gateway_runtime::OnStoreFailure::#on_store_failure,
         }
     }
 }

@@ -41,6 +41,20 @@ pub struct Manifest {
     /// `gateway.validate_responses`: check upstream responses against the specs (a
     /// service may override it).
     pub validate_responses: bool,
+    /// `rate_limits.store`.
+    pub rate_limit_store: RateLimitStore,
+    /// `gateway.trusted_proxies`: CIDR blocks, normalized (`10.0.0.0/8`).
+    pub trusted_proxies: Vec<String>,
+}
+
+/// Where rate limits are counted (docs/manifest.md, "Rate limits").
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum RateLimitStore {
+    /// In each gateway process.
+    #[default]
+    Memory,
+    /// In one Redis shared by every replica; its URL is read from `url_env` at start.
+    Redis { url_env: String, timeout: Duration },
 }
 
 /// One entry of `auth`: how to verify the credentials of a spec's security scheme.
@@ -89,6 +103,8 @@ pub struct RateLimitPolicy {
     /// Requests at once; defaults to `count`.
     pub burst: u64,
     pub key: RateKey,
+    /// `on_store_failure: deny`; `false` is `allow`, the default.
+    pub deny_on_store_failure: bool,
 }
 
 /// What a policy counts requests by.
@@ -97,6 +113,10 @@ pub enum RateKey {
     Ip,
     /// A request header, lower-cased.
     Header(String),
+    /// The verified identity: API-key consumer or token `sub`.
+    Consumer,
+    /// A claim of the verified token.
+    Claim(String),
 }
 
 #[derive(Debug, Clone)]
@@ -198,6 +218,8 @@ struct RawGateway {
     cors: Option<RawCors>,
     rate_limit: Option<String>,
     validate_responses: Option<bool>,
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -273,12 +295,29 @@ struct RawPolicy {
     rate: String,
     burst: Option<u64>,
     key: Option<String>,
+    on_store_failure: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    redis: RawRedis,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRedis {
+    url_env: String,
+    timeout: Option<String>,
 }
 
 const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
 const DEFAULT_MAX_BODY: u64 = 1 << 20;
 const DEFAULT_CONNECT: Duration = Duration::from_secs(1);
 const DEFAULT_REQUEST: Duration = Duration::from_secs(30);
+/// How long a rate-limit check waits for Redis, by default and at most.
+const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_millis(50);
+const MAX_STORE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Context for turning raw values into domain values with located diagnostics.
 struct Ctx<'a> {
@@ -469,9 +508,11 @@ pub fn parse(file: &Path, text: &str, diags: &mut Diagnostics) -> Option<Manifes
     let mut gateway_cors = None;
     let mut gateway_rate_limit = None;
     let mut validate_responses = false;
+    let mut trusted_proxies = Vec::new();
     if let Some(gateway) = gateway {
         gateway_rate_limit = gateway.rate_limit;
         validate_responses = gateway.validate_responses.unwrap_or(false);
+        trusted_proxies = trusted(&gateway.trusted_proxies, &mut ctx);
         if valid_crate_name(&gateway.name) {
             name = gateway.name;
         } else {
@@ -518,10 +559,13 @@ pub fn parse(file: &Path, text: &str, diags: &mut Diagnostics) -> Option<Manifes
 
     let mut policies = Vec::new();
     let mut rate_limits = Vec::new();
+    let mut rate_limit_store = RateLimitStore::Memory;
     if let Some(value) = sections.shift_remove("rate_limits")
         && let Some(raw) = ctx.part::<RawRateLimits>("/rate_limits", value)
     {
-        store(raw.store.as_ref(), &mut ctx);
+        if let Some(store) = raw.store.and_then(|value| store(value, &mut ctx)) {
+            rate_limit_store = store;
+        }
         for (policy_name, policy) in raw.policies {
             let pointer = pointer_push("/rate_limits/policies", &policy_name);
             if let Some(policy) = rate_limit(&policy_name, &pointer, policy, &mut ctx) {
@@ -647,6 +691,8 @@ pub fn parse(file: &Path, text: &str, diags: &mut Diagnostics) -> Option<Manifes
         rate_limits,
         rate_limit: gateway_rate_limit,
         validate_responses,
+        rate_limit_store,
+        trusted_proxies,
     })
 }
 
@@ -1034,28 +1080,99 @@ fn jwt_config(name: &str, pointer: &str, raw: RawJwt, ctx: &mut Ctx<'_>) -> Opti
     })
 }
 
-/// `rate_limits.store`: only `memory` (the default) is implemented.
-fn store(raw: Option<&serde_yaml::Value>, ctx: &mut Ctx<'_>) {
-    match raw {
-        None => {}
-        Some(serde_yaml::Value::String(s)) if s == "memory" => {}
-        Some(serde_yaml::Value::Mapping(map))
-            if map.keys().any(|k| k.as_str() == Some("redis")) =>
-        {
-            ctx.error(
-                "gateway::manifest::unsupported_store",
-                "/rate_limits/store",
-                "the redis store is not supported yet".into(),
-                "use `store: memory` (limits are then counted by each replica on its own)",
-            );
-        }
-        Some(_) => ctx.error(
-            "gateway::manifest::invalid_value",
-            "/rate_limits/store",
-            "`store` must be `memory`".into(),
-            "`memory` counts in each gateway process; a shared `redis` store is not supported yet",
-        ),
+/// `rate_limits.store`: `memory` (the default) or `{ redis: { url_env, timeout } }`.
+fn store(raw: serde_yaml::Value, ctx: &mut Ctx<'_>) -> Option<RateLimitStore> {
+    const POINTER: &str = "/rate_limits/store";
+    if raw.as_str() == Some("memory") {
+        return Some(RateLimitStore::Memory);
     }
+    if !raw.is_mapping() {
+        ctx.error(
+            "gateway::manifest::invalid_store",
+            POINTER,
+            "`store` must be `memory` or `{ redis: { url_env: <VARIABLE> } }`".into(),
+            "`memory` counts in each gateway process; `redis` shares the limits between replicas",
+        );
+        return None;
+    }
+    let raw: RawStore = ctx.part(POINTER, raw)?;
+    let errors_before = ctx.diags.list.len();
+    let url_env = raw.redis.url_env.trim().to_owned();
+    if !is_env_name(&url_env) {
+        ctx.error(
+            "gateway::manifest::invalid_store",
+            "/rate_limits/store/redis/url_env",
+            format!("`{}` is not an environment variable name", raw.redis.url_env),
+            "name the variable that holds the URL, e.g. `url_env: REDIS_URL`; the URL may hold a password, so it is read at start and never compiled in",
+        );
+    }
+    let mut timeout = DEFAULT_STORE_TIMEOUT;
+    if let Some(text) = &raw.redis.timeout {
+        let pointer = "/rate_limits/store/redis/timeout";
+        match units::duration(text) {
+            Ok(t) if !t.is_zero() && t <= MAX_STORE_TIMEOUT => timeout = t,
+            Ok(_) => ctx.error(
+                "gateway::manifest::invalid_store",
+                pointer,
+                format!("a store timeout of `{text}` is out of range"),
+                "a rate-limit check waits at most this long for Redis: between 1ms and 1s (default 50ms)",
+            ),
+            Err(message) => ctx.error(
+                "gateway::manifest::invalid_duration",
+                pointer,
+                message,
+                "durations are written like `50ms` or `1s`",
+            ),
+        }
+    }
+    (ctx.diags.list.len() == errors_before).then_some(RateLimitStore::Redis { url_env, timeout })
+}
+
+/// An environment variable name as shells write them.
+fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `gateway.trusted_proxies`: CIDR blocks or single addresses, normalized to blocks.
+fn trusted(blocks: &[String], ctx: &mut Ctx<'_>) -> Vec<String> {
+    let mut normalized = Vec::new();
+    for (i, block) in blocks.iter().enumerate() {
+        match cidr(block) {
+            Some(block) => normalized.push(block),
+            None => ctx.error(
+                "gateway::manifest::invalid_trusted_proxy",
+                &format!("/gateway/trusted_proxies/{i}"),
+                format!("`{block}` is not a CIDR block"),
+                "write an address with a prefix length, e.g. `10.0.0.0/8` or `fd00::/8`, or a single address",
+            ),
+        }
+    }
+    normalized
+}
+
+/// `10.1.2.3/8` -> `10.1.2.3/8` (the runtime masks it); a bare address gets its full
+/// length.
+fn cidr(text: &str) -> Option<String> {
+    let text = text.trim();
+    let (address, bits) = match text.split_once('/') {
+        Some((address, bits)) => (address, Some(bits)),
+        None => (text, None),
+    };
+    let address: std::net::IpAddr = address.parse().ok()?;
+    let max = if address.is_ipv4() { 32 } else { 128 };
+    let bits = match bits {
+        // Digits only: `+8` or ` 8` are not prefix lengths.
+        Some(bits) if !bits.is_empty() && bits.bytes().all(|b| b.is_ascii_digit()) => {
+            bits.parse::<u8>().ok()?
+        }
+        Some(_) => return None,
+        None => max,
+    };
+    (bits <= max).then(|| format!("{address}/{bits}"))
 }
 
 /// Checks one rate-limit policy; `None` (with diagnostics) when it is unusable.
@@ -1090,6 +1207,19 @@ fn rate_limit(
         None | Some("ip") => Some(RateKey::Ip),
         Some(key) => rate_key(key, &format!("{pointer}/key"), ctx),
     };
+    let deny_on_store_failure = match raw.on_store_failure.as_deref() {
+        None | Some("allow") => false,
+        Some("deny") => true,
+        Some(other) => {
+            ctx.error(
+                "gateway::manifest::invalid_value",
+                &format!("{pointer}/on_store_failure"),
+                format!("`on_store_failure: {other}` is neither `allow` nor `deny`"),
+                "`allow` (the default) falls back to each replica's own limiter while the store fails; `deny` answers 503",
+            );
+            false
+        }
+    };
     if ctx.diags.list.len() > errors_before {
         return None;
     }
@@ -1100,6 +1230,7 @@ fn rate_limit(
         period,
         burst: raw.burst.unwrap_or(count),
         key: key?,
+        deny_on_store_failure,
     })
 }
 
@@ -1117,24 +1248,37 @@ fn rate_key(key: &str, pointer: &str, ctx: &mut Ctx<'_>) -> Option<RateKey> {
         );
         return None;
     }
-    let needs_auth = ["consumer", "client", "sub"].contains(&key)
-        || key.starts_with("claim:")
-        || key.starts_with("jwt:");
-    if needs_auth {
-        ctx.error(
-            "gateway::manifest::invalid_rate_key",
-            pointer,
-            format!("`key: {key}` counts by the caller's verified identity, which rate limits cannot use yet"),
-            "count by `ip` or by `header:<name>` for now",
-        );
-    } else {
-        ctx.error(
-            "gateway::manifest::invalid_rate_key",
-            pointer,
-            format!("`{key}` is not a rate-limit key"),
-            "use `ip` (the default) or `header:<name>`",
-        );
+    if key == "consumer" {
+        return Some(RateKey::Consumer);
     }
+    if let Some(claim) = key.strip_prefix("claim:") {
+        let claim = claim.trim();
+        if !claim.is_empty() {
+            return Some(RateKey::Claim(claim.to_owned()));
+        }
+        ctx.error(
+            "gateway::manifest::invalid_rate_key",
+            pointer,
+            format!("`{key}` does not name a claim"),
+            "write `claim:<name>`, e.g. `claim:tenant`",
+        );
+        return None;
+    }
+    let help = match key {
+        "client" | "sub" | "user" => {
+            "the verified identity (API-key consumer or token `sub`) is `consumer`".to_owned()
+        }
+        _ if key.starts_with("jwt:") => "a token's claim is `claim:<name>`".to_owned(),
+        _ => did_you_mean(key, ["ip", "consumer"]).unwrap_or_else(|| {
+            "use `ip` (the default), `consumer`, `claim:<name>` or `header:<name>`".to_owned()
+        }),
+    };
+    ctx.error(
+        "gateway::manifest::invalid_rate_key",
+        pointer,
+        format!("`{key}` is not a rate-limit key"),
+        &help,
+    );
     None
 }
 
@@ -1445,6 +1589,7 @@ mod tests {
                     period: Duration::from_secs(60),
                     burst: 100,
                     key: RateKey::Ip,
+                    deny_on_store_failure: false,
                 },
                 RateLimitPolicy {
                     name: "keyed".into(),
@@ -1452,8 +1597,49 @@ mod tests {
                     period: Duration::from_secs(1),
                     burst: 30,
                     key: RateKey::Header("x-api-key".into()),
+                    deny_on_store_failure: false,
                 },
             ]
+        );
+    }
+
+    #[test]
+    fn shared_store_identity_keys_and_trusted_proxies() {
+        let text = "version: 1\ngateway: {name: shop, trusted_proxies: ['10.0.0.0/8', '::1', '192.168.0.7/32']}\nrate_limits:\n  store: {redis: {url_env: REDIS_URL, timeout: 80ms}}\n  policies:\n    per-consumer: {rate: 10/s, key: consumer, on_store_failure: deny}\n    per-tenant: {rate: 10/s, key: 'claim:tenant', on_store_failure: allow}\nservices:\n  users:\n    spec: u.yaml\n    upstream: {urls: ['http://x']}\n";
+        let (manifest, diags) = check(text);
+        assert!(diags.is_empty(), "{diags:?}");
+        let manifest = manifest.unwrap();
+        assert_eq!(
+            manifest.rate_limit_store,
+            RateLimitStore::Redis {
+                url_env: "REDIS_URL".into(),
+                timeout: Duration::from_millis(80)
+            }
+        );
+        assert_eq!(
+            manifest.trusted_proxies,
+            ["10.0.0.0/8", "::1/128", "192.168.0.7/32"]
+        );
+        let keys: Vec<_> = manifest
+            .rate_limits
+            .iter()
+            .map(|p| (p.key.clone(), p.deny_on_store_failure))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                (RateKey::Consumer, true),
+                (RateKey::Claim("tenant".into()), false)
+            ]
+        );
+        // The default store and timeout.
+        let (manifest, _) = check(&text.replace(", timeout: 80ms", ""));
+        assert_eq!(
+            manifest.unwrap().rate_limit_store,
+            RateLimitStore::Redis {
+                url_env: "REDIS_URL".into(),
+                timeout: DEFAULT_STORE_TIMEOUT
+            }
         );
     }
 

@@ -12,7 +12,7 @@ use std::path::Path;
 use crate::diag::{Diagnostic, Diagnostics, Location, pointer_push};
 pub use manifest::{
     AuthKind, AuthScheme, JwtConfig, KeySource, Manifest, OperationPolicy, RateKey,
-    RateLimitPolicy, ServiceConfig,
+    RateLimitPolicy, RateLimitStore, ServiceConfig,
 };
 pub use sources::Sources;
 pub use spec::LoadedSpec;

@@ -105,9 +105,21 @@ pub fn lower(loaded: &Loaded, diags: &mut Diagnostics) -> Option<Gateway> {
             key: match &p.key {
                 crate::load::RateKey::Ip => RateKey::Ip,
                 crate::load::RateKey::Header(name) => RateKey::Header(name.clone()),
+                crate::load::RateKey::Consumer => RateKey::Consumer,
+                crate::load::RateKey::Claim(name) => RateKey::Claim(name.clone()),
             },
+            deny_on_store_failure: p.deny_on_store_failure,
         })
         .collect();
+    let rate_limit_store = match &manifest.rate_limit_store {
+        crate::load::RateLimitStore::Memory => crate::ir::RateLimitStore::Memory,
+        crate::load::RateLimitStore::Redis { url_env, timeout } => {
+            crate::ir::RateLimitStore::Redis {
+                url_env: url_env.clone(),
+                timeout_ms: duration_ms(*timeout),
+            }
+        }
+    };
     Some(Gateway {
         name: manifest.name.clone(),
         listen: manifest.listen.clone(),
@@ -115,6 +127,8 @@ pub fn lower(loaded: &Loaded, diags: &mut Diagnostics) -> Option<Gateway> {
         services,
         routes,
         rate_limits,
+        rate_limit_store,
+        trusted_proxies: manifest.trusted_proxies.clone(),
         schemes,
         openapi,
     })

@@ -280,6 +280,8 @@ pub static GATEWAY: Gateway = Gateway {
     routes: &ROUTES,
     rate_limits: &[],
     schemes: &SCHEMES,
+    rate_limit_store: gateway_runtime::Store::Memory,
+    trusted_proxies: &[],
 };
 
 /// The same routes with a 1000-byte body limit.
@@ -436,16 +438,27 @@ pub async fn start(
     upstreams: &[(&str, Vec<String>)],
     shutdown_timeout: Duration,
 ) -> Running {
+    start_configured(gateway, |config| {
+        config.shutdown_timeout = shutdown_timeout;
+        config.upstreams = upstreams
+            .iter()
+            .map(|(name, urls)| ((*name).to_owned(), urls.clone()))
+            .collect();
+    })
+    .await
+}
+
+/// Starts `gateway` in-process with a configuration `edit` adjusts.
+pub async fn start_configured(
+    gateway: &'static Gateway,
+    edit: impl FnOnce(&mut Config),
+) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let admin = admin_listener.local_addr().unwrap();
     let mut config = Config::new(listener, admin_listener);
-    config.shutdown_timeout = shutdown_timeout;
-    config.upstreams = upstreams
-        .iter()
-        .map(|(name, urls)| ((*name).to_owned(), urls.clone()))
-        .collect();
+    edit(&mut config);
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(gateway_runtime::serve(gateway, config, async move {
         let _ = stopped.await;

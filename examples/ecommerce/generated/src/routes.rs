@@ -862,6 +862,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             period: ::std::time::Duration::from_secs(60),
             burst: 5,
             key: ::gateway_runtime::RateKey::Ip,
+            on_store_failure: ::gateway_runtime::OnStoreFailure::Allow,
         },
     ],
     schemes: &[
@@ -906,4 +907,6 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             ),
         },
     ],
+    rate_limit_store: ::gateway_runtime::Store::Memory,
+    trusted_proxies: &[],
 };
