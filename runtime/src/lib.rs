@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod body;
 pub mod cors;
+pub mod discovery;
 pub mod json;
 pub mod params;
 pub mod problem;
@@ -24,6 +25,7 @@ mod traceparent;
 
 pub use body::BodySpec;
 pub use cors::Cors;
+pub use discovery::{Discovery, DnsRecord};
 pub use params::{Errors, Forward, Request, UpstreamPath};
 pub use problem::{FieldError, Problem};
 pub use ratelimit::{RateKey, RateLimit};
@@ -62,6 +64,8 @@ pub struct Service {
     pub env: &'static str,
     /// Base URLs of the instances (`http://host:port/optional/prefix`).
     pub urls: &'static [&'static str],
+    /// Instances found in DNS instead of `urls` (the environment override still wins).
+    pub discovery: Option<&'static Discovery>,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
     /// Its CORS policy; `None`: cross-origin requests get no CORS headers, and

@@ -14,6 +14,7 @@ use std::time::Duration;
 use http::StatusCode;
 
 use crate::Gateway;
+use crate::discovery::Resolutions;
 use crate::proxy::Upstreams;
 
 /// Status classes `1xx` to `5xx`.
@@ -118,6 +119,8 @@ pub(crate) struct Metrics {
     openapi: Series,
     unmatched: Series,
     in_flight: AtomicI64,
+    /// DNS resolutions of discovered services (counted by `discovery`).
+    pub(crate) discovery: std::sync::Arc<Resolutions>,
 }
 
 impl Metrics {
@@ -127,6 +130,7 @@ impl Metrics {
             openapi: Series::new(),
             unmatched: Series::new(),
             in_flight: AtomicI64::new(0),
+            discovery: std::sync::Arc::new(Resolutions::new(gateway)),
         }
     }
 
@@ -296,13 +300,14 @@ impl Metrics {
                         let _ = writeln!(
                             out,
                             "gateway_upstream_attempts_total{{service=\"{service}\",instance=\"{}\",outcome=\"{}\"}} {value}",
-                            Escaped(instance),
+                            Escaped(&instance),
                             outcome.as_str()
                         );
                     }
                 }
             }
         }
+        self.discovery.render(&mut out);
         out
     }
 

@@ -13,6 +13,7 @@ use std::fmt::{self, Write as _};
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
@@ -136,6 +137,8 @@ pub(crate) struct Attempt {
 /// One instance of a service, parsed once at start.
 #[derive(Debug)]
 struct Instance {
+    /// The base URL it was parsed from.
+    url: String,
     authority: Authority,
     /// The `Host` sent upstream.
     host: HeaderValue,
@@ -170,6 +173,7 @@ impl Instance {
             .map_err(|_| bad("has a host that is not a valid header value"))?;
         let prefix = uri.path().trim_end_matches('/').to_owned();
         Ok(Instance {
+            url: url.to_owned(),
             authority,
             host,
             prefix,
@@ -207,7 +211,8 @@ impl Instance {
 /// One service's instances, balancer and pooled client.
 pub(crate) struct Upstream {
     pub(crate) service: &'static Service,
-    instances: Vec<Instance>,
+    /// An immutable snapshot, replaced whole when discovery changes the set.
+    instances: RwLock<Arc<Vec<Arc<Instance>>>>,
     next: AtomicUsize,
     client: Client<HttpConnector, LimitedBody>,
 }
@@ -225,7 +230,7 @@ impl Upstream {
     fn new(service: &'static Service, urls: &[String]) -> Result<Upstream, String> {
         let instances = urls
             .iter()
-            .map(|url| Instance::parse(service.name, url))
+            .map(|url| Instance::parse(service.name, url).map(Arc::new))
             .collect::<Result<Vec<_>, _>>()?;
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
@@ -237,7 +242,7 @@ impl Upstream {
             .build(connector);
         Ok(Upstream {
             service,
-            instances,
+            instances: RwLock::new(Arc::new(instances)),
             next: AtomicUsize::new(0),
             client,
         })
@@ -248,36 +253,70 @@ impl Upstream {
     }
 
     pub(crate) fn has_instances(&self) -> bool {
-        !self.instances.is_empty()
+        !self.snapshot().is_empty()
+    }
+
+    /// The current instance set.
+    fn snapshot(&self) -> Arc<Vec<Arc<Instance>>> {
+        // A poisoned lock still holds a whole snapshot: writers only swap the `Arc`.
+        self.instances
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Replaces the instance set (DNS discovery). Instances whose URL stays keep their
+    /// counters; nothing changes if any URL is invalid.
+    pub(crate) fn set_urls(&self, urls: &[String]) -> Result<(), String> {
+        let current = self.snapshot();
+        let next = urls
+            .iter()
+            .map(|url| match current.iter().find(|i| i.url == *url) {
+                Some(kept) => Ok(kept.clone()),
+                None => Instance::parse(self.service.name, url).map(Arc::new),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        *self
+            .instances
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(next);
+        Ok(())
     }
 
     /// Round robin over the instances.
-    fn pick(&self) -> Option<(usize, &Instance)> {
-        if self.instances.is_empty() {
+    fn pick(&self) -> Option<(usize, Arc<Instance>)> {
+        let instances = self.snapshot();
+        if instances.is_empty() {
             return None;
         }
-        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.instances.len();
-        self.instances.get(index).map(|instance| (index, instance))
-    }
-
-    /// The `host:port` of an instance, for logs.
-    pub(crate) fn instance_name(&self, index: usize) -> Option<&str> {
-        self.instances
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % instances.len();
+        instances
             .get(index)
-            .map(|instance| instance.authority.as_str())
+            .map(|instance| (index, instance.clone()))
     }
 
-    /// Each instance's `host:port` with its attempt counts by outcome.
-    pub(crate) fn attempts(
-        &self,
-    ) -> impl Iterator<Item = (&str, impl Iterator<Item = (Outcome, u64)>)> {
-        self.instances.iter().map(|instance| {
-            let counts = Outcome::ALL
-                .iter()
-                .zip(&instance.attempts)
-                .map(|(outcome, count)| (*outcome, count.load(Ordering::Relaxed)));
-            (instance.authority.as_str(), counts)
-        })
+    /// The `host:port` of an instance, for logs (of the current set: an index picked
+    /// before discovery changed the set may name another instance).
+    pub(crate) fn instance_name(&self, index: usize) -> Option<String> {
+        self.snapshot()
+            .get(index)
+            .map(|instance| instance.authority.as_str().to_owned())
+    }
+
+    /// Each current instance's `host:port` with its attempt counts by outcome.
+    pub(crate) fn attempts(&self) -> Vec<(String, [(Outcome, u64); 4])> {
+        self.snapshot()
+            .iter()
+            .map(|instance| {
+                let counts = std::array::from_fn(|i| {
+                    (
+                        Outcome::ALL[i],
+                        instance.attempts[i].load(Ordering::Relaxed),
+                    )
+                });
+                (instance.authority.as_str().to_owned(), counts)
+            })
+            .collect()
     }
 }
 
@@ -428,7 +467,7 @@ pub(crate) async fn forward(
                     "the request body could not be read to its end",
                 ))
             }
-            None => Err(upstream_failed(service, instance, &error)),
+            None => Err(upstream_failed(service, &instance, &error)),
         },
         Err(_elapsed) => {
             tracing::warn!(

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +36,7 @@ use crate::access::{Exchange, ObservedBody, Progress};
 use crate::admin::{self, AdminState};
 use crate::auth::{Authenticated, Verifiers};
 use crate::body;
+use crate::discovery;
 use crate::metrics::{Metrics, Slot};
 use crate::params::{Forward, Request, parse_query};
 use crate::problem::{FieldError, PROBLEM_JSON, Problem};
@@ -95,6 +96,9 @@ pub struct Config {
     /// After shutdown is asked for, how long in-flight requests may take before their
     /// connections are closed.
     pub shutdown_timeout: Duration,
+    /// The nameserver DNS discovery asks (`GATEWAY_DNS_SERVER`), instead of the one the
+    /// manifest or the system names.
+    pub dns_server: Option<SocketAddr>,
 }
 
 impl Config {
@@ -105,11 +109,12 @@ impl Config {
             admin_listener,
             upstreams: BTreeMap::new(),
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            dns_server: None,
         }
     }
 
-    /// Reads `GATEWAY_LISTEN`, `GATEWAY_ADMIN_LISTEN`, `GATEWAY_UPSTREAM_<SERVICE>` and
-    /// `GATEWAY_SHUTDOWN_TIMEOUT`, and binds both listeners.
+    /// Reads `GATEWAY_LISTEN`, `GATEWAY_ADMIN_LISTEN`, `GATEWAY_UPSTREAM_<SERVICE>`,
+    /// `GATEWAY_SHUTDOWN_TIMEOUT` and `GATEWAY_DNS_SERVER`, and binds both listeners.
     pub async fn from_env(gateway: &'static Gateway) -> Result<Config, StartError> {
         let settings = Settings::read(gateway, env_var)?;
         let listener = bind("GATEWAY_LISTEN", &settings.listen).await?;
@@ -119,6 +124,7 @@ impl Config {
             admin_listener,
             upstreams: settings.upstreams,
             shutdown_timeout: settings.shutdown_timeout,
+            dns_server: settings.dns_server,
         })
     }
 }
@@ -130,6 +136,7 @@ struct Settings {
     admin_listen: String,
     upstreams: BTreeMap<String, Vec<String>>,
     shutdown_timeout: Duration,
+    dns_server: Option<SocketAddr>,
 }
 
 impl Settings {
@@ -165,11 +172,20 @@ impl Settings {
                     ))
                 })?,
         };
+        let dns_server = match var("GATEWAY_DNS_SERVER")? {
+            None => None,
+            Some(raw) => Some(raw.trim().parse::<SocketAddr>().map_err(|_| {
+                StartError::new(format!(
+                    "GATEWAY_DNS_SERVER must be an ip:port, e.g. 127.0.0.1:53, got `{raw}`"
+                ))
+            })?),
+        };
         Ok(Settings {
             listen,
             admin_listen,
             upstreams,
             shutdown_timeout,
+            dns_server,
         })
     }
 }
@@ -304,6 +320,29 @@ pub async fn serve(
     let verifiers = Verifiers::load_from_env(gateway.schemes).map_err(StartError::new)?;
     let upstreams = Arc::new(Upstreams::new(gateway, &config.upstreams).map_err(StartError::new)?);
     let metrics = Arc::new(Metrics::new(gateway));
+    // DNS discovery sets the instances of the services that have it: the one place that
+    // connects discovery to instance selection. Each is resolved once before serving.
+    let _discovery = {
+        let upstreams = upstreams.clone();
+        let apply = Arc::new(move |service: usize, instances: discovery::Instances| {
+            let urls: Vec<String> = instances.into_iter().map(|(url, _weight)| url).collect();
+            if let Some(upstream) = upstreams.get(service)
+                && let Err(error) = upstream.set_urls(&urls)
+            {
+                warn!(%error, "discovered instances refused");
+            }
+        });
+        let overridden = |name: &str| config.upstreams.contains_key(name);
+        discovery::start(
+            gateway,
+            config.dns_server,
+            overridden,
+            metrics.discovery.clone(),
+            apply,
+        )
+        .await
+        .map_err(StartError::new)?
+    };
     let listen = config.listener.local_addr().ok();
     let admin_listen = config.admin_listener.local_addr().ok();
     info!(
@@ -935,6 +974,7 @@ mod tests {
             name: "users",
             env: "GATEWAY_UPSTREAM_USERS",
             urls: &["http://127.0.0.1:9001"],
+            discovery: None,
             connect_timeout: Duration::from_secs(1),
             request_timeout: Duration::from_secs(1),
             cors: None,
@@ -943,6 +983,7 @@ mod tests {
             name: "orders",
             env: "GATEWAY_UPSTREAM_ORDERS",
             urls: &[],
+            discovery: None,
             connect_timeout: Duration::from_secs(1),
             request_timeout: Duration::from_secs(1),
             cors: None,
@@ -1000,6 +1041,10 @@ mod tests {
         );
         assert!(settings.upstreams["orders"].is_empty());
         assert_eq!(settings.shutdown_timeout, Duration::from_millis(2500));
+        assert_eq!(settings.dns_server, None);
+        let settings = read(&[("GATEWAY_DNS_SERVER", "127.0.0.1:5353")]).unwrap();
+        assert_eq!(settings.dns_server, Some("127.0.0.1:5353".parse().unwrap()));
+        assert!(read(&[("GATEWAY_DNS_SERVER", "dns.internal")]).is_err());
     }
 
     #[test]
