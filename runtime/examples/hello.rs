@@ -58,6 +58,7 @@ static GATEWAY: Gateway = Gateway {
     routes: &ROUTES,
     rate_limits: &[],
     schemes: &[],
+    otlp_endpoint_env: None,
 };
 
 fn main() -> ExitCode {

@@ -18,6 +18,7 @@ pub mod ratelimit;
 mod access;
 mod admin;
 mod metrics;
+mod otel;
 mod proxy;
 mod router;
 mod server;
@@ -53,6 +54,10 @@ pub struct Gateway {
     pub rate_limits: &'static [RateLimit],
     /// The security schemes the manifest configures, which `Requirement::scheme` names.
     pub schemes: &'static [auth::Scheme],
+    /// The environment variable holding the OTLP collector's URL (the manifest's
+    /// `observability.otlp_endpoint_env`); spans are exported only when it is set and
+    /// not empty.
+    pub otlp_endpoint_env: Option<&'static str>,
 }
 
 /// One backend service and its upstream settings.

@@ -28,7 +28,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::problem::Problem;
-use crate::traceparent;
+use crate::traceparent::{self, TraceContext};
 use crate::{Gateway, Service};
 
 /// `X-Request-Id`, sent upstream and returned to the client.
@@ -132,6 +132,8 @@ pub(crate) struct Attempt {
     pub(crate) instance: Option<usize>,
     pub(crate) sent: Option<Instant>,
     pub(crate) answered: Option<Instant>,
+    /// The trace context sent upstream.
+    pub(crate) trace: Option<TraceContext>,
 }
 
 /// One instance of a service, parsed once at start.
@@ -414,7 +416,7 @@ pub(crate) async fn forward(
         None => headers.remove(&X_FORWARDED_HOST),
     };
     headers.insert(X_REQUEST_ID.clone(), request_id.clone());
-    traceparent::propagate(&mut headers);
+    attempt.trace = Some(traceparent::propagate(&mut headers));
 
     // hyper sends no body for a GET, HEAD or CONNECT of unknown length unless told to
     // chunk it: a client's chunked GET body must not vanish on the way.

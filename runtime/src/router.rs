@@ -457,6 +457,7 @@ mod tests {
             routes,
             rate_limits: &[],
             schemes: &[],
+            otlp_endpoint_env: None,
         }
     }
 

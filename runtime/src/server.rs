@@ -99,6 +99,9 @@ pub struct Config {
     /// The nameserver DNS discovery asks (`GATEWAY_DNS_SERVER`), instead of the one the
     /// manifest or the system names.
     pub dns_server: Option<SocketAddr>,
+    /// The OTLP/HTTP collector spans are exported to (the value of the variable the
+    /// manifest's `otlp_endpoint_env` names); `None`: nothing is exported.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Config {
@@ -110,11 +113,13 @@ impl Config {
             upstreams: BTreeMap::new(),
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             dns_server: None,
+            otlp_endpoint: None,
         }
     }
 
     /// Reads `GATEWAY_LISTEN`, `GATEWAY_ADMIN_LISTEN`, `GATEWAY_UPSTREAM_<SERVICE>`,
-    /// `GATEWAY_SHUTDOWN_TIMEOUT` and `GATEWAY_DNS_SERVER`, and binds both listeners.
+    /// `GATEWAY_SHUTDOWN_TIMEOUT`, `GATEWAY_DNS_SERVER` and the OTLP endpoint variable the
+    /// manifest names, and binds both listeners.
     pub async fn from_env(gateway: &'static Gateway) -> Result<Config, StartError> {
         let settings = Settings::read(gateway, env_var)?;
         let listener = bind("GATEWAY_LISTEN", &settings.listen).await?;
@@ -125,6 +130,7 @@ impl Config {
             upstreams: settings.upstreams,
             shutdown_timeout: settings.shutdown_timeout,
             dns_server: settings.dns_server,
+            otlp_endpoint: settings.otlp_endpoint,
         })
     }
 }
@@ -137,6 +143,7 @@ struct Settings {
     upstreams: BTreeMap<String, Vec<String>>,
     shutdown_timeout: Duration,
     dns_server: Option<SocketAddr>,
+    otlp_endpoint: Option<String>,
 }
 
 impl Settings {
@@ -180,12 +187,18 @@ impl Settings {
                 ))
             })?),
         };
+        // Set but empty counts as unset, as OTel SDKs do.
+        let otlp_endpoint = match gateway.otlp_endpoint_env {
+            Some(name) => var(name)?.filter(|value| !value.trim().is_empty()),
+            None => None,
+        };
         Ok(Settings {
             listen,
             admin_listen,
             upstreams,
             shutdown_timeout,
             dns_server,
+            otlp_endpoint,
         })
     }
 }
@@ -300,6 +313,8 @@ pub(crate) struct State {
     pub(crate) metrics: Arc<Metrics>,
     limiters: Arc<Limiters>,
     verifiers: Verifiers,
+    /// The span exporter, when spans are exported.
+    pub(crate) otel: Option<Arc<crate::otel::Exporter>>,
 }
 
 /// Serves `gateway` on the listeners of `config` until `shutdown` completes, then stops
@@ -320,6 +335,12 @@ pub async fn serve(
     let verifiers = Verifiers::load_from_env(gateway.schemes).map_err(StartError::new)?;
     let upstreams = Arc::new(Upstreams::new(gateway, &config.upstreams).map_err(StartError::new)?);
     let metrics = Arc::new(Metrics::new(gateway));
+    let otel = match &config.otlp_endpoint {
+        Some(endpoint) => Some(Arc::new(
+            crate::otel::Exporter::new(endpoint, gateway.name).map_err(StartError::new)?,
+        )),
+        None => None,
+    };
     // DNS discovery sets the instances of the services that have it: the one place that
     // connects discovery to instance selection. Each is resolved once before serving.
     let _discovery = {
@@ -388,6 +409,7 @@ pub async fn serve(
         metrics,
         limiters,
         verifiers,
+        otel: otel.clone(),
     });
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -418,11 +440,16 @@ pub async fn serve(
         tokio::join!(admin, public);
     });
     tokio::select! {
-        () = &mut servers => return Ok(()),
-        () = shutdown => {}
+        () = &mut servers => {}
+        () = shutdown => {
+            let _ = stop_tx.send(true);
+            servers.await;
+        }
     }
-    let _ = stop_tx.send(true);
-    servers.await;
+    if let Some(exporter) = otel {
+        // Exports what is queued; blocking, so off the async workers.
+        let _ = tokio::task::spawn_blocking(move || exporter.shutdown()).await;
+    }
     Ok(())
 }
 
@@ -593,6 +620,7 @@ async fn handle(
         .filter(|_| !preflight)
         .cloned();
     let mut exchange = Exchange::start(state, client_ip, request.method(), &request_id);
+    exchange.trace(&request);
     let mut quota = None;
     let result = dispatch(
         &exchange.state,
@@ -1000,6 +1028,7 @@ mod tests {
         routes: &[] as &[Route],
         rate_limits: &[],
         schemes: &[],
+        otlp_endpoint_env: None,
     };
 
     fn read(vars: &[(&str, &str)]) -> Result<Settings, StartError> {
@@ -1045,6 +1074,34 @@ mod tests {
         let settings = read(&[("GATEWAY_DNS_SERVER", "127.0.0.1:5353")]).unwrap();
         assert_eq!(settings.dns_server, Some("127.0.0.1:5353".parse().unwrap()));
         assert!(read(&[("GATEWAY_DNS_SERVER", "dns.internal")]).is_err());
+    }
+
+    #[test]
+    fn the_otlp_endpoint_is_read_from_the_variable_the_manifest_names() {
+        static EXPORTING: Gateway = Gateway {
+            otlp_endpoint_env: Some("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            ..GATEWAY
+        };
+        let read = |vars: &[(&str, &str)]| {
+            Settings::read(&EXPORTING, |name| {
+                Ok(vars
+                    .iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, value)| (*value).to_owned()))
+            })
+            .unwrap()
+            .otlp_endpoint
+        };
+        assert_eq!(
+            read(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")]).as_deref(),
+            Some("http://collector:4318")
+        );
+        // Unset or empty: nothing is exported.
+        assert_eq!(read(&[]), None);
+        assert_eq!(read(&[("OTEL_EXPORTER_OTLP_ENDPOINT", " ")]), None);
+        // A manifest without `otlp_endpoint_env` ignores the variable.
+        let settings = super::tests::read(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")]);
+        assert_eq!(settings.unwrap().otlp_endpoint, None);
     }
 
     #[test]

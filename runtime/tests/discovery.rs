@@ -58,6 +58,7 @@ fn gateway(discovery: Discovery) -> &'static Gateway {
         routes: &ROUTES,
         rate_limits: &[],
         schemes: &[],
+        otlp_endpoint_env: None,
     }))
 }
 

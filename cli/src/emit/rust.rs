@@ -71,6 +71,10 @@ pub fn routes_rs(gateway: &Gateway) -> TokenStream {
     let routes = gateway.routes.iter().map(|r| route_entry(gateway, r));
     let rate_limits = gateway.rate_limits.iter().map(rate_limit_entry);
     let schemes = gateway.schemes.iter().map(scheme_entry);
+    let otlp = match &gateway.otlp_endpoint_env {
+        Some(name) => quote!(::std::option::Option::Some(#name)),
+        None => quote!(::std::option::Option::None),
+    };
     quote! {
         #![doc = " The route table: every public route, its service and its compiled auth decision."]
 
@@ -85,6 +89,7 @@ pub fn routes_rs(gateway: &Gateway) -> TokenStream {
             routes: &[#(#routes),*],
             rate_limits: &[#(#rate_limits),*],
             schemes: &[#(#schemes),*],
+            otlp_endpoint_env: #otlp,
         };
     }
 }
@@ -213,11 +218,39 @@ fn service_entry(service: &Service) -> TokenStream {
             }
         }
     };
+    let discovery = match &service.discovery {
+        None => quote!(::std::option::Option::None),
+        Some(d) => {
+            let dns = &d.dns;
+            let port = Literal::u16_unsuffixed(d.port);
+            let record = match d.record {
+                crate::ir::DnsRecord::A => quote!(::gateway_runtime::DnsRecord::A),
+                crate::ir::DnsRecord::Srv => quote!(::gateway_runtime::DnsRecord::Srv),
+            };
+            let interval = Literal::u64_unsuffixed(d.interval_ms);
+            let scheme = &d.scheme;
+            let nameserver = match &d.nameserver {
+                Some(ns) => quote!(::std::option::Option::Some(#ns)),
+                None => quote!(::std::option::Option::None),
+            };
+            quote! {
+                ::std::option::Option::Some(&::gateway_runtime::Discovery {
+                    name: #dns,
+                    port: #port,
+                    record: #record,
+                    interval: ::std::time::Duration::from_millis(#interval),
+                    scheme: #scheme,
+                    nameserver: #nameserver,
+                })
+            }
+        }
+    };
     quote! {
         ::gateway_runtime::Service {
             name: #name,
             env: #env,
             urls: &[#(#urls),*],
+            discovery: #discovery,
             connect_timeout: ::std::time::Duration::from_millis(#connect),
             request_timeout: ::std::time::Duration::from_millis(#request),
             cors: #cors,

@@ -278,6 +278,7 @@ pub static GATEWAY: Gateway = Gateway {
     routes: &ROUTES,
     rate_limits: &[],
     schemes: &SCHEMES,
+    otlp_endpoint_env: None,
 };
 
 /// The same routes with a 1000-byte body limit.

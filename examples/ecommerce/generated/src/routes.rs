@@ -12,6 +12,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             name: "users",
             env: "GATEWAY_UPSTREAM_USERS",
             urls: &["http://127.0.0.1:9001"],
+            discovery: ::std::option::Option::None,
             connect_timeout: ::std::time::Duration::from_millis(1000),
             request_timeout: ::std::time::Duration::from_millis(10000),
             cors: ::std::option::Option::Some(
@@ -36,6 +37,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             name: "orders",
             env: "GATEWAY_UPSTREAM_ORDERS",
             urls: &["http://127.0.0.1:9002"],
+            discovery: ::std::option::Option::None,
             connect_timeout: ::std::time::Duration::from_millis(1000),
             request_timeout: ::std::time::Duration::from_millis(3000),
             cors: ::std::option::Option::Some(
@@ -60,6 +62,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             name: "payments",
             env: "GATEWAY_UPSTREAM_PAYMENTS",
             urls: &["http://127.0.0.1:9003", "http://127.0.0.1:9004"],
+            discovery: ::std::option::Option::None,
             connect_timeout: ::std::time::Duration::from_millis(500),
             request_timeout: ::std::time::Duration::from_millis(30000),
             cors: ::std::option::Option::Some(
@@ -579,4 +582,5 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             ),
         },
     ],
+    otlp_endpoint_env: ::std::option::Option::Some("OTEL_EXPORTER_OTLP_ENDPOINT"),
 };
