@@ -37,7 +37,7 @@ use crate::admin::{self, AdminState};
 use crate::auth::{Authenticated, Verifiers};
 use crate::body;
 use crate::discovery;
-use crate::metrics::{Metrics, Slot};
+use crate::metrics::{Invalid, Metrics, Slot, Unauthorized};
 use crate::params::{Forward, Request, parse_query};
 use crate::problem::{FieldError, PROBLEM_JSON, Problem};
 use crate::proxy::{self, LimitedBody, ResponseBody, Upstreams, X_REQUEST_ID};
@@ -754,7 +754,9 @@ async fn dispatch(
                     )
                 })??;
             if let Err(problem) = body::validate(&bytes, validate) {
-                state.metrics.validation_failed(Slot::Route(index));
+                state
+                    .metrics
+                    .validation_failed(Slot::Route(index), Invalid::Body);
                 return Err(problem);
             }
             LimitedBody::full(bytes, max_body)
@@ -843,7 +845,7 @@ fn decide(
         {
             Ok(granted) => authenticated = Some(granted),
             Err(failure) => {
-                state.metrics.auth_failed(slot);
+                state.metrics.auth_failed(slot, Unauthorized::of(&failure));
                 return Decision::Problem(slot, auth_problem(&failure, challenge));
             }
         }
@@ -862,7 +864,7 @@ fn decide(
         }
     }
     if let Err(at) = router::decode_params(&mut params) {
-        state.metrics.validation_failed(slot);
+        state.metrics.validation_failed(slot, Invalid::Parameters);
         let name = state.router.param_names(index).get(at).copied();
         return Decision::Problem(
             slot,
@@ -890,7 +892,7 @@ fn decide(
         (Err(problem), _) => problem,
     };
     if problem.status == http::StatusCode::BAD_REQUEST {
-        state.metrics.validation_failed(slot);
+        state.metrics.validation_failed(slot, Invalid::of(&problem));
     }
     Decision::Problem(slot, problem)
 }
