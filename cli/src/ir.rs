@@ -28,6 +28,8 @@ pub struct Gateway {
     pub schemes: Vec<Scheme>,
     /// The public OpenAPI document (3.0.3) served at `/openapi.json`.
     pub openapi: serde_json::Value,
+    /// The environment variable naming the OTLP collector spans are exported to.
+    pub otlp_endpoint_env: Option<String>,
 }
 
 /// A security scheme and how the gateway verifies it.
@@ -88,6 +90,8 @@ pub struct Service {
     /// `GATEWAY_UPSTREAM_USERS`.
     pub env: String,
     pub urls: Vec<String>,
+    /// Instances found in DNS instead of `urls` (then empty).
+    pub discovery: Option<Discovery>,
     pub connect_timeout_ms: u64,
     pub request_timeout_ms: u64,
     /// Named types (parameter enums) of this service's module.
@@ -98,6 +102,36 @@ pub struct Service {
     pub cors: Option<Cors>,
     /// Balancing, retries, timeouts, health checks, breaker, concurrency limit.
     pub resilience: crate::upstream::Resilience,
+}
+
+/// How a service's instances are found in DNS.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Discovery {
+    pub dns: String,
+    /// The instances' port for `A`/`AAAA` records; 0 for SRV (the records carry it).
+    pub port: u16,
+    pub record: DnsRecord,
+    pub interval_ms: u64,
+    pub scheme: String,
+    pub nameserver: Option<String>,
+}
+
+/// Which DNS records list a service's instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DnsRecord {
+    /// `A` and `AAAA`.
+    A,
+    Srv,
+}
+
+impl Discovery {
+    /// One line for docs: `` `users.internal` (A/AAAA, port 8000) ``.
+    pub fn summary(&self) -> String {
+        match self.record {
+            DnsRecord::A => format!("`{}` (A/AAAA, port {})", self.dns, self.port),
+            DnsRecord::Srv => format!("`{}` (SRV)", self.dns),
+        }
+    }
 }
 
 /// A rate-limit policy: `count` requests per `period_secs` on average, `burst` at once.

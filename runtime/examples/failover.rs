@@ -33,6 +33,7 @@ static SERVICES: [Service; 1] = [Service {
     name: "work",
     env: "GATEWAY_UPSTREAM_WORK",
     urls: &[],
+    discovery: None,
     connect_timeout: Duration::from_secs(1),
     request_timeout: Duration::from_secs(5),
     cors: None,
@@ -78,6 +79,7 @@ static GATEWAY: Gateway = Gateway {
     schemes: &[],
     rate_limit_store: gateway_runtime::Store::Memory,
     trusted_proxies: &[],
+    otlp_endpoint_env: None,
 };
 
 async fn instance(name: &'static str) -> (String, tokio::task::JoinHandle<()>) {

@@ -18,6 +18,7 @@ static SERVICES: [Service; 1] = [Service {
     name: "hello",
     env: "GATEWAY_UPSTREAM_HELLO",
     urls: &["http://127.0.0.1:9001"],
+    discovery: None,
     connect_timeout: Duration::from_secs(1),
     request_timeout: Duration::from_secs(10),
     cors: None,
@@ -61,6 +62,7 @@ static GATEWAY: Gateway = Gateway {
     schemes: &[],
     rate_limit_store: gateway_runtime::Store::Memory,
     trusted_proxies: &[],
+    otlp_endpoint_env: None,
 };
 
 fn main() -> ExitCode {

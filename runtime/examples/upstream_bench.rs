@@ -27,11 +27,13 @@ static SERVICES: [Service; 2] = [
         request_timeout: Duration::from_secs(10),
         cors: None,
         resilience: Policy::DEFAULT,
+        discovery: None,
     },
     Service {
         name: "balanced",
         env: "GATEWAY_UPSTREAM_BALANCED",
         urls: &[],
+        discovery: None,
         connect_timeout: Duration::from_secs(1),
         request_timeout: Duration::from_secs(10),
         cors: None,
@@ -91,6 +93,7 @@ static GATEWAY: Gateway = Gateway {
     schemes: &[],
     rate_limit_store: gateway_runtime::Store::Memory,
     trusted_proxies: &[],
+    otlp_endpoint_env: None,
 };
 
 fn main() -> ExitCode {

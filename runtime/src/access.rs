@@ -15,13 +15,14 @@ use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 
 use crate::metrics::Slot;
+use crate::otel;
 use crate::proxy::{Attempt, ResponseBody};
 use crate::server::State;
 
@@ -52,6 +53,8 @@ pub(crate) struct Exchange {
     upstream_end: Option<Instant>,
     /// Request id and method, kept only when the access log is enabled.
     log: Option<(HeaderValue, http::Method)>,
+    /// The request's span and method, kept only when spans are exported.
+    span: Option<(otel::Started, http::Method)>,
 }
 
 impl Exchange {
@@ -77,6 +80,17 @@ impl Exchange {
             streaming: false,
             upstream_end: None,
             log,
+            span: None,
+        }
+    }
+
+    /// Starts the request's span, if spans are exported.
+    pub(crate) fn trace<B>(&mut self, request: &http::Request<B>) {
+        if self.state.otel.is_some() {
+            self.span = Some((
+                otel::Started::new(request.headers(), request.uri()),
+                request.method().clone(),
+            ));
         }
     }
 
@@ -101,6 +115,54 @@ impl Exchange {
         if let Some((request_id, method)) = self.log.take() {
             self.log(&request_id, &method, status, duration);
         }
+        if let Some((started, method)) = self.span.take() {
+            self.export(started, method, status, duration);
+        }
+    }
+
+    fn export(
+        &self,
+        started: otel::Started,
+        method: http::Method,
+        status: StatusCode,
+        duration: Duration,
+    ) {
+        let Some(exporter) = &self.state.otel else {
+            return;
+        };
+        let gateway = self.state.gateway;
+        let route = match self.progress.slot {
+            Slot::Route(index) => gateway.routes.get(index),
+            Slot::OpenApi | Slot::Unmatched => None,
+        };
+        let template = match self.progress.slot {
+            Slot::Route(_) => route.map(|route| route.path),
+            Slot::OpenApi => Some("/openapi.json"),
+            Slot::Unmatched => None,
+        };
+        let service = route.and_then(|route| gateway.services.get(route.service));
+        let upstream = self
+            .progress
+            .attempt
+            .instance
+            .as_deref()
+            .map(|instance| instance.name().to_owned());
+        exporter.export(otel::Finished {
+            // A forwarded request reports the context it sent upstream.
+            context: self.progress.attempt.trace.unwrap_or(started.context),
+            method,
+            route: template,
+            status,
+            start: started.start,
+            end: started
+                .start
+                .checked_add(duration)
+                .unwrap_or_else(SystemTime::now),
+            server_address: started.server_address,
+            service: service.map(|service| service.name),
+            operation_id: route.map(|route| route.operation_id),
+            upstream,
+        });
     }
 
     fn log(

@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod body;
 pub mod cors;
+pub mod discovery;
 pub mod form;
 pub mod json;
 pub mod params;
@@ -22,6 +23,7 @@ mod access;
 mod admin;
 mod client_ip;
 mod metrics;
+mod otel;
 mod proxy;
 mod ratelimit_redis;
 mod router;
@@ -30,6 +32,7 @@ mod traceparent;
 
 pub use body::BodySpec;
 pub use cors::Cors;
+pub use discovery::{Discovery, DnsRecord};
 pub use params::{Errors, Forward, Request, UpstreamPath};
 pub use problem::{FieldError, Problem};
 pub use ratelimit::{OnStoreFailure, RateKey, RateLimit, RedisStore, Store};
@@ -62,6 +65,10 @@ pub struct Gateway {
     /// `gateway.trusted_proxies`: CIDR blocks (`10.0.0.0/8`, `::1/128`) of the proxies
     /// whose `X-Forwarded-For` tells the client's address.
     pub trusted_proxies: &'static [&'static str],
+    /// The environment variable holding the OTLP collector's URL (the manifest's
+    /// `observability.otlp_endpoint_env`); spans are exported only when it is set and
+    /// not empty.
+    pub otlp_endpoint_env: Option<&'static str>,
 }
 
 /// One backend service and its upstream settings.
@@ -73,6 +80,8 @@ pub struct Service {
     pub env: &'static str,
     /// Base URLs of the instances (`http://host:port/optional/prefix`).
     pub urls: &'static [&'static str],
+    /// Instances found in DNS instead of `urls` (the environment override still wins).
+    pub discovery: Option<&'static Discovery>,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
     /// Its CORS policy; `None`: cross-origin requests get no CORS headers, and

@@ -14,6 +14,7 @@ use std::time::Duration;
 use http::StatusCode;
 
 use crate::Gateway;
+use crate::discovery::Resolutions;
 use crate::upstream::Upstreams;
 
 /// Status classes `1xx` to `5xx`.
@@ -37,6 +38,72 @@ const ADDED_BUCKETS: [f64; 14] = [
     0.000_025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
     0.25, 1.0,
 ];
+
+/// Why a request was refused with 400, as `gateway_validation_failures_total` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Invalid {
+    /// Path, query or header parameters (a missing required body with them).
+    Parameters,
+    /// The JSON body against its schema, or a missing required body alone.
+    Body,
+}
+
+impl Invalid {
+    const ALL: [Invalid; 2] = [Invalid::Parameters, Invalid::Body];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Invalid::Parameters => "parameters",
+            Invalid::Body => "body",
+        }
+    }
+
+    /// The reason of a 400 problem: `body` when every error it lists is the body's.
+    pub(crate) fn of(problem: &crate::Problem) -> Invalid {
+        if !problem.errors.is_empty() && problem.errors.iter().all(|e| e.location == "body") {
+            Invalid::Body
+        } else {
+            Invalid::Parameters
+        }
+    }
+}
+
+/// Why credentials were refused, as `gateway_auth_failures_total` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unauthorized {
+    Missing,
+    Malformed,
+    Invalid,
+    InsufficientScope,
+}
+
+impl Unauthorized {
+    const ALL: [Unauthorized; 4] = [
+        Unauthorized::Missing,
+        Unauthorized::Malformed,
+        Unauthorized::Invalid,
+        Unauthorized::InsufficientScope,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Unauthorized::Missing => "missing",
+            Unauthorized::Malformed => "malformed",
+            Unauthorized::Invalid => "invalid",
+            Unauthorized::InsufficientScope => "insufficient_scope",
+        }
+    }
+
+    pub(crate) fn of(failure: &crate::auth::Failure) -> Unauthorized {
+        use crate::auth::Failure;
+        match failure {
+            Failure::Missing => Unauthorized::Missing,
+            Failure::BadRequest(_) => Unauthorized::Malformed,
+            Failure::Invalid(_) => Unauthorized::Invalid,
+            Failure::InsufficientScope(_) => Unauthorized::InsufficientScope,
+        }
+    }
+}
 
 /// Which series a request is counted under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,8 +161,10 @@ pub(crate) struct Series {
     requests: ClassCounters,
     duration: Histogram,
     added: Histogram,
-    validation_failures: AtomicU64,
-    auth_failures: AtomicU64,
+    /// By reason, indexed like `Invalid::ALL`.
+    validation_failures: [AtomicU64; 2],
+    /// By reason, indexed like `Unauthorized::ALL`.
+    auth_failures: [AtomicU64; 4],
 }
 
 impl Series {
@@ -104,8 +173,8 @@ impl Series {
             requests: Default::default(),
             duration: Histogram::new(&DURATION_BUCKETS),
             added: Histogram::new(&ADDED_BUCKETS),
-            validation_failures: AtomicU64::new(0),
-            auth_failures: AtomicU64::new(0),
+            validation_failures: Default::default(),
+            auth_failures: Default::default(),
         }
     }
 }
@@ -122,6 +191,8 @@ pub(crate) struct Metrics {
     pub(crate) responses: crate::responses::Counters,
     /// Rate-limit refusals and the shared store's failures.
     pub(crate) rate_limits: crate::ratelimit::Counters,
+    /// DNS resolutions of discovered services (counted by `discovery`).
+    pub(crate) discovery: std::sync::Arc<Resolutions>,
 }
 
 impl Metrics {
@@ -133,6 +204,7 @@ impl Metrics {
             in_flight: AtomicI64::new(0),
             responses: crate::responses::Counters::new(gateway),
             rate_limits: crate::ratelimit::Counters::new(gateway.rate_limits),
+            discovery: std::sync::Arc::new(Resolutions::new(gateway)),
         }
     }
 
@@ -167,17 +239,13 @@ impl Metrics {
     }
 
     /// A generated handler refused the request's parameters (a 400).
-    pub(crate) fn validation_failed(&self, slot: Slot) {
-        self.series(slot)
-            .validation_failures
-            .fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn validation_failed(&self, slot: Slot, reason: Invalid) {
+        self.series(slot).validation_failures[reason as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     /// The route needs credentials the request did not carry (a 401).
-    pub(crate) fn auth_failed(&self, slot: Slot) {
-        self.series(slot)
-            .auth_failures
-            .fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn auth_failed(&self, slot: Slot, reason: Unauthorized) {
+        self.series(slot).auth_failures[reason as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     /// The Prometheus text exposition (format 0.0.4). Series of routes that never counted
@@ -267,23 +335,29 @@ impl Metrics {
             );
         }
 
-        for (name, help, counter) in [
+        let validation_reasons = Invalid::ALL.map(Invalid::as_str);
+        let auth_reasons = Unauthorized::ALL.map(Unauthorized::as_str);
+        for (name, help, reasons, counters) in [
             (
                 "gateway_validation_failures_total",
-                "Requests refused with 400 because their parameters are invalid, by route template and method.",
-                (|s: &Series| &s.validation_failures) as fn(&Series) -> &AtomicU64,
+                "Requests refused with 400 because their parameters or body are invalid, by route template, method and reason (parameters, body).",
+                &validation_reasons[..],
+                (|s: &Series| &s.validation_failures[..]) as fn(&Series) -> &[AtomicU64],
             ),
             (
                 "gateway_auth_failures_total",
-                "Requests refused with 401 for missing or bad credentials, by route template and method.",
-                |s: &Series| &s.auth_failures,
+                "Requests refused with 401 or 403 for their credentials, by route template, method and reason (missing, malformed, invalid, insufficient_scope).",
+                &auth_reasons[..],
+                |s: &Series| &s.auth_failures[..],
             ),
         ] {
             family(&mut out, name, "counter", help);
             for (labels, series) in &labelled {
-                let value = counter(series).load(Ordering::Relaxed);
-                if value > 0 {
-                    let _ = writeln!(out, "{name}{{{}}} {value}", labels.trim_end_matches(','));
+                for (reason, counter) in reasons.iter().zip(counters(series)) {
+                    let value = counter.load(Ordering::Relaxed);
+                    if value > 0 {
+                        let _ = writeln!(out, "{name}{{{labels}reason=\"{reason}\"}} {value}");
+                    }
                 }
             }
         }
@@ -317,6 +391,7 @@ impl Metrics {
             }
         }
         crate::upstream::render_metrics(&mut out, upstreams);
+        self.discovery.render(&mut out);
         out
     }
 
@@ -413,6 +488,26 @@ mod tests {
         assert_eq!(class_index(StatusCode::NOT_FOUND), 3);
         assert_eq!(class_index(StatusCode::GATEWAY_TIMEOUT), 4);
         assert_eq!(class_index(StatusCode::from_u16(599).unwrap()), 4);
+    }
+
+    #[test]
+    fn a_400_is_the_bodys_only_when_every_error_is() {
+        let error = |location: &'static str| crate::FieldError {
+            location,
+            name: None,
+            pointer: None,
+            message: "bad".to_owned(),
+        };
+        let problem = |errors| crate::Problem::invalid_request(errors);
+        assert_eq!(Invalid::of(&problem(vec![error("body")])), Invalid::Body);
+        assert_eq!(
+            Invalid::of(&problem(vec![error("body"), error("query")])),
+            Invalid::Parameters
+        );
+        assert_eq!(
+            Invalid::of(&problem(vec![error("path")])),
+            Invalid::Parameters
+        );
     }
 
     #[test]

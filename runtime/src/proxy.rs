@@ -24,7 +24,7 @@ use hyper::body::Incoming;
 
 use crate::Service;
 use crate::problem::Problem;
-use crate::traceparent;
+use crate::traceparent::{self, TraceContext};
 use crate::upstream::{self, Instance, NoInstance, Permit, Upstream, retry};
 
 /// `X-Request-Id`, sent upstream and returned to the client.
@@ -125,6 +125,8 @@ pub(crate) struct Attempt {
     pub(crate) tries: u32,
     pub(crate) sent: Option<Instant>,
     pub(crate) answered: Option<Instant>,
+    /// The trace context sent upstream.
+    pub(crate) trace: Option<TraceContext>,
 }
 
 /// The client's body, kept so that it can be sent again while that is safe: a body the
@@ -317,7 +319,7 @@ async fn tries(
         None => headers.remove(&X_FORWARDED_HOST),
     };
     headers.insert(X_REQUEST_ID.clone(), request_id.clone());
-    traceparent::propagate(&mut headers);
+    attempt.trace = Some(traceparent::propagate(&mut headers));
 
     let limit = body.limit;
     let replay = Replay::new(body);

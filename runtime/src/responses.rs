@@ -323,6 +323,7 @@ mod tests {
             request_timeout: Duration::from_secs(1),
             cors: None,
             resilience: crate::upstream::Policy::DEFAULT,
+            discovery: None,
         }],
         routes: &[crate::Route {
             method: crate::Method::Get,
@@ -340,6 +341,7 @@ mod tests {
         schemes: &[],
         rate_limit_store: crate::Store::Memory,
         trusted_proxies: &[],
+        otlp_endpoint_env: None,
     };
 
     /// A writer into a shared buffer, for the log lines of one test.

@@ -441,6 +441,7 @@ mod tests {
         name: "svc",
         env: "GATEWAY_UPSTREAM_SVC",
         urls: &["http://127.0.0.1:1"],
+        discovery: None,
         connect_timeout: Duration::from_secs(1),
         request_timeout: Duration::from_secs(1),
         cors: None,
@@ -460,6 +461,7 @@ mod tests {
             schemes: &[],
             rate_limit_store: crate::Store::Memory,
             trusted_proxies: &[],
+            otlp_endpoint_env: None,
         }
     }
 

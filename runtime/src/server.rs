@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,7 +37,8 @@ use crate::admin::{self, AdminState};
 use crate::auth::{Authenticated, Verifiers};
 use crate::body;
 use crate::client_ip::TrustedProxies;
-use crate::metrics::{Metrics, Slot};
+use crate::discovery;
+use crate::metrics::{Invalid, Metrics, Slot, Unauthorized};
 use crate::params::{Forward, Request, parse_query};
 use crate::problem::{FieldError, PROBLEM_JSON, Problem};
 use crate::proxy::{self, LimitedBody, ResponseBody, X_REQUEST_ID};
@@ -100,6 +101,12 @@ pub struct Config {
     /// The URL of the shared rate-limit store (`rate_limits.store.redis`), read from the
     /// environment variable the manifest names; required when the gateway has one.
     pub rate_limit_store_url: Option<String>,
+    /// The nameserver DNS discovery asks (`GATEWAY_DNS_SERVER`), instead of the one the
+    /// manifest or the system names.
+    pub dns_server: Option<SocketAddr>,
+    /// The OTLP/HTTP collector spans are exported to (the value of the variable the
+    /// manifest's `otlp_endpoint_env` names); `None`: nothing is exported.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Config {
@@ -111,12 +118,15 @@ impl Config {
             upstreams: BTreeMap::new(),
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             rate_limit_store_url: None,
+            dns_server: None,
+            otlp_endpoint: None,
         }
     }
 
     /// Reads `GATEWAY_LISTEN`, `GATEWAY_ADMIN_LISTEN`, `GATEWAY_UPSTREAM_<SERVICE>`,
-    /// `GATEWAY_SHUTDOWN_TIMEOUT` and the rate-limit store's URL variable, and binds both
-    /// listeners.
+    /// `GATEWAY_SHUTDOWN_TIMEOUT`, the rate-limit store's URL variable,
+    /// `GATEWAY_DNS_SERVER` and the OTLP endpoint variable the manifest names, and binds
+    /// both listeners.
     pub async fn from_env(gateway: &'static Gateway) -> Result<Config, StartError> {
         let settings = Settings::read(gateway, env_var)?;
         let listener = bind("GATEWAY_LISTEN", &settings.listen).await?;
@@ -127,6 +137,8 @@ impl Config {
             upstreams: settings.upstreams,
             shutdown_timeout: settings.shutdown_timeout,
             rate_limit_store_url: settings.rate_limit_store_url,
+            dns_server: settings.dns_server,
+            otlp_endpoint: settings.otlp_endpoint,
         })
     }
 }
@@ -139,6 +151,8 @@ struct Settings {
     upstreams: BTreeMap<String, Vec<String>>,
     shutdown_timeout: Duration,
     rate_limit_store_url: Option<String>,
+    dns_server: Option<SocketAddr>,
+    otlp_endpoint: Option<String>,
 }
 
 impl Settings {
@@ -178,12 +192,27 @@ impl Settings {
             crate::Store::Memory => None,
             crate::Store::Redis(store) => var(store.url_env)?,
         };
+        let dns_server = match var("GATEWAY_DNS_SERVER")? {
+            None => None,
+            Some(raw) => Some(raw.trim().parse::<SocketAddr>().map_err(|_| {
+                StartError::new(format!(
+                    "GATEWAY_DNS_SERVER must be an ip:port, e.g. 127.0.0.1:53, got `{raw}`"
+                ))
+            })?),
+        };
+        // Set but empty counts as unset, as OTel SDKs do.
+        let otlp_endpoint = match gateway.otlp_endpoint_env {
+            Some(name) => var(name)?.filter(|value| !value.trim().is_empty()),
+            None => None,
+        };
         Ok(Settings {
             listen,
             admin_listen,
             upstreams,
             shutdown_timeout,
             rate_limit_store_url,
+            dns_server,
+            otlp_endpoint,
         })
     }
 }
@@ -299,6 +328,8 @@ pub(crate) struct State {
     limiters: Arc<Limiters>,
     verifiers: Verifiers,
     trusted_proxies: TrustedProxies,
+    /// The span exporter, when spans are exported.
+    pub(crate) otel: Option<Arc<crate::otel::Exporter>>,
 }
 
 /// Serves `gateway` on the listeners of `config` until `shutdown` completes, then stops
@@ -325,6 +356,32 @@ pub async fn serve(
     );
     let upstreams = Arc::new(Upstreams::new(gateway, &config.upstreams).map_err(StartError::new)?);
     let metrics = Arc::new(Metrics::new(gateway));
+    let otel = match &config.otlp_endpoint {
+        Some(endpoint) => Some(Arc::new(
+            crate::otel::Exporter::new(endpoint, gateway.name).map_err(StartError::new)?,
+        )),
+        None => None,
+    };
+    // DNS discovery sets the instances of the services that have it: the one place that
+    // connects discovery to instance selection. Each is resolved once before serving.
+    let _discovery = {
+        let upstreams = upstreams.clone();
+        let apply = Arc::new(move |service: usize, instances: discovery::Instances| {
+            if let Some(upstream) = upstreams.get(service) {
+                upstream.set_instances(instances);
+            }
+        });
+        let overridden = |name: &str| config.upstreams.contains_key(name);
+        discovery::start(
+            gateway,
+            config.dns_server,
+            overridden,
+            metrics.discovery.clone(),
+            apply,
+        )
+        .await
+        .map_err(StartError::new)?
+    };
     let listen = config.listener.local_addr().ok();
     let admin_listen = config.admin_listener.local_addr().ok();
     info!(
@@ -372,6 +429,7 @@ pub async fn serve(
         limiters,
         verifiers,
         trusted_proxies,
+        otel: otel.clone(),
     });
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -402,11 +460,16 @@ pub async fn serve(
         tokio::join!(admin, public);
     });
     tokio::select! {
-        () = &mut servers => return Ok(()),
-        () = shutdown => {}
+        () = &mut servers => {}
+        () = shutdown => {
+            let _ = stop_tx.send(true);
+            servers.await;
+        }
     }
-    let _ = stop_tx.send(true);
-    servers.await;
+    if let Some(exporter) = otel {
+        // Exports what is queued; blocking, so off the async workers.
+        let _ = tokio::task::spawn_blocking(move || exporter.shutdown()).await;
+    }
     Ok(())
 }
 
@@ -583,6 +646,7 @@ async fn handle(
         .filter(|_| !preflight)
         .cloned();
     let mut exchange = Exchange::start(state, client_ip, request.method(), &request_id);
+    exchange.trace(&request);
     let mut quota = None;
     let result = dispatch(
         &exchange.state,
@@ -718,7 +782,9 @@ async fn dispatch(
                     )
                 })??;
             if let Err(problem) = body::check(&bytes, validate, &parts.headers, max_body).await {
-                state.metrics.validation_failed(Slot::Route(index));
+                state
+                    .metrics
+                    .validation_failed(Slot::Route(index), Invalid::Body);
                 return Err(problem);
             }
             LimitedBody::full(bytes, max_body)
@@ -830,7 +896,7 @@ async fn decide(
         {
             Ok(granted) => authenticated = Some(granted),
             Err(failure) => {
-                state.metrics.auth_failed(slot);
+                state.metrics.auth_failed(slot, Unauthorized::of(&failure));
                 return Decision::Problem(slot, auth_problem(&failure, challenge));
             }
         }
@@ -862,7 +928,7 @@ async fn decide(
         }
     }
     if let Err(at) = router::decode_params(&mut params) {
-        state.metrics.validation_failed(slot);
+        state.metrics.validation_failed(slot, Invalid::Parameters);
         let name = state.router.param_names(index).get(at).copied();
         return Decision::Problem(
             slot,
@@ -890,7 +956,7 @@ async fn decide(
         (Err(problem), _) => problem,
     };
     if problem.status == http::StatusCode::BAD_REQUEST {
-        state.metrics.validation_failed(slot);
+        state.metrics.validation_failed(slot, Invalid::of(&problem));
     }
     Decision::Problem(slot, problem)
 }
@@ -1002,6 +1068,7 @@ mod tests {
             name: "users",
             env: "GATEWAY_UPSTREAM_USERS",
             urls: &["http://127.0.0.1:9001"],
+            discovery: None,
             connect_timeout: Duration::from_secs(1),
             request_timeout: Duration::from_secs(1),
             cors: None,
@@ -1011,6 +1078,7 @@ mod tests {
             name: "orders",
             env: "GATEWAY_UPSTREAM_ORDERS",
             urls: &[],
+            discovery: None,
             connect_timeout: Duration::from_secs(1),
             request_timeout: Duration::from_secs(1),
             cors: None,
@@ -1030,6 +1098,7 @@ mod tests {
         schemes: &[],
         rate_limit_store: crate::Store::Memory,
         trusted_proxies: &[],
+        otlp_endpoint_env: None,
     };
 
     fn read(vars: &[(&str, &str)]) -> Result<Settings, StartError> {
@@ -1071,6 +1140,38 @@ mod tests {
         );
         assert!(settings.upstreams["orders"].is_empty());
         assert_eq!(settings.shutdown_timeout, Duration::from_millis(2500));
+        assert_eq!(settings.dns_server, None);
+        let settings = read(&[("GATEWAY_DNS_SERVER", "127.0.0.1:5353")]).unwrap();
+        assert_eq!(settings.dns_server, Some("127.0.0.1:5353".parse().unwrap()));
+        assert!(read(&[("GATEWAY_DNS_SERVER", "dns.internal")]).is_err());
+    }
+
+    #[test]
+    fn the_otlp_endpoint_is_read_from_the_variable_the_manifest_names() {
+        static EXPORTING: Gateway = Gateway {
+            otlp_endpoint_env: Some("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            ..GATEWAY
+        };
+        let read = |vars: &[(&str, &str)]| {
+            Settings::read(&EXPORTING, |name| {
+                Ok(vars
+                    .iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, value)| (*value).to_owned()))
+            })
+            .unwrap()
+            .otlp_endpoint
+        };
+        assert_eq!(
+            read(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")]).as_deref(),
+            Some("http://collector:4318")
+        );
+        // Unset or empty: nothing is exported.
+        assert_eq!(read(&[]), None);
+        assert_eq!(read(&[("OTEL_EXPORTER_OTLP_ENDPOINT", " ")]), None);
+        // A manifest without `otlp_endpoint_env` ignores the variable.
+        let settings = super::tests::read(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")]);
+        assert_eq!(settings.unwrap().otlp_endpoint, None);
     }
 
     #[test]

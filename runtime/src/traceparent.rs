@@ -14,8 +14,20 @@ pub(crate) static TRACESTATE: HeaderName = HeaderName::from_static("tracestate")
 /// `00-` + 32 hex + `-` + 16 hex + `-` + 2 hex.
 const LEN: usize = 55;
 
-/// Rewrites `traceparent` (and `tracestate`) in the headers about to go upstream.
-pub(crate) fn propagate(headers: &mut HeaderMap) {
+/// The gateway's hop of a trace, as lowercase hex: what it sends upstream and exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TraceContext {
+    pub(crate) trace_id: [u8; 32],
+    /// The gateway's own span: the parent id sent upstream.
+    pub(crate) span_id: [u8; 16],
+    /// The incoming parent's id; `None` when the gateway started the trace.
+    pub(crate) parent_id: Option<[u8; 16]>,
+    pub(crate) flags: [u8; 2],
+}
+
+/// The context of a request with these headers: the valid incoming `traceparent`'s trace,
+/// or a new one, with a new span id either way.
+pub(crate) fn context(headers: &HeaderMap) -> TraceContext {
     let incoming = {
         let mut values = headers.get_all(&TRACEPARENT).iter();
         match (values.next(), values.next()) {
@@ -24,18 +36,38 @@ pub(crate) fn propagate(headers: &mut HeaderMap) {
             _ => None,
         }
     };
-    let value = match incoming {
-        Some((trace_id, flags)) => format(&trace_id, &span_id(), &flags),
-        None => {
-            headers.remove(&TRACESTATE);
-            format(&new_trace_id(), &span_id(), b"01")
-        }
-    };
-    headers.insert(TRACEPARENT.clone(), value);
+    match incoming {
+        Some((trace_id, parent_id, flags)) => TraceContext {
+            trace_id,
+            span_id: span_id(),
+            parent_id: Some(parent_id),
+            flags,
+        },
+        None => TraceContext {
+            trace_id: new_trace_id(),
+            span_id: span_id(),
+            parent_id: None,
+            flags: *b"01",
+        },
+    }
 }
 
-/// The trace id and flags (as their lowercase hex) of a valid `traceparent`.
-fn parse(value: &[u8]) -> Option<([u8; 32], [u8; 2])> {
+/// Rewrites `traceparent` (and `tracestate`) in the headers about to go upstream, and
+/// returns the context it wrote.
+pub(crate) fn propagate(headers: &mut HeaderMap) -> TraceContext {
+    let context = context(headers);
+    if context.parent_id.is_none() {
+        headers.remove(&TRACESTATE);
+    }
+    headers.insert(
+        TRACEPARENT.clone(),
+        format(&context.trace_id, &context.span_id, &context.flags),
+    );
+    context
+}
+
+/// The trace id, parent id and flags (as their lowercase hex) of a valid `traceparent`.
+fn parse(value: &[u8]) -> Option<([u8; 32], [u8; 16], [u8; 2])> {
     if value.len() < LEN {
         return None;
     }
@@ -63,7 +95,9 @@ fn parse(value: &[u8]) -> Option<([u8; 32], [u8; 2])> {
     }
     let mut trace = [0; 32];
     trace.copy_from_slice(trace_id);
-    Some((trace, [flags[0], flags[1]]))
+    let mut parent = [0; 16];
+    parent.copy_from_slice(parent_id);
+    Some((trace, parent, [flags[0], flags[1]]))
 }
 
 /// Lowercase hex only, as the specification requires.
@@ -129,8 +163,18 @@ mod tests {
         if let Some(state) = tracestate {
             headers.insert(&TRACESTATE, HeaderValue::from_str(state).unwrap());
         }
-        propagate(&mut headers);
+        let context = propagate(&mut headers);
         assert_eq!(headers.get_all(&TRACEPARENT).iter().count(), 1);
+        // What is returned (and exported) is what went upstream.
+        assert_eq!(
+            headers[&TRACEPARENT],
+            format(&context.trace_id, &context.span_id, &context.flags)
+        );
+        let incoming = traceparent
+            .first()
+            .filter(|_| traceparent.len() == 1)
+            .and_then(|value| parse(value.as_bytes()));
+        assert_eq!(context.parent_id, incoming.map(|(_, parent, _)| parent));
         (
             headers[&TRACEPARENT].to_str().unwrap().to_owned(),
             headers

@@ -193,6 +193,7 @@ const fn service(name: &'static str, resilience: Policy) -> Service {
         name,
         env: "GATEWAY_UPSTREAM_UNUSED",
         urls: &[],
+        discovery: None,
         connect_timeout: Duration::from_secs(1),
         request_timeout: Duration::from_secs(10),
         cors: None,
@@ -380,6 +381,7 @@ static GATEWAY: Gateway = Gateway {
     schemes: &[],
     rate_limit_store: gateway_runtime::Store::Memory,
     trusted_proxies: &[],
+    otlp_endpoint_env: None,
 };
 
 /// A gateway whose service `name` has `instances` (the others have none).

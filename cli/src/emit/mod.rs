@@ -101,6 +101,8 @@ struct ServiceRow {
     key: String,
     env: String,
     urls: String,
+    /// How DNS discovery finds its instances; empty without discovery.
+    discovery: String,
 }
 
 /// `public`, or the alternatives: `bearerAuth[users:read] | apiKey`.
@@ -155,6 +157,11 @@ pub fn emit(gateway: &Gateway, runtime: &RuntimeDep) -> Result<Files, String> {
             key: s.key.clone(),
             env: s.env.clone(),
             urls: s.urls.join(","),
+            discovery: s
+                .discovery
+                .as_ref()
+                .map(|d| d.summary())
+                .unwrap_or_default(),
         })
         .collect();
     let port = gateway
@@ -182,6 +189,8 @@ pub fn emit(gateway: &Gateway, runtime: &RuntimeDep) -> Result<Files, String> {
         port => port,
         admin_port => "9090",
         max_body => gateway.max_body,
+        discovers => gateway.services.iter().any(|s| s.discovery.is_some()),
+        otlp_endpoint_env => gateway.otlp_endpoint_env.clone(),
     };
     for (name, _) in TEMPLATES {
         let rendered = env

@@ -88,6 +88,10 @@ pub fn routes_rs(gateway: &Gateway) -> TokenStream {
         }
     };
     let trusted_proxies = &gateway.trusted_proxies;
+    let otlp = match &gateway.otlp_endpoint_env {
+        Some(name) => quote!(::std::option::Option::Some(#name)),
+        None => quote!(::std::option::Option::None),
+    };
     quote! {
         #![doc = " The route table: every public route, its service and its compiled auth decision."]
 
@@ -104,6 +108,7 @@ pub fn routes_rs(gateway: &Gateway) -> TokenStream {
             schemes: &[#(#schemes),*],
             rate_limit_store: #store,
             trusted_proxies: &[#(#trusted_proxies),*],
+            otlp_endpoint_env: #otlp,
         };
     }
 }
@@ -241,11 +246,39 @@ fn service_entry(service: &Service) -> TokenStream {
         }
     };
     let resilience = super::upstream::policy(&service.resilience);
+    let discovery = match &service.discovery {
+        None => quote!(::std::option::Option::None),
+        Some(d) => {
+            let dns = &d.dns;
+            let port = Literal::u16_unsuffixed(d.port);
+            let record = match d.record {
+                crate::ir::DnsRecord::A => quote!(::gateway_runtime::DnsRecord::A),
+                crate::ir::DnsRecord::Srv => quote!(::gateway_runtime::DnsRecord::Srv),
+            };
+            let interval = Literal::u64_unsuffixed(d.interval_ms);
+            let scheme = &d.scheme;
+            let nameserver = match &d.nameserver {
+                Some(ns) => quote!(::std::option::Option::Some(#ns)),
+                None => quote!(::std::option::Option::None),
+            };
+            quote! {
+                ::std::option::Option::Some(&::gateway_runtime::Discovery {
+                    name: #dns,
+                    port: #port,
+                    record: #record,
+                    interval: ::std::time::Duration::from_millis(#interval),
+                    scheme: #scheme,
+                    nameserver: #nameserver,
+                })
+            }
+        }
+    };
     quote! {
         ::gateway_runtime::Service {
             name: #name,
             env: #env,
             urls: &[#(#urls),*],
+            discovery: #discovery,
             connect_timeout: ::std::time::Duration::from_millis(#connect),
             request_timeout: ::std::time::Duration::from_millis(#request),
             cors: #cors,

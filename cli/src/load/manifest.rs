@@ -45,6 +45,8 @@ pub struct Manifest {
     pub rate_limit_store: RateLimitStore,
     /// `gateway.trusted_proxies`: CIDR blocks, normalized (`10.0.0.0/8`).
     pub trusted_proxies: Vec<String>,
+    /// `observability.otlp_endpoint_env`: the variable naming the OTLP collector.
+    pub otlp_endpoint_env: Option<String>,
 }
 
 /// Where rate limits are counted (docs/manifest.md, "Rate limits").
@@ -127,6 +129,8 @@ pub struct ServiceConfig {
     /// `""` or a prefix like `/users`.
     pub mount: String,
     pub urls: Vec<String>,
+    /// `upstream.discovery`: instances from DNS instead of `urls` (then empty).
+    pub discovery: Option<DiscoveryConfig>,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
     /// `unsecured: public`: operations whose spec declares no `security` are public.
@@ -140,6 +144,28 @@ pub struct ServiceConfig {
     pub resilience: Resilience,
     /// `services.<s>.validate_responses`, overriding the gateway's.
     pub validate_responses: Option<bool>,
+}
+
+/// `upstream.discovery` (docs/manifest.md, "DNS discovery").
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiscoveryConfig {
+    /// The name to resolve, as written (a trailing dot makes it absolute).
+    pub dns: String,
+    /// The instances' port for `a` records; 0 for `srv` (the records carry it).
+    pub port: u16,
+    pub record: DnsRecord,
+    pub interval: Duration,
+    pub scheme: String,
+    /// `ip:port` of the nameserver to ask instead of the system's.
+    pub nameserver: Option<String>,
+}
+
+/// Which DNS records list a service's instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DnsRecord {
+    /// `A` and `AAAA`.
+    A,
+    Srv,
 }
 
 /// Which browser origins may call a service, and how (docs/manifest.md, "CORS").
@@ -260,6 +286,7 @@ struct RawService {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawUpstream {
+    #[serde(default)]
     urls: Vec<resilience::RawUrl>,
     balance: Option<String>,
     hash_on: Option<String>,
@@ -270,7 +297,24 @@ struct RawUpstream {
     retries: Option<serde_yaml::Value>,
     health_check: Option<serde_yaml::Value>,
     circuit_breaker: Option<serde_yaml::Value>,
-    discovery: Option<serde_yaml::Value>,
+    discovery: Option<RawDiscovery>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDiscovery {
+    dns: String,
+    port: Option<u16>,
+    record: Option<String>,
+    interval: Option<String>,
+    scheme: Option<String>,
+    nameserver: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawObservability {
+    otlp_endpoint_env: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -318,6 +362,7 @@ const DEFAULT_REQUEST: Duration = Duration::from_secs(30);
 /// How long a rate-limit check waits for Redis, by default and at most.
 const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_millis(50);
 const MAX_STORE_TIMEOUT: Duration = Duration::from_secs(1);
+const DEFAULT_DISCOVERY_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Context for turning raw values into domain values with located diagnostics.
 struct Ctx<'a> {
@@ -334,19 +379,6 @@ impl Ctx<'_> {
         let d = Diagnostic::error(code, message).at(self.at(pointer));
         self.diags
             .push(if help.is_empty() { d } else { d.help(help) });
-    }
-
-    fn not_enforced(&mut self, pointer: &str, what: &str) {
-        self.diags.push(
-            Diagnostic::warning(
-                "gateway::manifest::not_enforced",
-                format!("`{what}` is accepted but not enforced by this version of gateway"),
-            )
-            .at(Location::key(self.file, pointer))
-            .help(
-                "remove it, or keep it for a later version; nothing at run time depends on it yet",
-            ),
-        );
     }
 
     /// Deserializes one part; its error becomes a located diagnostic.
@@ -616,8 +648,21 @@ pub fn parse(file: &Path, text: &str, diags: &mut Diagnostics) -> Option<Manifes
             ),
         }
     }
-    if sections.shift_remove("observability").is_some() {
-        ctx.not_enforced("/observability", "observability");
+    let mut otlp_endpoint_env = None;
+    if let Some(value) = sections.shift_remove("observability")
+        && let Some(raw) = ctx.part::<RawObservability>("/observability", value)
+        && let Some(name) = raw.otlp_endpoint_env
+    {
+        if valid_env_name(&name) {
+            otlp_endpoint_env = Some(name);
+        } else {
+            ctx.error(
+                "gateway::manifest::invalid_value",
+                "/observability/otlp_endpoint_env",
+                format!("`{name}` is not an environment variable name"),
+                "name the variable that holds the collector's URL, e.g. `OTEL_EXPORTER_OTLP_ENDPOINT`",
+            );
+        }
     }
 
     let mut services = Vec::new();
@@ -693,6 +738,7 @@ pub fn parse(file: &Path, text: &str, diags: &mut Diagnostics) -> Option<Manifes
         validate_responses,
         rate_limit_store,
         trusted_proxies,
+        otlp_endpoint_env,
     })
 }
 
@@ -714,14 +760,34 @@ fn service(
         Some(m) => prefix(&format!("{pointer}/mount"), m, ctx).unwrap_or_default(),
         None => String::new(),
     };
-    if raw.upstream.urls.is_empty() {
-        ctx.error(
-            "gateway::manifest::no_upstream",
-            &format!("{pointer}/upstream/urls"),
-            format!("service `{key}` has no upstream URL"),
-            "list at least one base URL, e.g. `urls: [http://127.0.0.1:9001]`",
-        );
-    }
+    let discovery = match &raw.upstream.discovery {
+        Some(_) if !raw.upstream.urls.is_empty() => {
+            ctx.diags.push(
+                Diagnostic::error(
+                    "gateway::manifest::conflicting_upstream",
+                    format!("service `{key}` has both upstream `urls` and `discovery`"),
+                )
+                .at(Location::key(ctx.file, format!("{pointer}/upstream/discovery")))
+                .related(
+                    "the static URLs",
+                    Location::key(ctx.file, format!("{pointer}/upstream/urls")),
+                )
+                .help("keep one: `urls` for a fixed set of instances, `discovery` to find them in DNS"),
+            );
+            None
+        }
+        Some(found) => discovery(&format!("{pointer}/upstream/discovery"), found, ctx),
+        None if raw.upstream.urls.is_empty() => {
+            ctx.error(
+                "gateway::manifest::no_upstream",
+                &format!("{pointer}/upstream/urls"),
+                format!("service `{key}` has no upstream URL"),
+                "list at least one base URL, e.g. `urls: [http://127.0.0.1:9001]`, or find them in DNS with `discovery: { dns: users.internal, port: 8000 }`",
+            );
+            None
+        }
+        None => None,
+    };
     for (index, raw_url) in raw.upstream.urls.iter().enumerate() {
         if let Err(message) = upstream_url(raw_url.url()) {
             ctx.error(
@@ -734,9 +800,6 @@ fn service(
     }
     let upstream = &raw.upstream;
     let resilience = resilience::resilience(pointer, upstream, &raw.operations, ctx);
-    if upstream.discovery.is_some() {
-        ctx.not_enforced(&format!("{pointer}/upstream/discovery"), "discovery");
-    }
     let unsecured_public = match raw.unsecured.as_deref() {
         None | Some("error") => false,
         Some("public") => true,
@@ -815,6 +878,7 @@ fn service(
             .iter()
             .map(|u| u.url().to_owned())
             .collect(),
+        discovery,
         connect_timeout,
         request_timeout,
         unsecured_public,
@@ -824,6 +888,144 @@ fn service(
         resilience,
         validate_responses: raw.validate_responses,
     })
+}
+
+/// Checks `upstream.discovery` (docs/manifest.md, "DNS discovery").
+fn discovery(pointer: &str, raw: &RawDiscovery, ctx: &mut Ctx<'_>) -> Option<DiscoveryConfig> {
+    let errors_before = ctx.diags.list.len();
+    let at = |key: &str| pointer_push(pointer, key);
+    if !valid_dns_name(&raw.dns) {
+        ctx.error(
+            "gateway::manifest::invalid_dns_name",
+            &at("dns"),
+            format!("`{}` is not a DNS name", raw.dns),
+            "write a name like `users.default.svc.cluster.local` (labels of letters, digits, `-` and `_`, at most 63 characters each)",
+        );
+    }
+    let record = match raw.record.as_deref() {
+        None | Some("a") => DnsRecord::A,
+        Some("srv") => DnsRecord::Srv,
+        Some(other) => {
+            ctx.error(
+                "gateway::manifest::invalid_value",
+                &at("record"),
+                format!("`record: {other}` is not a choice"),
+                "`a` (A and AAAA records, with `port`) or `srv` (SRV records, which carry ports and weights)",
+            );
+            DnsRecord::A
+        }
+    };
+    let port = match (record, raw.port) {
+        (DnsRecord::A, Some(port)) if port > 0 => port,
+        (DnsRecord::A, Some(_)) => {
+            ctx.error(
+                "gateway::manifest::invalid_value",
+                &at("port"),
+                "port 0 cannot be connected to".into(),
+                "give the port the instances listen on",
+            );
+            0
+        }
+        (DnsRecord::A, None) => {
+            ctx.error(
+                "gateway::manifest::missing_key",
+                pointer,
+                "missing required key `port`".into(),
+                "A and AAAA records carry no port: add `port:` with the one the instances listen on (or use `record: srv`)",
+            );
+            0
+        }
+        (DnsRecord::Srv, Some(_)) => {
+            ctx.error(
+                "gateway::manifest::invalid_value",
+                &at("port"),
+                "`port` does not apply to SRV records".into(),
+                "each SRV record carries its instance's port: remove `port`",
+            );
+            0
+        }
+        (DnsRecord::Srv, None) => 0,
+    };
+    let interval = match &raw.interval {
+        None => DEFAULT_DISCOVERY_INTERVAL,
+        Some(text) => match units::duration(text) {
+            Ok(d) if !d.is_zero() => d,
+            Ok(_) => {
+                ctx.error(
+                    "gateway::manifest::invalid_duration",
+                    &at("interval"),
+                    "the interval must be longer than zero".into(),
+                    "",
+                );
+                DEFAULT_DISCOVERY_INTERVAL
+            }
+            Err(message) => {
+                ctx.error(
+                    "gateway::manifest::invalid_duration",
+                    &at("interval"),
+                    message,
+                    "durations are written like `500ms`, `10s` or `1m`",
+                );
+                DEFAULT_DISCOVERY_INTERVAL
+            }
+        },
+    };
+    let scheme = raw.scheme.clone().unwrap_or_else(|| "http".to_owned());
+    if scheme != "http" {
+        ctx.error(
+            "gateway::manifest::invalid_value",
+            &at("scheme"),
+            format!("only http upstreams are supported by this version (not `{scheme}`)"),
+            "use `scheme: http`, or leave it out",
+        );
+    }
+    if let Some(nameserver) = &raw.nameserver
+        && nameserver.parse::<std::net::SocketAddr>().is_err()
+    {
+        ctx.error(
+            "gateway::manifest::invalid_value",
+            &at("nameserver"),
+            format!("`{nameserver}` is not an ip:port"),
+            "write the nameserver's address like `10.96.0.10:53`",
+        );
+    }
+    if ctx.diags.list.len() > errors_before {
+        return None;
+    }
+    Some(DiscoveryConfig {
+        dns: raw.dns.clone(),
+        port,
+        record,
+        interval,
+        scheme,
+        nameserver: raw.nameserver.clone(),
+    })
+}
+
+/// A DNS name: dot-separated labels of ASCII letters, digits, `-` and `_` (SRV names start
+/// with `_service._proto`), none empty or longer than 63, at most 253 in all; one trailing
+/// dot allowed.
+fn valid_dns_name(name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+/// An environment variable name as shells write them: letters, digits, `_`, not starting
+/// with a digit.
+fn valid_env_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// Reports a reference to a rate-limit policy the manifest does not define.
@@ -1659,6 +1861,61 @@ mod tests {
                 "gateway::manifest::unknown_key /services/orders/upstream/timeout",
             ]
         );
+    }
+
+    #[test]
+    fn discovery_and_observability() {
+        let text = "version: 1\ngateway: {name: shop}\nservices:\n  users:\n    spec: u.yaml\n    upstream: {discovery: {dns: users.internal, port: 8000}}\n  orders:\n    spec: o.yaml\n    upstream: {discovery: {dns: _http._tcp.orders.internal., record: srv, interval: 500ms, nameserver: '127.0.0.1:5353'}}\nobservability: {otlp_endpoint_env: OTEL_EXPORTER_OTLP_ENDPOINT}\n";
+        let (manifest, diags) = check(text);
+        assert!(diags.is_empty(), "{diags:?}");
+        let manifest = manifest.unwrap();
+        assert_eq!(
+            manifest.otlp_endpoint_env.as_deref(),
+            Some("OTEL_EXPORTER_OTLP_ENDPOINT")
+        );
+        let users = &manifest.services[0];
+        assert!(users.urls.is_empty());
+        assert_eq!(
+            users.discovery,
+            Some(DiscoveryConfig {
+                dns: "users.internal".into(),
+                port: 8000,
+                record: DnsRecord::A,
+                interval: DEFAULT_DISCOVERY_INTERVAL,
+                scheme: "http".into(),
+                nameserver: None,
+            })
+        );
+        let orders = manifest.services[1].discovery.as_ref().unwrap();
+        assert_eq!(orders.record, DnsRecord::Srv);
+        assert_eq!(orders.port, 0);
+        assert_eq!(orders.interval, Duration::from_millis(500));
+        assert_eq!(orders.nameserver.as_deref(), Some("127.0.0.1:5353"));
+    }
+
+    #[test]
+    fn dns_names() {
+        for good in [
+            "users",
+            "users.default.svc.cluster.local",
+            "_http._tcp.users.",
+            "a-1.b",
+        ] {
+            assert!(valid_dns_name(good), "{good}");
+        }
+        let long = "a".repeat(64);
+        for bad in [
+            "",
+            ".",
+            "a..b",
+            "-a.b",
+            "a-.b",
+            "a b",
+            "http://users",
+            long.as_str(),
+        ] {
+            assert!(!valid_dns_name(bad), "{bad}");
+        }
     }
 
     #[test]

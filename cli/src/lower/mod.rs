@@ -64,6 +64,17 @@ pub fn lower(loaded: &Loaded, diags: &mut Diagnostics) -> Option<Gateway> {
             module,
             env: names::upstream_env(&config.key),
             urls: config.urls.clone(),
+            discovery: config.discovery.as_ref().map(|d| crate::ir::Discovery {
+                dns: d.dns.clone(),
+                port: d.port,
+                record: match d.record {
+                    crate::load::DnsRecord::A => crate::ir::DnsRecord::A,
+                    crate::load::DnsRecord::Srv => crate::ir::DnsRecord::Srv,
+                },
+                interval_ms: duration_ms(d.interval),
+                scheme: d.scheme.clone(),
+                nameserver: d.nameserver.clone(),
+            }),
             connect_timeout_ms: duration_ms(config.connect_timeout),
             request_timeout_ms: duration_ms(config.request_timeout),
             resilience: config.resilience.clone(),
@@ -131,6 +142,7 @@ pub fn lower(loaded: &Loaded, diags: &mut Diagnostics) -> Option<Gateway> {
         trusted_proxies: manifest.trusted_proxies.clone(),
         schemes,
         openapi,
+        otlp_endpoint_env: manifest.otlp_endpoint_env.clone(),
     })
 }
 

@@ -825,26 +825,30 @@ pub(crate) fn render_metrics(out: &mut String, upstreams: &Upstreams) {
     use crate::metrics::{Escaped, family};
     use std::fmt::Write as _;
 
-    family(
-        out,
-        "gateway_upstream_retries_total",
-        "counter",
-        "Tries after the first, by service.",
-    );
+    // A family is written only with its samples: a parser may refuse an empty one.
+    let mut section = |name: &str, kind: &str, help: &str, samples: String| {
+        if !samples.is_empty() {
+            family(out, name, kind, help);
+            out.push_str(&samples);
+        }
+    };
+
+    let mut samples = String::new();
     for upstream in upstreams.iter() {
         let _ = writeln!(
-            out,
+            samples,
             "gateway_upstream_retries_total{{service=\"{}\"}} {}",
             Escaped(upstream.service.name),
             upstream.counters.retries.load(Ordering::Relaxed)
         );
     }
-    family(
-        out,
-        "gateway_upstream_rejected_total",
+    section(
+        "gateway_upstream_retries_total",
         "counter",
-        "Requests answered 503 without reaching an instance, by service and reason (circuit_open, concurrency_limit, no_healthy_instance).",
+        "Tries after the first, by service.",
+        samples,
     );
+    let mut samples = String::new();
     for upstream in upstreams.iter() {
         let counters = &upstream.counters;
         for (reason, counter) in [
@@ -853,23 +857,24 @@ pub(crate) fn render_metrics(out: &mut String, upstreams: &Upstreams) {
             ("no_healthy_instance", &counters.rejected_no_instance),
         ] {
             let _ = writeln!(
-                out,
+                samples,
                 "gateway_upstream_rejected_total{{service=\"{}\",reason=\"{reason}\"}} {}",
                 Escaped(upstream.service.name),
                 counter.load(Ordering::Relaxed)
             );
         }
     }
-    family(
-        out,
-        "gateway_upstream_instance_healthy",
-        "gauge",
-        "1 if the instance takes requests (passes its health checks and is not ejected), else 0.",
+    section(
+        "gateway_upstream_rejected_total",
+        "counter",
+        "Requests answered 503 without reaching an instance, by service and reason (circuit_open, concurrency_limit, no_healthy_instance).",
+        samples,
     );
+    let mut samples = String::new();
     for upstream in upstreams.iter() {
         for (instance, healthy, _) in upstream.instance_states() {
             let _ = writeln!(
-                out,
+                samples,
                 "gateway_upstream_instance_healthy{{service=\"{}\",instance=\"{}\"}} {}",
                 Escaped(upstream.service.name),
                 Escaped(&instance),
@@ -877,16 +882,17 @@ pub(crate) fn render_metrics(out: &mut String, upstreams: &Upstreams) {
             );
         }
     }
-    family(
-        out,
-        "gateway_upstream_ejections_total",
-        "counter",
-        "Times outlier detection ejected the instance.",
+    section(
+        "gateway_upstream_instance_healthy",
+        "gauge",
+        "1 if the instance takes requests (passes its health checks and is not ejected), else 0.",
+        samples,
     );
+    let mut samples = String::new();
     for upstream in upstreams.iter() {
         for entry in &upstream.snapshot().entries {
             let _ = writeln!(
-                out,
+                samples,
                 "gateway_upstream_ejections_total{{service=\"{}\",instance=\"{}\"}} {}",
                 Escaped(upstream.service.name),
                 Escaped(entry.instance.name()),
@@ -894,17 +900,18 @@ pub(crate) fn render_metrics(out: &mut String, upstreams: &Upstreams) {
             );
         }
     }
-    family(
-        out,
-        "gateway_circuit_breaker_state",
-        "gauge",
-        "Circuit breaker state: 0 closed, 1 open, 2 half-open; by service, and instance for an instance's breaker.",
+    section(
+        "gateway_upstream_ejections_total",
+        "counter",
+        "Times outlier detection ejected the instance.",
+        samples,
     );
+    let mut samples = String::new();
     for upstream in upstreams.iter() {
         let service = Escaped(upstream.service.name);
         if let Some(breaker) = &upstream.breaker {
             let _ = writeln!(
-                out,
+                samples,
                 "gateway_circuit_breaker_state{{service=\"{service}\"}} {}",
                 breaker.state() as u8
             );
@@ -912,7 +919,7 @@ pub(crate) fn render_metrics(out: &mut String, upstreams: &Upstreams) {
         for (instance, _, state) in upstream.instance_states() {
             if let Some(state) = state {
                 let _ = writeln!(
-                    out,
+                    samples,
                     "gateway_circuit_breaker_state{{service=\"{service}\",instance=\"{}\"}} {}",
                     Escaped(&instance),
                     state as u8
@@ -920,6 +927,12 @@ pub(crate) fn render_metrics(out: &mut String, upstreams: &Upstreams) {
             }
         }
     }
+    section(
+        "gateway_circuit_breaker_state",
+        "gauge",
+        "Circuit breaker state: 0 closed, 1 open, 2 half-open; by service, and instance for an instance's breaker.",
+        samples,
+    );
 }
 
 #[cfg(test)]
@@ -930,6 +943,7 @@ mod snapshot_tests {
         name: "hashed",
         env: "GATEWAY_UPSTREAM_HASHED",
         urls: &[],
+        discovery: None,
         connect_timeout: Duration::from_secs(1),
         request_timeout: Duration::from_secs(1),
         cors: None,

@@ -44,6 +44,7 @@ pub static SERVICES: [Service; 3] = [
         name: "users",
         env: "GATEWAY_UPSTREAM_USERS",
         urls: &["http://127.0.0.1:1"],
+        discovery: None,
         connect_timeout: Duration::from_secs(1),
         request_timeout: Duration::from_secs(10),
         cors: None,
@@ -53,6 +54,7 @@ pub static SERVICES: [Service; 3] = [
         name: "slow",
         env: "GATEWAY_UPSTREAM_SLOW",
         urls: &["http://127.0.0.1:1"],
+        discovery: None,
         connect_timeout: Duration::from_secs(1),
         request_timeout: Duration::from_millis(300),
         cors: None,
@@ -62,6 +64,7 @@ pub static SERVICES: [Service; 3] = [
         name: "down",
         env: "GATEWAY_UPSTREAM_DOWN",
         urls: &["http://127.0.0.1:1"],
+        discovery: None,
         connect_timeout: Duration::from_secs(1),
         request_timeout: Duration::from_secs(1),
         cors: None,
@@ -282,6 +285,7 @@ pub static GATEWAY: Gateway = Gateway {
     schemes: &SCHEMES,
     rate_limit_store: gateway_runtime::Store::Memory,
     trusted_proxies: &[],
+    otlp_endpoint_env: None,
 };
 
 /// The same routes with a 1000-byte body limit.
@@ -321,13 +325,18 @@ struct MockState {
 /// - `/hop` answers with hop-by-hop headers besides an end-to-end one;
 /// - anything else echoes `{instance, method, uri, headers}` as JSON.
 pub async fn mock(instance: &'static str) -> Mock {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    mock_on(instance, listener).await
+}
+
+/// The same mock upstream on a listener of the test's choosing.
+pub async fn mock_on(instance: &'static str, listener: tokio::net::TcpListener) -> Mock {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let state = MockState {
         instance,
         seen: seen.clone(),
     };
     let app = axum::Router::new().fallback(mock_handler).with_state(state);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -410,6 +419,21 @@ pub struct Running {
 }
 
 impl Running {
+    /// A gateway served by `task`, which stops when `stop` fires.
+    pub fn new(
+        addr: SocketAddr,
+        admin: SocketAddr,
+        stop: oneshot::Sender<()>,
+        task: JoinHandle<Result<(), StartError>>,
+    ) -> Running {
+        Running {
+            addr,
+            admin,
+            stop: Some(stop),
+            task,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }

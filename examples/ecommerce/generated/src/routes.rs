@@ -12,6 +12,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             name: "users",
             env: "GATEWAY_UPSTREAM_USERS",
             urls: &["http://127.0.0.1:9001"],
+            discovery: ::std::option::Option::None,
             connect_timeout: ::std::time::Duration::from_millis(1000),
             request_timeout: ::std::time::Duration::from_millis(10000),
             cors: ::std::option::Option::Some(
@@ -37,6 +38,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             name: "orders",
             env: "GATEWAY_UPSTREAM_ORDERS",
             urls: &["http://127.0.0.1:9002"],
+            discovery: ::std::option::Option::None,
             connect_timeout: ::std::time::Duration::from_millis(1000),
             request_timeout: ::std::time::Duration::from_millis(3000),
             cors: ::std::option::Option::Some(
@@ -90,6 +92,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             name: "payments",
             env: "GATEWAY_UPSTREAM_PAYMENTS",
             urls: &["http://127.0.0.1:9003", "http://127.0.0.1:9004"],
+            discovery: ::std::option::Option::None,
             connect_timeout: ::std::time::Duration::from_millis(500),
             request_timeout: ::std::time::Duration::from_millis(30000),
             cors: ::std::option::Option::Some(
@@ -909,4 +912,5 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
     ],
     rate_limit_store: ::gateway_runtime::Store::Memory,
     trusted_proxies: &[],
+    otlp_endpoint_env: ::std::option::Option::Some("OTEL_EXPORTER_OTLP_ENDPOINT"),
 };
