@@ -51,6 +51,8 @@ pub struct Schemas {
     pub validators: Vec<Validator>,
     /// Document pointer of a lowered schema -> its validator.
     by_pointer: BTreeMap<String, usize>,
+    /// Validators still being lowered (their schema is a placeholder until they finish).
+    unfinished: Vec<usize>,
 }
 
 impl Schemas {
@@ -137,7 +139,10 @@ impl SchemaLowering<'_> {
             schema: JsonSchema::default(),
         });
         self.schemas.by_pointer.insert(pointer.clone(), index);
-        let schema = self.schema(map, &pointer, &function)?;
+        self.schemas.unfinished.push(index);
+        let schema = self.schema(map, &pointer, &function);
+        self.schemas.unfinished.pop();
+        let schema = schema?;
         // An inline schema with no subschemas of its own that equals one already lowered
         // (`{type: integer, format: int64}` in two places) shares its validator rather
         // than getting a twin function. Components keep their own, named function.
@@ -145,9 +150,11 @@ impl SchemaLowering<'_> {
             .strip_prefix("/components/schemas/")
             .is_some_and(|name| !name.contains('/'));
         if is_leaf(&schema) && !component {
+            let unfinished = &self.schemas.unfinished;
             let twin = self.schemas.validators[..index]
                 .iter()
-                .position(|v| v.schema == schema);
+                .enumerate()
+                .position(|(i, v)| v.schema == schema && !unfinished.contains(&i));
             if let Some(twin) = twin {
                 // A leaf lowered no subschemas: this one is still the last.
                 self.schemas.validators.pop();
