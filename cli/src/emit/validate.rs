@@ -48,6 +48,7 @@ fn json_type(ty: JsonType) -> TokenStream {
         JsonType::Array => "Array",
         JsonType::Number => "Number",
         JsonType::Integer => "Integer",
+        JsonType::IntegerLiteral => "IntegerLiteral",
         JsonType::String => "String",
     });
     quote!(::gateway_runtime::json::Type::#name)
@@ -106,6 +107,13 @@ pub fn validator(service: &Service, v: &Validator) -> TokenStream {
             JsonFormat::Uuid => "Uuid",
             JsonFormat::Date => "Date",
             JsonFormat::DateTime => "DateTime",
+            JsonFormat::Time => "Time",
+            JsonFormat::Email => "Email",
+            JsonFormat::Hostname => "Hostname",
+            JsonFormat::Ipv4 => "Ipv4",
+            JsonFormat::Ipv6 => "Ipv6",
+            JsonFormat::Uri => "Uri",
+            JsonFormat::Byte => "Byte",
         });
         string.push(quote!(errors.format(at, text, ::gateway_runtime::json::Format::#name);));
     }
@@ -122,9 +130,10 @@ pub fn validator(service: &Service, v: &Validator) -> TokenStream {
         let (min, max) = (bound(&s.minimum), bound(&s.maximum));
         number.push(quote!(errors.range(at, number, #min, #max);));
     }
-    if let Some(factor) = s.multiple_of {
-        let factor = Literal::u64_suffixed(factor);
-        number.push(quote!(errors.multiple_of(at, number, #factor);));
+    if let Some((mantissa, exponent)) = s.multiple_of {
+        let mantissa = Literal::u64_suffixed(mantissa);
+        let exponent = Literal::i32_suffixed(exponent);
+        number.push(quote!(errors.multiple_of(at, number, #mantissa, #exponent);));
     }
     if !number.is_empty() {
         checks.push(quote! {
@@ -207,13 +216,29 @@ pub fn validator(service: &Service, v: &Validator) -> TokenStream {
         let check = call(*index);
         checks.push(quote!(#check(value, at, errors);));
     }
+    // With a discriminator, an object is checked against the one alternative its
+    // property names; anything else goes through `oneOf`/`anyOf` as usual.
+    let dispatch = s.discriminator.as_ref().map(|d| {
+        let property = &d.property;
+        let names = d.mapping.iter().map(|(name, _)| name);
+        let functions = d.mapping.iter().map(|(_, index)| call(*index));
+        quote!(errors.discriminator(at, value, #property, &[#((#names, #functions as ::gateway_runtime::json::Validate)),*]))
+    });
+    let combinator = |check: TokenStream| match &dispatch {
+        Some(dispatch) => quote! {
+            if !#dispatch {
+                #check
+            }
+        },
+        None => check,
+    };
     if !s.any_of.is_empty() {
         let all = s.any_of.iter().map(|i| call(*i));
-        checks.push(quote!(errors.any_of(at, value, &[#(#all),*]);));
+        checks.push(combinator(quote!(errors.any_of(at, value, &[#(#all),*]);)));
     }
     if !s.one_of.is_empty() {
         let all = s.one_of.iter().map(|i| call(*i));
-        checks.push(quote!(errors.one_of(at, value, &[#(#all),*]);));
+        checks.push(combinator(quote!(errors.one_of(at, value, &[#(#all),*]);)));
     }
     if let Some(index) = s.not {
         let check = call(index);

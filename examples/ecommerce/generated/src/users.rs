@@ -534,6 +534,7 @@ pub fn validate_new_user_email(
                 ::std::option::Option::None,
                 ::std::option::Option::Some(254),
             );
+        errors.format(at, text, ::gateway_runtime::json::Format::Email);
     }
 }
 /// Checks a value against the schema at `/components/schemas/NewUser/properties/name`.
