@@ -396,19 +396,11 @@ impl BodyErrors {
                 },
             );
         }
-        if unique {
-            // Quadratic, on at most `max_body` bytes of items; JSON equality has no hash.
-            'outer: for (i, a) in items.iter().enumerate() {
-                for (j, b) in items[..i].iter().enumerate() {
-                    if equal(a, b) {
-                        self.fail(
-                            at,
-                            format!("items {j} and {i} are equal; items must be unique"),
-                        );
-                        break 'outer;
-                    }
-                }
-            }
+        if unique && let Some((j, i)) = first_duplicate(items) {
+            self.fail(
+                at,
+                format!("items {j} and {i} are equal; items must be unique"),
+            );
         }
     }
 
@@ -596,6 +588,65 @@ pub fn equal(a: &Value, b: &Value) -> bool {
         }
         _ => a == b,
     }
+}
+
+/// The first pair of equal items (by [`equal`]): pairwise for short arrays, by a hash
+/// consistent with JSON equality for longer ones (linear on a client's 16 MiB array).
+fn first_duplicate(items: &[Value]) -> Option<(usize, usize)> {
+    if items.len() <= 16 {
+        for (i, a) in items.iter().enumerate() {
+            if let Some(j) = items[..i].iter().position(|b| equal(a, b)) {
+                return Some((j, i));
+            }
+        }
+        return None;
+    }
+    let mut seen: std::collections::HashMap<u64, Vec<usize>> =
+        std::collections::HashMap::with_capacity(items.len());
+    for (i, a) in items.iter().enumerate() {
+        let bucket = seen.entry(json_hash(a)).or_default();
+        if let Some(&j) = bucket.iter().find(|&&j| equal(&items[j], a)) {
+            return Some((j, i));
+        }
+        bucket.push(i);
+    }
+    None
+}
+
+/// A hash under which JSON-equal values collide: numbers by their `f64` value, objects
+/// regardless of key order.
+fn json_hash(value: &Value) -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    // Fixed keys: the same value hashes alike in every call (only buckets depend on it).
+    let state =
+        std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default();
+    let mut h = state.build_hasher();
+    match value {
+        Value::Null => 0u8.hash(&mut h),
+        Value::Bool(b) => (1u8, b).hash(&mut h),
+        Value::Number(n) => {
+            let f = n.as_f64().unwrap_or(0.0);
+            // 0.0 and -0.0 are equal.
+            (2u8, if f == 0.0 { 0 } else { f.to_bits() }).hash(&mut h);
+        }
+        Value::String(s) => (3u8, s).hash(&mut h),
+        Value::Array(items) => {
+            4u8.hash(&mut h);
+            for item in items {
+                json_hash(item).hash(&mut h);
+            }
+        }
+        Value::Object(map) => {
+            let mut sum = 0u64;
+            for (k, v) in map {
+                let mut entry = state.build_hasher();
+                (k, json_hash(v)).hash(&mut entry);
+                sum = sum.wrapping_add(entry.finish());
+            }
+            (5u8, map.len(), sum).hash(&mut h);
+        }
+    }
+    h.finish()
 }
 
 fn number_equal(x: &Number, y: &Number) -> bool {
@@ -821,6 +872,14 @@ mod tests {
         );
         let dup = check(|e, at| e.items(at, &[json!(1), json!(1.0)], None, None, true));
         assert_eq!(dup.len(), 1);
+        // Long arrays go through the hash: still JSON equality.
+        let mut long: Vec<Value> = (0..100).map(|i| json!({"k": i, "s": "x"})).collect();
+        assert!(first_duplicate(&long).is_none());
+        long.push(json!({"s": "x", "k": 42.0}));
+        assert_eq!(first_duplicate(&long), Some((42, 100)));
+        let mut zeros: Vec<Value> = (1..40).map(|i| json!(i)).collect();
+        zeros.extend([json!(0.0), json!(-0.0)]);
+        assert_eq!(first_duplicate(&zeros), Some((39, 40)));
     }
 
     #[test]
