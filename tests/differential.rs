@@ -17,12 +17,16 @@
 #![allow(dead_code, clippy::all, unreachable_pub)]
 
 #[path = "../examples/ecommerce/generated/src/orders.rs"]
+#[rustfmt::skip]
 mod orders;
 #[path = "../examples/ecommerce/generated/src/payments.rs"]
+#[rustfmt::skip]
 mod payments;
 #[path = "../examples/ecommerce/generated/src/routes.rs"]
+#[rustfmt::skip]
 mod routes;
 #[path = "../examples/ecommerce/generated/src/users.rs"]
+#[rustfmt::skip]
 mod users;
 
 mod oracle;

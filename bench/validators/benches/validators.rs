@@ -11,12 +11,16 @@
 #[path = "../../../tests/oracle.rs"]
 mod oracle;
 #[path = "../../../examples/ecommerce/generated/src/orders.rs"]
+#[rustfmt::skip]
 mod orders;
 #[path = "../../../examples/ecommerce/generated/src/payments.rs"]
+#[rustfmt::skip]
 mod payments;
 #[path = "../../../examples/ecommerce/generated/src/routes.rs"]
+#[rustfmt::skip]
 mod routes;
 #[path = "../../../examples/ecommerce/generated/src/users.rs"]
+#[rustfmt::skip]
 mod users;
 
 use std::sync::LazyLock;
