@@ -639,9 +639,7 @@ fn json_hash(value: &Value) -> u64 {
         Value::Object(map) => {
             let mut sum = 0u64;
             for (k, v) in map {
-                let mut entry = state.build_hasher();
-                (k, json_hash(v)).hash(&mut entry);
-                sum = sum.wrapping_add(entry.finish());
+                sum = sum.wrapping_add(state.hash_one((k, json_hash(v))));
             }
             (5u8, map.len(), sum).hash(&mut h);
         }

@@ -165,7 +165,7 @@ pub(super) fn is_email(s: &str) -> bool {
 /// RFC 4648 base64 (standard alphabet, padded), as OpenAPI's `format: byte`.
 pub(super) fn is_base64(s: &str) -> bool {
     let b = s.as_bytes();
-    if b.len() % 4 != 0 {
+    if !b.len().is_multiple_of(4) {
         return false;
     }
     let padding = b.iter().rev().take_while(|c| **c == b'=').count();
@@ -289,7 +289,7 @@ fn is_authority(authority: &str) -> bool {
 
 /// A non-negative decimal `mantissa × 10^exponent`, without trailing zeros in the mantissa.
 fn decimal(mut mantissa: u128, mut exponent: i64) -> (u128, i64) {
-    while mantissa != 0 && mantissa % 10 == 0 {
+    while mantissa != 0 && mantissa.is_multiple_of(10) {
         mantissa /= 10;
         exponent += 1;
     }
