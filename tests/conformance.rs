@@ -421,6 +421,18 @@ fn run_instances(draft: &Draft, groups: &[&Group]) -> Vec<Result<(), String>> {
         draft.name,
         String::from_utf8_lossy(&output.stderr)
     );
+    // Generated code is warning-free and clippy-clean, whatever the schema.
+    let clippy = cargo(
+        "clippy",
+        &out.join("Cargo.toml"),
+        &["--quiet", "--all-targets", "--", "-D", "warnings"],
+    );
+    assert!(
+        clippy.status.success(),
+        "clippy on the {} conformance gateway:\n{}",
+        draft.name,
+        String::from_utf8_lossy(&clippy.stderr)
+    );
     String::from_utf8(output.stdout)
         .unwrap()
         .lines()

@@ -54,6 +54,17 @@ fn json_type(ty: JsonType) -> TokenStream {
     quote!(::gateway_runtime::json::Type::#name)
 }
 
+/// Whether the object checks of `s` are exactly one property's (no `required`, counts or
+/// `additionalProperties` check).
+fn object_is_one_property(s: &crate::ir::JsonSchema, service: &Service) -> bool {
+    let additional = match s.additional {
+        Additional::Allowed => false,
+        Additional::Forbidden => true,
+        Additional::Schema(index) => !service.validators[index].schema.is_trivial(),
+    };
+    s.required.is_empty() && s.min_properties.is_none() && s.max_properties.is_none() && !additional
+}
+
 /// The function of one validator of `service`.
 pub fn validator(service: &Service, v: &Validator) -> TokenStream {
     let function = ident(&v.function);
@@ -178,11 +189,14 @@ pub fn validator(service: &Service, v: &Validator) -> TokenStream {
         );
         object.push(quote!(errors.property_count(at, object, #min, #max);));
     }
+    // The one property check of an object block, which then collapses into one `if`.
+    let mut only_property = None;
     for (name, index) in &s.properties {
         if service.validators[*index].schema.is_trivial() {
             continue;
         }
         let check = call(*index);
+        only_property = Some((name, check.clone()));
         object.push(quote! {
             if let ::std::option::Option::Some(property) = object.get(#name) {
                 at.push_key(#name);
@@ -204,12 +218,25 @@ pub fn validator(service: &Service, v: &Validator) -> TokenStream {
             }
         }
     }
-    if !object.is_empty() {
-        checks.push(quote! {
+    match (object.len(), only_property) {
+        (0, _) => {}
+        // A property check alone: one `if let ... && let ...` (clippy's collapsible_if).
+        (1, Some((name, check))) if object_is_one_property(s, service) => {
+            checks.push(quote! {
+                if let ::std::option::Option::Some(object) = value.as_object()
+                    && let ::std::option::Option::Some(property) = object.get(#name)
+                {
+                    at.push_key(#name);
+                    #check(property, at, errors);
+                    at.pop();
+                }
+            });
+        }
+        _ => checks.push(quote! {
             if let ::std::option::Option::Some(object) = value.as_object() {
                 #(#object)*
             }
-        });
+        }),
     }
     // Combinators.
     for index in &s.all_of {
