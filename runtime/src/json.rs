@@ -25,6 +25,9 @@ pub use serde_json::{Map, Number, Value};
 use crate::problem::{FieldError, MAX_FIELD_ERRORS};
 
 mod format;
+mod pattern;
+
+pub use pattern::Pattern;
 
 /// A generated validator: checks `value` (found at `at`) and records what fails.
 pub type Validate = fn(&Value, &mut Pointer, &mut BodyErrors);
@@ -48,6 +51,10 @@ impl Pointer {
     pub fn push_key(&mut self, key: &str) {
         self.ends.push(self.text.len());
         self.text.push('/');
+        if !key.contains(['~', '/']) {
+            self.text.push_str(key);
+            return;
+        }
         for c in key.chars() {
             match c {
                 '~' => self.text.push_str("~0"),
@@ -59,9 +66,10 @@ impl Pointer {
 
     /// Enters an array item.
     pub fn push_index(&mut self, index: usize) {
+        use std::fmt::Write;
         self.ends.push(self.text.len());
-        self.text.push('/');
-        self.text.push_str(&index.to_string());
+        // Into the buffer: no allocation per item.
+        let _ = write!(self.text, "/{index}");
     }
 
     /// Leaves what the last push entered.
@@ -347,9 +355,9 @@ impl BodyErrors {
     }
 
     /// `pattern` (ECMA-262, unanchored).
-    pub fn pattern(&mut self, at: &Pointer, s: &str, pattern: &crate::params::Pattern) {
-        if let Err(message) = pattern.check(s) {
-            self.fail(at, message);
+    pub fn pattern(&mut self, at: &Pointer, s: &str, pattern: &Pattern) {
+        if !pattern.is_match(s) {
+            self.fail(at, format!("must match the pattern `{}`", pattern.source()));
         }
     }
 
@@ -601,25 +609,34 @@ fn first_duplicate(items: &[Value]) -> Option<(usize, usize)> {
         }
         return None;
     }
-    let mut seen: std::collections::HashMap<u64, Vec<usize>> =
+    // Keys drawn per process: a client cannot choose values that all collide.
+    let state = std::collections::hash_map::RandomState::new();
+    let mut seen: std::collections::HashMap<u64, usize> =
         std::collections::HashMap::with_capacity(items.len());
     for (i, a) in items.iter().enumerate() {
-        let bucket = seen.entry(json_hash(a)).or_default();
-        if let Some(&j) = bucket.iter().find(|&&j| equal(&items[j], a)) {
-            return Some((j, i));
+        match seen.entry(json_hash(&state, a)) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(i);
+            }
+            std::collections::hash_map::Entry::Occupied(first) => {
+                let j = *first.get();
+                if equal(&items[j], a) {
+                    return Some((j, i));
+                }
+                // A collision of unequal values (rare): compare with every earlier item.
+                if let Some(j) = items[..i].iter().position(|b| equal(a, b)) {
+                    return Some((j, i));
+                }
+            }
         }
-        bucket.push(i);
     }
     None
 }
 
 /// A hash under which JSON-equal values collide: numbers by their `f64` value, objects
 /// regardless of key order.
-fn json_hash(value: &Value) -> u64 {
+fn json_hash(state: &std::collections::hash_map::RandomState, value: &Value) -> u64 {
     use std::hash::{BuildHasher, Hash, Hasher};
-    // Fixed keys: the same value hashes alike in every call (only buckets depend on it).
-    let state =
-        std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default();
     let mut h = state.build_hasher();
     match value {
         Value::Null => 0u8.hash(&mut h),
@@ -633,13 +650,13 @@ fn json_hash(value: &Value) -> u64 {
         Value::Array(items) => {
             4u8.hash(&mut h);
             for item in items {
-                json_hash(item).hash(&mut h);
+                json_hash(state, item).hash(&mut h);
             }
         }
         Value::Object(map) => {
             let mut sum = 0u64;
             for (k, v) in map {
-                sum = sum.wrapping_add(state.hash_one((k, json_hash(v))));
+                sum = sum.wrapping_add(state.hash_one((k, json_hash(state, v))));
             }
             (5u8, map.len(), sum).hash(&mut h);
         }

@@ -108,8 +108,8 @@ pub fn validator(service: &Service, v: &Validator) -> TokenStream {
     if let Some(pattern) = &s.pattern {
         let flags = crate::lower::pattern_flags(pattern).unwrap_or("u");
         string.push(quote! {
-            static PATTERN: ::gateway_runtime::params::Pattern =
-                ::gateway_runtime::params::Pattern::new(#pattern, #flags);
+            static PATTERN: ::gateway_runtime::json::Pattern =
+                ::gateway_runtime::json::Pattern::new(#pattern, #flags);
             errors.pattern(at, text, &PATTERN);
         });
     }

@@ -593,7 +593,7 @@ pub fn validate_new_user_locale(
         return;
     }
     if let ::std::option::Option::Some(text) = value.as_str() {
-        static PATTERN: ::gateway_runtime::params::Pattern = ::gateway_runtime::params::Pattern::new(
+        static PATTERN: ::gateway_runtime::json::Pattern = ::gateway_runtime::json::Pattern::new(
             "^[a-z]{2}(-[A-Z]{2})?$",
             "u",
         );
@@ -765,7 +765,7 @@ pub fn validate_new_address_country(
         return;
     }
     if let ::std::option::Option::Some(text) = value.as_str() {
-        static PATTERN: ::gateway_runtime::params::Pattern = ::gateway_runtime::params::Pattern::new(
+        static PATTERN: ::gateway_runtime::json::Pattern = ::gateway_runtime::json::Pattern::new(
             "^[A-Z]{2}$",
             "u",
         );
