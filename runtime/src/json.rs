@@ -35,11 +35,17 @@ pub type Validate = fn(&Value, &mut Pointer, &mut BodyErrors);
 /// Longest pointer reported; longer ones (client-chosen keys) are cut, marked with `…`.
 const POINTER_MAX: usize = 256;
 
-/// The JSON pointer (RFC 6901) of the value being checked, as a stack of segments.
+/// The JSON pointer (RFC 6901) of the value being checked, as a stack of segments. Keys
+/// are kept as escaped text; array indices as numbers, written out only when a failure
+/// is reported (most values pass: descending costs no formatting).
 #[derive(Debug, Default, Clone)]
 pub struct Pointer {
+    /// The keys, escaped, each after a `/`; an index segment is a bare `/`.
     text: String,
+    /// Where each segment starts in `text`.
     ends: Vec<usize>,
+    /// The index segments: their place in `text` (after the `/`) and the index.
+    indices: Vec<(usize, usize)>,
 }
 
 impl Pointer {
@@ -66,33 +72,45 @@ impl Pointer {
 
     /// Enters an array item.
     pub fn push_index(&mut self, index: usize) {
-        use std::fmt::Write;
         self.ends.push(self.text.len());
-        // Into the buffer: no allocation per item.
-        let _ = write!(self.text, "/{index}");
+        self.text.push('/');
+        self.indices.push((self.text.len(), index));
     }
 
     /// Leaves what the last push entered.
     pub fn pop(&mut self) {
         if let Some(end) = self.ends.pop() {
             self.text.truncate(end);
+            while self.indices.last().is_some_and(|(at, _)| *at > end) {
+                self.indices.pop();
+            }
         }
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.text
+    /// The pointer as text.
+    pub fn text(&self) -> String {
+        let mut text = String::with_capacity(self.text.len() + 4 * self.indices.len());
+        let mut from = 0;
+        for (at, index) in &self.indices {
+            text.push_str(&self.text[from..*at]);
+            text.push_str(&index.to_string());
+            from = *at;
+        }
+        text.push_str(&self.text[from..]);
+        text
     }
 
     /// The pointer as reported: bounded in length.
     fn reported(&self) -> String {
-        if self.text.len() <= POINTER_MAX {
-            return self.text.clone();
+        let text = self.text();
+        if text.len() <= POINTER_MAX {
+            return text;
         }
         let mut end = POINTER_MAX;
-        while !self.text.is_char_boundary(end) {
+        while !text.is_char_boundary(end) {
             end -= 1;
         }
-        format!("{}…", &self.text[..end])
+        format!("{}…", &text[..end])
     }
 }
 
@@ -713,13 +731,21 @@ mod tests {
         at.push_key("a/b");
         at.push_index(3);
         at.push_key("c~d");
-        assert_eq!(at.as_str(), "/a~1b/3/c~0d");
+        assert_eq!(at.text(), "/a~1b/3/c~0d");
         at.pop();
         at.pop();
-        assert_eq!(at.as_str(), "/a~1b");
+        assert_eq!(at.text(), "/a~1b");
         at.pop();
         at.pop();
-        assert_eq!(at.as_str(), "");
+        assert_eq!(at.text(), "");
+        at.push_index(12);
+        at.push_index(0);
+        at.push_key("k");
+        assert_eq!(at.text(), "/12/0/k");
+        at.pop();
+        at.pop();
+        at.push_index(7);
+        assert_eq!(at.text(), "/12/7");
         at.push_key(&"k".repeat(1000));
         assert!(at.reported().chars().count() <= POINTER_MAX + 1);
     }
