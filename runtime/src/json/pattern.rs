@@ -62,9 +62,17 @@ impl Pattern {
 
     /// Whether the pattern matches somewhere in `value`.
     pub fn is_match(&self, value: &str) -> bool {
-        let compiled = self.compiled.get_or_init(|| match simple(self.source) {
-            Some(elements) => Compiled::Simple(elements),
-            None => Compiled::Regex(regress::Regex::with_flags(self.source, self.flags).ok()),
+        let compiled = self.compiled.get_or_init(|| {
+            // Code points, as in Unicode mode (without it, classes see UTF-16 units).
+            let fast = if self.flags.contains('u') {
+                simple(self.source)
+            } else {
+                None
+            };
+            match fast {
+                Some(elements) => Compiled::Simple(elements),
+                None => Compiled::Regex(regress::Regex::with_flags(self.source, self.flags).ok()),
+            }
         });
         match compiled {
             Compiled::Simple(elements) => simple_match(elements, value),
@@ -112,7 +120,8 @@ fn simple(source: &str) -> Option<Vec<Element>> {
                     let c = chars.next()?;
                     match c {
                         ']' if !first => break,
-                        '^' if first => return None,
+                        // `[]` matches nothing, `[^...]` negates: regress decides.
+                        ']' | '^' if first => return None,
                         '[' => return None,
                         _ => {}
                     }
@@ -281,10 +290,13 @@ mod tests {
         assert!(simple("^[a-z0-9-]{1,32}$").is_some());
         // Groups, alternation, unanchored, backtracking-dependent: regress decides.
         for source in [
-            "^(a|b)$", "abc", "^a*a$", "^[^a]+$", "^a+?$", "^.{2}$", "^\\w+$",
+            "^(a|b)$", "abc", "^a*a$", "^[^a]+$", "^a+?$", "^.{2}$", "^\\w+$", "^[]a]$",
         ] {
             assert!(simple(source).is_none(), "{source}");
         }
         both("^a*a$", &["a", "aa", ""]);
+        // Without Unicode mode, regress decides (classes see UTF-16 units).
+        let units = Pattern::new("^[a]$", "");
+        assert!(units.is_match("a") && !units.is_match("b"));
     }
 }
