@@ -568,8 +568,8 @@ pub struct JsonSchema {
     pub enumeration: Option<serde_json::Value>,
     pub minimum: Option<Bound>,
     pub maximum: Option<Bound>,
-    /// Positive integer factors only (exact); others are reported as not checked.
-    pub multiple_of: Option<u64>,
+    /// The factor `mantissa × 10^exponent` (> 0), checked exactly in decimal.
+    pub multiple_of: Option<(u64, i32)>,
     /// In Unicode code points.
     pub min_length: Option<usize>,
     pub max_length: Option<usize>,
@@ -590,6 +590,15 @@ pub struct JsonSchema {
     pub any_of: Vec<usize>,
     pub one_of: Vec<usize>,
     pub not: Option<usize>,
+    /// With `one_of` or `any_of`: the property whose value names the one to check.
+    pub discriminator: Option<Discriminator>,
+}
+
+/// `discriminator`: property value -> the validator of the alternative it names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Discriminator {
+    pub property: String,
+    pub mapping: Vec<(String, usize)>,
 }
 
 impl JsonSchema {
@@ -611,7 +620,10 @@ pub enum JsonType {
     Object,
     Array,
     Number,
+    /// JSON Schema 2020-12 (OpenAPI 3.1): `1.0` is an integer.
     Integer,
+    /// Draft 4 (OpenAPI 3.0): an integer is written without a fraction or exponent.
+    IntegerLiteral,
     String,
 }
 
@@ -621,6 +633,13 @@ pub enum JsonFormat {
     Uuid,
     Date,
     DateTime,
+    Time,
+    Email,
+    Hostname,
+    Ipv4,
+    Ipv6,
+    Uri,
+    Byte,
 }
 
 /// `additionalProperties`.

@@ -209,7 +209,7 @@ impl FormBody {
 fn pointer(name: &str) -> String {
     let mut at = Pointer::new();
     at.push_key(&echo_name(name));
-    at.as_str().to_owned()
+    at.text()
 }
 
 fn echo_name(name: &str) -> String {

@@ -48,9 +48,21 @@ fn json_type(ty: JsonType) -> TokenStream {
         JsonType::Array => "Array",
         JsonType::Number => "Number",
         JsonType::Integer => "Integer",
+        JsonType::IntegerLiteral => "IntegerLiteral",
         JsonType::String => "String",
     });
     quote!(::gateway_runtime::json::Type::#name)
+}
+
+/// Whether the object checks of `s` are exactly one property's (no `required`, counts or
+/// `additionalProperties` check).
+fn object_is_one_property(s: &crate::ir::JsonSchema, service: &Service) -> bool {
+    let additional = match s.additional {
+        Additional::Allowed => false,
+        Additional::Forbidden => true,
+        Additional::Schema(index) => !service.validators[index].schema.is_trivial(),
+    };
+    s.required.is_empty() && s.min_properties.is_none() && s.max_properties.is_none() && !additional
 }
 
 /// The function of one validator of `service`.
@@ -96,8 +108,8 @@ pub fn validator(service: &Service, v: &Validator) -> TokenStream {
     if let Some(pattern) = &s.pattern {
         let flags = crate::lower::pattern_flags(pattern).unwrap_or("u");
         string.push(quote! {
-            static PATTERN: ::gateway_runtime::params::Pattern =
-                ::gateway_runtime::params::Pattern::new(#pattern, #flags);
+            static PATTERN: ::gateway_runtime::json::Pattern =
+                ::gateway_runtime::json::Pattern::new(#pattern, #flags);
             errors.pattern(at, text, &PATTERN);
         });
     }
@@ -106,6 +118,13 @@ pub fn validator(service: &Service, v: &Validator) -> TokenStream {
             JsonFormat::Uuid => "Uuid",
             JsonFormat::Date => "Date",
             JsonFormat::DateTime => "DateTime",
+            JsonFormat::Time => "Time",
+            JsonFormat::Email => "Email",
+            JsonFormat::Hostname => "Hostname",
+            JsonFormat::Ipv4 => "Ipv4",
+            JsonFormat::Ipv6 => "Ipv6",
+            JsonFormat::Uri => "Uri",
+            JsonFormat::Byte => "Byte",
         });
         string.push(quote!(errors.format(at, text, ::gateway_runtime::json::Format::#name);));
     }
@@ -122,9 +141,10 @@ pub fn validator(service: &Service, v: &Validator) -> TokenStream {
         let (min, max) = (bound(&s.minimum), bound(&s.maximum));
         number.push(quote!(errors.range(at, number, #min, #max);));
     }
-    if let Some(factor) = s.multiple_of {
-        let factor = Literal::u64_suffixed(factor);
-        number.push(quote!(errors.multiple_of(at, number, #factor);));
+    if let Some((mantissa, exponent)) = s.multiple_of {
+        let mantissa = Literal::u64_suffixed(mantissa);
+        let exponent = Literal::i32_suffixed(exponent);
+        number.push(quote!(errors.multiple_of(at, number, #mantissa, #exponent);));
     }
     if !number.is_empty() {
         checks.push(quote! {
@@ -169,11 +189,14 @@ pub fn validator(service: &Service, v: &Validator) -> TokenStream {
         );
         object.push(quote!(errors.property_count(at, object, #min, #max);));
     }
+    // The one property check of an object block, which then collapses into one `if`.
+    let mut only_property = None;
     for (name, index) in &s.properties {
         if service.validators[*index].schema.is_trivial() {
             continue;
         }
         let check = call(*index);
+        only_property = Some((name, check.clone()));
         object.push(quote! {
             if let ::std::option::Option::Some(property) = object.get(#name) {
                 at.push_key(#name);
@@ -195,25 +218,54 @@ pub fn validator(service: &Service, v: &Validator) -> TokenStream {
             }
         }
     }
-    if !object.is_empty() {
-        checks.push(quote! {
+    match (object.len(), only_property) {
+        (0, _) => {}
+        // A property check alone: one `if let ... && let ...` (clippy's collapsible_if).
+        (1, Some((name, check))) if object_is_one_property(s, service) => {
+            checks.push(quote! {
+                if let ::std::option::Option::Some(object) = value.as_object()
+                    && let ::std::option::Option::Some(property) = object.get(#name)
+                {
+                    at.push_key(#name);
+                    #check(property, at, errors);
+                    at.pop();
+                }
+            });
+        }
+        _ => checks.push(quote! {
             if let ::std::option::Option::Some(object) = value.as_object() {
                 #(#object)*
             }
-        });
+        }),
     }
     // Combinators.
     for index in &s.all_of {
         let check = call(*index);
         checks.push(quote!(#check(value, at, errors);));
     }
+    // With a discriminator, an object is checked against the one alternative its
+    // property names; anything else goes through `oneOf`/`anyOf` as usual.
+    let dispatch = s.discriminator.as_ref().map(|d| {
+        let property = &d.property;
+        let names = d.mapping.iter().map(|(name, _)| name);
+        let functions = d.mapping.iter().map(|(_, index)| call(*index));
+        quote!(errors.discriminator(at, value, #property, &[#((#names, #functions as ::gateway_runtime::json::Validate)),*]))
+    });
+    let combinator = |check: TokenStream| match &dispatch {
+        Some(dispatch) => quote! {
+            if !#dispatch {
+                #check
+            }
+        },
+        None => check,
+    };
     if !s.any_of.is_empty() {
         let all = s.any_of.iter().map(|i| call(*i));
-        checks.push(quote!(errors.any_of(at, value, &[#(#all),*]);));
+        checks.push(combinator(quote!(errors.any_of(at, value, &[#(#all),*]);)));
     }
     if !s.one_of.is_empty() {
         let all = s.one_of.iter().map(|i| call(*i));
-        checks.push(quote!(errors.one_of(at, value, &[#(#all),*]);));
+        checks.push(combinator(quote!(errors.one_of(at, value, &[#(#all),*]);)));
     }
     if let Some(index) = s.not {
         let check = call(index);

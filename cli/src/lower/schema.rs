@@ -16,13 +16,15 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use crate::diag::{Diagnostic, Diagnostics, pointer_push};
-use crate::ir::{Additional, Bound, BoundValue, JsonFormat, JsonSchema, JsonType, Validator};
+use crate::ir::{
+    Additional, Bound, BoundValue, Discriminator, JsonFormat, JsonSchema, JsonType, Validator,
+};
 use crate::load::LoadedSpec;
+use crate::load::spec::SpecVersion;
 
 use super::names::{self, Scope};
 
-/// Keywords that only annotate (or, like `discriminator`, only help a reader pick the
-/// alternative that `oneOf`/`anyOf` already decide).
+/// Keywords that only annotate.
 const ANNOTATIONS: &[&str] = &[
     "title",
     "description",
@@ -34,7 +36,6 @@ const ANNOTATIONS: &[&str] = &[
     "writeOnly",
     "xml",
     "externalDocs",
-    "discriminator",
     "$comment",
     "$schema",
     "$id",
@@ -42,8 +43,9 @@ const ANNOTATIONS: &[&str] = &[
     "contentEncoding",
 ];
 
-/// Formats that constrain nothing a JSON value can break (`password` is a UI hint).
-const NO_CHECK_FORMATS: &[&str] = &["float", "double", "password"];
+/// Formats that constrain nothing a JSON value can break: `password` is a UI hint,
+/// `binary` is any string in JSON, `double` is any JSON number the parser accepts.
+const NO_CHECK_FORMATS: &[&str] = &["double", "password", "binary"];
 
 /// The per-service state of schema lowering, kept across operations.
 #[derive(Debug, Default)]
@@ -51,6 +53,8 @@ pub struct Schemas {
     pub validators: Vec<Validator>,
     /// Document pointer of a lowered schema -> its validator.
     by_pointer: BTreeMap<String, usize>,
+    /// Validators still being lowered (their schema is a placeholder until they finish).
+    unfinished: Vec<usize>,
 }
 
 impl Schemas {
@@ -137,7 +141,10 @@ impl SchemaLowering<'_> {
             schema: JsonSchema::default(),
         });
         self.schemas.by_pointer.insert(pointer.clone(), index);
-        let schema = self.schema(map, &pointer, &function)?;
+        self.schemas.unfinished.push(index);
+        let schema = self.schema(map, &pointer, &function);
+        self.schemas.unfinished.pop();
+        let schema = schema?;
         // An inline schema with no subschemas of its own that equals one already lowered
         // (`{type: integer, format: int64}` in two places) shares its validator rather
         // than getting a twin function. Components keep their own, named function.
@@ -145,9 +152,11 @@ impl SchemaLowering<'_> {
             .strip_prefix("/components/schemas/")
             .is_some_and(|name| !name.contains('/'));
         if is_leaf(&schema) && !component {
+            let unfinished = &self.schemas.unfinished;
             let twin = self.schemas.validators[..index]
                 .iter()
-                .position(|v| v.schema == schema);
+                .enumerate()
+                .position(|(i, v)| v.schema == schema && !unfinished.contains(&i));
             if let Some(twin) = twin {
                 // A leaf lowered no subschemas: this one is still the last.
                 self.schemas.validators.pop();
@@ -227,6 +236,121 @@ impl SchemaLowering<'_> {
         );
     }
 
+    /// Whether the property `name` of the schema `map` is `readOnly` (through `$ref`s).
+    fn read_only(&self, map: &Map<String, Value>, name: &str) -> bool {
+        let mut schema = map.get("properties").and_then(|p| p.get(name));
+        for _ in 0..32 {
+            match schema.and_then(|s| s.get("$ref")).and_then(Value::as_str) {
+                Some(reference) => {
+                    schema = reference
+                        .strip_prefix('#')
+                        .and_then(|p| self.spec.document.pointer(p));
+                }
+                None => break,
+            }
+        }
+        schema
+            .and_then(|s| s.get("readOnly"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    }
+
+    /// `discriminator` beside `oneOf`/`anyOf`: the value of the property names the one
+    /// alternative to check (by `mapping`, else by the component name of each `$ref`
+    /// alternative). Without `oneOf`/`anyOf` (a base schema of `allOf` inheritance) it only
+    /// annotates.
+    fn discriminator(
+        &mut self,
+        value: &Value,
+        map: &Map<String, Value>,
+        pointer: &str,
+        s: &JsonSchema,
+    ) -> Option<Discriminator> {
+        let at = pointer_push(pointer, "discriminator");
+        let Some(property) = value.get("propertyName").and_then(Value::as_str) else {
+            self.invalid(pointer, "discriminator", "an object with a `propertyName`");
+            return None;
+        };
+        let (key, alternatives) = if !s.one_of.is_empty() {
+            ("oneOf", &s.one_of)
+        } else if !s.any_of.is_empty() {
+            ("anyOf", &s.any_of)
+        } else {
+            return None;
+        };
+        let mut mapping: Vec<(String, usize)> = Vec::new();
+        if let Some(explicit) = value.get("mapping").and_then(Value::as_object) {
+            for (name, target) in explicit {
+                let Some(target) = target.as_str() else {
+                    self.invalid(&at, "mapping", "an object of schema names or references");
+                    return None;
+                };
+                let reference = if target.starts_with('#') {
+                    target.to_owned()
+                } else {
+                    format!("#/components/schemas/{target}")
+                };
+                let Some(component) = reference.strip_prefix("#/components/schemas/") else {
+                    self.unsupported(
+                        &pointer_push(&pointer_push(&at, "mapping"), name),
+                        &format!("the discriminator mapping to `{target}`"),
+                        "map to `#/components/schemas/<name>`",
+                    );
+                    return None;
+                };
+                let index = self.lower(
+                    &pointer_push(
+                        "/components/schemas",
+                        &component.replace("~1", "/").replace("~0", "~"),
+                    ),
+                    component,
+                )?;
+                mapping.push((name.clone(), index));
+            }
+        }
+        // Implicit names: each alternative that is a component is named after it.
+        if let Some(Value::Array(list)) = map.get(key) {
+            for item in list {
+                let Some(name) = item
+                    .get("$ref")
+                    .and_then(Value::as_str)
+                    .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                else {
+                    continue;
+                };
+                let index = self.lower(
+                    &pointer_push(
+                        "/components/schemas",
+                        &name.replace("~1", "/").replace("~0", "~"),
+                    ),
+                    name,
+                )?;
+                let mapped = mapping.iter().any(|(n, _)| n == name);
+                if !mapped {
+                    mapping.push((name.to_owned(), index));
+                }
+            }
+        }
+        let covered = alternatives
+            .iter()
+            .all(|a| mapping.iter().any(|(_, i)| i == a));
+        if !covered || mapping.iter().any(|(_, i)| !alternatives.contains(i)) {
+            self.diags.push(
+                Diagnostic::warning(
+                    "gateway::spec::discriminator_not_used",
+                    format!("the discriminator `{property}` does not name every alternative of `{key}` (and only those): `{key}` alone decides"),
+                )
+                .at(self.spec.origins.locate(&at))
+                .help(format!("make every alternative of `{key}` a `$ref` to a component (or map a value to each) to check only the one the discriminator names")),
+            );
+            return None;
+        }
+        Some(Discriminator {
+            property: property.to_owned(),
+            mapping,
+        })
+    }
+
     fn count(&mut self, map: &Map<String, Value>, pointer: &str, key: &str) -> Option<usize> {
         let value = map.get(key)?;
         match value.as_u64().and_then(|n| usize::try_from(n).ok()) {
@@ -266,6 +390,10 @@ impl SchemaLowering<'_> {
                             Some("object") => JsonType::Object,
                             Some("array") => JsonType::Array,
                             Some("number") => JsonType::Number,
+                            // 1.0 is an integer in 2020-12, not in draft 4 (OpenAPI 3.0).
+                            Some("integer") if self.spec.version == SpecVersion::V30 => {
+                                JsonType::IntegerLiteral
+                            }
                             Some("integer") => JsonType::Integer,
                             Some("string") => JsonType::String,
                             _ => {
@@ -282,6 +410,9 @@ impl SchemaLowering<'_> {
                     Value::Array(_) => s.enumeration = Some(value.clone()),
                     _ => self.invalid(pointer, key, "an array"),
                 },
+                // Not an OpenAPI 3.0 keyword, but unambiguous: the one allowed value (3.1's
+                // `const` became an `enum` in load already).
+                "const" => {}
                 "minimum" | "maximum" => {
                     let bound = match value {
                         Value::Number(n) => match n.as_i64() {
@@ -316,19 +447,10 @@ impl SchemaLowering<'_> {
                 "exclusiveMinimum" | "exclusiveMaximum" if !value.is_boolean() => {
                     self.invalid(pointer, key, "a boolean (OpenAPI 3.0)");
                 }
-                "multipleOf" => {
-                    let n = value.as_f64().filter(|n| *n > 0.0);
-                    match (value.as_u64(), n) {
-                        (Some(factor), _) if factor > 0 => s.multiple_of = Some(factor),
-                        (_, Some(f)) if f.fract() == 0.0 && f < 9.0e15 => {
-                            s.multiple_of = Some(f as u64)
-                        }
-                        (_, Some(_)) => {
-                            unchecked.push(format!("`multipleOf: {value}` (not an integer)"))
-                        }
-                        _ => self.invalid(pointer, key, "a number greater than 0"),
-                    }
-                }
+                "multipleOf" => match value.as_f64().filter(|n| *n > 0.0).and_then(decimal) {
+                    Some(factor) => s.multiple_of = Some(factor),
+                    None => self.invalid(pointer, key, "a number greater than 0"),
+                },
                 "minLength" => s.min_length = self.count(map, pointer, key),
                 "maxLength" => s.max_length = self.count(map, pointer, key),
                 "minItems" => s.min_items = self.count(map, pointer, key),
@@ -358,6 +480,14 @@ impl SchemaLowering<'_> {
                     Some("uuid") => s.format = Some(JsonFormat::Uuid),
                     Some("date") => s.format = Some(JsonFormat::Date),
                     Some("date-time") => s.format = Some(JsonFormat::DateTime),
+                    Some("time") => s.format = Some(JsonFormat::Time),
+                    Some("email") => s.format = Some(JsonFormat::Email),
+                    Some("hostname") => s.format = Some(JsonFormat::Hostname),
+                    Some("ipv4") => s.format = Some(JsonFormat::Ipv4),
+                    Some("ipv6") => s.format = Some(JsonFormat::Ipv6),
+                    Some("uri") => s.format = Some(JsonFormat::Uri),
+                    Some("byte") => s.format = Some(JsonFormat::Byte),
+                    Some("float") => float_bounds(&mut s),
                     Some("int32") => int_bounds(&mut s, i64::from(i32::MIN), i64::from(i32::MAX)),
                     Some("int64") => int_bounds(&mut s, i64::MIN, i64::MAX),
                     Some(f) if NO_CHECK_FORMATS.contains(&f) => {}
@@ -390,9 +520,12 @@ impl SchemaLowering<'_> {
                 }
                 "required" => match value.as_array() {
                     Some(list) if list.iter().all(Value::is_string) => {
+                        // A required `readOnly` property is required in responses only
+                        // (OpenAPI 3.0): a request may leave it out.
                         s.required = list
                             .iter()
                             .filter_map(|v| v.as_str().map(str::to_owned))
+                            .filter(|name| !self.read_only(map, name))
                             .collect();
                     }
                     _ => self.invalid(pointer, key, "an array of property names"),
@@ -429,12 +562,25 @@ impl SchemaLowering<'_> {
                     }
                 }
                 "not" => s.not = self.lower(&pointer_push(pointer, key), &format!("{base}_not")),
-                "$ref" => {} // Its siblings are ignored, as OpenAPI 3.0 says (load warns).
+                "discriminator" => {} // After the alternatives it dispatches to.
+                "$ref" => {}          // Its siblings are ignored, as OpenAPI 3.0 says (load warns).
                 key if key.starts_with("x-") || ANNOTATIONS.contains(&key) => {}
                 // Load has reported the keywords it knows to be unsupported; any other key
                 // is not a JSON Schema keyword, and so constrains nothing.
                 _ => {}
             }
+        }
+        if let Some(constant) = map.get("const") {
+            let allowed = match &s.enumeration {
+                Some(Value::Array(values)) => {
+                    values.iter().filter(|v| *v == constant).cloned().collect()
+                }
+                _ => vec![constant.clone()],
+            };
+            s.enumeration = Some(Value::Array(allowed));
+        }
+        if let Some(discriminator) = map.get("discriminator") {
+            s.discriminator = self.discriminator(discriminator, map, pointer, &s);
         }
         if !unchecked.is_empty() {
             self.diags.push(
@@ -453,6 +599,39 @@ impl SchemaLowering<'_> {
             .iter()
             .any(|d| d.severity == crate::diag::Severity::Error);
         (!failed).then_some(s)
+    }
+}
+
+/// A positive number as `mantissa × 10^exponent`, from the shortest decimal of its `f64`
+/// (the number as the spec wrote it, up to 17 significant digits).
+fn decimal(f: f64) -> Option<(u64, i32)> {
+    let text = format!("{f:e}");
+    let (mantissa, exponent) = text.split_once('e')?;
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let mut digits: u64 = format!("{whole}{fraction}").parse().ok()?;
+    let mut exponent = exponent.parse::<i32>().ok()? - i32::try_from(fraction.len()).ok()?;
+    while digits != 0 && digits.is_multiple_of(10) {
+        digits /= 10;
+        exponent += 1;
+    }
+    (digits != 0).then_some((digits, exponent))
+}
+
+/// `format: float`: within the range of an IEEE 754 single, where the schema sets no
+/// tighter bound.
+fn float_bounds(s: &mut JsonSchema) {
+    let max = f64::from(f32::MAX);
+    if s.minimum.is_none() {
+        s.minimum = Some(Bound {
+            value: BoundValue::Number(-max),
+            exclusive: false,
+        });
+    }
+    if s.maximum.is_none() {
+        s.maximum = Some(Bound {
+            value: BoundValue::Number(max),
+            exclusive: false,
+        });
     }
 }
 

@@ -804,7 +804,7 @@ pub fn validate_sku(
         return;
     }
     if let ::std::option::Option::Some(text) = value.as_str() {
-        static PATTERN: ::gateway_runtime::params::Pattern = ::gateway_runtime::params::Pattern::new(
+        static PATTERN: ::gateway_runtime::json::Pattern = ::gateway_runtime::json::Pattern::new(
             "^[A-Z]{3}-[0-9]{4,8}$",
             "u",
         );
@@ -925,7 +925,7 @@ pub fn validate_new_order_tags_item(
         return;
     }
     if let ::std::option::Option::Some(text) = value.as_str() {
-        static PATTERN: ::gateway_runtime::params::Pattern = ::gateway_runtime::params::Pattern::new(
+        static PATTERN: ::gateway_runtime::json::Pattern = ::gateway_runtime::json::Pattern::new(
             "^[a-z0-9-]{1,32}$",
             "u",
         );
@@ -1177,7 +1177,7 @@ pub fn validate_money_amount(
         return;
     }
     if let ::std::option::Option::Some(text) = value.as_str() {
-        static PATTERN: ::gateway_runtime::params::Pattern = ::gateway_runtime::params::Pattern::new(
+        static PATTERN: ::gateway_runtime::json::Pattern = ::gateway_runtime::json::Pattern::new(
             "^-?[0-9]+(\\.[0-9]{1,2})?$",
             "u",
         );

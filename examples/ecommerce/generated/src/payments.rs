@@ -366,7 +366,7 @@ pub fn validate_new_payment_order_id(
     at: &mut ::gateway_runtime::json::Pointer,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Integer]) {
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::IntegerLiteral]) {
         return;
     }
     if let ::std::option::Option::Some(number) = value.as_number() {
@@ -456,7 +456,12 @@ pub fn validate_new_payment_return_url(
     at: &mut ::gateway_runtime::json::Pointer,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
-    errors.types(at, value, &[::gateway_runtime::json::Type::String]);
+    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+        return;
+    }
+    if let ::std::option::Option::Some(text) = value.as_str() {
+        errors.format(at, text, ::gateway_runtime::json::Format::Uri);
+    }
 }
 /// Checks a value against the schema at `/components/schemas/Capture`.
 pub fn validate_capture(

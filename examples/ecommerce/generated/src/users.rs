@@ -534,6 +534,7 @@ pub fn validate_new_user_email(
                 ::std::option::Option::None,
                 ::std::option::Option::Some(254),
             );
+        errors.format(at, text, ::gateway_runtime::json::Format::Email);
     }
 }
 /// Checks a value against the schema at `/components/schemas/NewUser/properties/name`.
@@ -592,7 +593,7 @@ pub fn validate_new_user_locale(
         return;
     }
     if let ::std::option::Option::Some(text) = value.as_str() {
-        static PATTERN: ::gateway_runtime::params::Pattern = ::gateway_runtime::params::Pattern::new(
+        static PATTERN: ::gateway_runtime::json::Pattern = ::gateway_runtime::json::Pattern::new(
             "^[a-z]{2}(-[A-Z]{2})?$",
             "u",
         );
@@ -764,7 +765,7 @@ pub fn validate_new_address_country(
         return;
     }
     if let ::std::option::Option::Some(text) = value.as_str() {
-        static PATTERN: ::gateway_runtime::params::Pattern = ::gateway_runtime::params::Pattern::new(
+        static PATTERN: ::gateway_runtime::json::Pattern = ::gateway_runtime::json::Pattern::new(
             "^[A-Z]{2}$",
             "u",
         );

@@ -1,0 +1,302 @@
+//! `pattern` of body schemas: ECMA-262 through `regress`, with a fast path for the shape
+//! most API patterns have — anchored at both ends, a sequence of literals and character
+//! classes with quantifiers (`^[A-Z]{3}-[0-9]{4,8}$`) — matched in one pass without
+//! backtracking. The fast path is taken only where one greedy pass decides exactly what
+//! the regex would (each variable-length part's characters cannot start what follows);
+//! anything else goes to `regress`.
+
+use std::sync::OnceLock;
+
+/// A compiled-on-first-use `pattern` (ECMA-262, unanchored search).
+#[derive(Debug)]
+pub struct Pattern {
+    source: &'static str,
+    /// `u` (Unicode semantics) unless the pattern only compiles without it; the compiler
+    /// chooses.
+    flags: &'static str,
+    compiled: OnceLock<Compiled>,
+}
+
+#[derive(Debug)]
+enum Compiled {
+    Simple(Vec<Element>),
+    /// `None`: did not compile (the compiler checks it does): matches nothing.
+    Regex(Option<regress::Regex>),
+}
+
+/// One character class with its repetition bounds.
+#[derive(Debug, Clone, PartialEq)]
+struct Element {
+    /// Inclusive ranges of code points.
+    class: Vec<(char, char)>,
+    min: usize,
+    max: usize,
+}
+
+impl Element {
+    fn matches(&self, c: char) -> bool {
+        self.class
+            .iter()
+            .any(|(low, high)| (*low..=*high).contains(&c))
+    }
+
+    fn overlaps(&self, other: &Element) -> bool {
+        self.class
+            .iter()
+            .any(|(a, b)| other.class.iter().any(|(c, d)| a <= d && c <= b))
+    }
+}
+
+impl Pattern {
+    pub const fn new(source: &'static str, flags: &'static str) -> Pattern {
+        Pattern {
+            source,
+            flags,
+            compiled: OnceLock::new(),
+        }
+    }
+
+    pub fn source(&self) -> &'static str {
+        self.source
+    }
+
+    /// Whether the pattern matches somewhere in `value`.
+    pub fn is_match(&self, value: &str) -> bool {
+        let compiled = self.compiled.get_or_init(|| {
+            // Code points, as in Unicode mode (without it, classes see UTF-16 units).
+            let fast = if self.flags.contains('u') {
+                simple(self.source)
+            } else {
+                None
+            };
+            match fast {
+                Some(elements) => Compiled::Simple(elements),
+                None => Compiled::Regex(regress::Regex::with_flags(self.source, self.flags).ok()),
+            }
+        });
+        match compiled {
+            Compiled::Simple(elements) => simple_match(elements, value),
+            Compiled::Regex(Some(regex)) => regex.find(value).is_some(),
+            Compiled::Regex(None) => false,
+        }
+    }
+}
+
+fn simple_match(elements: &[Element], value: &str) -> bool {
+    let mut chars = value.chars().peekable();
+    for element in elements {
+        let mut n = 0;
+        while n < element.max {
+            match chars.peek() {
+                Some(c) if element.matches(*c) => {
+                    chars.next();
+                    n += 1;
+                }
+                _ => break,
+            }
+        }
+        if n < element.min {
+            return false;
+        }
+    }
+    chars.next().is_none()
+}
+
+/// The elements of an anchored pattern of classes and literals whose greedy match is
+/// exact; `None` for anything else.
+fn simple(source: &str) -> Option<Vec<Element>> {
+    let body = source.strip_prefix('^')?.strip_suffix('$')?;
+    if body.ends_with('\\') {
+        return None;
+    }
+    let mut elements = Vec::new();
+    let mut chars = body.chars().peekable();
+    while let Some(c) = chars.next() {
+        let class = match c {
+            '[' => {
+                let mut class = Vec::new();
+                let mut first = true;
+                loop {
+                    let c = chars.next()?;
+                    match c {
+                        ']' if !first => break,
+                        // `[]` matches nothing, `[^...]` negates: regress decides.
+                        ']' | '^' if first => return None,
+                        '[' => return None,
+                        _ => {}
+                    }
+                    first = false;
+                    let low = match c {
+                        '\\' => match chars.next()? {
+                            'd' => {
+                                class.push(('0', '9'));
+                                continue;
+                            }
+                            e if e.is_ascii_punctuation() => e,
+                            _ => return None,
+                        },
+                        c => c,
+                    };
+                    if chars.peek() == Some(&'-') {
+                        chars.next();
+                        match chars.peek() {
+                            Some(']') => {
+                                class.push((low, low));
+                                class.push(('-', '-'));
+                                continue;
+                            }
+                            Some('\\') | Some('[') | None => return None,
+                            Some(&high) => {
+                                chars.next();
+                                if high < low {
+                                    return None;
+                                }
+                                class.push((low, high));
+                            }
+                        }
+                    } else {
+                        class.push((low, low));
+                    }
+                }
+                class
+            }
+            '\\' => match chars.next()? {
+                'd' => vec![('0', '9')],
+                e if e.is_ascii_punctuation() => vec![(e, e)],
+                _ => return None,
+            },
+            '^' | '$' | '.' | '|' | '?' | '*' | '+' | '(' | ')' | ']' | '{' | '}' => return None,
+            c => vec![(c, c)],
+        };
+        let (min, max) = match chars.peek() {
+            Some('?') => (0, 1),
+            Some('*') => (0, usize::MAX),
+            Some('+') => (1, usize::MAX),
+            Some('{') => {
+                chars.next();
+                let mut text = String::new();
+                loop {
+                    match chars.next()? {
+                        '}' => break,
+                        c if c.is_ascii_digit() || c == ',' => text.push(c),
+                        _ => return None,
+                    }
+                }
+                let bounds = match text.split_once(',') {
+                    None => {
+                        let n = text.parse().ok()?;
+                        (n, n)
+                    }
+                    Some((low, "")) => (low.parse().ok()?, usize::MAX),
+                    Some((low, high)) => (low.parse().ok()?, high.parse().ok()?),
+                };
+                if bounds.0 > bounds.1 {
+                    return None;
+                }
+                // `{` handled; the others are consumed below.
+                elements.push(Element {
+                    class,
+                    min: bounds.0,
+                    max: bounds.1,
+                });
+                if matches!(chars.peek(), Some('?' | '*' | '+' | '{')) {
+                    return None;
+                }
+                continue;
+            }
+            _ => (1, 1),
+        };
+        if min != 1 || max != 1 {
+            chars.next();
+        }
+        if matches!(chars.peek(), Some('?' | '*' | '+' | '{')) {
+            return None;
+        }
+        elements.push(Element { class, min, max });
+    }
+    // A greedy pass is exact when no variable-length element can take a character that
+    // one of the elements it could hand it to would need.
+    for (i, element) in elements.iter().enumerate() {
+        if element.min == element.max {
+            continue;
+        }
+        for next in &elements[i + 1..] {
+            if element.overlaps(next) {
+                return None;
+            }
+            if next.min > 0 {
+                break;
+            }
+        }
+    }
+    Some(elements)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn both(source: &'static str, inputs: &[&str]) {
+        let pattern = Pattern::new(source, "u");
+        let regex = regress::Regex::with_flags(source, "u").unwrap();
+        for input in inputs {
+            assert_eq!(
+                pattern.is_match(input),
+                regex.find(input).is_some(),
+                "{source} on {input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn simple_patterns_are_taken_and_agree_with_regress() {
+        for source in [
+            "^[A-Z]{3}-[0-9]{4,8}$",
+            "^[a-z0-9-]{1,32}$",
+            "^-?[0-9]+$",
+            "^[a-z]{2}(-[A-Z]{2})?$",
+            "^\\d{3}\\.\\d+$",
+            "^[A-Z]{2}$",
+            "^x*y$",
+            "^[-a]+b?$",
+        ] {
+            let inputs = [
+                "",
+                "ABC-1234",
+                "ABC-123456789",
+                "abc-1234",
+                "AB-1234",
+                "ab",
+                "ab-CD",
+                "a",
+                "-12",
+                "12",
+                "--1",
+                "123.4",
+                "123.",
+                "1234.5",
+                "AB",
+                "ABC",
+                "xxy",
+                "y",
+                "xyx",
+                "a-ab",
+                "-b",
+                "é",
+            ];
+            both(source, &inputs);
+        }
+        assert!(simple("^[A-Z]{3}-[0-9]{4,8}$").is_some());
+        assert!(simple("^[a-z0-9-]{1,32}$").is_some());
+        // Groups, alternation, unanchored, backtracking-dependent: regress decides.
+        for source in [
+            "^(a|b)$", "abc", "^a*a$", "^[^a]+$", "^a+?$", "^.{2}$", "^\\w+$", "^[]a]$",
+        ] {
+            assert!(simple(source).is_none(), "{source}");
+        }
+        both("^a*a$", &["a", "aa", ""]);
+        // Without Unicode mode, regress decides (classes see UTF-16 units).
+        let units = Pattern::new("^[a]$", "");
+        assert!(units.is_match("a") && !units.is_match("b"));
+    }
+}
