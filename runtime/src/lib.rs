@@ -16,6 +16,7 @@ pub mod ratelimit;
 
 mod access;
 mod admin;
+mod jwks;
 mod metrics;
 mod proxy;
 mod router;

@@ -324,10 +324,14 @@ pub async fn serve(
         );
     }
 
+    // JWKS schemes fetch their keys in the background; the tasks end with `serve`.
+    let jwks = verifiers.jwks();
+    let _jwks_refresh = jwks.start();
     let admin_state = Arc::new(AdminState {
         gateway,
         metrics: metrics.clone(),
         upstreams: upstreams.clone(),
+        jwks,
     });
     let limiters = Arc::new(Limiters::new(gateway.rate_limits));
     // Idle keys are forgotten every few seconds; the task ends with `serve`.
@@ -606,6 +610,9 @@ enum Decision {
     /// A CORS preflight, answered here with these headers.
     Preflight(Slot, HeaderMap),
     Problem(Slot, Problem),
+    /// A token named a `kid` unknown to this JWKS scheme: fetch its keys again and decide
+    /// once more; the problem answers if it comes to this again.
+    Refetch(&'static str, Slot, Problem),
 }
 
 /// Decides, then forwards. `progress` learns the route as soon as it is known and the
@@ -623,7 +630,12 @@ async fn dispatch(
     // `Connection` go now, not after validation.
     proxy::strip_hop_by_hop(&mut parts.headers);
     let has_body = !body.is_end_stream();
-    let (index, forward) = match decide(state, &parts, has_body, client_ip, quota) {
+    let mut decision = decide(state, &parts, has_body, client_ip, quota);
+    if let Decision::Refetch(scheme, ..) = decision {
+        state.verifiers.refetch(scheme).await;
+        decision = decide(state, &parts, has_body, client_ip, quota);
+    }
+    let (index, forward) = match decision {
         Decision::Forward(index, forward, authenticated) => {
             if let Some(authenticated) = authenticated {
                 authenticated.apply(&mut parts.headers);
@@ -641,7 +653,7 @@ async fn dispatch(
             *response.headers_mut() = headers;
             return Ok(response);
         }
-        Decision::Problem(slot, problem) => {
+        Decision::Problem(slot, problem) | Decision::Refetch(_, slot, problem) => {
             progress.slot = slot;
             return Err(problem);
         }
@@ -775,6 +787,9 @@ fn decide(
             .authenticate(alternatives, &parts.headers, &query)
         {
             Ok(granted) => authenticated = Some(granted),
+            Err(failure @ crate::auth::Failure::UnknownKid(scheme)) => {
+                return Decision::Refetch(scheme, slot, auth_problem(&failure, challenge));
+            }
             Err(failure) => {
                 state.metrics.auth_failed(slot);
                 return Decision::Problem(slot, auth_problem(&failure, challenge));
@@ -831,6 +846,11 @@ fn decide(
 /// The 401 or 403 answering an authentication failure (RFC 6750 challenges).
 fn auth_problem(failure: &crate::auth::Failure, challenge: &'static str) -> Problem {
     let (status, value, detail) = failure.answer(challenge);
+    if status == http::StatusCode::SERVICE_UNAVAILABLE {
+        // Keys not loaded yet: not the client's fault, and no challenge to answer.
+        return Problem::service_unavailable(detail)
+            .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
     let (kind, title) = if status == http::StatusCode::FORBIDDEN {
         ("insufficient-scope", "Forbidden")
     } else {
