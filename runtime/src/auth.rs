@@ -24,7 +24,7 @@ use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Validation};
 use sha2::{Digest, Sha256};
 
 use crate::Requirement;
-pub use crate::jwks::{Jwks, JwksUrl};
+pub use crate::jwks::{DEFAULT_JWKS_REFETCH_INTERVAL, Jwks, JwksUrl};
 use crate::jwks::{JwksKeys, JwksSet, KeyList, Read};
 
 /// One security scheme the manifest configures, named as in `components.securitySchemes`.

@@ -72,6 +72,9 @@ impl fmt::Display for JwksUrl {
     }
 }
 
+/// `Jwks::refetch_interval` of generated gateways: at most one unknown-`kid` refetch per
+/// 10 s per scheme.
+pub const DEFAULT_JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(10);
 /// Largest JWKS response accepted.
 pub const MAX_JWKS_SIZE: usize = 1024 * 1024;
 /// Bound on establishing the connection (TCP and TLS handshake included in the total).

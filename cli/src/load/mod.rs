@@ -11,8 +11,8 @@ use std::path::Path;
 
 use crate::diag::{Diagnostic, Diagnostics, Location, pointer_push};
 pub use manifest::{
-    AuthKind, AuthScheme, JwtConfig, KeySource, Manifest, OperationPolicy, RateKey,
-    RateLimitPolicy, ServiceConfig,
+    AuthKind, AuthScheme, JwksSource, JwksUrl, JwtConfig, KeySource, Manifest, OperationPolicy,
+    RateKey, RateLimitPolicy, ServiceConfig,
 };
 pub use sources::Sources;
 pub use spec::LoadedSpec;
