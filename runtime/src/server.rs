@@ -791,7 +791,10 @@ fn decide(
                 return Decision::Refetch(scheme, slot, auth_problem(&failure, challenge));
             }
             Err(failure) => {
-                state.metrics.auth_failed(slot);
+                // Keys not loaded yet (503) is no credential failure.
+                if !matches!(failure, crate::auth::Failure::KeysNotLoaded(_)) {
+                    state.metrics.auth_failed(slot);
+                }
                 return Decision::Problem(slot, auth_problem(&failure, challenge));
             }
         }

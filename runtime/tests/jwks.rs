@@ -81,6 +81,12 @@ impl JwksServer {
     }
 }
 
+impl Drop for JwksServer {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.ca_file);
+    }
+}
+
 type ServerBody = BoxBody<Bytes, Infallible>;
 
 /// A TLS server for `127.0.0.1` with a certificate from a fresh CA. Each response is
