@@ -627,3 +627,54 @@ async fn unusable_jwks_settings_are_start_errors() {
         .to_string();
     assert!(error.contains("/nonexistent/ca.pem"), "{error}");
 }
+
+#[test]
+fn a_jwks_url_from_the_environment_is_checked_like_a_literal() {
+    static FROM_ENV: Jwks = Jwks {
+        url: JwksUrl::Env("IDP_JWKS_URL"),
+        ca_file: None,
+        refresh: Duration::from_secs(300),
+        refetch_interval: Duration::from_secs(10),
+    };
+    static RS: Jwt = Jwt {
+        algorithms: &["RS256"],
+        key: KeySource::Jwks(&FROM_ENV),
+        issuer: None,
+        audiences: &[],
+        leeway_secs: 0,
+        max_token: 8192,
+        forward_claims: &[],
+        strip_authorization: false,
+    };
+    static HS: Jwt = Jwt {
+        algorithms: &["HS256"],
+        ..RS
+    };
+    static SCHEMES: [Scheme; 1] = [Scheme {
+        name: "idp",
+        kind: SchemeKind::Jwt(&RS),
+    }];
+    static HMAC: [Scheme; 1] = [Scheme {
+        name: "shared",
+        kind: SchemeKind::Jwt(&HS),
+    }];
+    use gateway_runtime::auth::Verifiers;
+    let with = |schemes: &'static [Scheme], url: &'static str| {
+        Verifiers::load(schemes, move |source| match source {
+            KeySource::Env("IDP_JWKS_URL") => Ok(format!(" {url}\n")),
+            other => Err(format!("{other} is not set")),
+        })
+    };
+    assert!(with(&SCHEMES, "https://id.example.com/jwks.json").is_ok());
+    let error = with(&SCHEMES, "http://id.example.com/jwks.json").unwrap_err();
+    assert!(error.contains("https"), "{error}");
+    let error =
+        Verifiers::load(&SCHEMES, |source| Err(format!("{source} is not set"))).unwrap_err();
+    assert!(
+        error.contains("environment variable IDP_JWKS_URL"),
+        "{error}"
+    );
+    // A shared secret is never fetched, whatever the compiler let through.
+    let error = with(&HMAC, "https://id.example.com/jwks.json").unwrap_err();
+    assert!(error.contains("HMAC"), "{error}");
+}
