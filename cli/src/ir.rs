@@ -72,6 +72,26 @@ pub struct Jwt {
 pub enum KeySource {
     Env(String),
     File(String),
+    /// A JWK set fetched over HTTPS at start and kept fresh (JWT schemes only).
+    Jwks(Jwks),
+}
+
+/// Where a JWT scheme fetches its keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Jwks {
+    pub url: JwksUrl,
+    /// A PEM file of extra CA certificates, read at start.
+    pub ca_file: Option<String>,
+    /// Refresh interval when the JWKS response has no `max-age`, in seconds.
+    pub refresh_secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum JwksUrl {
+    /// Written in the manifest (checked: https, or http to loopback).
+    Literal(String),
+    /// The environment variable holding it.
+    Env(String),
 }
 
 impl Gateway {

@@ -13,6 +13,7 @@ use axum::routing::get;
 use http::{HeaderValue, StatusCode, header};
 
 use crate::Gateway;
+use crate::jwks::JwksSet;
 use crate::metrics::Metrics;
 use crate::upstream::Upstreams;
 
@@ -21,6 +22,8 @@ pub(crate) struct AdminState {
     pub(crate) gateway: &'static Gateway,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) upstreams: Arc<Upstreams>,
+    /// The JWT schemes whose keys come from a JWKS URL.
+    pub(crate) jwks: JwksSet,
 }
 
 /// Serves the admin listener until `shutdown` completes and its connections close.
@@ -43,8 +46,9 @@ async fn healthz() -> &'static str {
     "alive\n"
 }
 
-/// Ready when every service has an instance to send requests to: one that is healthy
-/// (active checks), not ejected (outlier detection) and whose breaker is not open.
+/// Ready when every service has an instance to send requests to (healthy by the active
+/// checks, not ejected, breaker not open) and every JWKS scheme has loaded its first key
+/// set.
 async fn readyz(State(state): State<Arc<AdminState>>) -> Response {
     let missing: Vec<&str> = state
         .upstreams
@@ -52,19 +56,26 @@ async fn readyz(State(state): State<Arc<AdminState>>) -> Response {
         .filter(|upstream| upstream.usable_instances() == 0)
         .map(|upstream| upstream.service().name)
         .collect();
-    if missing.is_empty() {
+    let keyless = state.jwks.not_loaded();
+    if missing.is_empty() && keyless.is_empty() {
         (StatusCode::OK, "ready\n").into_response()
     } else {
-        let body = format!(
-            "not ready: no healthy instance for {}\n",
-            missing.join(", ")
-        );
+        let mut body = String::from("not ready:");
+        if !missing.is_empty() {
+            body.push_str(&format!(" no healthy instance for {};", missing.join(", ")));
+        }
+        if !keyless.is_empty() {
+            body.push_str(&format!(" JWKS not loaded for {};", keyless.join(", ")));
+        }
+        body.pop();
+        body.push('\n');
         (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
     }
 }
 
 async fn metrics(State(state): State<Arc<AdminState>>) -> Response {
-    let body = state.metrics.render(state.gateway, &state.upstreams);
+    let mut body = state.metrics.render(state.gateway, &state.upstreams);
+    state.jwks.render(&mut body);
     (
         [(
             header::CONTENT_TYPE,

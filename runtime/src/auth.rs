@@ -7,11 +7,16 @@
 //! Per request, [`Verifiers::authenticate`] checks a route's requirements: alternatives
 //! OR'd, the requirements of one alternative AND'd.
 //!
+//! A scheme may instead name a JWKS URL ([`KeySource::Jwks`]): its keys are fetched over
+//! HTTPS, cached and rotated by `crate::jwks`; until the first set is loaded, a bearer
+//! token for that scheme is answered 503, not 401.
+//!
 //! Algorithm confusion is impossible by construction: a scheme's algorithms all belong to
 //! one family (checked by the compiler, and again here), and its keys must be of that
 //! family, so an `HS256` token is never checked against an RSA public key.
 
 use std::fmt;
+use std::sync::Arc;
 
 use http::{HeaderMap, HeaderName, HeaderValue, header};
 use jsonwebtoken::jwk::{Jwk, JwkSet};
@@ -19,6 +24,8 @@ use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Validation};
 use sha2::{Digest, Sha256};
 
 use crate::Requirement;
+pub use crate::jwks::{DEFAULT_JWKS_REFETCH_INTERVAL, Jwks, JwksUrl};
+use crate::jwks::{JwksKeys, JwksSet, KeyList, Read};
 
 /// One security scheme the manifest configures, named as in `components.securitySchemes`.
 #[derive(Debug)]
@@ -40,6 +47,8 @@ pub enum KeySource {
     Env(&'static str),
     /// A file holding the material.
     File(&'static str),
+    /// A JWK set fetched from a URL and kept fresh (JWT schemes only).
+    Jwks(&'static Jwks),
 }
 
 impl fmt::Display for KeySource {
@@ -47,6 +56,7 @@ impl fmt::Display for KeySource {
         match self {
             KeySource::Env(name) => write!(f, "environment variable {name}"),
             KeySource::File(path) => write!(f, "file {path}"),
+            KeySource::Jwks(jwks) => jwks.url.fmt(f),
         }
     }
 }
@@ -89,6 +99,8 @@ pub enum ApiKeyIn {
 /// The schemes with their key material, ready to verify requests.
 pub struct Verifiers {
     schemes: Vec<(&'static str, Verifier)>,
+    /// The schemes whose keys come from a JWKS URL.
+    jwks: JwksSet,
 }
 
 impl fmt::Debug for Verifiers {
@@ -104,14 +116,20 @@ enum Verifier {
     Jwt {
         config: &'static Jwt,
         validation: Box<Validation>,
-        /// (kid, key); a key without `kid` matches a token without one.
-        keys: Vec<(Option<String>, DecodingKey)>,
+        keys: Keys,
     },
     ApiKey {
         config: &'static ApiKey,
         /// (consumer, SHA-256 of the key).
         keys: Vec<(String, [u8; 32])>,
     },
+}
+
+/// A JWT scheme's keys: read once at start, or fetched from a JWKS URL and refreshed.
+enum Keys {
+    /// (kid, key); a key without `kid` matches a token without one.
+    Fixed(KeyList),
+    Fetched(Arc<JwksKeys>),
 }
 
 /// Installs jsonwebtoken's aws-lc crypto provider once (a second install is refused by
@@ -129,12 +147,30 @@ impl Verifiers {
     ) -> Result<Verifiers, String> {
         install_crypto_provider();
         let mut loaded = Vec::with_capacity(schemes.len());
+        let mut jwks = Vec::new();
         for scheme in schemes {
             let verifier = match scheme.kind {
-                SchemeKind::Jwt(config) => {
-                    let text = read(config.key)?;
-                    jwt_verifier(config, &text)
-                }
+                SchemeKind::Jwt(config) => match config.key {
+                    KeySource::Jwks(source) => jwt_verifier(config, |algorithms| {
+                        let keys = JwksKeys::new(scheme.name, source, algorithms, |what| {
+                            read(match what {
+                                Read::Env(name) => KeySource::Env(name),
+                                Read::File(path) => KeySource::File(path),
+                            })
+                        })?;
+                        let keys = Arc::new(keys);
+                        jwks.push(keys.clone());
+                        Ok(Keys::Fetched(keys))
+                    }),
+                    _ => {
+                        let text = read(config.key)?;
+                        jwt_verifier(config, |algorithms| {
+                            let first = algorithms.first().copied();
+                            let first = first.ok_or("no algorithm is allowed")?;
+                            decoding_keys(first, &text).map(Keys::Fixed)
+                        })
+                    }
+                },
                 SchemeKind::ApiKey(config) => {
                     let text = read(config.keys)?;
                     api_key_verifier(config, &text)
@@ -143,7 +179,24 @@ impl Verifiers {
             .map_err(|error| format!("auth scheme `{}`: {error}", scheme.name))?;
             loaded.push((scheme.name, verifier));
         }
-        Ok(Verifiers { schemes: loaded })
+        Ok(Verifiers {
+            schemes: loaded,
+            jwks: JwksSet(jwks),
+        })
+    }
+
+    /// The schemes whose keys come from a JWKS URL.
+    pub(crate) fn jwks(&self) -> JwksSet {
+        self.jwks.clone()
+    }
+
+    /// Fetches `scheme`'s JWKS again after a token named an unknown `kid`
+    /// ([`Failure::UnknownKid`]), within the scheme's rate limit; concurrent callers share
+    /// one fetch.
+    pub(crate) async fn refetch(&self, scheme: &str) {
+        if let Some(keys) = self.jwks.0.iter().find(|keys| keys.scheme == scheme) {
+            keys.refetch().await;
+        }
     }
 
     /// Reads key sources from the process environment and the file system.
@@ -156,6 +209,7 @@ impl Verifiers {
             },
             KeySource::File(path) => std::fs::read_to_string(path)
                 .map_err(|error| format!("cannot read file {path}: {error}")),
+            KeySource::Jwks(jwks) => Err(format!("{} is fetched, not read", jwks.url)),
         })
     }
 
@@ -305,6 +359,13 @@ pub enum Failure {
     Invalid(&'static str),
     /// Valid credentials without the scopes required (space-separated).
     InsufficientScope(String),
+    /// A bearer token for a JWKS scheme (named) whose first key set is not loaded yet:
+    /// answered 503, since the token may well be valid.
+    KeysNotLoaded(&'static str),
+    /// The token names a `kid` the JWKS scheme (named) does not have, and a refetch is
+    /// allowed: the server fetches the set again (`Verifiers::refetch`) and retries once.
+    /// Answered as an invalid token if it still stands.
+    UnknownKid(&'static str),
 }
 
 impl Failure {
@@ -316,11 +377,14 @@ impl Failure {
             Failure::InsufficientScope(_) => 1,
             Failure::BadRequest(_) => 2,
             Failure::Invalid(_) => 3,
+            Failure::KeysNotLoaded(_) => 4,
+            Failure::UnknownKid(_) => 5,
         }
     }
 
-    /// The status (401 or 403), the `WWW-Authenticate` value and the detail of the
-    /// problem answering this failure. `challenge` is the route's plain challenge.
+    /// The status (401, 403, or 503 while keys are not loaded), the `WWW-Authenticate`
+    /// value and the detail of the problem answering this failure. `challenge` is the
+    /// route's plain challenge.
     pub fn answer(&self, challenge: &str) -> (http::StatusCode, String, String) {
         let bearer = challenge.starts_with("Bearer");
         let with = |error: &str, extra: &str| {
@@ -345,6 +409,16 @@ impl Failure {
                 http::StatusCode::UNAUTHORIZED,
                 with("invalid_token", ""),
                 format!("the credentials are invalid: {why}"),
+            ),
+            Failure::UnknownKid(_) => (
+                http::StatusCode::UNAUTHORIZED,
+                with("invalid_token", ""),
+                format!("the credentials are invalid: {UNKNOWN_KEY}"),
+            ),
+            Failure::KeysNotLoaded(scheme) => (
+                http::StatusCode::SERVICE_UNAVAILABLE,
+                challenge.to_owned(),
+                format!("the signing keys of `{scheme}` are not loaded yet; retry in a moment"),
             ),
             Failure::InsufficientScope(scopes) => (
                 http::StatusCode::FORBIDDEN,
@@ -388,7 +462,15 @@ impl Verifier {
     }
 }
 
-fn jwt_verifier(config: &'static Jwt, text: &str) -> Result<Verifier, String> {
+/// The failure detail of a token whose key is not among the scheme's.
+const UNKNOWN_KEY: &str = "the token's key is unknown";
+
+/// Checks the scheme's algorithms, then gets its keys from `keys` (given the algorithms,
+/// all of one family).
+fn jwt_verifier(
+    config: &'static Jwt,
+    keys: impl FnOnce(&[Algorithm]) -> Result<Keys, String>,
+) -> Result<Verifier, String> {
     let mut algorithms = Vec::new();
     for name in config.algorithms {
         let algorithm: Algorithm = name
@@ -402,7 +484,7 @@ fn jwt_verifier(config: &'static Jwt, text: &str) -> Result<Verifier, String> {
     if algorithms.iter().any(|a| a.family() != first.family()) {
         return Err("the algorithms mix families".to_owned());
     }
-    let keys = decoding_keys(first, text)?;
+    let keys = keys(&algorithms)?;
     let mut validation = Validation::new(first);
     validation.algorithms = algorithms;
     validation.leeway = config.leeway_secs;
@@ -479,7 +561,7 @@ fn decoding_keys(
 fn verify_jwt(
     config: &'static Jwt,
     validation: &Validation,
-    keys: &[(Option<String>, DecodingKey)],
+    keys: &Keys,
     headers: &HeaderMap,
 ) -> Result<Credential, Failure> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
@@ -508,16 +590,33 @@ fn verify_jwt(
     if !validation.algorithms.contains(&head.alg) {
         return Err(Failure::Invalid("the token's algorithm is not accepted"));
     }
+    let fetched;
+    let list: &KeyList = match keys {
+        Keys::Fixed(list) => list,
+        Keys::Fetched(jwks) => match jwks.current() {
+            Some(list) => {
+                fetched = list;
+                &fetched
+            }
+            None => return Err(Failure::KeysNotLoaded(jwks.scheme)),
+        },
+    };
     let key = match &head.kid {
-        Some(kid) => keys
+        Some(kid) => list
             .iter()
             .find(|(id, _)| id.as_deref() == Some(kid.as_str()))
-            .or_else(|| (keys.len() == 1 && keys[0].0.is_none()).then(|| &keys[0])),
-        None if keys.len() == 1 => keys.first(),
+            .or_else(|| (list.len() == 1 && list[0].0.is_none()).then(|| &list[0])),
+        None if list.len() == 1 => list.first(),
         None => None,
     };
     let Some((_, key)) = key else {
-        return Err(Failure::Invalid("the token's key is unknown"));
+        return Err(match keys {
+            // A new key may have been published since the last fetch.
+            Keys::Fetched(jwks) if head.kid.is_some() && jwks.may_refetch() => {
+                Failure::UnknownKid(jwks.scheme)
+            }
+            _ => Failure::Invalid(UNKNOWN_KEY),
+        });
     };
     let data =
         jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, key, validation)

@@ -22,6 +22,7 @@ pub mod upstream;
 mod access;
 mod admin;
 mod client_ip;
+mod jwks;
 mod metrics;
 mod otel;
 mod proxy;

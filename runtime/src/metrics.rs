@@ -94,14 +94,17 @@ impl Unauthorized {
         }
     }
 
-    pub(crate) fn of(failure: &crate::auth::Failure) -> Unauthorized {
+    /// The reason a failure is counted under; `None` for keys not loaded yet (a 503, no
+    /// credential failure).
+    pub(crate) fn of(failure: &crate::auth::Failure) -> Option<Unauthorized> {
         use crate::auth::Failure;
-        match failure {
+        Some(match failure {
             Failure::Missing => Unauthorized::Missing,
             Failure::BadRequest(_) => Unauthorized::Malformed,
-            Failure::Invalid(_) => Unauthorized::Invalid,
+            Failure::Invalid(_) | Failure::UnknownKid(_) => Unauthorized::Invalid,
             Failure::InsufficientScope(_) => Unauthorized::InsufficientScope,
-        }
+            Failure::KeysNotLoaded(_) => return None,
+        })
     }
 }
 

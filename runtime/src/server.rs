@@ -404,10 +404,14 @@ pub async fn serve(
 
     // Active health checks run until `serve` returns.
     let _health_checks = upstream::spawn_health_checks(&upstreams);
+    // JWKS schemes fetch their keys in the background; the tasks end with `serve`.
+    let jwks = verifiers.jwks();
+    let _jwks_refresh = jwks.start();
     let admin_state = Arc::new(AdminState {
         gateway,
         metrics: metrics.clone(),
         upstreams: upstreams.clone(),
+        jwks,
     });
     // Idle keys are forgotten every few seconds; the task ends with `serve`.
     let _sweeper = (!gateway.rate_limits.is_empty()).then(|| {
@@ -700,6 +704,9 @@ enum Decision {
     /// A CORS preflight, answered here with these headers.
     Preflight(Slot, HeaderMap),
     Problem(Slot, Problem),
+    /// A token named a `kid` unknown to this JWKS scheme: fetch its keys again and decide
+    /// once more; the problem answers if it comes to this again.
+    Refetch(&'static str, Slot, Problem),
 }
 
 /// Decides, then forwards. `progress` learns the route as soon as it is known and the
@@ -718,7 +725,12 @@ async fn dispatch(
     // `Connection` go now, not after validation.
     proxy::strip_hop_by_hop(&mut parts.headers);
     let has_body = !body.is_end_stream();
-    let (index, forward) = match decide(state, &parts, has_body, client_ip, quota).await {
+    let mut decision = decide(state, &parts, has_body, client_ip, quota).await;
+    if let Decision::Refetch(scheme, ..) = decision {
+        state.verifiers.refetch(scheme).await;
+        decision = decide(state, &parts, has_body, client_ip, quota).await;
+    }
+    let (index, forward) = match decision {
         Decision::Forward(index, forward, authenticated) => {
             if let Some(authenticated) = authenticated {
                 authenticated.apply(&mut parts.headers);
@@ -736,7 +748,7 @@ async fn dispatch(
             *response.headers_mut() = headers;
             return Ok(response);
         }
-        Decision::Problem(slot, problem) => {
+        Decision::Problem(slot, problem) | Decision::Refetch(_, slot, problem) => {
             progress.slot = slot;
             return Err(problem);
         }
@@ -895,8 +907,13 @@ async fn decide(
             .authenticate(alternatives, &parts.headers, &query)
         {
             Ok(granted) => authenticated = Some(granted),
+            Err(failure @ crate::auth::Failure::UnknownKid(scheme)) => {
+                return Decision::Refetch(scheme, slot, auth_problem(&failure, challenge));
+            }
             Err(failure) => {
-                state.metrics.auth_failed(slot, Unauthorized::of(&failure));
+                if let Some(reason) = Unauthorized::of(&failure) {
+                    state.metrics.auth_failed(slot, reason);
+                }
                 return Decision::Problem(slot, auth_problem(&failure, challenge));
             }
         }
@@ -964,6 +981,11 @@ async fn decide(
 /// The 401 or 403 answering an authentication failure (RFC 6750 challenges).
 fn auth_problem(failure: &crate::auth::Failure, challenge: &'static str) -> Problem {
     let (status, value, detail) = failure.answer(challenge);
+    if status == http::StatusCode::SERVICE_UNAVAILABLE {
+        // Keys not loaded yet: not the client's fault, and no challenge to answer.
+        return Problem::service_unavailable(detail)
+            .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
     let (kind, title) = if status == http::StatusCode::FORBIDDEN {
         ("insufficient-scope", "Forbidden")
     } else {

@@ -70,6 +70,8 @@ struct RouteRow {
 struct SecretRow {
     name: String,
     file: bool,
+    /// What it holds: `key material`, `JWKS URL` or `JWKS CA certificates`.
+    what: &'static str,
     schemes: String,
 }
 
@@ -80,17 +82,32 @@ fn secrets(gateway: &Gateway) -> Vec<SecretRow> {
             crate::ir::SchemeKind::Jwt(jwt) => &jwt.key,
             crate::ir::SchemeKind::ApiKey { keys, .. } => keys,
         };
-        let (name, file) = match source {
-            crate::ir::KeySource::Env(name) => (name, false),
-            crate::ir::KeySource::File(path) => (path, true),
+        // A JWKS URL written in the manifest is no secret; the variable holding one and
+        // an extra CA file are read at start like key material.
+        let read: Vec<(&String, bool, &'static str)> = match source {
+            crate::ir::KeySource::Env(name) => vec![(name, false, "key material")],
+            crate::ir::KeySource::File(path) => vec![(path, true, "key material")],
+            crate::ir::KeySource::Jwks(jwks) => {
+                let mut read = Vec::new();
+                if let crate::ir::JwksUrl::Env(name) = &jwks.url {
+                    read.push((name, false, "JWKS URL"));
+                }
+                if let Some(path) = &jwks.ca_file {
+                    read.push((path, true, "JWKS CA certificates"));
+                }
+                read
+            }
         };
-        match rows.iter_mut().find(|r| r.name == *name && r.file == file) {
-            Some(row) => row.schemes = format!("{}, `{}`", row.schemes, scheme.name),
-            None => rows.push(SecretRow {
-                name: name.clone(),
-                file,
-                schemes: format!("`{}`", scheme.name),
-            }),
+        for (name, file, what) in read {
+            match rows.iter_mut().find(|r| r.name == *name && r.file == file) {
+                Some(row) => row.schemes = format!("{}, `{}`", row.schemes, scheme.name),
+                None => rows.push(SecretRow {
+                    name: name.clone(),
+                    file,
+                    what,
+                    schemes: format!("`{}`", scheme.name),
+                }),
+            }
         }
     }
     rows

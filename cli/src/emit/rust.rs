@@ -117,6 +117,29 @@ fn key_source(source: &KeySource) -> TokenStream {
     match source {
         KeySource::Env(name) => quote!(::gateway_runtime::auth::KeySource::Env(#name)),
         KeySource::File(path) => quote!(::gateway_runtime::auth::KeySource::File(#path)),
+        KeySource::Jwks(jwks) => {
+            let url = match &jwks.url {
+                crate::ir::JwksUrl::Literal(url) => {
+                    quote!(::gateway_runtime::auth::JwksUrl::Literal(#url))
+                }
+                crate::ir::JwksUrl::Env(name) => {
+                    quote!(::gateway_runtime::auth::JwksUrl::Env(#name))
+                }
+            };
+            let ca_file = match &jwks.ca_file {
+                Some(path) => quote!(::std::option::Option::Some(#path)),
+                None => quote!(::std::option::Option::None),
+            };
+            let refresh = Literal::u64_unsuffixed(jwks.refresh_secs);
+            quote! {
+                ::gateway_runtime::auth::KeySource::Jwks(&::gateway_runtime::auth::Jwks {
+                    url: #url,
+                    ca_file: #ca_file,
+                    refresh: ::std::time::Duration::from_secs(#refresh),
+                    refetch_interval: ::gateway_runtime::auth::DEFAULT_JWKS_REFETCH_INTERVAL,
+                })
+            }
+        }
     }
 }
 

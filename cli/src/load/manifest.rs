@@ -93,6 +93,24 @@ pub struct JwtConfig {
 pub enum KeySource {
     Env(String),
     File(String),
+    /// A JWK set fetched over HTTPS and kept fresh (JWT schemes only).
+    Jwks(JwksSource),
+}
+
+/// `jwks_url` or `jwks_url_env`, with `jwks_ca_file` and `jwks_refresh`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JwksSource {
+    pub url: JwksUrl,
+    pub ca_file: Option<String>,
+    pub refresh: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum JwksUrl {
+    /// An https URL (or http to a loopback host), checked here.
+    Literal(String),
+    /// The environment variable holding the URL at start-up.
+    Env(String),
 }
 
 /// One policy of `rate_limits.policies` (docs/manifest.md, "Rate limits").
@@ -215,6 +233,9 @@ struct RawJwt {
     key_env: Option<String>,
     key_file: Option<String>,
     jwks_url: Option<String>,
+    jwks_url_env: Option<String>,
+    jwks_ca_file: Option<String>,
+    jwks_refresh: Option<String>,
     issuer: Option<String>,
     #[serde(default)]
     audiences: Vec<String>,
@@ -1135,17 +1156,152 @@ fn key_source(
     }
 }
 
+/// `jwks_refresh` when not given.
+const DEFAULT_JWKS_REFRESH: Duration = Duration::from_secs(300);
+/// Bounds of `jwks_refresh`.
+const MIN_JWKS_REFRESH: Duration = Duration::from_secs(10);
+const MAX_JWKS_REFRESH: Duration = Duration::from_secs(24 * 3600);
+
+/// A `jwks_url`: https, or plain http to a loopback host only.
+pub fn jwks_url(text: &str) -> Result<url::Url, String> {
+    let parsed = url::Url::parse(text).map_err(|e| format!("`{text}` is not a URL: {e}"))?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(format!(
+            "`{text}`: credentials do not belong in a JWKS URL (it is compiled in)"
+        ));
+    }
+    match (parsed.scheme(), parsed.host()) {
+        ("https", Some(_)) => Ok(parsed),
+        ("http", Some(url::Host::Domain("localhost"))) => Ok(parsed),
+        ("http", Some(url::Host::Ipv4(ip))) if ip.is_loopback() => Ok(parsed),
+        ("http", Some(url::Host::Ipv6(ip))) if ip.is_loopback() => Ok(parsed),
+        ("http", _) => Err(format!(
+            "`{text}`: keys fetched over plain http could be replaced on the way"
+        )),
+        (scheme, _) => Err(format!("`{text}` is not an https URL (`{scheme}`)")),
+    }
+}
+
+/// The `jwks_*` keys of a JWT scheme, if it fetches its keys; `None` with diagnostics
+/// when they are unusable, `Some(None)` when the scheme names no JWKS.
+fn jwks_source(
+    pointer: &str,
+    raw: &RawJwt,
+    hmac: bool,
+    ctx: &mut Ctx<'_>,
+) -> Option<Option<JwksSource>> {
+    let url = match (&raw.jwks_url, &raw.jwks_url_env) {
+        (None, None) => {
+            for (key, present) in [
+                ("jwks_ca_file", raw.jwks_ca_file.is_some()),
+                ("jwks_refresh", raw.jwks_refresh.is_some()),
+            ] {
+                if present {
+                    ctx.error(
+                        "gateway::manifest::invalid_auth",
+                        &pointer_push(pointer, key),
+                        format!("`{key}` applies only to keys fetched from `jwks_url`"),
+                        "remove it, or fetch the keys with `jwks_url` / `jwks_url_env`",
+                    );
+                }
+            }
+            return if raw.jwks_ca_file.is_some() || raw.jwks_refresh.is_some() {
+                None
+            } else {
+                Some(None)
+            };
+        }
+        (Some(url), None) => {
+            let at = pointer_push(pointer, "jwks_url");
+            match jwks_url(url) {
+                Ok(_) => JwksUrl::Literal(url.clone()),
+                Err(message) => {
+                    ctx.error(
+                        "gateway::manifest::invalid_jwks_url",
+                        &at,
+                        message,
+                        "use https (plain http only to 127.0.0.1, ::1 or localhost); a private CA goes in `jwks_ca_file`",
+                    );
+                    return None;
+                }
+            }
+        }
+        (None, Some(env)) if !env.trim().is_empty() => JwksUrl::Env(env.clone()),
+        (None, Some(_)) => {
+            ctx.error(
+                "gateway::manifest::invalid_auth",
+                &pointer_push(pointer, "jwks_url_env"),
+                "`jwks_url_env` must name an environment variable".to_owned(),
+                "e.g. `jwks_url_env: JWKS_URL`; the URL is read when the gateway starts",
+            );
+            return None;
+        }
+        (Some(_), Some(_)) => {
+            ctx.error(
+                "gateway::manifest::invalid_auth",
+                pointer,
+                "give `jwks_url` or `jwks_url_env`, not both".to_owned(),
+                "a URL is not a secret: `jwks_url` is simplest; `jwks_url_env` lets each deployment set its own",
+            );
+            return None;
+        }
+    };
+    if hmac {
+        ctx.error(
+            "gateway::manifest::invalid_auth",
+            &pointer_push(pointer, "algorithms"),
+            "HMAC (HS*) secrets are never fetched from a JWKS URL".to_owned(),
+            "give the shared secret with `key_env` or `key_file`, or use an asymmetric algorithm (RS256, ES256, EdDSA...)",
+        );
+        return None;
+    }
+    let mut refresh = DEFAULT_JWKS_REFRESH;
+    if let Some(text) = &raw.jwks_refresh {
+        let at = pointer_push(pointer, "jwks_refresh");
+        match units::duration(text) {
+            Ok(d) if (MIN_JWKS_REFRESH..=MAX_JWKS_REFRESH).contains(&d) => refresh = d,
+            Ok(_) => {
+                ctx.error(
+                    "gateway::manifest::invalid_duration",
+                    &at,
+                    format!("a JWKS refresh interval of `{text}` is outside 10s..24h"),
+                    "identity providers publish new keys well ahead of use; 5m is the default",
+                );
+                return None;
+            }
+            Err(message) => {
+                ctx.error(
+                    "gateway::manifest::invalid_duration",
+                    &at,
+                    message,
+                    "durations are written like `5m`",
+                );
+                return None;
+            }
+        }
+    }
+    let ca_file = match &raw.jwks_ca_file {
+        Some(path) if path.trim().is_empty() => {
+            ctx.error(
+                "gateway::manifest::invalid_auth",
+                &pointer_push(pointer, "jwks_ca_file"),
+                "`jwks_ca_file` must name a file".to_owned(),
+                "a PEM file of CA certificates, read when the gateway starts",
+            );
+            return None;
+        }
+        other => other.clone(),
+    };
+    Some(Some(JwksSource {
+        url,
+        ca_file,
+        refresh,
+    }))
+}
+
 fn jwt_config(name: &str, pointer: &str, raw: RawJwt, ctx: &mut Ctx<'_>) -> Option<JwtConfig> {
     let errors_before = ctx.diags.list.len();
-    if raw.jwks_url.is_some() {
-        ctx.error(
-            "gateway::manifest::unsupported_jwks_url",
-            &pointer_push(pointer, "jwks_url"),
-            "`jwks_url` is not supported by this version yet".into(),
-            "download the JWKS and give it with `key_file` or `key_env` (a JWK set is accepted; keys are selected by `kid`)",
-        );
-    }
-    let algorithms = raw.algorithms.unwrap_or_default();
+    let algorithms = raw.algorithms.clone().unwrap_or_default();
     let at = pointer_push(pointer, "algorithms");
     if algorithms.is_empty() {
         ctx.error(
@@ -1183,15 +1339,32 @@ fn jwt_config(name: &str, pointer: &str, raw: RawJwt, ctx: &mut Ctx<'_>) -> Opti
             "list algorithms of one family only: mixing them (e.g. HS256 with RS256) allows algorithm-confusion attacks",
         );
     }
-    let key = if raw.jwks_url.is_some() && raw.key_env.is_none() && raw.key_file.is_none() {
-        None
-    } else {
-        key_source(
+    let hmac = families.contains(&"HMAC (HS*)");
+    let key = match jwks_source(pointer, &raw, hmac, ctx) {
+        None => None,
+        Some(Some(jwks)) if raw.key_env.is_none() && raw.key_file.is_none() => {
+            Some(KeySource::Jwks(jwks))
+        }
+        Some(Some(_)) => {
+            let which = if raw.key_env.is_some() {
+                "key_env"
+            } else {
+                "key_file"
+            };
+            ctx.error(
+                "gateway::manifest::invalid_auth",
+                &pointer_push(pointer, which),
+                format!("`{which}` and a JWKS URL both give this scheme's keys"),
+                "give exactly one of `key_env`, `key_file`, `jwks_url` or `jwks_url_env`",
+            );
+            None
+        }
+        Some(None) => key_source(
             pointer,
             ("key_env", raw.key_env),
             ("key_file", raw.key_file),
             ctx,
-        )
+        ),
     };
     let mut leeway_secs = 0;
     if let Some(text) = &raw.leeway {

@@ -1624,6 +1624,14 @@ fn key_source(source: &crate::load::KeySource) -> KeySource {
     match source {
         crate::load::KeySource::Env(name) => KeySource::Env(name.clone()),
         crate::load::KeySource::File(path) => KeySource::File(path.clone()),
+        crate::load::KeySource::Jwks(jwks) => KeySource::Jwks(crate::ir::Jwks {
+            url: match &jwks.url {
+                crate::load::JwksUrl::Literal(url) => crate::ir::JwksUrl::Literal(url.clone()),
+                crate::load::JwksUrl::Env(name) => crate::ir::JwksUrl::Env(name.clone()),
+            },
+            ca_file: jwks.ca_file.clone(),
+            refresh_secs: jwks.refresh.as_secs(),
+        }),
     }
 }
 
