@@ -133,6 +133,26 @@ fn routes_table_shows_each_services_upstream_policy() {
         assert!(payments.contains(expected), "{expected} in {payments}");
     }
     assert!(out.contains("getProduct: per try 1s"), "{out}");
+    assert!(
+        payments.contains("instances     http://127.0.0.1:9003, http://127.0.0.1:9004"),
+        "{payments}"
+    );
+}
+
+#[test]
+fn routes_table_shows_where_discovered_instances_come_from() {
+    let (code, out, err) = gateway(&[
+        "routes",
+        "--manifest",
+        "fixtures/valid/hostile-names/gateway.yaml",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    for expected in [
+        "instances     DNS A/AAAA self.default.svc.cluster.local port 8000, every 10s, http://",
+        "instances     DNS SRV _http._tcp.routes.internal. via 10.96.0.10:53, every 2s, http://",
+    ] {
+        assert!(out.contains(expected), "{expected} in {out}");
+    }
 }
 
 #[test]

@@ -397,6 +397,7 @@ fn routes_table(gateway: &Gateway) -> String {
     // Then each service's upstream policy.
     for service in &gateway.services {
         text.push_str(&format!("\nservice {}\n", service.key));
+        text.push_str(&format!("  {:<14}{}\n", "instances", instances(service)));
         let summary = service.resilience.summary(
             std::time::Duration::from_millis(service.connect_timeout_ms),
             std::time::Duration::from_millis(service.request_timeout_ms),
@@ -406,6 +407,29 @@ fn routes_table(gateway: &Gateway) -> String {
         }
     }
     text
+}
+
+/// Where a service's instances come from: its URLs, or the DNS name it re-resolves.
+fn instances(service: &crate::ir::Service) -> String {
+    match &service.discovery {
+        None => service.urls.join(", "),
+        Some(d) => {
+            let (record, port) = match d.record {
+                crate::ir::DnsRecord::A => ("A/AAAA", format!(" port {}", d.port)),
+                crate::ir::DnsRecord::Srv => ("SRV", String::new()),
+            };
+            let nameserver = d
+                .nameserver
+                .as_deref()
+                .map_or(String::new(), |ns| format!(" via {ns}"));
+            format!(
+                "DNS {record} {}{port}{nameserver}, every {}, {}://",
+                d.dns,
+                crate::upstream::show_duration(std::time::Duration::from_millis(d.interval_ms)),
+                d.scheme
+            )
+        }
+    }
 }
 
 #[cfg(test)]
