@@ -757,6 +757,37 @@ async fn missing_scopes_are_403() {
 }
 
 #[tokio::test]
+async fn parameter_formats_are_checked() {
+    let world = &world();
+    let base = &world.gateway.base;
+    let admin = token("admin-1", "users:admin");
+    let response = client()
+        .get(format!("{base}/api/users?email=not-an-address&marker=fmt1"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    let (status, _, body) = problem(response).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["errors"][0]["in"], "query", "{body}");
+    assert_eq!(body["errors"][0]["name"], "email", "{body}");
+    assert_eq!(
+        body["errors"][0]["message"], "must be an e-mail address, got `not-an-address`",
+        "{body}"
+    );
+    assert!(nobody_saw(world, "fmt1"));
+    let response = client()
+        .get(format!(
+            "{base}/api/users?email=ada%40example.com&marker=fmt2"
+        ))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
 async fn api_keys_are_checked() {
     let world = &world();
     let base = &world.gateway.base;

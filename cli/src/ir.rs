@@ -441,6 +441,8 @@ pub struct Constraints {
     pub min_items: Option<usize>,
     pub max_items: Option<usize>,
     pub unique_items: bool,
+    /// A string format the gateway checks (`uuid` is a type of its own).
+    pub format: Option<JsonFormat>,
 }
 
 impl Constraints {

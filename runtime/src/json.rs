@@ -227,6 +227,33 @@ pub enum Format {
     Byte,
 }
 
+impl Format {
+    /// Whether `s` has this format; the error says what it must be. Parameters and
+    /// bodies share it.
+    pub fn check(self, s: &str) -> Result<(), String> {
+        let (ok, what) = match self {
+            Format::Uuid => (format::is_uuid(s), "a UUID (8-4-4-4-12 hex digits)"),
+            Format::Date => (format::is_date(s), "an RFC 3339 date (YYYY-MM-DD)"),
+            Format::DateTime => (format::is_date_time(s), "an RFC 3339 date-time"),
+            Format::Time => (
+                format::is_time(s),
+                "an RFC 3339 time (HH:MM:SS with an offset)",
+            ),
+            Format::Email => (format::is_email(s), "an e-mail address"),
+            Format::Hostname => (format::is_hostname(s), "a host name"),
+            Format::Ipv4 => (format::is_ipv4(s), "an IPv4 address"),
+            Format::Ipv6 => (format::is_ipv6(s), "an IPv6 address"),
+            Format::Uri => (format::is_uri(s), "an absolute URI"),
+            Format::Byte => (format::is_base64(s), "base64 (RFC 4648)"),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("must be {what}"))
+        }
+    }
+}
+
 /// An `enum` of a schema: its values, parsed once from the JSON text the compiler wrote.
 #[derive(Debug)]
 pub struct Enum {
@@ -381,23 +408,8 @@ impl BodyErrors {
 
     /// `format`.
     pub fn format(&mut self, at: &Pointer, s: &str, format: Format) {
-        let (ok, what) = match format {
-            Format::Uuid => (format::is_uuid(s), "a UUID (8-4-4-4-12 hex digits)"),
-            Format::Date => (format::is_date(s), "an RFC 3339 date (YYYY-MM-DD)"),
-            Format::DateTime => (format::is_date_time(s), "an RFC 3339 date-time"),
-            Format::Time => (
-                format::is_time(s),
-                "an RFC 3339 time (HH:MM:SS with an offset)",
-            ),
-            Format::Email => (format::is_email(s), "an e-mail address"),
-            Format::Hostname => (format::is_hostname(s), "a host name"),
-            Format::Ipv4 => (format::is_ipv4(s), "an IPv4 address"),
-            Format::Ipv6 => (format::is_ipv6(s), "an IPv6 address"),
-            Format::Uri => (format::is_uri(s), "an absolute URI"),
-            Format::Byte => (format::is_base64(s), "base64 (RFC 4648)"),
-        };
-        if !ok {
-            self.fail(at, format!("must be {what}"));
+        if let Err(message) = format.check(s) {
+            self.fail(at, message);
         }
     }
 

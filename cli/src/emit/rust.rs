@@ -763,6 +763,10 @@ fn checks(ty: &ParamType, c: &Constraints) -> Vec<TokenStream> {
                     PATTERN.check(#text)?;
                 });
             }
+            if let Some(format) = c.format {
+                let format = super::validate::format_path(format);
+                out.push(quote!(#format.check(#text)?;));
+            }
         }
         _ => {}
     }

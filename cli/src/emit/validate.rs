@@ -114,19 +114,8 @@ pub fn validator(service: &Service, v: &Validator) -> TokenStream {
         });
     }
     if let Some(format) = s.format {
-        let name = ident(match format {
-            JsonFormat::Uuid => "Uuid",
-            JsonFormat::Date => "Date",
-            JsonFormat::DateTime => "DateTime",
-            JsonFormat::Time => "Time",
-            JsonFormat::Email => "Email",
-            JsonFormat::Hostname => "Hostname",
-            JsonFormat::Ipv4 => "Ipv4",
-            JsonFormat::Ipv6 => "Ipv6",
-            JsonFormat::Uri => "Uri",
-            JsonFormat::Byte => "Byte",
-        });
-        string.push(quote!(errors.format(at, text, ::gateway_runtime::json::Format::#name);));
+        let format = format_path(format);
+        string.push(quote!(errors.format(at, text, #format);));
     }
     if !string.is_empty() {
         checks.push(quote! {
@@ -293,4 +282,21 @@ pub fn validator(service: &Service, v: &Validator) -> TokenStream {
             #(#checks)*
         }
     }
+}
+
+/// `::gateway_runtime::json::Format::<name>`, for bodies and parameters alike.
+pub(super) fn format_path(format: JsonFormat) -> TokenStream {
+    let name = ident(match format {
+        JsonFormat::Uuid => "Uuid",
+        JsonFormat::Date => "Date",
+        JsonFormat::DateTime => "DateTime",
+        JsonFormat::Time => "Time",
+        JsonFormat::Email => "Email",
+        JsonFormat::Hostname => "Hostname",
+        JsonFormat::Ipv4 => "Ipv4",
+        JsonFormat::Ipv6 => "Ipv6",
+        JsonFormat::Uri => "Uri",
+        JsonFormat::Byte => "Byte",
+    });
+    quote!(::gateway_runtime::json::Format::#name)
 }

@@ -13,15 +13,15 @@ mod schema;
 use indexmap::IndexMap;
 use openapiv3::{
     OpenAPI, Operation, Parameter, ParameterSchemaOrContent, PathItem, PathStyle, QueryStyle,
-    ReferenceOr, Schema, SchemaKind, SecurityScheme, Type, VariantOrUnknownOrEmpty,
+    ReferenceOr, Schema, SchemaKind, SecurityScheme, StringFormat, Type, VariantOrUnknownOrEmpty,
 };
 
 use crate::diag::{Diagnostic, Diagnostics, Location, did_you_mean, pointer_push};
 use crate::ir::{
     Auth, Body, Bound, BoundValue, Constraints, Cors, EnumType, FormCheck, FormEncoding, Gateway,
-    Jwt, KeySource, Method, Param, ParamIn, ParamShape, ParamStyle, ParamType, PathTemplate,
-    RateKey, RateLimit, Requirement, ResponseCheck, ResponseStatus, Route, Scalar, Scheme,
-    SchemeKind, Segment, Service,
+    JsonFormat, Jwt, KeySource, Method, Param, ParamIn, ParamShape, ParamStyle, ParamType,
+    PathTemplate, RateKey, RateLimit, Requirement, ResponseCheck, ResponseStatus, Route, Scalar,
+    Scheme, SchemeKind, Segment, Service,
 };
 use crate::load::{AuthKind, Loaded, LoadedSpec, OperationPolicy, ServiceConfig};
 use names::Scope;
@@ -1601,13 +1601,33 @@ fn constraints(schema: &Schema) -> (Constraints, Vec<&'static str>) {
             c.min_length = s.min_length;
             c.max_length = s.max_length;
             c.pattern.clone_from(&s.pattern);
-            let format = match &s.format {
-                VariantOrUnknownOrEmpty::Item(_) => true,
-                VariantOrUnknownOrEmpty::Unknown(f) => f != "uuid",
-                VariantOrUnknownOrEmpty::Empty => false,
+            // `uuid` is a parameter type of its own; `password` constrains nothing.
+            let (format, known) = match &s.format {
+                VariantOrUnknownOrEmpty::Item(StringFormat::Date) => (Some(JsonFormat::Date), true),
+                VariantOrUnknownOrEmpty::Item(StringFormat::DateTime) => {
+                    (Some(JsonFormat::DateTime), true)
+                }
+                VariantOrUnknownOrEmpty::Item(StringFormat::Byte) => (Some(JsonFormat::Byte), true),
+                VariantOrUnknownOrEmpty::Item(StringFormat::Password) => (None, true),
+                VariantOrUnknownOrEmpty::Item(StringFormat::Binary) => (None, false),
+                VariantOrUnknownOrEmpty::Unknown(f) => match f.as_str() {
+                    "uuid" => (None, true),
+                    "time" => (Some(JsonFormat::Time), true),
+                    "email" => (Some(JsonFormat::Email), true),
+                    "hostname" => (Some(JsonFormat::Hostname), true),
+                    "ipv4" => (Some(JsonFormat::Ipv4), true),
+                    "ipv6" => (Some(JsonFormat::Ipv6), true),
+                    "uri" => (Some(JsonFormat::Uri), true),
+                    _ => (None, false),
+                },
+                VariantOrUnknownOrEmpty::Empty => (None, true),
             };
-            if format && s.enumeration.is_empty() {
-                unchecked.push("`format`");
+            // An enum already pins the value down.
+            if s.enumeration.is_empty() {
+                c.format = format;
+                if !known {
+                    unchecked.push("`format`");
+                }
             }
         }
         SchemaKind::Type(Type::Array(a)) => {

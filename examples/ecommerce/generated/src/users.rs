@@ -140,7 +140,7 @@ impl ListUsersParams {
         let offset = errors
             .query(req, "offset", Self::parse_offset)
             .map(|v| v.unwrap_or(0));
-        let email = errors.query(req, "email", ::gateway_runtime::params::string);
+        let email = errors.query(req, "email", Self::parse_email);
         let role = errors
             .query(req, "role", ListUsersRole::parse)
             .map(|v| v.unwrap_or(ListUsersRole::Customer));
@@ -183,6 +183,14 @@ impl ListUsersParams {
             ::std::option::Option::Some((0i64, false)),
             ::std::option::Option::None,
         )?;
+        ::std::result::Result::Ok(value)
+    }
+    /// Parses query parameter `email` and checks its schema's constraints.
+    fn parse_email(
+        raw: &str,
+    ) -> ::std::result::Result<::std::string::String, ::std::string::String> {
+        let value = ::gateway_runtime::params::string(raw)?;
+        ::gateway_runtime::json::Format::Email.check(&value)?;
         ::std::result::Result::Ok(value)
     }
 }
