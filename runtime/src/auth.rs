@@ -26,6 +26,7 @@ use sha2::{Digest, Sha256};
 use crate::Requirement;
 pub use crate::jwks::{DEFAULT_JWKS_REFETCH_INTERVAL, Jwks, JwksUrl};
 use crate::jwks::{JwksKeys, JwksSet, KeyList, Read};
+use crate::tokens::TokenCache;
 
 /// One security scheme the manifest configures, named as in `components.securitySchemes`.
 #[derive(Debug)]
@@ -117,6 +118,8 @@ enum Verifier {
         config: &'static Jwt,
         validation: Box<Validation>,
         keys: Keys,
+        /// Tokens already verified (`tokens.rs`).
+        verified: TokenCache<Credential>,
     },
     ApiKey {
         config: &'static ApiKey,
@@ -456,7 +459,8 @@ impl Verifier {
                 config,
                 validation,
                 keys,
-            } => verify_jwt(config, validation, keys, headers),
+                verified,
+            } => verify_jwt(config, validation, keys, verified, headers),
             Verifier::ApiKey { config, keys } => verify_api_key(config, keys, headers, query),
         }
     }
@@ -505,6 +509,7 @@ fn jwt_verifier(
         config,
         validation: Box::new(validation),
         keys,
+        verified: TokenCache::new(),
     })
 }
 
@@ -562,6 +567,7 @@ fn verify_jwt(
     config: &'static Jwt,
     validation: &Validation,
     keys: &Keys,
+    verified: &TokenCache<Credential>,
     headers: &HeaderMap,
 ) -> Result<Credential, Failure> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
@@ -585,22 +591,26 @@ fn verify_jwt(
     }
     let token =
         std::str::from_utf8(token).map_err(|_| Failure::Invalid("the token is malformed"))?;
+    let key_set: crate::tokens::KeySet = match keys {
+        Keys::Fixed(_) => None,
+        Keys::Fetched(jwks) => match jwks.current() {
+            Some(list) => Some(list),
+            None => return Err(Failure::KeysNotLoaded(jwks.scheme)),
+        },
+    };
+    if let Some(credential) = verified.get(token, &key_set) {
+        return Ok(credential);
+    }
+    let list: &KeyList = match (keys, &key_set) {
+        (Keys::Fixed(list), _) => list,
+        (Keys::Fetched(_), Some(list)) => list,
+        (Keys::Fetched(jwks), None) => return Err(Failure::KeysNotLoaded(jwks.scheme)),
+    };
     let head = jsonwebtoken::decode_header(token)
         .map_err(|_| Failure::Invalid("the token is malformed"))?;
     if !validation.algorithms.contains(&head.alg) {
         return Err(Failure::Invalid("the token's algorithm is not accepted"));
     }
-    let fetched;
-    let list: &KeyList = match keys {
-        Keys::Fixed(list) => list,
-        Keys::Fetched(jwks) => match jwks.current() {
-            Some(list) => {
-                fetched = list;
-                &fetched
-            }
-            None => return Err(Failure::KeysNotLoaded(jwks.scheme)),
-        },
-    };
     let key = match &head.kid {
         Some(kid) => list
             .iter()
@@ -660,7 +670,12 @@ fn verify_jwt(
             forward.push((name, value));
         }
     }
-    Ok(Credential {
+    // `exp` is required and was just checked to be a number.
+    let until = claims
+        .get("exp")
+        .and_then(|exp| exp.as_u64().or_else(|| exp.as_f64().map(|f| f as u64)))
+        .map(|exp| exp.saturating_add(validation.leeway));
+    let credential = Credential {
         scopes,
         forward,
         strip_authorization: config.strip_authorization,
@@ -669,7 +684,11 @@ fn verify_jwt(
             .and_then(|s| s.as_str())
             .map(str::to_owned),
         claims: Some(std::sync::Arc::new(claims)),
-    })
+    };
+    if let Some(until) = until {
+        verified.insert(token, key_set.clone(), until, credential.clone());
+    }
+    Ok(credential)
 }
 
 fn api_key_verifier(config: &'static ApiKey, text: &str) -> Result<Verifier, String> {

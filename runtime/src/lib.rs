@@ -29,6 +29,7 @@ mod proxy;
 mod ratelimit_redis;
 mod router;
 mod server;
+mod tokens;
 mod traceparent;
 
 pub use body::BodySpec;
