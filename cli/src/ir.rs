@@ -164,6 +164,8 @@ pub struct RateLimit {
     pub key: RateKey,
     /// `on_store_failure: deny` (else `allow`).
     pub deny_on_store_failure: bool,
+    /// `headers: always` (else `on_refusal`).
+    pub allowed_headers: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

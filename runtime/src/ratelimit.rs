@@ -40,6 +40,8 @@ pub struct RateLimit {
     /// What the policy decides while the shared store cannot be reached (the memory
     /// store never fails).
     pub on_store_failure: OnStoreFailure,
+    /// Whether allowed answers carry the `RateLimit-*` fields (429s always do).
+    pub allowed_headers: bool,
 }
 
 /// What a policy counts requests by.
@@ -623,6 +625,7 @@ mod tests {
         burst: 5,
         key: RateKey::Ip,
         on_store_failure: OnStoreFailure::Allow,
+        allowed_headers: true,
     };
 
     #[test]

@@ -297,6 +297,7 @@ mod tests {
         burst: 3,
         key: RateKey::Ip,
         on_store_failure: OnStoreFailure::Allow,
+        allowed_headers: true,
     };
 
     #[test]

@@ -934,9 +934,14 @@ async fn decide(
         {
             None => {}
             Some(Verdict::Checked(outcome, policy)) => {
-                *quota = Some(outcome);
                 if let Some(after) = outcome.retry_after {
+                    *quota = Some(outcome);
                     return Decision::Problem(slot, Problem::too_many_requests(policy, after));
+                }
+                // The fields describe the policy with the fewest requests left.
+                let announced = state.gateway.rate_limits.iter().find(|p| p.name == policy);
+                if announced.is_none_or(|p| p.allowed_headers) {
+                    *quota = Some(outcome);
                 }
             }
             Some(Verdict::Unavailable(policy, after)) => {

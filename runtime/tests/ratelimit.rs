@@ -20,8 +20,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const BY_IP: usize = 0;
 const BY_TENANT: usize = 1;
 const WIDE: usize = 2;
+const QUIET: usize = 3;
 
-static POLICIES: [RateLimit; 3] = [
+static POLICIES: [RateLimit; 4] = [
     RateLimit {
         name: "by-ip",
         count: 3,
@@ -29,6 +30,7 @@ static POLICIES: [RateLimit; 3] = [
         burst: 3,
         key: RateKey::Ip,
         on_store_failure: OnStoreFailure::Allow,
+        allowed_headers: true,
     },
     RateLimit {
         name: "by-tenant",
@@ -37,6 +39,7 @@ static POLICIES: [RateLimit; 3] = [
         burst: 2,
         key: RateKey::Header("x-tenant"),
         on_store_failure: OnStoreFailure::Allow,
+        allowed_headers: true,
     },
     RateLimit {
         name: "wide",
@@ -45,6 +48,17 @@ static POLICIES: [RateLimit; 3] = [
         burst: 5,
         key: RateKey::Ip,
         on_store_failure: OnStoreFailure::Allow,
+        allowed_headers: true,
+    },
+    // `headers: on_refusal`.
+    RateLimit {
+        name: "quiet",
+        count: 1,
+        period: Duration::from_secs(60),
+        burst: 1,
+        key: RateKey::Ip,
+        on_store_failure: OnStoreFailure::Allow,
+        allowed_headers: false,
     },
 ];
 
@@ -67,10 +81,11 @@ const fn route(path: &'static str, rate_limits: &'static [usize]) -> Route {
     }
 }
 
-static ROUTES: [Route; 4] = [
+static ROUTES: [Route; 5] = [
     route("/api/both", &[WIDE, BY_TENANT]),
     route("/api/free", &[]),
     route("/api/ip", &[BY_IP]),
+    route("/api/quiet", &[QUIET]),
     route("/api/tenant", &[BY_TENANT]),
 ];
 
@@ -242,4 +257,17 @@ fn idle_keys_are_evicted_by_the_sweep() {
     assert_eq!(limiter.len(), 1, "only the busy key is left");
     limiter.sweep_at(41 * SEC);
     assert!(limiter.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_may_announce_itself_on_refusals_only() {
+    let upstream = mock("a").await;
+    let gw = start_rated(&upstream).await;
+    let allowed = get(&gw.url("/api/quiet")).await;
+    assert_eq!(allowed.status, 200);
+    assert_eq!(limits(&allowed), (None, None, None));
+    let refused = get(&gw.url("/api/quiet")).await;
+    refused.problem(429);
+    assert_eq!(limits(&refused), (Some("1"), Some("0"), Some("60")));
+    assert_eq!(refused.header("retry-after"), Some("60"));
 }

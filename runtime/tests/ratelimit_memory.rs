@@ -38,6 +38,7 @@ static POLICY: RateLimit = RateLimit {
     burst: 20,
     key: RateKey::Ip,
     on_store_failure: OnStoreFailure::Allow,
+    allowed_headers: true,
 };
 
 #[test]

@@ -48,6 +48,7 @@ const fn policy(
         burst,
         key,
         on_store_failure,
+        allowed_headers: true,
     }
 }
 
@@ -75,6 +76,7 @@ static POLICIES: [RateLimit; 8] = [
         burst: 5,
         key: RateKey::Ip,
         on_store_failure: OnStoreFailure::Allow,
+        allowed_headers: true,
     },
     RateLimit {
         name: "by-tenant",
@@ -83,6 +85,7 @@ static POLICIES: [RateLimit; 8] = [
         burst: 2,
         key: RateKey::Header("x-tenant"),
         on_store_failure: OnStoreFailure::Allow,
+        allowed_headers: true,
     },
 ];
 

@@ -220,6 +220,7 @@ fn rate_limit_entry(policy: &RateLimit) -> TokenStream {
     } else {
         quote!(Allow)
     };
+    let allowed_headers = policy.allowed_headers;
     quote! {
         ::gateway_runtime::RateLimit {
             name: #name,
@@ -228,6 +229,7 @@ fn rate_limit_entry(policy: &RateLimit) -> TokenStream {
             burst: #burst,
             key: #key,
             on_store_failure: ::gateway_runtime::OnStoreFailure::#on_store_failure,
+            allowed_headers: #allowed_headers,
         }
     }
 }

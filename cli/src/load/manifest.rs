@@ -125,6 +125,9 @@ pub struct RateLimitPolicy {
     pub key: RateKey,
     /// `on_store_failure: deny`; `false` is `allow`, the default.
     pub deny_on_store_failure: bool,
+    /// `headers: always` (the default): allowed answers carry the `RateLimit-*` fields
+    /// too; `on_refusal`: only 429s do.
+    pub allowed_headers: bool,
 }
 
 /// What a policy counts requests by.
@@ -361,6 +364,7 @@ struct RawPolicy {
     burst: Option<u64>,
     key: Option<String>,
     on_store_failure: Option<String>,
+    headers: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -1595,6 +1599,19 @@ fn rate_limit(
             false
         }
     };
+    let allowed_headers = match raw.headers.as_deref() {
+        None | Some("always") => true,
+        Some("on_refusal") => false,
+        Some(other) => {
+            ctx.error(
+                "gateway::manifest::invalid_value",
+                &format!("{pointer}/headers"),
+                format!("`headers: {other}` is neither `always` nor `on_refusal`"),
+                "`always` (the default) sends the RateLimit-* fields on every answer of a limited route; `on_refusal` only with 429s",
+            );
+            true
+        }
+    };
     if ctx.diags.list.len() > errors_before {
         return None;
     }
@@ -1606,6 +1623,7 @@ fn rate_limit(
         burst: raw.burst.unwrap_or(count),
         key: key?,
         deny_on_store_failure,
+        allowed_headers,
     })
 }
 
@@ -1965,6 +1983,7 @@ mod tests {
                     burst: 100,
                     key: RateKey::Ip,
                     deny_on_store_failure: false,
+                    allowed_headers: true,
                 },
                 RateLimitPolicy {
                     name: "keyed".into(),
@@ -1973,6 +1992,7 @@ mod tests {
                     burst: 30,
                     key: RateKey::Header("x-api-key".into()),
                     deny_on_store_failure: false,
+                    allowed_headers: true,
                 },
             ]
         );

@@ -120,6 +120,7 @@ pub fn lower(loaded: &Loaded, diags: &mut Diagnostics) -> Option<Gateway> {
                 crate::load::RateKey::Claim(name) => RateKey::Claim(name.clone()),
             },
             deny_on_store_failure: p.deny_on_store_failure,
+            allowed_headers: p.allowed_headers,
         })
         .collect();
     let rate_limit_store = match &manifest.rate_limit_store {

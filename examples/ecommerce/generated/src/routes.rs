@@ -866,6 +866,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             burst: 5,
             key: ::gateway_runtime::RateKey::Ip,
             on_store_failure: ::gateway_runtime::OnStoreFailure::Allow,
+            allowed_headers: true,
         },
     ],
     schemes: &[
