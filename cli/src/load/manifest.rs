@@ -1088,6 +1088,8 @@ const CREDENTIAL_HEADERS: &[&str] = &[
 
 /// Longest `leeway` accepted.
 const MAX_LEEWAY: Duration = Duration::from_secs(300);
+/// `leeway` when the manifest gives none.
+const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
 /// `max_token` when not given.
 const DEFAULT_MAX_TOKEN: u64 = 8 * 1024;
 
@@ -1370,7 +1372,8 @@ fn jwt_config(name: &str, pointer: &str, raw: RawJwt, ctx: &mut Ctx<'_>) -> Opti
             ctx,
         ),
     };
-    let mut leeway_secs = 0;
+    // Servers' clocks drift by seconds: the default tolerates that, explicitly.
+    let mut leeway_secs = DEFAULT_LEEWAY.as_secs();
     if let Some(text) = &raw.leeway {
         match units::duration(text) {
             Ok(d) if d <= MAX_LEEWAY => leeway_secs = d.as_secs(),

@@ -893,7 +893,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
                     key: ::gateway_runtime::auth::KeySource::Env("JWT_PUBLIC_KEY"),
                     issuer: ::std::option::Option::Some("https://id.example.com"),
                     audiences: &["shop"],
-                    leeway_secs: 0,
+                    leeway_secs: 30,
                     max_token: 8192,
                     forward_claims: &[("sub", "x-user-id")],
                     strip_authorization: false,
