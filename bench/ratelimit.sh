@@ -35,16 +35,7 @@ OUT=$ROOT/target/bench-ratelimit
 
 # --- tools -------------------------------------------------------------------------------
 missing=0
-find_tool() { # name, hint
-    if command -v "$1" >/dev/null 2>&1; then
-        command -v "$1"
-    elif [ -x "/usr/sbin/$1" ]; then
-        echo "/usr/sbin/$1"
-    else
-        echo "missing: $1 ($2)" >&2
-        missing=1
-    fi
-}
+. "$ROOT/bench/lib.sh"
 NGINX=$(find_tool nginx "apt-get install -y nginx-light")
 WRK=$(find_tool wrk "apt-get install -y wrk")
 CURL=$(find_tool curl "apt-get install -y curl")
@@ -158,17 +149,6 @@ start_gateway() { # variant
 stop_gateway() {
     kill -TERM "$GATEWAY_PID"
     wait "$GATEWAY_PID" 2>/dev/null || true
-}
-
-cpu_ticks() { # pids...: utime+stime summed (threads included), in clock ticks
-    local total=0 pid stat
-    for pid in "$@"; do
-        stat=$(cat "/proc/$pid/stat")
-        stat=${stat##*) }
-        set -- $stat
-        total=$((total + ${12} + ${13}))
-    done
-    echo "$total"
 }
 
 # One measured wrk run: prints a line, and checks that every answer was a 2xx carrying

@@ -42,16 +42,7 @@ UNCHECKED=/orders-unchecked
 
 # --- tools -------------------------------------------------------------------------------
 missing=0
-find_tool() { # name, hint
-    if command -v "$1" >/dev/null 2>&1; then
-        command -v "$1"
-    elif [ -x "/usr/sbin/$1" ]; then
-        echo "/usr/sbin/$1"
-    else
-        echo "missing: $1 ($2)" >&2
-        missing=1
-    fi
-}
+. "$ROOT/bench/lib.sh"
 NGINX=$(find_tool nginx "apt-get install -y nginx-light   (or: apt-get install -y nginx)")
 WRK=$(find_tool wrk "apt-get install -y wrk")
 CURL=$(find_tool curl "apt-get install -y curl")
@@ -89,27 +80,6 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # One nginx instance = one master (PID in PIDS) + one worker; all paths under $WORK.
-nginx_conf() { # name, http-block body
-    cat >"$WORK/$1.conf" <<EOF
-daemon off;
-master_process on;
-worker_processes 1;
-pid $WORK/$1.pid;
-error_log $WORK/$1-error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $WORK/$1-body;
-    proxy_temp_path $WORK/$1-proxy;
-    fastcgi_temp_path $WORK/$1-fastcgi;
-    uwsgi_temp_path $WORK/$1-uwsgi;
-    scgi_temp_path $WORK/$1-scgi;
-    keepalive_requests 1000000;
-    keepalive_timeout 60s;
-$2
-}
-EOF
-}
 
 # The upstream: a static 200 JSON answer to any POST.
 BODY='{"id":"ord_1","status":"accepted"}'
@@ -194,17 +164,6 @@ proxy_pids() { # name
         nginx) echo "$NGINX_PID" $(ps -o pid= --ppid "$NGINX_PID") ;;
         upstream) echo "$UPSTREAM_PID" $(ps -o pid= --ppid "$UPSTREAM_PID") ;;
     esac
-}
-cpu_ticks() { # pids...: utime+stime summed (threads included), in clock ticks
-    local total=0 pid stat
-    for pid in "$@"; do
-        stat=$(cat "/proc/$pid/stat")
-        stat=${stat##*) } # drop "pid (comm) ": comm may contain spaces
-        set -- $stat
-        # After the comm field: $1 = state (field 3), so utime (14) = $12, stime (15) = $13.
-        total=$((total + ${12} + ${13}))
-    done
-    echo "$total"
 }
 
 run_wrk() { # url duration outfile
