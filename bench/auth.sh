@@ -91,16 +91,6 @@ RS_TOKEN=$(jwt RS256)
 # --- processes ---------------------------------------------------------------------------
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gateway-bench.XXXXXX")
 PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -212,10 +202,8 @@ measure() { # name round
     requests=$(awk '/requests in/ {print $1}' "$out")
     seconds=$(awk '/requests in/ {sub(/s,$/, "", $4); print $4}' "$out")
     rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
-    cpu_us=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$requests" \
-        'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
-    busy=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v s="$seconds" \
-        'BEGIN { printf "%.0f", 100 * t / hz / s }')
+    cpu_us=$(us_per_request $((after - before)) "$requests")
+    busy=$(core_percent $((after - before)) "$seconds")
     p50=$(awk '$1 == "50%" {print $2}' "$out")
     p99=$(awk '$1 == "99%" {print $2}' "$out")
     RPS[$name]=$rps

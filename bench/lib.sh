@@ -1,5 +1,6 @@
 # Shared by the bench scripts: sourced, not run. Expects `missing` (set to 1 by
-# find_tool when a tool is absent) and, for nginx_conf, `WORK` (the run's folder).
+# find_tool when a tool is absent), `WORK` (the run's folder), `PIDS` (what cleanup stops)
+# and `CLK_TCK` (clock ticks per second).
 
 find_tool() { # name, hint
     if command -v "$1" >/dev/null 2>&1; then
@@ -44,4 +45,24 @@ cpu_ticks() { # pids...: utime+stime summed (threads included), in clock ticks
         total=$((total + ${12} + ${13}))
     done
     echo "$total"
+}
+
+# Stops what the run started (PIDS) and removes its folder.
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+
+us_per_request() { # cpu ticks, requests: µs of CPU per request, one decimal
+    awk -v t="$1" -v hz="$CLK_TCK" -v n="$2" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }'
+}
+
+core_percent() { # cpu ticks, seconds: share of one core, in percent
+    awk -v t="$1" -v hz="$CLK_TCK" -v s="$2" 'BEGIN { printf "%.0f", 100 * t / hz / s }'
 }

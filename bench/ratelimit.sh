@@ -73,16 +73,6 @@ variant redis "{ redis: { url_env: BENCH_REDIS_URL } }"
 # --- processes ---------------------------------------------------------------------------
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gateway-bench.XXXXXX")
 PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -169,8 +159,8 @@ measure() { # variant connections round
     fi
     requests=$(awk '/requests in/ {print $1}' "$out")
     rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
-    cpu_us=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$requests" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
-    redis_us=$(awk -v t=$((r_after - r_before)) -v hz="$CLK_TCK" -v n="$requests" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
+    cpu_us=$(us_per_request $((after - before)) "$requests")
+    redis_us=$(us_per_request $((r_after - r_before)) "$requests")
     printf '%-6s -c%-3s round %d: %10s req/s  gateway %6s us CPU/req  redis-server %5s us CPU/req  p50 %-8s p99 %-8s (%d requests)\n' \
         "$name" "$connections" "$3" "$rps" "$cpu_us" "$redis_us" \
         "$(awk '$1 == "50%" {print $2}' "$out")" "$(awk '$1 == "99%" {print $2}' "$out")" "$requests"

@@ -66,16 +66,6 @@ cargo build --release --manifest-path "$GENERATED/Cargo.toml"
 # --- processes ---------------------------------------------------------------------------
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gateway-bench.XXXXXX")
 PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -190,12 +180,9 @@ measure() { # name port round route
     requests=$(awk '/requests in/ {print $1}' "$out")
     seconds=$(awk '/requests in/ {sub(/s,$/, "", $4); print $4}' "$out")
     rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
-    cpu_us=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$requests" \
-        'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
-    up_us=$(awk -v t=$((up_after - up_before)) -v hz="$CLK_TCK" -v n="$requests" \
-        'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
-    busy=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v s="$seconds" \
-        'BEGIN { printf "%.0f", 100 * t / hz / s }')
+    cpu_us=$(us_per_request $((after - before)) "$requests")
+    up_us=$(us_per_request $((up_after - up_before)) "$requests")
+    busy=$(core_percent $((after - before)) "$seconds")
     RPS[$name]=$rps
     CPU_US[$name]=$cpu_us
     P50[$name]=$(awk '$1 == "50%" {print $2}' "$out")
