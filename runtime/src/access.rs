@@ -120,6 +120,18 @@ impl Exchange {
         }
     }
 
+    /// The route that answered, if any, and the template the request is reported under.
+    fn route(&self) -> (Option<&'static crate::Route>, Option<&'static str>) {
+        match self.progress.slot {
+            Slot::Route(index) => {
+                let route = self.state.gateway.routes.get(index);
+                (route, route.map(|route| route.path))
+            }
+            Slot::OpenApi => (None, Some("/openapi.json")),
+            Slot::Unmatched => (None, None),
+        }
+    }
+
     fn export(
         &self,
         started: otel::Started,
@@ -131,15 +143,7 @@ impl Exchange {
             return;
         };
         let gateway = self.state.gateway;
-        let route = match self.progress.slot {
-            Slot::Route(index) => gateway.routes.get(index),
-            Slot::OpenApi | Slot::Unmatched => None,
-        };
-        let template = match self.progress.slot {
-            Slot::Route(_) => route.map(|route| route.path),
-            Slot::OpenApi => Some("/openapi.json"),
-            Slot::Unmatched => None,
-        };
+        let (route, template) = self.route();
         let service = route.and_then(|route| gateway.services.get(route.service));
         let upstream = self
             .progress
@@ -172,16 +176,7 @@ impl Exchange {
         status: StatusCode,
         duration: Duration,
     ) {
-        let gateway = self.state.gateway;
-        let route = match self.progress.slot {
-            Slot::Route(index) => gateway.routes.get(index),
-            Slot::OpenApi | Slot::Unmatched => None,
-        };
-        let template = match self.progress.slot {
-            Slot::Route(_) => route.map(|route| route.path),
-            Slot::OpenApi => Some("/openapi.json"),
-            Slot::Unmatched => None,
-        };
+        let (_, template) = self.route();
         let upstream = self.progress.attempt.instance.as_deref().map(|i| i.name());
         let attempts = self.progress.attempt.tries;
         tracing::info!(

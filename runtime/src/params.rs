@@ -128,8 +128,7 @@ impl Errors {
         }
     }
 
-    /// The path parameter at `index` (template order). `.` and `..` are refused whatever
-    /// the type: an upstream that normalizes dot segments would leave the route.
+    /// The path parameter at `index` (template order).
     pub fn path<T>(
         &mut self,
         req: &Request<'_>,
@@ -137,12 +136,24 @@ impl Errors {
         name: &str,
         parse: Parse<T>,
     ) -> Option<T> {
+        let raw = self.path_value(req, index, name)?;
+        self.parse_one("path", name, raw, parse)
+    }
+
+    /// The raw value of the path parameter at `index`. `.` and `..` are refused whatever
+    /// the type: an upstream that normalizes dot segments would leave the route.
+    pub(crate) fn path_value<'r>(
+        &mut self,
+        req: &'r Request<'_>,
+        index: usize,
+        name: &str,
+    ) -> Option<&'r str> {
         let raw = req.path_param(index).unwrap_or_default();
         if raw == "." || raw == ".." {
             self.push("path", name, "must not be a dot segment".to_owned());
             return None;
         }
-        self.parse_one("path", name, raw, parse)
+        Some(raw)
     }
 
     /// A path parameter followed by `literal` in a mixed segment (`{base}...{head}`): the

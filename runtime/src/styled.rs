@@ -296,11 +296,7 @@ impl Errors {
         name: &str,
         parse: Parse<T>,
     ) -> Option<Option<Vec<T>>> {
-        let raw = req.path_param(index).unwrap_or_default();
-        if raw == "." || raw == ".." {
-            self.push("path", name, "must not be a dot segment".to_owned());
-            return None;
-        }
+        let raw = self.path_value(req, index, name)?;
         self.parse_items("path", name, raw.split(',').collect(), parse)
     }
 
