@@ -30,6 +30,21 @@ pub const MANAGED_HEADERS: &[&str] = &[
     "tracestate",
 ];
 
+/// A media type's essence (RFC 9110 8.3.1): lower case, without its parameters.
+pub fn media_essence(media: &str) -> String {
+    media
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Whether a media type essence is JSON: `application/json` or a `+json` suffix.
+pub fn is_json(essence: &str) -> bool {
+    essence == "application/json" || essence.ends_with("+json")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,5 +57,16 @@ mod tests {
         assert!(!is_token("x user"));
         assert!(!is_token("x:user"));
         assert!(!is_token("é"));
+    }
+
+    #[test]
+    fn media_types() {
+        assert_eq!(
+            media_essence(" Application/Problem+JSON; charset=utf-8"),
+            "application/problem+json"
+        );
+        assert!(is_json(&media_essence("application/json;charset=utf-8")));
+        assert!(is_json("application/vnd.api+json"));
+        assert!(!is_json("application/x-www-form-urlencoded"));
     }
 }

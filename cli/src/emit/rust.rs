@@ -354,13 +354,7 @@ fn route_entry(gateway: &Gateway, route: &Route) -> TokenStream {
             let media: Vec<String> = body
                 .media_types
                 .iter()
-                .map(|m| {
-                    m.split(';')
-                        .next()
-                        .unwrap_or_default()
-                        .trim()
-                        .to_ascii_lowercase()
-                })
+                .map(|m| crate::http::media_essence(m))
                 .collect();
             let module = ident(&gateway.services[route.service].module);
             let validators = body.validators.iter().map(|(media, index)| {

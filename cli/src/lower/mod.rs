@@ -842,13 +842,8 @@ impl<'a> ServiceLowering<'a> {
         let mut validators = Vec::new();
         let mut forms = Vec::new();
         for (media_type, content) in &body.content {
-            let essence = media_type
-                .split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase();
-            let json = essence == "application/json" || essence.ends_with("+json");
+            let essence = crate::http::media_essence(media_type);
+            let json = crate::http::is_json(&essence);
             let form =
                 essence == "application/x-www-form-urlencoded" || essence == "multipart/form-data";
             if form && content.schema.is_some() {
@@ -934,13 +929,7 @@ impl<'a> ServiceLowering<'a> {
                     .and_then(serde_json::Value::as_str)
                     .map(|list| {
                         list.split(',')
-                            .map(|m| {
-                                m.split(';')
-                                    .next()
-                                    .unwrap_or_default()
-                                    .trim()
-                                    .to_ascii_lowercase()
-                            })
+                            .map(crate::http::media_essence)
                             .filter(|m| !m.is_empty())
                             .collect()
                     })
@@ -1008,13 +997,7 @@ impl<'a> ServiceLowering<'a> {
                 .and_then(serde_json::Value::as_object)
                 .and_then(|content| {
                     content.iter().find_map(|(media, value)| {
-                        let essence = media
-                            .split(';')
-                            .next()
-                            .unwrap_or_default()
-                            .trim()
-                            .to_ascii_lowercase();
-                        let json = essence == "application/json" || essence.ends_with("+json");
+                        let json = crate::http::is_json(&crate::http::media_essence(media));
                         (json && value.get("schema").is_some()).then(|| media.clone())
                     })
                 });
