@@ -369,11 +369,11 @@ pub struct Limiters {
 }
 
 /// What the policies of a route decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub enum Verdict {
     /// Checked: the quota of the policy with the fewest requests left, or of the one that
-    /// refused (then `retry_after` is set), and that policy's name.
-    Checked(Quota, &'static str),
+    /// refused (then `retry_after` is set), and that policy.
+    Checked(Quota, &'static RateLimit),
     /// The store failed and this policy says `on_store_failure: deny`; retry after this
     /// many seconds.
     Unavailable(&'static str, u64),
@@ -459,10 +459,14 @@ impl Limiters {
                 }
             },
         };
-        if let Some(Verdict::Checked(quota, name)) = verdict
+        if let Some(Verdict::Checked(quota, policy)) = verdict
             && quota.retry_after.is_some()
         {
-            counters.limited(self.limiters.iter().position(|l| l.policy.name == name));
+            counters.limited(
+                self.limiters
+                    .iter()
+                    .position(|l| std::ptr::eq(l.policy, policy)),
+            );
         }
         verdict
     }
@@ -472,9 +476,9 @@ impl Limiters {
         &self,
         policies: &[usize],
         caller: &Caller<'_>,
-    ) -> Option<(Quota, &'static str)> {
+    ) -> Option<(Quota, &'static RateLimit)> {
         let now = self.now();
-        let mut outcome: Option<(Quota, &'static str)> = None;
+        let mut outcome: Option<(Quota, &'static RateLimit)> = None;
         for (position, &index) in policies.iter().enumerate() {
             let Some(limiter) = self.limiters.get(index) else {
                 continue;
@@ -484,7 +488,7 @@ impl Limiters {
             let refused = quota.retry_after.is_some();
             // The headers describe the policy with the fewest requests left.
             if outcome.is_none_or(|(seen, _)| quota.remaining < seen.remaining) {
-                outcome = Some((quota, limiter.policy.name));
+                outcome = Some((quota, limiter.policy));
             }
             if refused {
                 for &before in &policies[..position] {
@@ -492,7 +496,7 @@ impl Limiters {
                         earlier.refund(earlier.key_for(caller), now);
                     }
                 }
-                return Some((quota, limiter.policy.name));
+                return Some((quota, limiter.policy));
             }
         }
         outcome

@@ -936,11 +936,10 @@ async fn decide(
             Some(Verdict::Checked(outcome, policy)) => {
                 if let Some(after) = outcome.retry_after {
                     *quota = Some(outcome);
-                    return Decision::Problem(slot, Problem::too_many_requests(policy, after));
+                    return Decision::Problem(slot, Problem::too_many_requests(policy.name, after));
                 }
                 // The fields describe the policy with the fewest requests left.
-                let announced = state.gateway.rate_limits.iter().find(|p| p.name == policy);
-                if announced.is_none_or(|p| p.allowed_headers) {
+                if policy.allowed_headers {
                     *quota = Some(outcome);
                 }
             }
