@@ -26,7 +26,7 @@ use gateway_tests::{cargo, workspace};
 use serde_json::{Map, Value, json};
 
 /// Passing draft2020-12 groups (measured; raise it when more pass, never lower it).
-const FLOOR_2020_12: usize = 162;
+const FLOOR_2020_12: usize = 163;
 
 const SUITE: &str = "fixtures/conformance";
 
@@ -446,16 +446,17 @@ fn run_instances(draft: &Draft, groups: &[&Group]) -> Vec<Result<(), String>> {
 
 /// Calls each operation's body validator, as the gateway does, on each instance.
 const DRIVER: &str = r#"//! Conformance driver (written by tests/conformance.rs).
-use gateway_runtime::json::{BodyErrors, Pointer, Value, parse};
+use gateway_runtime::json::{BodyErrors, Pointer, parse};
 
 fn main() {
     let path = std::env::args().nth(1).expect("cases file");
     let text = std::fs::read_to_string(path).expect("cases file");
     let cases = parse(text.as_bytes()).expect("cases are JSON");
     let routes = GATEWAY_LIB::routes::GATEWAY.routes;
-    for case in cases.as_array().expect("an array") {
-        let id = case[0].as_str().expect("operation id");
-        let data = case[1].as_str().expect("instance text");
+    for case in cases.root().as_array().expect("an array").iter() {
+        let mut case = case.as_array().expect("a pair").iter();
+        let id = case.next().and_then(|v| v.as_str()).expect("operation id");
+        let data = case.next().and_then(|v| v.as_str()).expect("instance text");
         let route = routes
             .iter()
             .find(|r| r.operation_id == id)
@@ -470,9 +471,8 @@ fn main() {
         let verdict = match parse(data.as_bytes()) {
             Err(message) => format!("invalid\tparse: {message}"),
             Ok(value) => {
-                let value: Value = value;
                 let mut errors = BodyErrors::new();
-                validate(&value, &mut Pointer::new(), &mut errors);
+                validate(value.root(), &mut Pointer::new(), &mut errors);
                 if errors.is_empty() {
                     "valid\t".to_owned()
                 } else {

@@ -107,7 +107,7 @@ pub(crate) fn validate(bytes: &[u8], validate: Validate) -> Result<(), Problem> 
         }])
     })?;
     let mut errors = BodyErrors::new();
-    validate(&value, &mut Pointer::new(), &mut errors);
+    validate(value.root(), &mut Pointer::new(), &mut errors);
     if errors.is_empty() {
         Ok(())
     } else {
@@ -245,7 +245,11 @@ mod tests {
 
     #[test]
     fn json_bodies_find_their_validator() {
-        fn object(value: &crate::json::Value, at: &mut Pointer, errors: &mut BodyErrors) {
+        fn object<'t>(
+            value: crate::json::Value<'t>,
+            at: &mut Pointer<'t>,
+            errors: &mut BodyErrors,
+        ) {
             errors.types(at, value, &[crate::json::Type::Object]);
         }
         let spec = BodySpec::Declared {

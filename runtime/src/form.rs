@@ -15,7 +15,7 @@ use std::borrow::Cow;
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
-use crate::json::{BodyErrors, Pointer, Validate};
+use crate::json::{BodyErrors, Document, Pointer, Validate};
 use crate::problem::FieldError;
 use crate::styled::Shape;
 
@@ -127,7 +127,9 @@ impl FormBody {
             return errors;
         };
         let mut body = BodyErrors::new();
-        validate(&Value::Object(object), &mut Pointer::new(), &mut body);
+        let object = Value::Object(object);
+        let document = Document::from_json(&object);
+        validate(document.root(), &mut Pointer::new(), &mut body);
         body.into_errors()
     }
 
@@ -207,8 +209,9 @@ impl FormBody {
 }
 
 fn pointer(name: &str) -> String {
+    let name = echo_name(name);
     let mut at = Pointer::new();
-    at.push_key(&echo_name(name));
+    at.push_key(&name);
     at.text()
 }
 
@@ -239,14 +242,24 @@ mod tests {
         ("address", Shape::Object(&[("zip", Shape::Integer)])),
     ]);
 
-    fn validate_order(value: &Value, at: &mut Pointer, errors: &mut BodyErrors) {
+    fn validate_order<'t>(
+        value: crate::json::Value<'t>,
+        at: &mut Pointer<'t>,
+        errors: &mut BodyErrors,
+    ) {
         if !errors.types(at, value, &[Type::Object]) {
             return;
         }
         let Some(object) = value.as_object() else {
             return;
         };
-        errors.required(at, object, &["sku", "quantity"]);
+        errors.required(
+            at,
+            &[
+                ("sku", object.contains_key("sku")),
+                ("quantity", object.contains_key("quantity")),
+            ],
+        );
         for (key, ty) in [
             ("quantity", Type::Integer),
             ("gift", Type::Boolean),
@@ -259,7 +272,7 @@ mod tests {
                 at.pop();
             }
         }
-        if let Some(ids) = object.get("ids").and_then(Value::as_array) {
+        if let Some(ids) = object.get("ids").and_then(crate::json::Value::as_array) {
             at.push_key("ids");
             for (i, id) in ids.iter().enumerate() {
                 at.push_index(i);

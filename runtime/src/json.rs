@@ -1,108 +1,115 @@
-//! What generated body validators call: the JSON value type, the JSON pointer of the value
-//! being checked, a collector of body failures, and one helper per schema keyword that is
-//! the same for every schema (types, bounds, lengths, formats, JSON equality, the
-//! combinators).
+//! What generated body validators call: the JSON value they read (a tape of the parsed
+//! body, [`Document`]/[`Value`]), the JSON pointer of the value being checked, a collector
+//! of body failures, and one helper per schema keyword that is the same for every schema
+//! (types, bounds, lengths, formats, JSON equality, the combinators).
 //!
 //! A generated validator is straight-line code over these (DESIGN.md, "Generated code is
-//! data and straight-line checks"); nothing here reads a schema at run time:
+//! data and straight-line checks"); nothing here reads a schema at run time. An object is
+//! read in one pass over its members, each dispatched by name:
 //!
 //! ```text
-//! fn validate_order(value: &Value, at: &mut Pointer, errors: &mut BodyErrors) {
+//! fn validate_order<'t>(value: Value<'t>, at: &mut Pointer<'t>, errors: &mut BodyErrors) {
 //!     if !errors.types(at, value, &[Type::Object]) { return; }
 //!     if let Some(object) = value.as_object() {
-//!         errors.required(at, object, &["items"]);
-//!         if let Some(v) = object.get("items") {
-//!             at.push_key("items"); validate_order_items(v, at, errors); at.pop();
+//!         let mut seen = [false; 1];
+//!         for (key, property) in object.iter() {
+//!             match key {
+//!                 "items" => if errors.once(at, key, &mut seen[0]) {
+//!                     at.push_key("items"); validate_order_items(property, at, errors); at.pop();
+//!                 },
+//!                 _ => errors.not_allowed(at, key),
+//!             }
 //!         }
+//!         errors.required(at, &[("items", seen[0])]);
 //!     }
 //! }
 //! ```
 
 use std::cmp::Ordering;
 
-pub use serde_json::{Map, Number, Value};
+pub use serde_json::Value as OwnedValue;
 
 use crate::problem::{FieldError, MAX_FIELD_ERRORS};
 
 mod format;
 mod pattern;
+mod value;
 
 pub use pattern::Pattern;
+pub use value::{Array, Document, Items, Members, Number, Object, Value};
 
 /// A generated validator: checks `value` (found at `at`) and records what fails.
-pub type Validate = fn(&Value, &mut Pointer, &mut BodyErrors);
+pub type Validate = for<'t> fn(Value<'t>, &mut Pointer<'t>, &mut BodyErrors);
 
 /// Longest pointer reported; longer ones (client-chosen keys) are cut, marked with `…`.
 const POINTER_MAX: usize = 256;
 
-/// The JSON pointer (RFC 6901) of the value being checked, as a stack of segments. Keys
-/// are kept as escaped text; array indices as numbers, written out only when a failure
-/// is reported (most values pass: descending costs no formatting).
+/// The JSON pointer (RFC 6901) of the value being checked, as a stack of segments that
+/// borrow the document's keys: written out only when a failure is reported (most values
+/// pass: descending costs no copying or formatting).
 #[derive(Debug, Default, Clone)]
-pub struct Pointer {
-    /// The keys, escaped, each after a `/`; an index segment is a bare `/`.
-    text: String,
-    /// Where each segment starts in `text`.
-    ends: Vec<usize>,
-    /// The index segments: their place in `text` (after the `/`) and the index.
-    indices: Vec<(usize, usize)>,
+pub struct Pointer<'t> {
+    segments: Vec<Segment<'t>>,
 }
 
-impl Pointer {
-    pub fn new() -> Pointer {
+#[derive(Debug, Clone, Copy)]
+enum Segment<'t> {
+    Key(&'t str),
+    Index(usize),
+}
+
+impl<'t> Pointer<'t> {
+    pub fn new() -> Pointer<'t> {
         Pointer::default()
     }
 
     /// Enters an object member.
-    pub fn push_key(&mut self, key: &str) {
-        self.ends.push(self.text.len());
-        self.text.push('/');
-        if !key.contains(['~', '/']) {
-            self.text.push_str(key);
-            return;
-        }
-        for c in key.chars() {
-            match c {
-                '~' => self.text.push_str("~0"),
-                '/' => self.text.push_str("~1"),
-                c => self.text.push(c),
-            }
-        }
+    pub fn push_key(&mut self, key: &'t str) {
+        self.segments.push(Segment::Key(key));
     }
 
     /// Enters an array item.
     pub fn push_index(&mut self, index: usize) {
-        self.ends.push(self.text.len());
-        self.text.push('/');
-        self.indices.push((self.text.len(), index));
+        self.segments.push(Segment::Index(index));
     }
 
     /// Leaves what the last push entered.
     pub fn pop(&mut self) {
-        if let Some(end) = self.ends.pop() {
-            self.text.truncate(end);
-            while self.indices.last().is_some_and(|(at, _)| *at > end) {
-                self.indices.pop();
-            }
-        }
+        self.segments.pop();
     }
 
     /// The pointer as text.
     pub fn text(&self) -> String {
-        let mut text = String::with_capacity(self.text.len() + 4 * self.indices.len());
-        let mut from = 0;
-        for (at, index) in &self.indices {
-            text.push_str(&self.text[from..*at]);
-            text.push_str(&index.to_string());
-            from = *at;
+        self.text_up_to(usize::MAX)
+    }
+
+    /// The pointer as text, stopping once it is longer than `limit` bytes.
+    fn text_up_to(&self, limit: usize) -> String {
+        let mut text = String::new();
+        for segment in &self.segments {
+            if text.len() > limit {
+                break;
+            }
+            text.push('/');
+            match segment {
+                Segment::Index(index) => text.push_str(&index.to_string()),
+                Segment::Key(key) => {
+                    for c in key.chars().take(limit.saturating_add(1)) {
+                        match c {
+                            '~' => text.push_str("~0"),
+                            '/' => text.push_str("~1"),
+                            c => text.push(c),
+                        }
+                    }
+                }
+            }
         }
-        text.push_str(&self.text[from..]);
         text
     }
 
-    /// The pointer as reported: bounded in length.
+    /// The pointer as reported: bounded in length (keys are the client's).
     fn reported(&self) -> String {
-        let text = self.text();
+        let text = self.text_up_to(POINTER_MAX);
         if text.len() <= POINTER_MAX {
             return text;
         }
@@ -143,7 +150,7 @@ impl Type {
         }
     }
 
-    fn matches(self, value: &Value) -> bool {
+    fn matches(self, value: Value<'_>) -> bool {
         match self {
             Type::Null => value.is_null(),
             Type::Boolean => value.is_boolean(),
@@ -258,7 +265,7 @@ impl Format {
 #[derive(Debug)]
 pub struct Enum {
     source: &'static str,
-    values: std::sync::OnceLock<Vec<Value>>,
+    values: std::sync::OnceLock<Document<'static>>,
 }
 
 impl Enum {
@@ -270,9 +277,14 @@ impl Enum {
         }
     }
 
-    fn values(&self) -> &[Value] {
-        self.values
-            .get_or_init(|| serde_json::from_str(self.source).unwrap_or_default())
+    fn values(&self) -> Items<'_> {
+        let document = self
+            .values
+            .get_or_init(|| Document::parse(self.source.as_bytes()).unwrap_or_default());
+        match document.root().as_array() {
+            Some(values) => values.iter(),
+            None => Array::EMPTY.iter(),
+        }
     }
 }
 
@@ -289,7 +301,7 @@ impl BodyErrors {
     }
 
     /// Records one failure of the value at `at`.
-    pub fn fail(&mut self, at: &Pointer, message: impl Into<String>) {
+    pub fn fail(&mut self, at: &Pointer<'_>, message: impl Into<String>) {
         self.failed += 1;
         if self.errors.len() < MAX_FIELD_ERRORS {
             self.errors.push(FieldError {
@@ -316,7 +328,7 @@ impl BodyErrors {
 
     /// `type` (and `nullable`): false when the value has none of `types`, which is then
     /// recorded; the other keywords of the schema need not be checked.
-    pub fn types(&mut self, at: &Pointer, value: &Value, types: &[Type]) -> bool {
+    pub fn types(&mut self, at: &Pointer<'_>, value: Value<'_>, types: &[Type]) -> bool {
         if types.iter().any(|t| t.matches(value)) {
             return true;
         }
@@ -326,10 +338,10 @@ impl BodyErrors {
     }
 
     /// `enum`, by JSON equality (`1` equals `1.0`).
-    pub fn enumeration(&mut self, at: &Pointer, value: &Value, allowed: &Enum) {
-        if !allowed.values().iter().any(|a| equal(a, value)) {
+    pub fn enumeration(&mut self, at: &Pointer<'_>, value: Value<'_>, allowed: &Enum) {
+        if !allowed.values().any(|a| equal(a, value)) {
             let mut list = String::new();
-            for (i, a) in allowed.values().iter().enumerate() {
+            for (i, a) in allowed.values().enumerate() {
                 if i == 8 {
                     list.push_str(", …");
                     break;
@@ -346,7 +358,7 @@ impl BodyErrors {
     /// `minimum`/`maximum` and their exclusive forms.
     pub fn range(
         &mut self,
-        at: &Pointer,
+        at: &Pointer<'_>,
         n: &Number,
         min: Option<(Bound, bool)>,
         max: Option<(Bound, bool)>,
@@ -374,7 +386,7 @@ impl BodyErrors {
     /// `multipleOf` with the factor `mantissa × 10^exponent`, exact in decimal: `0.3` is
     /// a multiple of `0.1` (the number is read as the shortest decimal of its `f64`, which is
     /// what the client wrote up to 17 significant digits; integers exactly).
-    pub fn multiple_of(&mut self, at: &Pointer, n: &Number, mantissa: u64, exponent: i32) {
+    pub fn multiple_of(&mut self, at: &Pointer<'_>, n: &Number, mantissa: u64, exponent: i32) {
         if !format::is_multiple(n, mantissa, exponent) {
             let factor = if exponent >= 0 {
                 format!("{mantissa}{}", "0".repeat(exponent as usize))
@@ -393,21 +405,21 @@ impl BodyErrors {
     }
 
     /// `minLength`/`maxLength`, in Unicode code points.
-    pub fn length(&mut self, at: &Pointer, s: &str, min: Option<usize>, max: Option<usize>) {
+    pub fn length(&mut self, at: &Pointer<'_>, s: &str, min: Option<usize>, max: Option<usize>) {
         if let Err(message) = crate::params::length(s, min, max) {
             self.fail(at, message);
         }
     }
 
     /// `pattern` (ECMA-262, unanchored).
-    pub fn pattern(&mut self, at: &Pointer, s: &str, pattern: &Pattern) {
+    pub fn pattern(&mut self, at: &Pointer<'_>, s: &str, pattern: &Pattern) {
         if !pattern.is_match(s) {
             self.fail(at, format!("must match the pattern `{}`", pattern.source()));
         }
     }
 
     /// `format`.
-    pub fn format(&mut self, at: &Pointer, s: &str, format: Format) {
+    pub fn format(&mut self, at: &Pointer<'_>, s: &str, format: Format) {
         if let Err(message) = format.check(s) {
             self.fail(at, message);
         }
@@ -416,8 +428,8 @@ impl BodyErrors {
     /// `minItems`, `maxItems` and `uniqueItems` (by JSON equality).
     pub fn items(
         &mut self,
-        at: &Pointer,
-        items: &[Value],
+        at: &Pointer<'_>,
+        items: Array<'_>,
         min: Option<usize>,
         max: Option<usize>,
         unique: bool,
@@ -442,10 +454,41 @@ impl BodyErrors {
         }
     }
 
-    /// `required`.
-    pub fn required(&mut self, at: &Pointer, object: &Map<String, Value>, names: &[&str]) {
-        for name in names {
-            if !object.contains_key(*name) {
+    /// A member of an object whose name the schema knows: true the first time `seen`
+    /// is set; a second member of that name is a failure (the gateway would check one
+    /// value and the upstream might read the other).
+    pub fn once<'t>(&mut self, at: &mut Pointer<'t>, key: &'t str, seen: &mut bool) -> bool {
+        if !*seen {
+            *seen = true;
+            return true;
+        }
+        at.push_key(key);
+        self.fail(at, "appears more than once in the object");
+        at.pop();
+        false
+    }
+
+    /// A member whose name the schema checks: `validate` checks its value, the first
+    /// time (see [`BodyErrors::once`]).
+    pub fn member<'t>(
+        &mut self,
+        at: &mut Pointer<'t>,
+        key: &'t str,
+        seen: &mut bool,
+        value: Value<'t>,
+        validate: impl FnOnce(Value<'t>, &mut Pointer<'t>, &mut BodyErrors),
+    ) {
+        if self.once(at, key, seen) {
+            at.push_key(key);
+            validate(value, at, self);
+            at.pop();
+        }
+    }
+
+    /// `required`: each name with whether the object has it.
+    pub fn required(&mut self, at: &Pointer<'_>, names: &[(&str, bool)]) {
+        for (name, present) in names {
+            if !present {
                 self.fail(at, format!("must have the property `{name}`"));
             }
         }
@@ -454,8 +497,8 @@ impl BodyErrors {
     /// `minProperties`/`maxProperties`.
     pub fn property_count(
         &mut self,
-        at: &Pointer,
-        object: &Map<String, Value>,
+        at: &Pointer<'_>,
+        object: Object<'_>,
         min: Option<usize>,
         max: Option<usize>,
     ) {
@@ -473,36 +516,20 @@ impl BodyErrors {
         }
     }
 
-    /// `additionalProperties: false`: every property not in `known` is a failure.
-    pub fn no_additional(&mut self, at: &mut Pointer, object: &Map<String, Value>, known: &[&str]) {
-        for key in object.keys() {
-            if !known.contains(&key.as_str()) {
-                at.push_key(key);
-                self.fail(at, "is not a property this object may have");
-                at.pop();
-            }
-        }
-    }
-
-    /// `additionalProperties` with a schema: checks every property not in `known`.
-    pub fn additional(
-        &mut self,
-        at: &mut Pointer,
-        object: &Map<String, Value>,
-        known: &[&str],
-        validate: Validate,
-    ) {
-        for (key, value) in object {
-            if !known.contains(&key.as_str()) {
-                at.push_key(key);
-                validate(value, at, self);
-                at.pop();
-            }
-        }
+    /// `additionalProperties: false`, for a member the schema does not name.
+    pub fn not_allowed<'t>(&mut self, at: &mut Pointer<'t>, key: &'t str) {
+        at.push_key(key);
+        self.fail(at, "is not a property this object may have");
+        at.pop();
     }
 
     /// `items`: checks every item.
-    pub fn each_item(&mut self, at: &mut Pointer, items: &[Value], validate: Validate) {
+    pub fn each_item<'t>(
+        &mut self,
+        at: &mut Pointer<'t>,
+        items: Array<'t>,
+        validate: impl Fn(Value<'t>, &mut Pointer<'t>, &mut BodyErrors),
+    ) {
         for (index, item) in items.iter().enumerate() {
             at.push_index(index);
             validate(item, at, self);
@@ -511,7 +538,12 @@ impl BodyErrors {
     }
 
     /// `anyOf`: at least one alternative holds.
-    pub fn any_of(&mut self, at: &mut Pointer, value: &Value, alternatives: &[Validate]) {
+    pub fn any_of<'t>(
+        &mut self,
+        at: &mut Pointer<'t>,
+        value: Value<'t>,
+        alternatives: &[Validate],
+    ) {
         let holds = alternatives.iter().any(|v| passes(*v, value, at));
         if !holds {
             self.fail(at, "must match at least one of the schemas of `anyOf`");
@@ -519,7 +551,12 @@ impl BodyErrors {
     }
 
     /// `oneOf`: exactly one alternative holds.
-    pub fn one_of(&mut self, at: &mut Pointer, value: &Value, alternatives: &[Validate]) {
+    pub fn one_of<'t>(
+        &mut self,
+        at: &mut Pointer<'t>,
+        value: Value<'t>,
+        alternatives: &[Validate],
+    ) {
         let mut holding = Vec::new();
         for (i, v) in alternatives.iter().enumerate() {
             if passes(*v, value, at) {
@@ -543,11 +580,11 @@ impl BodyErrors {
     /// `discriminator` beside `oneOf`/`anyOf`: for an object, checks it against the one
     /// alternative the value of `property` names (`mapping`), and returns true; for any
     /// other value returns false, and the caller checks `oneOf`/`anyOf` as usual.
-    pub fn discriminator(
+    pub fn discriminator<'t>(
         &mut self,
-        at: &mut Pointer,
-        value: &Value,
-        property: &str,
+        at: &mut Pointer<'t>,
+        value: Value<'t>,
+        property: &'t str,
         mapping: &[(&str, Validate)],
     ) -> bool {
         let Some(object) = value.as_object() else {
@@ -591,7 +628,7 @@ impl BodyErrors {
     }
 
     /// `not`.
-    pub fn not(&mut self, at: &mut Pointer, value: &Value, schema: Validate) {
+    pub fn not<'t>(&mut self, at: &mut Pointer<'t>, value: Value<'t>, schema: Validate) {
         if passes(schema, value, at) {
             self.fail(at, "must not match the schema of `not`");
         }
@@ -607,54 +644,46 @@ fn bounded(text: &str) -> String {
 }
 
 /// Whether `value` passes `validate` (its failures are not kept).
-fn passes(validate: Validate, value: &Value, at: &mut Pointer) -> bool {
+fn passes<'t>(validate: Validate, value: Value<'t>, at: &mut Pointer<'t>) -> bool {
     let mut scratch = BodyErrors::new();
     validate(value, at, &mut scratch);
     scratch.is_empty()
 }
 
 /// JSON equality as JSON Schema defines it: numbers by mathematical value (`1 == 1.0`),
-/// objects regardless of key order.
-pub fn equal(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => number_equal(x, y),
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| equal(a, b))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| equal(v, w)))
-        }
-        _ => a == b,
-    }
+/// objects regardless of member order.
+pub fn equal(a: Value<'_>, b: Value<'_>) -> bool {
+    a.json_eq(b)
 }
 
-/// The first pair of equal items (by [`equal`]): pairwise for short arrays, by a hash
-/// consistent with JSON equality for longer ones (linear on a client's 16 MiB array).
-fn first_duplicate(items: &[Value]) -> Option<(usize, usize)> {
+/// The first pair of equal items, `(earlier, later)`. Short arrays are compared pairwise;
+/// longer ones through a hash consistent with [`equal`] (a seed per process, so a client
+/// cannot choose colliding items), so a large `uniqueItems` array is not quadratic.
+fn first_duplicate(items: Array<'_>) -> Option<(usize, usize)> {
     if items.len() <= 16 {
         for (i, a) in items.iter().enumerate() {
-            if let Some(j) = items[..i].iter().position(|b| equal(a, b)) {
+            if let Some(j) = items.iter().take(i).position(|b| equal(a, b)) {
                 return Some((j, i));
             }
         }
         return None;
     }
-    // Keys drawn per process: a client cannot choose values that all collide.
-    let state = std::collections::hash_map::RandomState::new();
-    let mut seen: std::collections::HashMap<u64, usize> =
-        std::collections::HashMap::with_capacity(items.len());
+    let items: Vec<Value<'_>> = items.iter().collect();
+    let state = foldhash::quality::RandomState::default();
+    // Keyed by the hash already computed: not hashed again.
+    let mut seen: std::collections::HashMap<u64, usize, Prehashed> =
+        std::collections::HashMap::with_capacity_and_hasher(items.len(), Prehashed::default());
     for (i, a) in items.iter().enumerate() {
-        match seen.entry(json_hash(&state, a)) {
+        match seen.entry(json_hash(&state, *a)) {
             std::collections::hash_map::Entry::Vacant(slot) => {
                 slot.insert(i);
             }
             std::collections::hash_map::Entry::Occupied(first) => {
                 let j = *first.get();
-                if equal(&items[j], a) {
+                if equal(items[j], *a) {
                     return Some((j, i));
                 }
-                // A collision of unequal values (rare): compare with every earlier item.
-                if let Some(j) = items[..i].iter().position(|b| equal(a, b)) {
+                if let Some(j) = items[..i].iter().position(|b| equal(*a, *b)) {
                     return Some((j, i));
                 }
             }
@@ -663,53 +692,59 @@ fn first_duplicate(items: &[Value]) -> Option<(usize, usize)> {
     None
 }
 
-/// A hash under which JSON-equal values collide: numbers by their `f64` value, objects
-/// regardless of key order.
-fn json_hash(state: &std::collections::hash_map::RandomState, value: &Value) -> u64 {
+/// The hasher of a map whose keys are hashes already.
+type Prehashed = std::hash::BuildHasherDefault<Identity>;
+
+#[derive(Default)]
+struct Identity(u64);
+
+impl std::hash::Hasher for Identity {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// A hash of `value` under which values [`equal`] hash alike: numbers by their `f64`
+/// (`1` and `1.0`; `-0.0` as `0`), objects by an order-independent sum of their members.
+fn json_hash(state: &foldhash::quality::RandomState, value: Value<'_>) -> u64 {
     use std::hash::{BuildHasher, Hash, Hasher};
     let mut h = state.build_hasher();
-    match value {
-        Value::Null => 0u8.hash(&mut h),
-        Value::Bool(b) => (1u8, b).hash(&mut h),
-        Value::Number(n) => {
-            let f = n.as_f64().unwrap_or(0.0);
-            // 0.0 and -0.0 are equal.
-            (2u8, if f == 0.0 { 0 } else { f.to_bits() }).hash(&mut h);
+    if let Some(n) = value.as_number() {
+        let f = n.as_f64().unwrap_or(0.0);
+        (2u8, if f == 0.0 { 0 } else { f.to_bits() }).hash(&mut h);
+    } else if let Some(s) = value.as_str() {
+        (3u8, s).hash(&mut h);
+    } else if let Some(items) = value.as_array() {
+        4u8.hash(&mut h);
+        for item in items.iter() {
+            json_hash(state, item).hash(&mut h);
         }
-        Value::String(s) => (3u8, s).hash(&mut h),
-        Value::Array(items) => {
-            4u8.hash(&mut h);
-            for item in items {
-                json_hash(state, item).hash(&mut h);
-            }
+    } else if let Some(object) = value.as_object() {
+        let mut sum = 0u64;
+        for (k, v) in object.iter() {
+            sum = sum.wrapping_add(state.hash_one((k, json_hash(state, v))));
         }
-        Value::Object(map) => {
-            let mut sum = 0u64;
-            for (k, v) in map {
-                sum = sum.wrapping_add(state.hash_one((k, json_hash(state, v))));
-            }
-            (5u8, map.len(), sum).hash(&mut h);
-        }
+        (5u8, object.len(), sum).hash(&mut h);
+    } else {
+        (0u8, value.as_bool()).hash(&mut h);
     }
     h.finish()
 }
 
-fn number_equal(x: &Number, y: &Number) -> bool {
-    let exact = |n: &Number| {
-        n.as_i64()
-            .map(i128::from)
-            .or_else(|| n.as_u64().map(i128::from))
-    };
-    match (exact(x), exact(y)) {
-        (Some(a), Some(b)) => a == b,
-        _ => x.as_f64() == y.as_f64(),
-    }
-}
-
 /// Parses a JSON body: the message for the client when it is not JSON (serde_json's own
 /// nesting limit of 128 turns a deeply nested body into an error, not a stack overflow).
-pub fn parse(bytes: &[u8]) -> Result<Value, String> {
-    serde_json::from_slice(bytes).map_err(|error| {
+pub fn parse(bytes: &[u8]) -> Result<Document<'_>, String> {
+    Document::parse(bytes).map_err(|error| {
         let what = match error.classify() {
             serde_json::error::Category::Eof => "the JSON body ends too early",
             _ if error.to_string().contains("recursion limit") => {
@@ -726,7 +761,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn check(mut f: impl FnMut(&mut BodyErrors, &mut Pointer)) -> Vec<(String, String)> {
+    /// The value of a JSON document (leaked: tests only).
+    fn val(json: serde_json::Value) -> Value<'static> {
+        let owned: &'static serde_json::Value = Box::leak(Box::new(json));
+        Box::leak(Box::new(Document::from_json(owned))).root()
+    }
+
+    fn check<'t>(mut f: impl FnMut(&mut BodyErrors, &mut Pointer<'t>)) -> Vec<(String, String)> {
         let mut errors = BodyErrors::new();
         let mut at = Pointer::new();
         f(&mut errors, &mut at);
@@ -758,7 +799,8 @@ mod tests {
         at.pop();
         at.push_index(7);
         assert_eq!(at.text(), "/12/7");
-        at.push_key(&"k".repeat(1000));
+        let long = "k".repeat(1000);
+        at.push_key(&long);
         assert!(at.reported().chars().count() <= POINTER_MAX + 1);
     }
 
@@ -772,38 +814,41 @@ mod tests {
             json!(u64::MAX),
         ];
         for v in ints {
-            assert!(Type::Integer.matches(&v), "{v}");
+            assert!(Type::Integer.matches(val(v.clone())), "{v}");
         }
         for v in [json!(1.5), json!("1"), json!(null)] {
-            assert!(!Type::Integer.matches(&v), "{v}");
+            assert!(!Type::Integer.matches(val(v.clone())), "{v}");
         }
         let failures = check(|e, at| {
-            assert!(!e.types(at, &json!("x"), &[Type::Integer, Type::Null]));
+            assert!(!e.types(at, val(json!("x")), &[Type::Integer, Type::Null]));
         });
         assert_eq!(failures, [("".into(), "must be an integer or null".into())]);
     }
 
     #[test]
     fn json_equality() {
-        assert!(equal(&json!(1), &json!(1.0)));
+        assert!(equal(val(json!(1)), val(json!(1.0))));
         assert!(equal(
-            &json!({"a": [1, {"b": 2.0}], "c": null}),
-            &json!({"c": null, "a": [1.0, {"b": 2}]})
+            val(json!({"a": [1, {"b": 2.0}], "c": null})),
+            val(json!({"c": null, "a": [1.0, {"b": 2}]}))
         ));
-        assert!(!equal(&json!(1), &json!("1")));
-        assert!(!equal(&json!([1]), &json!([1, 1])));
-        assert!(!equal(&json!(i64::MAX), &json!(i64::MAX - 1)));
+        assert!(!equal(val(json!(1)), val(json!("1"))));
+        assert!(!equal(val(json!([1])), val(json!([1, 1]))));
+        assert!(!equal(val(json!(i64::MAX)), val(json!(i64::MAX - 1))));
         static E: Enum = Enum::new(r#"["a", 1, {"k": [true]}]"#);
         for ok in [json!("a"), json!(1.0), json!({"k": [true]})] {
-            assert!(check(|e, at| e.enumeration(at, &ok, &E)).is_empty(), "{ok}");
+            assert!(
+                check(|e, at| e.enumeration(at, val(ok.clone()), &E)).is_empty(),
+                "{ok}"
+            );
         }
-        let failures = check(|e, at| e.enumeration(at, &json!("b"), &E));
+        let failures = check(|e, at| e.enumeration(at, val(json!("b")), &E));
         assert_eq!(failures[0].1, r#"must be one of "a", 1, {"k":[true]}"#);
     }
 
     #[test]
     fn ranges_and_multiples() {
-        let n = |v: Value| v.as_number().cloned().unwrap();
+        let n = |v: serde_json::Value| v.as_number().cloned().unwrap();
         let int = Some((Bound::Int(1), false));
         assert!(check(|e, at| e.range(at, &n(json!(1)), int, None)).is_empty());
         assert!(check(|e, at| e.range(at, &n(json!(1.0)), int, None)).is_empty());
@@ -864,7 +909,7 @@ mod tests {
             check(|e, at| e.format(at, "a@", Format::Email))[0].1,
             "must be an e-mail address"
         );
-        let n = |v: Value| v.as_number().cloned().unwrap();
+        let n = |v: serde_json::Value| v.as_number().cloned().unwrap();
         assert_eq!(
             check(|e, at| e.multiple_of(at, &n(json!(0.35)), 1, -1))[0].1,
             "must be a multiple of 0.1"
@@ -883,96 +928,129 @@ mod tests {
     #[test]
     fn draft4_integers_are_written_without_a_point() {
         for v in [json!(1), json!(-5), json!(u64::MAX), json!(1e20)] {
-            assert!(Type::IntegerLiteral.matches(&v), "{v}");
+            assert!(Type::IntegerLiteral.matches(val(v.clone())), "{v}");
         }
         for v in [json!(1.0), json!(1.5), json!("1")] {
-            assert!(!Type::IntegerLiteral.matches(&v), "{v}");
+            assert!(!Type::IntegerLiteral.matches(val(v.clone())), "{v}");
         }
     }
 
     #[test]
     fn objects_and_arrays_report_pointers() {
-        fn positive(value: &Value, at: &mut Pointer, errors: &mut BodyErrors) {
+        fn positive<'t>(value: Value<'t>, at: &mut Pointer<'t>, errors: &mut BodyErrors) {
             if errors.types(at, value, &[Type::Integer])
                 && let Some(n) = value.as_number()
             {
                 errors.range(at, n, Some((Bound::Int(1), false)), None);
             }
         }
+        let body = val(json!({"items": [1, 0, "x"], "extra": 1, "a/b": 2}));
         let failures = check(|e, at| {
-            let body = json!({"items": [1, 0, "x"], "extra": 1});
             let object = body.as_object().unwrap();
-            e.required(at, object, &["items", "customer"]);
-            e.no_additional(at, object, &["items", "customer"]);
-            at.push_key("items");
-            let items = object["items"].as_array().unwrap();
-            e.items(at, items, Some(4), None, true);
-            e.each_item(at, items, positive);
-            at.pop();
+            let mut seen = [false; 2];
+            for (key, property) in object.iter() {
+                match key {
+                    "items" => e.member(at, key, &mut seen[0], property, |items, at, e| {
+                        let items = items.as_array().unwrap();
+                        e.items(at, items, Some(4), None, true);
+                        e.each_item(at, items, positive);
+                    }),
+                    "customer" => {
+                        e.once(at, key, &mut seen[1]);
+                    }
+                    _ => e.not_allowed(at, key),
+                }
+            }
+            e.required(at, &[("items", seen[0]), ("customer", seen[1])]);
         });
         assert_eq!(
             failures,
             [
-                ("".into(), "must have the property `customer`".into()),
+                ("/items".into(), "must have at least 4 items".into()),
+                ("/items/1".into(), "must be >= 1".into()),
+                ("/items/2".into(), "must be an integer".into()),
                 (
                     "/extra".into(),
                     "is not a property this object may have".into()
                 ),
-                ("/items".into(), "must have at least 4 items".into()),
-                ("/items/1".into(), "must be >= 1".into()),
-                ("/items/2".into(), "must be an integer".into()),
+                (
+                    "/a~1b".into(),
+                    "is not a property this object may have".into()
+                ),
+                ("".into(), "must have the property `customer`".into()),
             ]
         );
-        let dup = check(|e, at| e.items(at, &[json!(1), json!(1.0)], None, None, true));
+        // A checked name given twice: the second is refused, not checked.
+        let twice = Document::parse(br#"{"items": [5], "items": "x"}"#).unwrap();
+        let failures = check(|e, at| {
+            let mut seen = [false];
+            for (key, property) in twice.root().as_object().unwrap().iter() {
+                e.member(at, key, &mut seen[0], property, positive);
+            }
+        });
+        assert_eq!(
+            failures,
+            [
+                ("/items".into(), "must be an integer".into()),
+                (
+                    "/items".into(),
+                    "appears more than once in the object".into()
+                ),
+            ]
+        );
+        let array = |j: serde_json::Value| val(j).as_array().unwrap();
+        let dup = check(|e, at| e.items(at, array(json!([1, 1.0])), None, None, true));
         assert_eq!(dup.len(), 1);
         // Long arrays go through the hash: still JSON equality.
-        let mut long: Vec<Value> = (0..100).map(|i| json!({"k": i, "s": "x"})).collect();
-        assert!(first_duplicate(&long).is_none());
+        let mut long: Vec<serde_json::Value> =
+            (0..100).map(|i| json!({"k": i, "s": "x"})).collect();
+        assert!(first_duplicate(array(json!(long.clone()))).is_none());
         long.push(json!({"s": "x", "k": 42.0}));
-        assert_eq!(first_duplicate(&long), Some((42, 100)));
-        let mut zeros: Vec<Value> = (1..40).map(|i| json!(i)).collect();
+        assert_eq!(first_duplicate(array(json!(long))), Some((42, 100)));
+        let mut zeros: Vec<serde_json::Value> = (1..40).map(|i| json!(i)).collect();
         zeros.extend([json!(0.0), json!(-0.0)]);
-        assert_eq!(first_duplicate(&zeros), Some((39, 40)));
+        assert_eq!(first_duplicate(array(json!(zeros))), Some((39, 40)));
     }
 
     #[test]
     fn combinators() {
-        fn string(value: &Value, at: &mut Pointer, errors: &mut BodyErrors) {
+        fn string<'t>(value: Value<'t>, at: &mut Pointer<'t>, errors: &mut BodyErrors) {
             errors.types(at, value, &[Type::String]);
         }
-        fn short(value: &Value, at: &mut Pointer, errors: &mut BodyErrors) {
+        fn short<'t>(value: Value<'t>, at: &mut Pointer<'t>, errors: &mut BodyErrors) {
             if let Some(s) = value.as_str() {
                 errors.length(at, s, None, Some(3));
             }
         }
         let alternatives: &[Validate] = &[string, short];
-        assert!(check(|e, at| e.any_of(at, &json!(5), alternatives)).is_empty());
+        assert!(check(|e, at| e.any_of(at, val(json!(5)), alternatives)).is_empty());
         assert_eq!(
-            check(|e, at| e.one_of(at, &json!("ab"), alternatives)).len(),
+            check(|e, at| e.one_of(at, val(json!("ab")), alternatives)).len(),
             1
         );
-        assert!(check(|e, at| e.one_of(at, &json!("abcd"), alternatives)).is_empty());
-        assert!(check(|e, at| e.one_of(at, &json!(5), alternatives)).is_empty());
-        assert_eq!(check(|e, at| e.not(at, &json!("a"), string)).len(), 1);
-        assert!(check(|e, at| e.not(at, &json!(1), string)).is_empty());
+        assert!(check(|e, at| e.one_of(at, val(json!("abcd")), alternatives)).is_empty());
+        assert!(check(|e, at| e.one_of(at, val(json!(5)), alternatives)).is_empty());
+        assert_eq!(check(|e, at| e.not(at, val(json!("a")), string)).len(), 1);
+        assert!(check(|e, at| e.not(at, val(json!(1)), string)).is_empty());
     }
 
     #[test]
     fn discriminator_dispatches_to_the_named_schema() {
-        fn cat(value: &Value, at: &mut Pointer, errors: &mut BodyErrors) {
+        fn cat<'t>(value: Value<'t>, at: &mut Pointer<'t>, errors: &mut BodyErrors) {
             if let Some(object) = value.as_object() {
-                errors.required(at, object, &["meows"]);
+                errors.required(at, &[("meows", object.contains_key("meows"))]);
             }
         }
-        fn dog(value: &Value, at: &mut Pointer, errors: &mut BodyErrors) {
+        fn dog<'t>(value: Value<'t>, at: &mut Pointer<'t>, errors: &mut BodyErrors) {
             if let Some(object) = value.as_object() {
-                errors.required(at, object, &["barks"]);
+                errors.required(at, &[("barks", object.contains_key("barks"))]);
             }
         }
         let mapping: &[(&str, Validate)] = &[("cat", cat), ("dog", dog)];
-        let run = |value: Value| {
+        let run = |value: serde_json::Value| {
+            let value = val(value);
             let mut handled = false;
-            let failures = check(|e, at| handled = e.discriminator(at, &value, "kind", mapping));
+            let failures = check(|e, at| handled = e.discriminator(at, value, "kind", mapping));
             (handled, failures)
         };
         assert_eq!(run(json!({"kind": "cat", "meows": true})), (true, vec![]));
@@ -1020,8 +1098,8 @@ mod tests {
         );
         assert!(parse(b"{\"a\": ").unwrap_err().contains("ends too early"));
         assert_eq!(
-            parse(b" {\"a\" : 1} ").unwrap(),
-            serde_json::json!({"a": 1})
+            parse(b" {\"a\" : 1} ").unwrap().root().to_string(),
+            r#"{"a":1}"#
         );
     }
 }

@@ -80,7 +80,7 @@ pub fn check_body(bytes: &[u8], validate: Validate) -> Verdict {
         Err(message) => return Verdict::Invalid(vec![(String::new(), message)], 1),
     };
     let mut errors = BodyErrors::new();
-    validate(&value, &mut Pointer::new(), &mut errors);
+    validate(value.root(), &mut Pointer::new(), &mut errors);
     if errors.is_empty() {
         return Verdict::Valid;
     }
@@ -270,11 +270,11 @@ mod tests {
     use super::*;
     use crate::json::Type;
 
-    fn object(value: &crate::json::Value, at: &mut Pointer, errors: &mut BodyErrors) {
+    fn object<'t>(value: crate::json::Value<'t>, at: &mut Pointer<'t>, errors: &mut BodyErrors) {
         if errors.types(at, value, &[Type::Object])
             && let Some(object) = value.as_object()
         {
-            errors.required(at, object, &["id"]);
+            errors.required(at, &[("id", object.contains_key("id"))]);
         }
     }
 

@@ -842,6 +842,8 @@ async fn dispatch(
 /// whatever `Content-Length` said).
 async fn read_whole(mut body: Incoming, limit: u64) -> Result<Bytes, Problem> {
     use http_body_util::BodyExt as _;
+    // A small body arrives as one frame: kept as it is, not copied.
+    let mut first: Option<Bytes> = None;
     let mut buffer = bytes::BytesMut::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|_| {
@@ -852,14 +854,24 @@ async fn read_whole(mut body: Incoming, limit: u64) -> Result<Bytes, Problem> {
                 "the request body could not be read to its end",
             )
         })?;
-        if let Ok(data) = frame.into_data() {
-            if buffer.len() as u64 + data.len() as u64 > limit {
-                return Err(Problem::payload_too_large(limit));
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        let read = first.as_ref().map_or(0, Bytes::len) + buffer.len();
+        if read as u64 + data.len() as u64 > limit {
+            return Err(Problem::payload_too_large(limit));
+        }
+        match first.take() {
+            None if buffer.is_empty() => first = Some(data),
+            held => {
+                if let Some(held) = held {
+                    buffer.extend_from_slice(&held);
+                }
+                buffer.extend_from_slice(&data);
             }
-            buffer.extend_from_slice(&data);
         }
     }
-    Ok(buffer.freeze())
+    Ok(first.unwrap_or_else(|| buffer.freeze()))
 }
 
 /// Routing, auth, rate limits and the generated handler: everything that reads the

@@ -1,8 +1,10 @@
 //! The example's generated validator of `createOrder` bodies (`NewOrder`) against a
 //! compiled `jsonschema` validator of the same schema (taken from the example's public
 //! `openapi.json`, the normalized document the gateway compiled, spelled in JSON Schema as
-//! the differential test does), on a valid ~1 KB and ~100 KB order, both already parsed;
-//! and, separately, what parsing with the gateway's parser costs.
+//! the differential test does), on a valid ~1 KB and ~100 KB order: each on the body as
+//! its library parsed it (`generated`, `jsonschema`), and each from the body's bytes,
+//! parsing included (`generated_from_bytes`: the gateway's tape; `jsonschema_from_bytes`:
+//! `serde_json::Value`), which is what a gateway pays per request.
 //!
 //! `cargo bench --manifest-path bench/validators/Cargo.toml`
 
@@ -26,17 +28,18 @@ mod users;
 use std::sync::LazyLock;
 
 use divan::{Bencher, black_box};
-use gateway_runtime::json::{BodyErrors, Pointer, Validate, Value};
-use serde_json::json;
+use gateway_runtime::json::{BodyErrors, Document, Pointer, Validate};
+use serde_json::{Value, json};
 
 fn main() {
-    for (name, body) in [("1KB", &*SMALL), ("100KB", &*LARGE)] {
-        assert!(gateway_valid(body), "the {name} order is valid");
+    for size in ["1KB", "100KB"] {
+        let (value, text, _) = input(size);
+        assert!(gateway_valid(&parsed(size)), "the {size} order is valid");
         assert!(
-            ORACLE.is_valid(body),
-            "the {name} order is valid for jsonschema"
+            ORACLE.is_valid(value),
+            "the {size} order is valid for jsonschema"
         );
-        println!("{name} order: {} bytes", body.to_string().len());
+        println!("{size} order: {} bytes", text.len());
     }
     divan::main();
 }
@@ -54,10 +57,29 @@ fn order(items: usize, tags: usize) -> Value {
     })
 }
 
+/// An order as a `serde_json::Value` (what `jsonschema` reads), as text (a request body),
+/// and parsed by the gateway.
+type Input = (Value, String, Document<'static>);
+
+fn prepared(value: Value) -> Input {
+    let text = value.to_string();
+    let leaked: &'static str = Box::leak(text.clone().into_boxed_str());
+    let document = gateway_runtime::json::parse(leaked.as_bytes()).unwrap();
+    (value, text, document)
+}
+
 /// ~1 KB: 20 lines, 10 tags.
-static SMALL: LazyLock<Value> = LazyLock::new(|| order(20, 10));
+static SMALL: LazyLock<Input> = LazyLock::new(|| prepared(order(20, 10)));
 /// ~100 KB: 100 lines (the schema's maximum), 7,500 unique tags.
-static LARGE: LazyLock<Value> = LazyLock::new(|| order(100, 7_500));
+static LARGE: LazyLock<Input> = LazyLock::new(|| prepared(order(100, 7_500)));
+
+fn input(size: &str) -> &'static Input {
+    if size == "1KB" { &SMALL } else { &LARGE }
+}
+
+fn parsed(size: &str) -> &'static Document<'static> {
+    &input(size).2
+}
 
 /// The gateway's validator of `createOrder`, from its route table.
 static GATEWAY: LazyLock<Validate> = LazyLock::new(|| {
@@ -72,9 +94,9 @@ static GATEWAY: LazyLock<Validate> = LazyLock::new(|| {
     validators[0].1
 });
 
-fn gateway_valid(value: &Value) -> bool {
+fn gateway_valid(document: &Document<'_>) -> bool {
     let mut errors = BodyErrors::new();
-    GATEWAY(value, &mut Pointer::new(), &mut errors);
+    GATEWAY(document.root(), &mut Pointer::new(), &mut errors);
     errors.is_empty()
 }
 
@@ -85,26 +107,45 @@ static ORACLE: LazyLock<jsonschema::Validator> = LazyLock::new(|| {
     oracle::oracle(&document, "/components/schemas/NewOrder", false, "NewOrder")
 });
 
-fn input(size: &str) -> &'static Value {
-    if size == "1KB" { &SMALL } else { &LARGE }
-}
-
+/// The generated validator on a parsed body.
 #[divan::bench(args = ["1KB", "100KB"])]
 fn generated(bencher: Bencher, size: &str) {
-    let value = input(size);
-    bencher.bench(|| gateway_valid(black_box(value)));
+    let document = parsed(size);
+    bencher.bench(|| gateway_valid(black_box(document)));
 }
 
+/// `jsonschema` on a parsed body (`serde_json::Value`).
 #[divan::bench(args = ["1KB", "100KB"])]
 fn jsonschema(bencher: Bencher, size: &str) {
-    let value = input(size);
+    let value = &input(size).0;
     let validator = &*ORACLE;
     bencher.bench(|| validator.is_valid(black_box(value)));
 }
 
-/// What the gateway does before validating: parse the body.
+/// What the gateway does with a body: parse it, then validate it.
+#[divan::bench(args = ["1KB", "100KB"])]
+fn generated_from_bytes(bencher: Bencher, size: &str) {
+    let text = &input(size).1;
+    bencher.bench(|| {
+        let document = gateway_runtime::json::parse(black_box(text.as_bytes())).unwrap();
+        gateway_valid(&document)
+    });
+}
+
+/// The same with `jsonschema`: `serde_json::from_slice`, then `is_valid`.
+#[divan::bench(args = ["1KB", "100KB"])]
+fn jsonschema_from_bytes(bencher: Bencher, size: &str) {
+    let text = &input(size).1;
+    let validator = &*ORACLE;
+    bencher.bench(|| {
+        let value: Value = serde_json::from_slice(black_box(text.as_bytes())).unwrap();
+        validator.is_valid(&value)
+    });
+}
+
+/// The gateway's parse alone.
 #[divan::bench(args = ["1KB", "100KB"])]
 fn parse(bencher: Bencher, size: &str) {
-    let text = input(size).to_string();
+    let text = &input(size).1;
     bencher.bench(|| gateway_runtime::json::parse(black_box(text.as_bytes())).is_ok());
 }

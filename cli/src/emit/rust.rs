@@ -563,7 +563,7 @@ fn rust_type(service: &Service, ty: &ParamType) -> TokenStream {
             let item = rust_type(service, item);
             quote!(::std::vec::Vec<#item>)
         }
-        ParamType::Object { .. } => quote!(::gateway_runtime::json::Value),
+        ParamType::Object { .. } => quote!(::gateway_runtime::json::OwnedValue),
     }
 }
 

@@ -54,17 +54,6 @@ fn json_type(ty: JsonType) -> TokenStream {
     quote!(::gateway_runtime::json::Type::#name)
 }
 
-/// Whether the object checks of `s` are exactly one property's (no `required`, counts or
-/// `additionalProperties` check).
-fn object_is_one_property(s: &crate::ir::JsonSchema, service: &Service) -> bool {
-    let additional = match s.additional {
-        Additional::Allowed => false,
-        Additional::Forbidden => true,
-        Additional::Schema(index) => !service.validators[index].schema.is_trivial(),
-    };
-    s.required.is_empty() && s.min_properties.is_none() && s.max_properties.is_none() && !additional
-}
-
 /// The function of one validator of `service`.
 pub fn validator(service: &Service, v: &Validator) -> TokenStream {
     let function = ident(&v.function);
@@ -165,67 +154,9 @@ pub fn validator(service: &Service, v: &Validator) -> TokenStream {
             }
         });
     }
-    // Objects.
-    let mut object = Vec::new();
-    if !s.required.is_empty() {
-        let required = &s.required;
-        object.push(quote!(errors.required(at, object, &[#(#required),*]);));
-    }
-    if s.min_properties.is_some() || s.max_properties.is_some() {
-        let (min, max) = (
-            usize_option(s.min_properties),
-            usize_option(s.max_properties),
-        );
-        object.push(quote!(errors.property_count(at, object, #min, #max);));
-    }
-    // The one property check of an object block, which then collapses into one `if`.
-    let mut only_property = None;
-    for (name, index) in &s.properties {
-        if service.validators[*index].schema.is_trivial() {
-            continue;
-        }
-        let check = call(*index);
-        only_property = Some((name, check.clone()));
-        object.push(quote! {
-            if let ::std::option::Option::Some(property) = object.get(#name) {
-                at.push_key(#name);
-                #check(property, at, errors);
-                at.pop();
-            }
-        });
-    }
-    let known = s.properties.iter().map(|(name, _)| name);
-    match s.additional {
-        Additional::Allowed => {}
-        Additional::Forbidden => {
-            object.push(quote!(errors.no_additional(at, object, &[#(#known),*]);));
-        }
-        Additional::Schema(index) => {
-            if !service.validators[index].schema.is_trivial() {
-                let check = call(index);
-                object.push(quote!(errors.additional(at, object, &[#(#known),*], #check);));
-            }
-        }
-    }
-    match (object.len(), only_property) {
-        (0, _) => {}
-        // A property check alone: one `if let ... && let ...` (clippy's collapsible_if).
-        (1, Some((name, check))) if object_is_one_property(s, service) => {
-            checks.push(quote! {
-                if let ::std::option::Option::Some(object) = value.as_object()
-                    && let ::std::option::Option::Some(property) = object.get(#name)
-                {
-                    at.push_key(#name);
-                    #check(property, at, errors);
-                    at.pop();
-                }
-            });
-        }
-        _ => checks.push(quote! {
-            if let ::std::option::Option::Some(object) = value.as_object() {
-                #(#object)*
-            }
-        }),
+    // Objects: one pass over the members, each dispatched by name.
+    if let Some(block) = object_checks(service, s) {
+        checks.push(block);
     }
     // Combinators.
     for index in &s.all_of {
@@ -274,14 +205,135 @@ pub fn validator(service: &Service, v: &Validator) -> TokenStream {
     };
     quote! {
         #[doc = #doc]
-        pub fn #function(
-            #value: &::gateway_runtime::json::Value,
-            #at: &mut ::gateway_runtime::json::Pointer,
+        pub fn #function<'t>(
+            #value: ::gateway_runtime::json::Value<'t>,
+            #at: &mut ::gateway_runtime::json::Pointer<'t>,
             #errors: &mut ::gateway_runtime::json::BodyErrors,
         ) {
             #(#checks)*
         }
     }
+}
+
+/// The object keywords of `s` (counts, `properties`, `required`, `additionalProperties`):
+/// the members are read once, each matched by name. A name the schema checks or requires
+/// is tracked in `seen`, which also refuses it twice.
+fn object_checks(service: &Service, s: &crate::ir::JsonSchema) -> Option<TokenStream> {
+    let call = |index: usize| ident(&service.validators[index].function);
+    let mut block = Vec::new();
+    if s.min_properties.is_some() || s.max_properties.is_some() {
+        let (min, max) = (
+            usize_option(s.min_properties),
+            usize_option(s.max_properties),
+        );
+        block.push(quote!(errors.property_count(at, object, #min, #max);));
+    }
+    // The names to track: checked properties, then required names, each once.
+    let mut tracked: Vec<(&str, Option<usize>)> = Vec::new();
+    for (name, index) in &s.properties {
+        if !service.validators[*index].schema.is_trivial() {
+            tracked.push((name, Some(*index)));
+        }
+    }
+    for name in &s.required {
+        if !tracked.iter().any(|(n, _)| n == name) {
+            tracked.push((name, None));
+        }
+    }
+    let mut uses_value = false;
+    // Each arm: the name matched, and what is done with the member.
+    let mut arms: Vec<(TokenStream, TokenStream)> = Vec::new();
+    for (i, (name, index)) in tracked.iter().enumerate() {
+        let i = Literal::usize_unsuffixed(i);
+        let body = match index {
+            Some(index) => {
+                uses_value = true;
+                let check = call(*index);
+                quote!(errors.member(at, key, &mut seen[#i], property, #check);)
+            }
+            None => quote!(errors.once(at, key, &mut seen[#i]);),
+        };
+        arms.push((quote!(#name), body));
+    }
+    // Declared properties with nothing to check are still not "additional".
+    let untracked: Vec<&str> = s
+        .properties
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .filter(|name| !tracked.iter().any(|(n, _)| n == name))
+        .collect();
+    let other = match s.additional {
+        Additional::Allowed => None,
+        Additional::Forbidden => Some(quote!(errors.not_allowed(at, key);)),
+        Additional::Schema(index) if service.validators[index].schema.is_trivial() => None,
+        Additional::Schema(index) => {
+            uses_value = true;
+            let check = call(index);
+            Some(quote! {
+                at.push_key(key);
+                #check(property, at, errors);
+                at.pop();
+            })
+        }
+    };
+    if other.is_some() && !untracked.is_empty() {
+        arms.push((quote!(#(#untracked)|*), TokenStream::new()));
+    }
+    let member = if uses_value {
+        quote!((key, property))
+    } else {
+        quote!((key, _))
+    };
+    let each = match (arms.as_slice(), other) {
+        ([], None) => None,
+        ([], Some(other)) => Some(other),
+        // One name alone: an `if` (clippy's single_match).
+        ([(name, body)], None) => Some(quote! {
+            if key == #name {
+                #body
+            }
+        }),
+        (arms, other) => {
+            let (names, bodies): (Vec<_>, Vec<_>) = arms.iter().cloned().unzip();
+            let other = other.unwrap_or_default();
+            Some(quote! {
+                match key {
+                    #(#names => { #bodies })*
+                    _ => { #other }
+                }
+            })
+        }
+    };
+    if let Some(each) = each {
+        if !tracked.is_empty() {
+            let n = Literal::usize_unsuffixed(tracked.len());
+            block.push(quote!(let mut seen = [false; #n];));
+        }
+        block.push(quote! {
+            for #member in object.iter() {
+                #each
+            }
+        });
+    }
+    if !s.required.is_empty() {
+        let required = s.required.iter().map(|name| {
+            let i = tracked
+                .iter()
+                .position(|(n, _)| n == name)
+                .unwrap_or_default();
+            let i = Literal::usize_unsuffixed(i);
+            quote!((#name, seen[#i]))
+        });
+        block.push(quote!(errors.required(at, &[#(#required),*]);));
+    }
+    if block.is_empty() {
+        return None;
+    }
+    Some(quote! {
+        if let ::std::option::Option::Some(object) = value.as_object() {
+            #(#block)*
+        }
+    })
 }
 
 /// `::gateway_runtime::json::Format::<name>`, for bodies and parameters alike.

@@ -221,7 +221,7 @@ fn load_inner(
     let root = parse_text(path, &text, diags)?;
     let (version, declared_version) = detect_version(path, &root, diags)?;
 
-    let mut bundler = Bundler::new(path, sources, root.clone());
+    let mut bundler = Bundler::new(path, sources, root.clone(), version);
     let mut document = root;
     bundler.walk(&mut document, Kind::Document, path, "", "", 0);
     bundler.drain_jobs();
@@ -1094,10 +1094,12 @@ struct Bundler<'a> {
     bundled_nodes: usize,
     too_large: bool,
     too_deep: bool,
+    /// In 3.1 the keywords next to a schema's `$ref` apply too; in 3.0 they are ignored.
+    version: SpecVersion,
 }
 
 impl<'a> Bundler<'a> {
-    fn new(root: &Path, sources: &'a mut Sources, raw: Value) -> Bundler<'a> {
+    fn new(root: &Path, sources: &'a mut Sources, raw: Value, version: SpecVersion) -> Bundler<'a> {
         let root_key = normalize_path(root);
         let mut taken: BTreeMap<&'static str, BTreeMap<String, Value>> = BTreeMap::new();
         if let Some(Value::Object(components)) = raw.get("components") {
@@ -1135,6 +1137,7 @@ impl<'a> Bundler<'a> {
             bundled_nodes: 0,
             too_large: false,
             too_deep: false,
+            version,
         }
     }
 
@@ -1173,6 +1176,9 @@ impl<'a> Bundler<'a> {
         let Value::Object(map) = value else {
             return;
         };
+        if kind == Kind::Schema && self.version == SpecVersion::V31 {
+            ref_beside_keywords_as_all_of(map);
+        }
         if let Some(reference) = ref_of(map, kind) {
             let reference = reference.to_owned();
             self.resolve(value, kind, &reference, file, src, out, depth, false);
@@ -1738,6 +1744,30 @@ fn set_ref(value: &mut Value, reference: String) {
         "$ref".to_owned(),
         Value::String(reference),
     )]));
+}
+
+/// JSON Schema 2020-12 (OpenAPI 3.1) applies the keywords beside a `$ref` as well as its
+/// target: `{$ref: X, maxLength: 3}` is `{allOf: [{$ref: X}], maxLength: 3}`, which is
+/// what it becomes (annotations alone beside a `$ref` change nothing and are dropped).
+fn ref_beside_keywords_as_all_of(map: &mut Map<String, Value>) {
+    let constrained = map.keys().any(|k| {
+        k != "$ref"
+            && (VALIDATION_KEYWORDS.contains(&k.as_str())
+                || UNSUPPORTED_KEYWORDS.contains(&k.as_str()))
+    });
+    if !constrained {
+        return;
+    }
+    let Some(reference) = map.shift_remove("$ref") else {
+        return;
+    };
+    let entry = Value::Object(Map::from_iter([("$ref".to_owned(), reference)]));
+    match map.get_mut("allOf") {
+        Some(Value::Array(list)) => list.push(entry),
+        _ => {
+            map.insert("allOf".to_owned(), Value::Array(vec![entry]));
+        }
+    }
 }
 
 /// A path item's own members next to its `$ref` fill in what the target lacks.
@@ -2939,10 +2969,8 @@ components:
     }
 
     #[test]
-    fn ref_siblings_warn_and_defs_refs_are_unsupported() {
-        let spec = r#"
-openapi: 3.1.0
-info: {title: t, version: '1'}
+    fn ref_siblings_apply_in_31_warn_in_30_and_defs_refs_are_unsupported() {
+        let text = r#"
 components:
   schemas:
     A: {$ref: '#/components/schemas/B', description: fine}
@@ -2953,17 +2981,64 @@ components:
         D: {type: integer}
     E: {$ref: '#/components/schemas/C/$defs/D'}
     F: {$ref: 'plain.yaml', minLength: 1}
+    G: {$ref: '#/components/schemas/C', allOf: [{minLength: 1}], unevaluatedProperties: false}
 "#;
-        let dir = fixture(&[("api.yaml", spec), ("plain.yaml", "type: string\n")]);
+        let found = |diags: &Diagnostics| -> Vec<(&str, String)> {
+            diags
+                .list
+                .iter()
+                .map(|d| (d.code, d.location.as_ref().unwrap().pointer.clone()))
+                .collect()
+        };
+        // 3.1 (JSON Schema 2020-12): the keywords beside a `$ref` apply, as an `allOf`.
+        let spec = format!("openapi: 3.1.0\n{INFO}{text}");
+        let dir = fixture(&[("api.yaml", &spec), ("plain.yaml", "type: string\n")]);
         let (loaded, diags) = load(&dir, "api.yaml");
         let loaded = loaded.unwrap();
-        let found: Vec<(&str, String)> = diags
-            .list
-            .iter()
-            .map(|d| (d.code, d.location.as_ref().unwrap().pointer.clone()))
-            .collect();
         assert_eq!(
-            found,
+            found(&diags),
+            [
+                (UNSUPPORTED_KEYWORD, "/components/schemas/E/$ref".to_owned()),
+                (
+                    UNSUPPORTED_KEYWORD,
+                    "/components/schemas/G/unevaluatedProperties".to_owned()
+                ),
+            ]
+        );
+        let schemas = &loaded.document["components"]["schemas"];
+        assert_eq!(
+            schemas["A"],
+            serde_json::json!({"$ref": "#/components/schemas/B"})
+        );
+        assert_eq!(
+            schemas["B"],
+            serde_json::json!({"maxLength": 3, "allOf": [{"$ref": "#/components/schemas/C"}]})
+        );
+        assert_eq!(
+            schemas["F"],
+            serde_json::json!({"minLength": 1, "allOf": [{"type": "string"}]})
+        );
+        // An `allOf` already there gets the `$ref` too; an unsupported keyword beside a
+        // `$ref` is refused (above) rather than dropped with the `$ref`'s siblings.
+        assert_eq!(
+            schemas["G"],
+            serde_json::json!({
+                "allOf": [{"minLength": 1}, {"$ref": "#/components/schemas/C"}],
+                "unevaluatedProperties": {"not": {}}
+            })
+        );
+        assert!(schemas["C"].get("$defs").is_none());
+
+        // 3.0: siblings of a `$ref` are ignored, with a warning when they constrained.
+        let spec = format!("openapi: 3.0.3\n{INFO}paths: {{}}\n{text}")
+            .replace("E: {$ref: '#/components/schemas/C/$defs/D'}", "")
+            .replace("      $defs:\n        D: {type: integer}\n", "")
+            .replace(", unevaluatedProperties: false", "");
+        let dir = fixture(&[("api.yaml", &spec), ("plain.yaml", "type: string\n")]);
+        let (loaded, diags) = load(&dir, "api.yaml");
+        let loaded = loaded.unwrap_or_else(|| panic!("{spec}\n{:?}", found(&diags)));
+        assert_eq!(
+            found(&diags),
             [
                 (
                     REF_SIBLINGS_IGNORED,
@@ -2973,17 +3048,11 @@ components:
                     REF_SIBLINGS_IGNORED,
                     "/components/schemas/F/minLength".to_owned()
                 ),
-                (UNSUPPORTED_KEYWORD, "/components/schemas/E/$ref".to_owned()),
+                (
+                    REF_SIBLINGS_IGNORED,
+                    "/components/schemas/G/allOf".to_owned()
+                ),
             ]
-        );
-        assert_eq!(
-            loaded.document["components"]["schemas"]["A"],
-            serde_json::json!({"$ref": "#/components/schemas/B"})
-        );
-        assert!(
-            loaded.document["components"]["schemas"]["C"]
-                .get("$defs")
-                .is_none()
         );
         // Inlined or not, a ref's siblings are dropped, as the warning says.
         assert_eq!(

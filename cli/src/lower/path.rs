@@ -32,6 +32,22 @@ pub fn parse_template(path: &str, at: &Location, diags: &mut Diagnostics) -> Opt
             segments: Vec::new(),
         });
     }
+    // Some specs tell two operations of one path apart with a fragment
+    // (`/oauth2/token#refresh`): clients never send one, so such a route only matches its
+    // literal, percent-encoded form.
+    if let Some((_, fragment)) = path.split_once('#') {
+        diags.push(
+            Diagnostic::warning(
+                "gateway::spec::fragment_in_path",
+                format!(
+                    "path `{path}` contains `#`: `#{fragment}` would be a URI fragment, which clients do not send; the route matches only `{}`",
+                    path.replace('#', "%23")
+                ),
+            )
+            .at(key.clone())
+            .help("give the operation a path of its own, or merge it with the operation of the path before `#`"),
+        );
+    }
     let raw: Vec<&str> = rest.split('/').collect();
     let mut segments = Vec::with_capacity(raw.len());
     let mut names: Vec<&str> = Vec::new();
@@ -165,5 +181,19 @@ mod tests {
         assert!(parse("/a/{x}/{x}").unwrap_err().contains("twice"));
         assert!(parse("/a/../b").is_err());
         assert_eq!(parse("/a b/ユ"), Ok("/a%20b/%E3%83%A6".into()));
+    }
+
+    #[test]
+    fn a_fragment_in_a_path_is_kept_literal_with_a_warning() {
+        let mut diags = Diagnostics::default();
+        let at = Location::new("s.yaml", "/paths/~1oauth2~1token#refresh");
+        let template = parse_template("/oauth2/token#refresh", &at, &mut diags).unwrap();
+        assert_eq!(template.to_string(), "/oauth2/token%23refresh");
+        assert_eq!(diags.list.len(), 1);
+        assert_eq!(diags.list[0].code, "gateway::spec::fragment_in_path");
+        assert!(diags.list[0].message.contains("`/oauth2/token%23refresh`"));
+        let mut diags = Diagnostics::default();
+        parse_template("/oauth2/token", &at, &mut diags).unwrap();
+        assert!(diags.list.is_empty());
     }
 }

@@ -19,7 +19,8 @@ pub struct Pattern {
 
 #[derive(Debug)]
 enum Compiled {
-    Simple(Vec<Element>),
+    /// The elements, and whether every class is ASCII (the value is then read as bytes).
+    Simple(Vec<Element>, bool),
     /// `None`: did not compile (the compiler checks it does): matches nothing.
     Regex(Option<regress::Regex>),
 }
@@ -29,12 +30,41 @@ enum Compiled {
 struct Element {
     /// Inclusive ranges of code points.
     class: Vec<(char, char)>,
+    /// Whether each ASCII character is in `class`.
+    ascii: [bool; 128],
     min: usize,
     max: usize,
 }
 
 impl Element {
+    fn new(class: Vec<(char, char)>, min: usize, max: usize) -> Element {
+        let mut ascii = [false; 128];
+        for (low, high) in &class {
+            let (low, high) = (*low as usize, (*high as usize).min(127));
+            if low <= high {
+                ascii[low..=high].fill(true);
+            }
+        }
+        Element {
+            class,
+            ascii,
+            min,
+            max,
+        }
+    }
+
+    fn is_ascii(&self) -> bool {
+        self.class.iter().all(|(_, high)| high.is_ascii())
+    }
+
+    fn matches_byte(&self, b: u8) -> bool {
+        self.ascii.get(usize::from(b)).is_some_and(|m| *m)
+    }
+
     fn matches(&self, c: char) -> bool {
+        if c.is_ascii() {
+            return self.matches_byte(c as u8);
+        }
         self.class
             .iter()
             .any(|(low, high)| (*low..=*high).contains(&c))
@@ -70,16 +100,37 @@ impl Pattern {
                 None
             };
             match fast {
-                Some(elements) => Compiled::Simple(elements),
+                Some(elements) => {
+                    let ascii = elements.iter().all(Element::is_ascii);
+                    Compiled::Simple(elements, ascii)
+                }
                 None => Compiled::Regex(regress::Regex::with_flags(self.source, self.flags).ok()),
             }
         });
         match compiled {
-            Compiled::Simple(elements) => simple_match(elements, value),
+            Compiled::Simple(elements, true) => ascii_match(elements, value.as_bytes()),
+            Compiled::Simple(elements, false) => simple_match(elements, value),
             Compiled::Regex(Some(regex)) => regex.find(value).is_some(),
             Compiled::Regex(None) => false,
         }
     }
+}
+
+/// [`simple_match`] for ASCII classes: a byte that is not ASCII matches none of them, as
+/// its character would not.
+fn ascii_match(elements: &[Element], value: &[u8]) -> bool {
+    let mut at = 0;
+    for element in elements {
+        let mut n = 0;
+        while n < element.max && at < value.len() && element.matches_byte(value[at]) {
+            at += 1;
+            n += 1;
+        }
+        if n < element.min {
+            return false;
+        }
+    }
+    at == value.len()
 }
 
 fn simple_match(elements: &[Element], value: &str) -> bool {
@@ -194,11 +245,7 @@ fn simple(source: &str) -> Option<Vec<Element>> {
                     return None;
                 }
                 // `{` handled; the others are consumed below.
-                elements.push(Element {
-                    class,
-                    min: bounds.0,
-                    max: bounds.1,
-                });
+                elements.push(Element::new(class, bounds.0, bounds.1));
                 if matches!(chars.peek(), Some('?' | '*' | '+' | '{')) {
                     return None;
                 }
@@ -212,7 +259,7 @@ fn simple(source: &str) -> Option<Vec<Element>> {
         if matches!(chars.peek(), Some('?' | '*' | '+' | '{')) {
             return None;
         }
-        elements.push(Element { class, min, max });
+        elements.push(Element::new(class, min, max));
     }
     // A greedy pass is exact when no variable-length element can take a character that
     // one of the elements it could hand it to would need.

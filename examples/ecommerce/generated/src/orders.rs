@@ -415,7 +415,7 @@ pub struct ListProductsParams {
     /// query parameter `limit`
     pub limit: i32,
     /// query parameter `price`
-    pub price: ::std::option::Option<::gateway_runtime::json::Value>,
+    pub price: ::std::option::Option<::gateway_runtime::json::OwnedValue>,
     /// cookie parameter `currency`
     pub currency: ::std::option::Option<ListProductsCurrency>,
     /// header parameter `accept-language`
@@ -660,32 +660,49 @@ pub fn get_product_review(
     )
 }
 /// Checks a value against the schema at `/paths/~1products/get/parameters/6/schema`.
-pub fn validate_list_products_price_param(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_list_products_price_param<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
-        if let ::std::option::Option::Some(property) = object.get("min") {
-            at.push_key("min");
-            validate_list_products_price_param_min(property, at, errors);
-            at.pop();
+        let mut seen = [false; 2];
+        for (key, property) in object.iter() {
+            match key {
+                "min" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[0],
+                            property,
+                            validate_list_products_price_param_min,
+                        );
+                }
+                "max" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[1],
+                            property,
+                            validate_list_products_price_param_min,
+                        );
+                }
+                _ => {
+                    errors.not_allowed(at, key);
+                }
+            }
         }
-        if let ::std::option::Option::Some(property) = object.get("max") {
-            at.push_key("max");
-            validate_list_products_price_param_min(property, at, errors);
-            at.pop();
-        }
-        errors.no_additional(at, object, &["min", "max"]);
     }
 }
 /// Checks a value against the schema at `/paths/~1products/get/parameters/6/schema/properties/min`.
-pub fn validate_list_products_price_param_min(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_list_products_price_param_min<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::Number]) {
@@ -705,54 +722,88 @@ pub fn validate_list_products_price_param_min(
     }
 }
 /// Checks a value against the schema at `/components/schemas/NewOrder`.
-pub fn validate_new_order(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_new_order<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
-        errors.required(at, object, &["items", "shipping_address_id", "currency"]);
-        if let ::std::option::Option::Some(property) = object.get("items") {
-            at.push_key("items");
-            validate_new_order_items(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("shipping_address_id")
-        {
-            at.push_key("shipping_address_id");
-            validate_new_order_shipping_address_id(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("currency") {
-            at.push_key("currency");
-            validate_new_order_currency(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("note") {
-            at.push_key("note");
-            validate_new_order_note(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("tags") {
-            at.push_key("tags");
-            validate_new_order_tags(property, at, errors);
-            at.pop();
+        let mut seen = [false; 5];
+        for (key, property) in object.iter() {
+            match key {
+                "items" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[0],
+                            property,
+                            validate_new_order_items,
+                        );
+                }
+                "shipping_address_id" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[1],
+                            property,
+                            validate_new_order_shipping_address_id,
+                        );
+                }
+                "currency" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[2],
+                            property,
+                            validate_new_order_currency,
+                        );
+                }
+                "note" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[3],
+                            property,
+                            validate_new_order_note,
+                        );
+                }
+                "tags" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[4],
+                            property,
+                            validate_new_order_tags,
+                        );
+                }
+                _ => {
+                    errors.not_allowed(at, key);
+                }
+            }
         }
         errors
-            .no_additional(
+            .required(
                 at,
-                object,
-                &["items", "shipping_address_id", "currency", "note", "tags"],
+                &[
+                    ("items", seen[0]),
+                    ("shipping_address_id", seen[1]),
+                    ("currency", seen[2]),
+                ],
             );
     }
 }
 /// Checks a value against the schema at `/components/schemas/NewOrder/properties/items`.
-pub fn validate_new_order_items(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_new_order_items<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::Array]) {
@@ -771,33 +822,43 @@ pub fn validate_new_order_items(
     }
 }
 /// Checks a value against the schema at `/components/schemas/NewLineItem`.
-pub fn validate_new_line_item(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_new_line_item<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
-        errors.required(at, object, &["sku", "quantity"]);
-        if let ::std::option::Option::Some(property) = object.get("sku") {
-            at.push_key("sku");
-            validate_sku(property, at, errors);
-            at.pop();
+        let mut seen = [false; 2];
+        for (key, property) in object.iter() {
+            match key {
+                "sku" => {
+                    errors.member(at, key, &mut seen[0], property, validate_sku);
+                }
+                "quantity" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[1],
+                            property,
+                            validate_new_line_item_quantity,
+                        );
+                }
+                _ => {
+                    errors.not_allowed(at, key);
+                }
+            }
         }
-        if let ::std::option::Option::Some(property) = object.get("quantity") {
-            at.push_key("quantity");
-            validate_new_line_item_quantity(property, at, errors);
-            at.pop();
-        }
-        errors.no_additional(at, object, &["sku", "quantity"]);
+        errors.required(at, &[("sku", seen[0]), ("quantity", seen[1])]);
     }
 }
 /// Checks a value against the schema at `/components/schemas/Sku`.
-pub fn validate_sku(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_sku<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
@@ -812,9 +873,9 @@ pub fn validate_sku(
     }
 }
 /// Checks a value against the schema at `/components/schemas/NewLineItem/properties/quantity`.
-pub fn validate_new_line_item_quantity(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_new_line_item_quantity<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::Integer]) {
@@ -837,9 +898,9 @@ pub fn validate_new_line_item_quantity(
     }
 }
 /// Checks a value against the schema at `/components/schemas/NewOrder/properties/shipping_address_id`.
-pub fn validate_new_order_shipping_address_id(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_new_order_shipping_address_id<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::Integer]) {
@@ -862,9 +923,9 @@ pub fn validate_new_order_shipping_address_id(
     }
 }
 /// Checks a value against the schema at `/components/schemas/NewOrder/properties/currency`.
-pub fn validate_new_order_currency(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_new_order_currency<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     static ENUM: ::gateway_runtime::json::Enum = ::gateway_runtime::json::Enum::new(
@@ -873,9 +934,9 @@ pub fn validate_new_order_currency(
     errors.enumeration(at, value, &ENUM);
 }
 /// Checks a value against the schema at `/components/schemas/NewOrder/properties/note`.
-pub fn validate_new_order_note(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_new_order_note<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if value.is_null() {
@@ -895,9 +956,9 @@ pub fn validate_new_order_note(
     }
 }
 /// Checks a value against the schema at `/components/schemas/NewOrder/properties/tags`.
-pub fn validate_new_order_tags(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_new_order_tags<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::Array]) {
@@ -916,9 +977,9 @@ pub fn validate_new_order_tags(
     }
 }
 /// Checks a value against the schema at `/components/schemas/NewOrder/properties/tags/items`.
-pub fn validate_new_order_tags_item(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_new_order_tags_item<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
@@ -933,9 +994,9 @@ pub fn validate_new_order_tags_item(
     }
 }
 /// Checks a value against the schema at `/components/schemas/OrderUpdate`.
-pub fn validate_order_update(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_order_update<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
@@ -949,48 +1010,81 @@ pub fn validate_order_update(
                 ::std::option::Option::Some(1),
                 ::std::option::Option::None,
             );
-        if let ::std::option::Option::Some(property) = object.get("shipping_address_id")
-        {
-            at.push_key("shipping_address_id");
-            validate_new_order_shipping_address_id(property, at, errors);
-            at.pop();
+        let mut seen = [false; 2];
+        for (key, property) in object.iter() {
+            match key {
+                "shipping_address_id" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[0],
+                            property,
+                            validate_new_order_shipping_address_id,
+                        );
+                }
+                "note" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[1],
+                            property,
+                            validate_new_order_note,
+                        );
+                }
+                _ => {
+                    errors.not_allowed(at, key);
+                }
+            }
         }
-        if let ::std::option::Option::Some(property) = object.get("note") {
-            at.push_key("note");
-            validate_new_order_note(property, at, errors);
-            at.pop();
-        }
-        errors.no_additional(at, object, &["shipping_address_id", "note"]);
     }
 }
 /// Checks a value against the schema at `/components/schemas/Cancellation`.
-pub fn validate_cancellation(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_cancellation<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
-        errors.required(at, object, &["reason"]);
-        if let ::std::option::Option::Some(property) = object.get("reason") {
-            at.push_key("reason");
-            validate_cancellation_reason(property, at, errors);
-            at.pop();
+        let mut seen = [false; 2];
+        for (key, property) in object.iter() {
+            match key {
+                "reason" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[0],
+                            property,
+                            validate_cancellation_reason,
+                        );
+                }
+                "comment" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[1],
+                            property,
+                            validate_cancellation_comment,
+                        );
+                }
+                _ => {
+                    errors.not_allowed(at, key);
+                }
+            }
         }
-        if let ::std::option::Option::Some(property) = object.get("comment") {
-            at.push_key("comment");
-            validate_cancellation_comment(property, at, errors);
-            at.pop();
-        }
-        errors.no_additional(at, object, &["reason", "comment"]);
+        errors.required(at, &[("reason", seen[0])]);
     }
 }
 /// Checks a value against the schema at `/components/schemas/Cancellation/properties/reason`.
-pub fn validate_cancellation_reason(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_cancellation_reason<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
@@ -1002,9 +1096,9 @@ pub fn validate_cancellation_reason(
     errors.enumeration(at, value, &ENUM);
 }
 /// Checks a value against the schema at `/components/schemas/Cancellation/properties/comment`.
-pub fn validate_cancellation_comment(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_cancellation_comment<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if value.is_null() {
@@ -1024,32 +1118,48 @@ pub fn validate_cancellation_comment(
     }
 }
 /// Checks a value against the schema at `/paths/~1products/get/responses/200/content/application~1json/schema`.
-pub fn validate_list_products_200_response(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_list_products_200_response<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
-        errors.required(at, object, &["items"]);
-        if let ::std::option::Option::Some(property) = object.get("items") {
-            at.push_key("items");
-            validate_list_products_200_response_items(property, at, errors);
-            at.pop();
+        let mut seen = [false; 2];
+        for (key, property) in object.iter() {
+            match key {
+                "items" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[0],
+                            property,
+                            validate_list_products_200_response_items,
+                        );
+                }
+                "next_cursor" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[1],
+                            property,
+                            validate_product_description,
+                        );
+                }
+                _ => {}
+            }
         }
-        if let ::std::option::Option::Some(property) = object.get("next_cursor") {
-            at.push_key("next_cursor");
-            validate_product_description(property, at, errors);
-            at.pop();
-        }
+        errors.required(at, &[("items", seen[0])]);
     }
 }
 /// Checks a value against the schema at `/paths/~1products/get/responses/200/content/application~1json/schema/properties/items`.
-pub fn validate_list_products_200_response_items(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_list_products_200_response_items<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::Array]) {
@@ -1060,70 +1170,93 @@ pub fn validate_list_products_200_response_items(
     }
 }
 /// Checks a value against the schema at `/components/schemas/Product`.
-pub fn validate_product(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_product<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
-        errors.required(at, object, &["sku", "name", "price", "in_stock"]);
-        if let ::std::option::Option::Some(property) = object.get("sku") {
-            at.push_key("sku");
-            validate_sku(property, at, errors);
-            at.pop();
+        let mut seen = [false; 8];
+        for (key, property) in object.iter() {
+            match key {
+                "sku" => {
+                    errors.member(at, key, &mut seen[0], property, validate_sku);
+                }
+                "name" => {
+                    errors
+                        .member(at, key, &mut seen[1], property, validate_product_name);
+                }
+                "description" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[2],
+                            property,
+                            validate_product_description,
+                        );
+                }
+                "category" => {
+                    errors
+                        .member(at, key, &mut seen[3], property, validate_product_name);
+                }
+                "tags" => {
+                    errors
+                        .member(at, key, &mut seen[4], property, validate_product_tags);
+                }
+                "price" => {
+                    errors.member(at, key, &mut seen[5], property, validate_money);
+                }
+                "in_stock" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[6],
+                            property,
+                            validate_product_in_stock,
+                        );
+                }
+                "weight_kg" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[7],
+                            property,
+                            validate_product_weight_kg,
+                        );
+                }
+                _ => {}
+            }
         }
-        if let ::std::option::Option::Some(property) = object.get("name") {
-            at.push_key("name");
-            validate_product_name(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("description") {
-            at.push_key("description");
-            validate_product_description(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("category") {
-            at.push_key("category");
-            validate_product_name(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("tags") {
-            at.push_key("tags");
-            validate_product_tags(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("price") {
-            at.push_key("price");
-            validate_money(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("in_stock") {
-            at.push_key("in_stock");
-            validate_product_in_stock(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("weight_kg") {
-            at.push_key("weight_kg");
-            validate_product_weight_kg(property, at, errors);
-            at.pop();
-        }
+        errors
+            .required(
+                at,
+                &[
+                    ("sku", seen[0]),
+                    ("name", seen[1]),
+                    ("price", seen[5]),
+                    ("in_stock", seen[6]),
+                ],
+            );
     }
 }
 /// Checks a value against the schema at `/components/schemas/Product/properties/name`.
-pub fn validate_product_name(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_product_name<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     errors.types(at, value, &[::gateway_runtime::json::Type::String]);
 }
 /// Checks a value against the schema at `/components/schemas/Product/properties/description`.
-pub fn validate_product_description(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_product_description<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if value.is_null() {
@@ -1132,9 +1265,9 @@ pub fn validate_product_description(
     errors.types(at, value, &[::gateway_runtime::json::Type::String]);
 }
 /// Checks a value against the schema at `/components/schemas/Product/properties/tags`.
-pub fn validate_product_tags(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_product_tags<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::Array]) {
@@ -1145,32 +1278,42 @@ pub fn validate_product_tags(
     }
 }
 /// Checks a value against the schema at `/components/schemas/Money`.
-pub fn validate_money(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_money<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
-        errors.required(at, object, &["amount", "currency"]);
-        if let ::std::option::Option::Some(property) = object.get("amount") {
-            at.push_key("amount");
-            validate_money_amount(property, at, errors);
-            at.pop();
+        let mut seen = [false; 2];
+        for (key, property) in object.iter() {
+            match key {
+                "amount" => {
+                    errors
+                        .member(at, key, &mut seen[0], property, validate_money_amount);
+                }
+                "currency" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[1],
+                            property,
+                            validate_new_order_currency,
+                        );
+                }
+                _ => {}
+            }
         }
-        if let ::std::option::Option::Some(property) = object.get("currency") {
-            at.push_key("currency");
-            validate_new_order_currency(property, at, errors);
-            at.pop();
-        }
+        errors.required(at, &[("amount", seen[0]), ("currency", seen[1])]);
     }
 }
 /// Checks a value against the schema at `/components/schemas/Money/properties/amount`.
-pub fn validate_money_amount(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_money_amount<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
@@ -1185,17 +1328,17 @@ pub fn validate_money_amount(
     }
 }
 /// Checks a value against the schema at `/components/schemas/Product/properties/in_stock`.
-pub fn validate_product_in_stock(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_product_in_stock<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     errors.types(at, value, &[::gateway_runtime::json::Type::Boolean]);
 }
 /// Checks a value against the schema at `/components/schemas/Product/properties/weight_kg`.
-pub fn validate_product_weight_kg(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_product_weight_kg<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::Number]) {
@@ -1215,78 +1358,108 @@ pub fn validate_product_weight_kg(
     }
 }
 /// Checks a value against the schema at `/components/schemas/Problem`.
-pub fn validate_problem(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_problem<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
-        errors.required(at, object, &["type", "title", "status"]);
-        if let ::std::option::Option::Some(property) = object.get("type") {
-            at.push_key("type");
-            validate_product_name(property, at, errors);
-            at.pop();
+        let mut seen = [false; 4];
+        for (key, property) in object.iter() {
+            match key {
+                "type" => {
+                    errors
+                        .member(at, key, &mut seen[0], property, validate_product_name);
+                }
+                "title" => {
+                    errors
+                        .member(at, key, &mut seen[1], property, validate_product_name);
+                }
+                "status" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[2],
+                            property,
+                            validate_problem_status,
+                        );
+                }
+                "detail" => {
+                    errors
+                        .member(at, key, &mut seen[3], property, validate_product_name);
+                }
+                _ => {}
+            }
         }
-        if let ::std::option::Option::Some(property) = object.get("title") {
-            at.push_key("title");
-            validate_product_name(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("status") {
-            at.push_key("status");
-            validate_problem_status(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("detail") {
-            at.push_key("detail");
-            validate_product_name(property, at, errors);
-            at.pop();
-        }
+        errors
+            .required(at, &[("type", seen[0]), ("title", seen[1]), ("status", seen[2])]);
     }
 }
 /// Checks a value against the schema at `/components/schemas/Problem/properties/status`.
-pub fn validate_problem_status(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_problem_status<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     errors.types(at, value, &[::gateway_runtime::json::Type::Integer]);
 }
 /// Checks a value against the schema at `/paths/~1products~1{sku}~1reviews~1{reviewId}/get/responses/200/content/application~1json/schema`.
-pub fn validate_get_product_review_200_response(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_get_product_review_200_response<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
-        errors.required(at, object, &["id", "rating"]);
-        if let ::std::option::Option::Some(property) = object.get("id") {
-            at.push_key("id");
-            validate_new_order_shipping_address_id(property, at, errors);
-            at.pop();
+        let mut seen = [false; 3];
+        for (key, property) in object.iter() {
+            match key {
+                "id" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[0],
+                            property,
+                            validate_new_order_shipping_address_id,
+                        );
+                }
+                "rating" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[1],
+                            property,
+                            validate_get_product_review_200_response_rating,
+                        );
+                }
+                "text" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[2],
+                            property,
+                            validate_product_description,
+                        );
+                }
+                _ => {}
+            }
         }
-        if let ::std::option::Option::Some(property) = object.get("rating") {
-            at.push_key("rating");
-            validate_get_product_review_200_response_rating(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("text") {
-            at.push_key("text");
-            validate_product_description(property, at, errors);
-            at.pop();
-        }
+        errors.required(at, &[("id", seen[0]), ("rating", seen[1])]);
     }
 }
 /// Checks a value against the schema at `/paths/~1products~1{sku}~1reviews~1{reviewId}/get/responses/200/content/application~1json/schema/properties/rating`.
-pub fn validate_get_product_review_200_response_rating(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_get_product_review_200_response_rating<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::Integer]) {
@@ -1309,9 +1482,9 @@ pub fn validate_get_product_review_200_response_rating(
     }
 }
 /// Checks a value against the schema at `/paths/~1orders/get/responses/200/content/application~1json/schema`.
-pub fn validate_list_orders_200_response(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_list_orders_200_response<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::Array]) {
@@ -1322,57 +1495,87 @@ pub fn validate_list_orders_200_response(
     }
 }
 /// Checks a value against the schema at `/components/schemas/Order`.
-pub fn validate_order(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_order<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
-        errors.required(at, object, &["id", "status", "total", "created_at"]);
-        if let ::std::option::Option::Some(property) = object.get("id") {
-            at.push_key("id");
-            validate_new_order_shipping_address_id(property, at, errors);
-            at.pop();
+        let mut seen = [false; 7];
+        for (key, property) in object.iter() {
+            match key {
+                "id" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[0],
+                            property,
+                            validate_new_order_shipping_address_id,
+                        );
+                }
+                "status" => {
+                    errors
+                        .member(at, key, &mut seen[1], property, validate_order_status);
+                }
+                "total" => {
+                    errors.member(at, key, &mut seen[2], property, validate_money);
+                }
+                "items" => {
+                    errors.member(at, key, &mut seen[3], property, validate_order_items);
+                }
+                "note" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[4],
+                            property,
+                            validate_product_description,
+                        );
+                }
+                "payment_id" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[5],
+                            property,
+                            validate_order_payment_id,
+                        );
+                }
+                "created_at" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[6],
+                            property,
+                            validate_order_created_at,
+                        );
+                }
+                _ => {}
+            }
         }
-        if let ::std::option::Option::Some(property) = object.get("status") {
-            at.push_key("status");
-            validate_order_status(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("total") {
-            at.push_key("total");
-            validate_money(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("items") {
-            at.push_key("items");
-            validate_order_items(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("note") {
-            at.push_key("note");
-            validate_product_description(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("payment_id") {
-            at.push_key("payment_id");
-            validate_order_payment_id(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("created_at") {
-            at.push_key("created_at");
-            validate_order_created_at(property, at, errors);
-            at.pop();
-        }
+        errors
+            .required(
+                at,
+                &[
+                    ("id", seen[0]),
+                    ("status", seen[1]),
+                    ("total", seen[2]),
+                    ("created_at", seen[6]),
+                ],
+            );
     }
 }
 /// Checks a value against the schema at `/components/schemas/OrderStatus`.
-pub fn validate_order_status(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_order_status<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
@@ -1384,9 +1587,9 @@ pub fn validate_order_status(
     errors.enumeration(at, value, &ENUM);
 }
 /// Checks a value against the schema at `/components/schemas/Order/properties/items`.
-pub fn validate_order_items(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_order_items<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::Array]) {
@@ -1397,37 +1600,48 @@ pub fn validate_order_items(
     }
 }
 /// Checks a value against the schema at `/components/schemas/LineItem`.
-pub fn validate_line_item(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_line_item<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
-        errors.required(at, object, &["sku", "quantity", "unit_price"]);
-        if let ::std::option::Option::Some(property) = object.get("sku") {
-            at.push_key("sku");
-            validate_sku(property, at, errors);
-            at.pop();
+        let mut seen = [false; 3];
+        for (key, property) in object.iter() {
+            match key {
+                "sku" => {
+                    errors.member(at, key, &mut seen[0], property, validate_sku);
+                }
+                "quantity" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[1],
+                            property,
+                            validate_line_item_quantity,
+                        );
+                }
+                "unit_price" => {
+                    errors.member(at, key, &mut seen[2], property, validate_money);
+                }
+                _ => {}
+            }
         }
-        if let ::std::option::Option::Some(property) = object.get("quantity") {
-            at.push_key("quantity");
-            validate_line_item_quantity(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("unit_price") {
-            at.push_key("unit_price");
-            validate_money(property, at, errors);
-            at.pop();
-        }
+        errors
+            .required(
+                at,
+                &[("sku", seen[0]), ("quantity", seen[1]), ("unit_price", seen[2])],
+            );
     }
 }
 /// Checks a value against the schema at `/components/schemas/LineItem/properties/quantity`.
-pub fn validate_line_item_quantity(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_line_item_quantity<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::Integer]) {
@@ -1450,9 +1664,9 @@ pub fn validate_line_item_quantity(
     }
 }
 /// Checks a value against the schema at `/components/schemas/Order/properties/payment_id`.
-pub fn validate_order_payment_id(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_order_payment_id<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if value.is_null() {
@@ -1466,9 +1680,9 @@ pub fn validate_order_payment_id(
     }
 }
 /// Checks a value against the schema at `/components/schemas/Order/properties/created_at`.
-pub fn validate_order_created_at(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_order_created_at<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
@@ -1479,9 +1693,9 @@ pub fn validate_order_created_at(
     }
 }
 /// Checks a value against the schema at `/paths/~1orders~1{orderId}~1items/get/responses/200/content/application~1json/schema`.
-pub fn validate_list_order_items_200_response(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_list_order_items_200_response<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::Array]) {

@@ -317,53 +317,77 @@ pub fn create_refund(
     )
 }
 /// Checks a value against the schema at `/components/schemas/NewPayment`.
-pub fn validate_new_payment(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_new_payment<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
-        errors.required(at, object, &["order_id", "amount", "method"]);
-        if let ::std::option::Option::Some(property) = object.get("order_id") {
-            at.push_key("order_id");
-            validate_new_payment_order_id(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("amount") {
-            at.push_key("amount");
-            validate_amount(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("method") {
-            at.push_key("method");
-            validate_new_payment_method(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("capture") {
-            at.push_key("capture");
-            validate_new_payment_capture(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("return_url") {
-            at.push_key("return_url");
-            validate_new_payment_return_url(property, at, errors);
-            at.pop();
+        let mut seen = [false; 5];
+        for (key, property) in object.iter() {
+            match key {
+                "order_id" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[0],
+                            property,
+                            validate_new_payment_order_id,
+                        );
+                }
+                "amount" => {
+                    errors.member(at, key, &mut seen[1], property, validate_amount);
+                }
+                "method" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[2],
+                            property,
+                            validate_new_payment_method,
+                        );
+                }
+                "capture" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[3],
+                            property,
+                            validate_new_payment_capture,
+                        );
+                }
+                "return_url" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[4],
+                            property,
+                            validate_new_payment_return_url,
+                        );
+                }
+                _ => {
+                    errors.not_allowed(at, key);
+                }
+            }
         }
         errors
-            .no_additional(
+            .required(
                 at,
-                object,
-                &["order_id", "amount", "method", "capture", "return_url"],
+                &[("order_id", seen[0]), ("amount", seen[1]), ("method", seen[2])],
             );
     }
 }
 /// Checks a value against the schema at `/components/schemas/NewPayment/properties/order_id`.
-pub fn validate_new_payment_order_id(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_new_payment_order_id<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::IntegerLiteral]) {
@@ -386,33 +410,43 @@ pub fn validate_new_payment_order_id(
     }
 }
 /// Checks a value against the schema at `/components/schemas/Amount`.
-pub fn validate_amount(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_amount<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
-        errors.required(at, object, &["value", "currency"]);
-        if let ::std::option::Option::Some(property) = object.get("value") {
-            at.push_key("value");
-            validate_new_payment_order_id(property, at, errors);
-            at.pop();
+        let mut seen = [false; 2];
+        for (key, property) in object.iter() {
+            match key {
+                "value" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[0],
+                            property,
+                            validate_new_payment_order_id,
+                        );
+                }
+                "currency" => {
+                    errors.member(at, key, &mut seen[1], property, validate_currency);
+                }
+                _ => {
+                    errors.not_allowed(at, key);
+                }
+            }
         }
-        if let ::std::option::Option::Some(property) = object.get("currency") {
-            at.push_key("currency");
-            validate_currency(property, at, errors);
-            at.pop();
-        }
-        errors.no_additional(at, object, &["value", "currency"]);
+        errors.required(at, &[("value", seen[0]), ("currency", seen[1])]);
     }
 }
 /// Checks a value against the schema at `/components/schemas/Currency`.
-pub fn validate_currency(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_currency<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
@@ -424,9 +458,9 @@ pub fn validate_currency(
     errors.enumeration(at, value, &ENUM);
 }
 /// Checks a value against the schema at `/components/schemas/NewPayment/properties/method`.
-pub fn validate_new_payment_method(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_new_payment_method<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
@@ -443,17 +477,17 @@ pub fn validate_new_payment_method(
     }
 }
 /// Checks a value against the schema at `/components/schemas/NewPayment/properties/capture`.
-pub fn validate_new_payment_capture(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_new_payment_capture<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     errors.types(at, value, &[::gateway_runtime::json::Type::Boolean]);
 }
 /// Checks a value against the schema at `/components/schemas/NewPayment/properties/return_url`.
-pub fn validate_new_payment_return_url(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_new_payment_return_url<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
@@ -464,61 +498,86 @@ pub fn validate_new_payment_return_url(
     }
 }
 /// Checks a value against the schema at `/components/schemas/Capture`.
-pub fn validate_capture(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_capture<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
-        if let ::std::option::Option::Some(property) = object.get("amount") {
-            at.push_key("amount");
-            validate_amount(property, at, errors);
-            at.pop();
+        let mut seen = [false; 2];
+        for (key, property) in object.iter() {
+            match key {
+                "amount" => {
+                    errors.member(at, key, &mut seen[0], property, validate_amount);
+                }
+                "final" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[1],
+                            property,
+                            validate_new_payment_capture,
+                        );
+                }
+                _ => {
+                    errors.not_allowed(at, key);
+                }
+            }
         }
-        if let ::std::option::Option::Some(property) = object.get("final") {
-            at.push_key("final");
-            validate_new_payment_capture(property, at, errors);
-            at.pop();
-        }
-        errors.no_additional(at, object, &["amount", "final"]);
     }
 }
 /// Checks a value against the schema at `/components/schemas/NewRefund`.
-pub fn validate_new_refund(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_new_refund<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
-        errors.required(at, object, &["amount", "reason"]);
-        if let ::std::option::Option::Some(property) = object.get("amount") {
-            at.push_key("amount");
-            validate_amount(property, at, errors);
-            at.pop();
+        let mut seen = [false; 3];
+        for (key, property) in object.iter() {
+            match key {
+                "amount" => {
+                    errors.member(at, key, &mut seen[0], property, validate_amount);
+                }
+                "reason" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[1],
+                            property,
+                            validate_new_refund_reason,
+                        );
+                }
+                "note" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[2],
+                            property,
+                            validate_new_refund_note,
+                        );
+                }
+                _ => {
+                    errors.not_allowed(at, key);
+                }
+            }
         }
-        if let ::std::option::Option::Some(property) = object.get("reason") {
-            at.push_key("reason");
-            validate_new_refund_reason(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("note") {
-            at.push_key("note");
-            validate_new_refund_note(property, at, errors);
-            at.pop();
-        }
-        errors.no_additional(at, object, &["amount", "reason", "note"]);
+        errors.required(at, &[("amount", seen[0]), ("reason", seen[1])]);
     }
 }
 /// Checks a value against the schema at `/components/schemas/NewRefund/properties/reason`.
-pub fn validate_new_refund_reason(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_new_refund_reason<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
@@ -530,9 +589,9 @@ pub fn validate_new_refund_reason(
     errors.enumeration(at, value, &ENUM);
 }
 /// Checks a value against the schema at `/components/schemas/NewRefund/properties/note`.
-pub fn validate_new_refund_note(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_new_refund_note<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {

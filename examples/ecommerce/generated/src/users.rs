@@ -482,53 +482,78 @@ pub fn add_address(
     )
 }
 /// Checks a value against the schema at `/components/schemas/NewUser`.
-pub fn validate_new_user(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_new_user<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
-        errors.required(at, object, &["email", "name", "password"]);
-        if let ::std::option::Option::Some(property) = object.get("email") {
-            at.push_key("email");
-            validate_new_user_email(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("name") {
-            at.push_key("name");
-            validate_new_user_name(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("password") {
-            at.push_key("password");
-            validate_new_user_password(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("marketing_opt_in") {
-            at.push_key("marketing_opt_in");
-            validate_new_user_marketing_opt_in(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("locale") {
-            at.push_key("locale");
-            validate_new_user_locale(property, at, errors);
-            at.pop();
+        let mut seen = [false; 5];
+        for (key, property) in object.iter() {
+            match key {
+                "email" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[0],
+                            property,
+                            validate_new_user_email,
+                        );
+                }
+                "name" => {
+                    errors
+                        .member(at, key, &mut seen[1], property, validate_new_user_name);
+                }
+                "password" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[2],
+                            property,
+                            validate_new_user_password,
+                        );
+                }
+                "marketing_opt_in" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[3],
+                            property,
+                            validate_new_user_marketing_opt_in,
+                        );
+                }
+                "locale" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[4],
+                            property,
+                            validate_new_user_locale,
+                        );
+                }
+                _ => {
+                    errors.not_allowed(at, key);
+                }
+            }
         }
         errors
-            .no_additional(
+            .required(
                 at,
-                object,
-                &["email", "name", "password", "marketing_opt_in", "locale"],
+                &[("email", seen[0]), ("name", seen[1]), ("password", seen[2])],
             );
     }
 }
 /// Checks a value against the schema at `/components/schemas/NewUser/properties/email`.
-pub fn validate_new_user_email(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_new_user_email<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
@@ -546,9 +571,9 @@ pub fn validate_new_user_email(
     }
 }
 /// Checks a value against the schema at `/components/schemas/NewUser/properties/name`.
-pub fn validate_new_user_name(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_new_user_name<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
@@ -565,9 +590,9 @@ pub fn validate_new_user_name(
     }
 }
 /// Checks a value against the schema at `/components/schemas/NewUser/properties/password`.
-pub fn validate_new_user_password(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_new_user_password<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
@@ -584,17 +609,17 @@ pub fn validate_new_user_password(
     }
 }
 /// Checks a value against the schema at `/components/schemas/NewUser/properties/marketing_opt_in`.
-pub fn validate_new_user_marketing_opt_in(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_new_user_marketing_opt_in<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     errors.types(at, value, &[::gateway_runtime::json::Type::Boolean]);
 }
 /// Checks a value against the schema at `/components/schemas/NewUser/properties/locale`.
-pub fn validate_new_user_locale(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_new_user_locale<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
@@ -609,9 +634,9 @@ pub fn validate_new_user_locale(
     }
 }
 /// Checks a value against the schema at `/components/schemas/UserUpdate`.
-pub fn validate_user_update(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_user_update<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
@@ -625,77 +650,131 @@ pub fn validate_user_update(
                 ::std::option::Option::Some(1),
                 ::std::option::Option::None,
             );
-        if let ::std::option::Option::Some(property) = object.get("name") {
-            at.push_key("name");
-            validate_new_user_name(property, at, errors);
-            at.pop();
+        let mut seen = [false; 3];
+        for (key, property) in object.iter() {
+            match key {
+                "name" => {
+                    errors
+                        .member(at, key, &mut seen[0], property, validate_new_user_name);
+                }
+                "marketing_opt_in" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[1],
+                            property,
+                            validate_new_user_marketing_opt_in,
+                        );
+                }
+                "locale" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[2],
+                            property,
+                            validate_new_user_locale,
+                        );
+                }
+                _ => {
+                    errors.not_allowed(at, key);
+                }
+            }
         }
-        if let ::std::option::Option::Some(property) = object.get("marketing_opt_in") {
-            at.push_key("marketing_opt_in");
-            validate_new_user_marketing_opt_in(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("locale") {
-            at.push_key("locale");
-            validate_new_user_locale(property, at, errors);
-            at.pop();
-        }
-        errors.no_additional(at, object, &["name", "marketing_opt_in", "locale"]);
     }
 }
 /// Checks a value against the schema at `/components/schemas/NewAddress`.
-pub fn validate_new_address(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_new_address<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
+        let mut seen = [false; 7];
+        for (key, property) in object.iter() {
+            match key {
+                "kind" => {
+                    errors
+                        .member(at, key, &mut seen[0], property, validate_address_kind);
+                }
+                "line1" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[1],
+                            property,
+                            validate_new_address_line1,
+                        );
+                }
+                "line2" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[2],
+                            property,
+                            validate_new_address_line2,
+                        );
+                }
+                "city" => {
+                    errors
+                        .member(at, key, &mut seen[3], property, validate_new_user_name);
+                }
+                "postal_code" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[4],
+                            property,
+                            validate_new_address_postal_code,
+                        );
+                }
+                "country" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[5],
+                            property,
+                            validate_new_address_country,
+                        );
+                }
+                "default" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[6],
+                            property,
+                            validate_new_user_marketing_opt_in,
+                        );
+                }
+                _ => {}
+            }
+        }
         errors
-            .required(at, object, &["kind", "line1", "city", "postal_code", "country"]);
-        if let ::std::option::Option::Some(property) = object.get("kind") {
-            at.push_key("kind");
-            validate_address_kind(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("line1") {
-            at.push_key("line1");
-            validate_new_address_line1(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("line2") {
-            at.push_key("line2");
-            validate_new_address_line2(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("city") {
-            at.push_key("city");
-            validate_new_user_name(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("postal_code") {
-            at.push_key("postal_code");
-            validate_new_address_postal_code(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("country") {
-            at.push_key("country");
-            validate_new_address_country(property, at, errors);
-            at.pop();
-        }
-        if let ::std::option::Option::Some(property) = object.get("default") {
-            at.push_key("default");
-            validate_new_user_marketing_opt_in(property, at, errors);
-            at.pop();
-        }
+            .required(
+                at,
+                &[
+                    ("kind", seen[0]),
+                    ("line1", seen[1]),
+                    ("city", seen[3]),
+                    ("postal_code", seen[4]),
+                    ("country", seen[5]),
+                ],
+            );
     }
 }
 /// Checks a value against the schema at `/components/schemas/AddressKind`.
-pub fn validate_address_kind(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_address_kind<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
@@ -707,9 +786,9 @@ pub fn validate_address_kind(
     errors.enumeration(at, value, &ENUM);
 }
 /// Checks a value against the schema at `/components/schemas/NewAddress/properties/line1`.
-pub fn validate_new_address_line1(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_new_address_line1<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
@@ -726,9 +805,9 @@ pub fn validate_new_address_line1(
     }
 }
 /// Checks a value against the schema at `/components/schemas/NewAddress/properties/line2`.
-pub fn validate_new_address_line2(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_new_address_line2<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
@@ -745,9 +824,9 @@ pub fn validate_new_address_line2(
     }
 }
 /// Checks a value against the schema at `/components/schemas/NewAddress/properties/postal_code`.
-pub fn validate_new_address_postal_code(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_new_address_postal_code<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
@@ -764,9 +843,9 @@ pub fn validate_new_address_postal_code(
     }
 }
 /// Checks a value against the schema at `/components/schemas/NewAddress/properties/country`.
-pub fn validate_new_address_country(
-    value: &::gateway_runtime::json::Value,
-    at: &mut ::gateway_runtime::json::Pointer,
+pub fn validate_new_address_country<'t>(
+    value: ::gateway_runtime::json::Value<'t>,
+    at: &mut ::gateway_runtime::json::Pointer<'t>,
     errors: &mut ::gateway_runtime::json::BodyErrors,
 ) {
     if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
