@@ -98,7 +98,8 @@ pub(crate) fn validator(spec: BodySpec, headers: &HeaderMap) -> Option<Validate>
 
 /// Parses and checks a whole JSON body: `Ok` to forward it (unchanged), or the 400.
 pub(crate) fn validate(bytes: &[u8], validate: Validate) -> Result<(), Problem> {
-    let value = crate::json::parse(bytes).map_err(|message| {
+    let mut copy = Vec::new();
+    let value = crate::json::parse(bytes, &mut copy).map_err(|message| {
         Problem::invalid_request(vec![FieldError {
             location: "body",
             name: None,

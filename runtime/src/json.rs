@@ -64,16 +64,19 @@ impl<'t> Pointer<'t> {
     }
 
     /// Enters an object member.
+    #[inline]
     pub fn push_key(&mut self, key: &'t str) {
         self.segments.push(Segment::Key(key));
     }
 
     /// Enters an array item.
+    #[inline]
     pub fn push_index(&mut self, index: usize) {
         self.segments.push(Segment::Index(index));
     }
 
     /// Leaves what the last push entered.
+    #[inline]
     pub fn pop(&mut self) {
         self.segments.pop();
     }
@@ -150,6 +153,7 @@ impl Type {
         }
     }
 
+    #[inline]
     fn matches(self, value: Value<'_>) -> bool {
         match self {
             Type::Null => value.is_null(),
@@ -157,7 +161,7 @@ impl Type {
             Type::Object => value.is_object(),
             Type::Array => value.is_array(),
             Type::Number => value.is_number(),
-            Type::Integer => value.as_number().is_some_and(is_integer),
+            Type::Integer => value.as_number().is_some_and(|n| is_integer(&n)),
             Type::IntegerLiteral => value.as_number().is_some_and(|n| {
                 n.is_i64()
                     || n.is_u64()
@@ -278,9 +282,11 @@ impl Enum {
     }
 
     fn values(&self) -> Items<'_> {
-        let document = self
-            .values
-            .get_or_init(|| Document::parse(self.source.as_bytes()).unwrap_or_default());
+        let document = self.values.get_or_init(|| {
+            // The parser rewrites its text: a copy, kept as long as the `static` it is for.
+            let text = Box::leak(self.source.as_bytes().to_vec().into_boxed_slice());
+            Document::parse(text).unwrap_or_default()
+        });
         match document.root().as_array() {
             Some(values) => values.iter(),
             None => Array::EMPTY.iter(),
@@ -313,6 +319,7 @@ impl BodyErrors {
         }
     }
 
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.failed == 0
     }
@@ -328,6 +335,7 @@ impl BodyErrors {
 
     /// `type` (and `nullable`): false when the value has none of `types`, which is then
     /// recorded; the other keywords of the schema need not be checked.
+    #[inline]
     pub fn types(&mut self, at: &Pointer<'_>, value: Value<'_>, types: &[Type]) -> bool {
         if types.iter().any(|t| t.matches(value)) {
             return true;
@@ -338,6 +346,7 @@ impl BodyErrors {
     }
 
     /// `enum`, by JSON equality (`1` equals `1.0`).
+    #[inline]
     pub fn enumeration(&mut self, at: &Pointer<'_>, value: Value<'_>, allowed: &Enum) {
         if !allowed.values().any(|a| equal(a, value)) {
             let mut list = String::new();
@@ -356,6 +365,7 @@ impl BodyErrors {
     }
 
     /// `minimum`/`maximum` and their exclusive forms.
+    #[inline]
     pub fn range(
         &mut self,
         at: &Pointer<'_>,
@@ -386,6 +396,7 @@ impl BodyErrors {
     /// `multipleOf` with the factor `mantissa × 10^exponent`, exact in decimal: `0.3` is
     /// a multiple of `0.1` (the number is read as the shortest decimal of its `f64`, which is
     /// what the client wrote up to 17 significant digits; integers exactly).
+    #[inline]
     pub fn multiple_of(&mut self, at: &Pointer<'_>, n: &Number, mantissa: u64, exponent: i32) {
         if !format::is_multiple(n, mantissa, exponent) {
             let factor = if exponent >= 0 {
@@ -405,6 +416,7 @@ impl BodyErrors {
     }
 
     /// `minLength`/`maxLength`, in Unicode code points.
+    #[inline]
     pub fn length(&mut self, at: &Pointer<'_>, s: &str, min: Option<usize>, max: Option<usize>) {
         if let Err(message) = crate::params::length(s, min, max) {
             self.fail(at, message);
@@ -412,6 +424,7 @@ impl BodyErrors {
     }
 
     /// `pattern` (ECMA-262, unanchored).
+    #[inline]
     pub fn pattern(&mut self, at: &Pointer<'_>, s: &str, pattern: &Pattern) {
         if !pattern.is_match(s) {
             self.fail(at, format!("must match the pattern `{}`", pattern.source()));
@@ -419,6 +432,7 @@ impl BodyErrors {
     }
 
     /// `format`.
+    #[inline]
     pub fn format(&mut self, at: &Pointer<'_>, s: &str, format: Format) {
         if let Err(message) = format.check(s) {
             self.fail(at, message);
@@ -426,6 +440,7 @@ impl BodyErrors {
     }
 
     /// `minItems`, `maxItems` and `uniqueItems` (by JSON equality).
+    #[inline]
     pub fn items(
         &mut self,
         at: &Pointer<'_>,
@@ -457,6 +472,7 @@ impl BodyErrors {
     /// A member of an object whose name the schema knows: true the first time `seen`
     /// is set; a second member of that name is a failure (the gateway would check one
     /// value and the upstream might read the other).
+    #[inline]
     pub fn once<'t>(&mut self, at: &mut Pointer<'t>, key: &'t str, seen: &mut bool) -> bool {
         if !*seen {
             *seen = true;
@@ -470,6 +486,7 @@ impl BodyErrors {
 
     /// A member whose name the schema checks: `validate` checks its value, the first
     /// time (see [`BodyErrors::once`]).
+    #[inline]
     pub fn member<'t>(
         &mut self,
         at: &mut Pointer<'t>,
@@ -486,6 +503,7 @@ impl BodyErrors {
     }
 
     /// `required`: each name with whether the object has it.
+    #[inline]
     pub fn required(&mut self, at: &Pointer<'_>, names: &[(&str, bool)]) {
         for (name, present) in names {
             if !present {
@@ -495,6 +513,7 @@ impl BodyErrors {
     }
 
     /// `minProperties`/`maxProperties`.
+    #[inline]
     pub fn property_count(
         &mut self,
         at: &Pointer<'_>,
@@ -517,6 +536,7 @@ impl BodyErrors {
     }
 
     /// `additionalProperties: false`, for a member the schema does not name.
+    #[inline]
     pub fn not_allowed<'t>(&mut self, at: &mut Pointer<'t>, key: &'t str) {
         at.push_key(key);
         self.fail(at, "is not a property this object may have");
@@ -524,6 +544,7 @@ impl BodyErrors {
     }
 
     /// `items`: checks every item.
+    #[inline]
     pub fn each_item<'t>(
         &mut self,
         at: &mut Pointer<'t>,
@@ -668,31 +689,23 @@ fn first_duplicate(items: Array<'_>) -> Option<(usize, usize)> {
         }
         return None;
     }
-    let items: Vec<Value<'_>> = items.iter().collect();
     let state = foldhash::quality::RandomState::default();
-    // Keyed by the hash already computed: not hashed again.
-    let mut seen: std::collections::HashMap<u64, usize, Prehashed> =
-        std::collections::HashMap::with_capacity_and_hasher(items.len(), Prehashed::default());
+    // Keyed by the hash already computed: not hashed again. Items are visited in order and
+    // not collected (a large array would be a large allocation); an equal hash sends us
+    // back to compare the items themselves, which a per-process seed keeps rare.
+    let mut seen: std::collections::HashSet<u64, Prehashed> =
+        std::collections::HashSet::with_capacity_and_hasher(items.len(), Prehashed::default());
     for (i, a) in items.iter().enumerate() {
-        match seen.entry(json_hash(&state, *a)) {
-            std::collections::hash_map::Entry::Vacant(slot) => {
-                slot.insert(i);
-            }
-            std::collections::hash_map::Entry::Occupied(first) => {
-                let j = *first.get();
-                if equal(items[j], *a) {
-                    return Some((j, i));
-                }
-                if let Some(j) = items[..i].iter().position(|b| equal(*a, *b)) {
-                    return Some((j, i));
-                }
-            }
+        if !seen.insert(json_hash(&state, a))
+            && let Some(j) = items.iter().take(i).position(|b| equal(a, b))
+        {
+            return Some((j, i));
         }
     }
     None
 }
 
-/// The hasher of a map whose keys are hashes already.
+/// The hasher of a set whose keys are hashes already.
 type Prehashed = std::hash::BuildHasherDefault<Identity>;
 
 #[derive(Default)]
@@ -741,19 +754,38 @@ fn json_hash(state: &foldhash::quality::RandomState, value: Value<'_>) -> u64 {
     h.finish()
 }
 
-/// Parses a JSON body: the message for the client when it is not JSON (serde_json's own
-/// nesting limit of 128 turns a deeply nested body into an error, not a stack overflow).
-pub fn parse(bytes: &[u8]) -> Result<Document<'_>, String> {
-    Document::parse(bytes).map_err(|error| {
-        let what = match error.classify() {
-            serde_json::error::Category::Eof => "the JSON body ends too early",
-            _ if error.to_string().contains("recursion limit") => {
-                "the JSON body is nested too deeply"
-            }
-            _ => "the body is not valid JSON",
-        };
-        format!("{what} (line {}, column {})", error.line(), error.column())
-    })
+/// Parses a JSON body into `copy` (the parser rewrites the text it reads): the message for
+/// the client when it is not JSON, with the line and column serde_json finds the fault at.
+/// Nesting is limited to [`value::MAX_DEPTH`], so a deeply nested body is an error, not a
+/// stack overflow in a recursive validator.
+pub fn parse<'a>(bytes: &[u8], copy: &'a mut Vec<u8>) -> Result<Document<'a>, String> {
+    copy.clear();
+    copy.extend_from_slice(bytes);
+    Document::parse(copy).map_err(|error| describe(bytes, &error))
+}
+
+/// What is wrong with a body simd-json refused, as serde_json words it.
+fn describe(bytes: &[u8], error: &simd_json::Error) -> String {
+    let error = match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+        Err(error) => error,
+        Ok(_) => {
+            // serde_json would accept it: the nesting is all that is left to refuse.
+            let what = match error.error() {
+                simd_json::ErrorType::DepthLimitExceeded => "the JSON body is nested too deeply",
+                _ => "the body is not valid JSON",
+            };
+            let before = &bytes[..error.index().min(bytes.len())];
+            let line = 1 + before.iter().filter(|b| **b == b'\n').count();
+            let column = 1 + before.iter().rev().take_while(|b| **b != b'\n').count();
+            return format!("{what} (line {line}, column {column})");
+        }
+    };
+    let what = match error.classify() {
+        serde_json::error::Category::Eof => "the JSON body ends too early",
+        _ if error.to_string().contains("recursion limit") => "the JSON body is nested too deeply",
+        _ => "the body is not valid JSON",
+    };
+    format!("{what} (line {}, column {})", error.line(), error.column())
 }
 
 #[cfg(test)]
@@ -941,7 +973,7 @@ mod tests {
             if errors.types(at, value, &[Type::Integer])
                 && let Some(n) = value.as_number()
             {
-                errors.range(at, n, Some((Bound::Int(1), false)), None);
+                errors.range(at, &n, Some((Bound::Int(1), false)), None);
             }
         }
         let body = val(json!({"items": [1, 0, "x"], "extra": 1, "a/b": 2}));
@@ -981,7 +1013,8 @@ mod tests {
             ]
         );
         // A checked name given twice: the second is refused, not checked.
-        let twice = Document::parse(br#"{"items": [5], "items": "x"}"#).unwrap();
+        let mut text = br#"{"items": [5], "items": "x"}"#.to_vec();
+        let twice = Document::parse(&mut text).unwrap();
         let failures = check(|e, at| {
             let mut seen = [false];
             for (key, property) in twice.root().as_object().unwrap().iter() {
@@ -1088,18 +1121,31 @@ mod tests {
 
     #[test]
     fn parsing_refuses_deep_nesting_and_bad_json_cleanly() {
+        let fails = |text: &[u8]| parse(text, &mut Vec::new()).unwrap_err();
         let deep = "[".repeat(10_000) + &"]".repeat(10_000);
-        let message = parse(deep.as_bytes()).unwrap_err();
-        assert!(message.contains("nested too deeply"), "{message}");
-        assert!(
-            parse(b"{\"a\": 1,}")
-                .unwrap_err()
-                .contains("not valid JSON")
-        );
-        assert!(parse(b"{\"a\": ").unwrap_err().contains("ends too early"));
+        assert!(fails(deep.as_bytes()).contains("nested too deeply"));
+        // Within serde_json's limit but beyond the gateway's: still a clean refusal.
+        let depth = value::MAX_DEPTH + 1;
+        let deeper = "[".repeat(depth) + &"]".repeat(depth);
         assert_eq!(
-            parse(b" {\"a\" : 1} ").unwrap().root().to_string(),
-            r#"{"a":1}"#
+            fails(deeper.as_bytes()),
+            format!("the JSON body is nested too deeply (line 1, column {depth})")
+        );
+        assert_eq!(
+            fails(b"{\"a\": 1,}"),
+            "the body is not valid JSON (line 1, column 9)"
+        );
+        assert_eq!(
+            fails(b"{\n\"a\": "),
+            "the JSON body ends too early (line 2, column 5)"
+        );
+        let mut copy = Vec::new();
+        assert_eq!(
+            parse(b" {\"a\" : \"\\u00e9\"} ", &mut copy)
+                .unwrap()
+                .root()
+                .to_string(),
+            r#"{"a":"é"}"#
         );
     }
 }

@@ -75,7 +75,8 @@ pub enum Verdict {
 
 /// Checks a whole JSON body with `validate`.
 pub fn check_body(bytes: &[u8], validate: Validate) -> Verdict {
-    let value = match crate::json::parse(bytes) {
+    let mut copy = Vec::new();
+    let value = match crate::json::parse(bytes, &mut copy) {
         Ok(value) => value,
         Err(message) => return Verdict::Invalid(vec![(String::new(), message)], 1),
     };

@@ -579,7 +579,7 @@ mod tests {
                 {
                     errors.range(
                         at,
-                        n,
+                        &n,
                         None,
                         Some((crate::json::Bound::Int(i64::MAX), false)),
                     );

@@ -117,12 +117,12 @@ pub fn validator(service: &Service, v: &Validator) -> TokenStream {
     let mut number = Vec::new();
     if s.minimum.is_some() || s.maximum.is_some() {
         let (min, max) = (bound(&s.minimum), bound(&s.maximum));
-        number.push(quote!(errors.range(at, number, #min, #max);));
+        number.push(quote!(errors.range(at, &number, #min, #max);));
     }
     if let Some((mantissa, exponent)) = s.multiple_of {
         let mantissa = Literal::u64_suffixed(mantissa);
         let exponent = Literal::i32_suffixed(exponent);
-        number.push(quote!(errors.multiple_of(at, number, #mantissa, #exponent);));
+        number.push(quote!(errors.multiple_of(at, &number, #mantissa, #exponent);));
     }
     if !number.is_empty() {
         checks.push(quote! {

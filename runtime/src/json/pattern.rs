@@ -91,6 +91,7 @@ impl Pattern {
     }
 
     /// Whether the pattern matches somewhere in `value`.
+    #[inline]
     pub fn is_match(&self, value: &str) -> bool {
         let compiled = self.compiled.get_or_init(|| {
             // Code points, as in Unicode mode (without it, classes see UTF-16 units).

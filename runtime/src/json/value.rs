@@ -1,39 +1,33 @@
 //! The parsed body a validator reads: a *tape*, one vector of nodes in document order, a
-//! container's node followed by those of its contents. `serde_json` parses (with its
-//! error positions and nesting limit); the tape is what it builds, in one allocation that
-//! grows, with strings borrowed from the request's bytes unless they have escapes.
+//! container's node followed by those of its contents (`simd_json::Node`). simd-json
+//! parses (SIMD structural scan and UTF-8 check, nesting limited to [`MAX_DEPTH`]),
+//! unescaping strings in place in the caller's copy of the body, so every string borrows
+//! it; its scratch buffers are kept per thread.
 //!
 //! Validators read it through [`Value`], a copyable view of one node and its contents.
 //! Objects are their members in document order, duplicates included (the generated
 //! validators refuse a duplicated property they check: the gateway and the upstream could
 //! read different values of it). A tree of maps (`serde_json::Value` with
 //! `preserve_order`) cost an allocation and a hash table per object, and cost more to build
-//! than the validators took to check it.
+//! than the validators took to check it; serde_json building this tape still cost twice
+//! what simd-json does (bench/README.md, "validators/").
 
-use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 pub use serde_json::Number;
+use simd_json::{Node, StaticNode};
 
-#[derive(Debug, Clone, PartialEq)]
-enum Node<'a> {
-    Null,
-    Bool(bool),
-    Number(Number),
-    String(Cow<'a, str>),
-    /// `len` items follow; `size` counts this node and every node of the items.
-    Array {
-        len: usize,
-        size: usize,
-    },
-    /// `len` members follow, each a `Key` and its value's nodes; `size` as for arrays.
-    Object {
-        len: usize,
-        size: usize,
-    },
-    Key(Cow<'a, str>),
+/// The deepest nesting of arrays and objects a body may have (serde_json's limit, which
+/// the gateway had before): validators recurse as deep as the body goes.
+pub const MAX_DEPTH: usize = 128;
+
+/// Bodies larger than this do not leave their scratch buffers behind in the thread.
+const KEEP_BUFFERS_UP_TO: usize = 64 * 1024;
+
+thread_local! {
+    static BUFFERS: RefCell<Option<simd_json::Buffers>> = const { RefCell::new(None) };
 }
 
 /// A parsed JSON document (by default, empty: its value reads as `null`).
@@ -43,29 +37,31 @@ pub struct Document<'a> {
 }
 
 impl<'a> Document<'a> {
-    /// Parses JSON text, borrowing its strings.
-    pub fn parse(bytes: &'a [u8]) -> Result<Document<'a>, serde_json::Error> {
-        // About one node per 8 bytes of the order bodies APIs take; more grows the vector.
-        let mut nodes = Vec::with_capacity((bytes.len() / 8).clamp(8, 1 << 16));
-        let mut parser = serde_json::Deserializer::from_slice(bytes);
-        Seed(&mut nodes).deserialize(&mut parser)?;
-        parser.end()?;
-        Ok(Document { nodes })
+    /// Parses JSON text, which it rewrites (strings are unescaped in place) and borrows.
+    pub fn parse(text: &'a mut [u8]) -> Result<Document<'a>, simd_json::Error> {
+        let len = text.len();
+        BUFFERS.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            let buffers =
+                slot.get_or_insert_with(|| simd_json::Buffers::with_max_depth(len, MAX_DEPTH));
+            let tape = simd_json::to_tape_with_buffers(text, buffers);
+            if len > KEEP_BUFFERS_UP_TO {
+                *slot = None;
+            }
+            tape.map(|tape| Document { nodes: tape.0 })
+        })
     }
 
     /// The tape of an owned JSON value (a form or a parameter object), borrowing it.
     pub fn from_json(value: &'a serde_json::Value) -> Document<'a> {
         let mut nodes = Vec::new();
-        // Reading a `serde_json::Value` cannot fail: every value is JSON.
-        if Seed(&mut nodes).deserialize(value).is_err() {
-            nodes.clear();
-        }
+        push_json(&mut nodes, value);
         Document { nodes }
     }
 
     /// The document's value.
     pub fn root(&self) -> Value<'_> {
-        static NULL: [Node<'static>; 1] = [Node::Null];
+        static NULL: [Node<'static>; 1] = [Node::Static(StaticNode::Null)];
         if self.nodes.is_empty() {
             return Value(&NULL);
         }
@@ -73,132 +69,48 @@ impl<'a> Document<'a> {
     }
 }
 
-/// Builds the tape: a container's node is written first and completed once its contents
-/// are on the tape after it.
-struct Seed<'v, 'a>(&'v mut Vec<Node<'a>>);
-
-impl<'de> DeserializeSeed<'de> for Seed<'_, 'de> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Seed<'_, 'de> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_unit<E>(self) -> Result<(), E> {
-        self.0.push(Node::Null);
-        Ok(())
-    }
-
-    fn visit_none<E>(self) -> Result<(), E> {
-        self.0.push(Node::Null);
-        Ok(())
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<(), E> {
-        self.0.push(Node::Bool(v));
-        Ok(())
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<(), E> {
-        self.0.push(Node::Number(v.into()));
-        Ok(())
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<(), E> {
-        self.0.push(Node::Number(v.into()));
-        Ok(())
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
-        let n = Number::from_f64(v).ok_or_else(|| E::custom("a number must be finite"))?;
-        self.0.push(Node::Number(n));
-        Ok(())
-    }
-
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<(), E> {
-        self.0.push(Node::String(Cow::Borrowed(v)));
-        Ok(())
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<(), E> {
-        self.0.push(Node::String(Cow::Owned(v.to_owned())));
-        Ok(())
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<(), E> {
-        self.0.push(Node::String(Cow::Owned(v)));
-        Ok(())
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let at = self.0.len();
-        self.0.push(Node::Array { len: 0, size: 0 });
-        let mut len = 0;
-        while seq.next_element_seed(Seed(&mut *self.0))?.is_some() {
-            len += 1;
+/// Writes `value` on the tape: a container's node first, completed once its contents follow.
+fn push_json<'a>(nodes: &mut Vec<Node<'a>>, value: &'a serde_json::Value) {
+    use serde_json::Value as J;
+    let at = nodes.len();
+    match value {
+        J::Null => nodes.push(Node::Static(StaticNode::Null)),
+        J::Bool(b) => nodes.push(Node::Static(StaticNode::Bool(*b))),
+        J::Number(n) => nodes.push(Node::Static(if let Some(u) = n.as_u64() {
+            StaticNode::U64(u)
+        } else if let Some(i) = n.as_i64() {
+            StaticNode::I64(i)
+        } else {
+            StaticNode::F64(n.as_f64().unwrap_or_default())
+        })),
+        J::String(s) => nodes.push(Node::String(s)),
+        J::Array(items) => {
+            nodes.push(Node::Array {
+                len: items.len(),
+                count: 0,
+            });
+            for item in items {
+                push_json(nodes, item);
+            }
+            nodes[at] = Node::Array {
+                len: items.len(),
+                count: nodes.len() - at - 1,
+            };
         }
-        self.0[at] = Node::Array {
-            len,
-            size: self.0.len() - at,
-        };
-        Ok(())
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let at = self.0.len();
-        self.0.push(Node::Object { len: 0, size: 0 });
-        let mut len = 0;
-        while map.next_key_seed(KeySeed(&mut *self.0))?.is_some() {
-            map.next_value_seed(Seed(&mut *self.0))?;
-            len += 1;
+        J::Object(members) => {
+            nodes.push(Node::Object {
+                len: members.len(),
+                count: 0,
+            });
+            for (key, item) in members {
+                nodes.push(Node::String(key));
+                push_json(nodes, item);
+            }
+            nodes[at] = Node::Object {
+                len: members.len(),
+                count: nodes.len() - at - 1,
+            };
         }
-        self.0[at] = Node::Object {
-            len,
-            size: self.0.len() - at,
-        };
-        Ok(())
-    }
-}
-
-/// An object member's name.
-struct KeySeed<'v, 'a>(&'v mut Vec<Node<'a>>);
-
-impl<'de> DeserializeSeed<'de> for KeySeed<'_, 'de> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for KeySeed<'_, 'de> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a member name")
-    }
-
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<(), E> {
-        self.0.push(Node::Key(Cow::Borrowed(v)));
-        Ok(())
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<(), E> {
-        self.0.push(Node::Key(Cow::Owned(v.to_owned())));
-        Ok(())
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<(), E> {
-        self.0.push(Node::Key(Cow::Owned(v)));
-        Ok(())
     }
 }
 
@@ -207,56 +119,73 @@ impl<'de> Visitor<'de> for KeySeed<'_, 'de> {
 pub struct Value<'t>(&'t [Node<'t>]);
 
 impl<'t> Value<'t> {
+    #[inline]
     fn node(self) -> &'t Node<'t> {
         &self.0[0]
     }
 
     /// How many nodes the value spans.
+    #[inline]
     fn size(self) -> usize {
         match self.node() {
-            Node::Array { size, .. } | Node::Object { size, .. } => *size,
+            Node::Array { count, .. } | Node::Object { count, .. } => 1 + *count,
             _ => 1,
         }
     }
 
+    #[inline]
     pub fn is_null(self) -> bool {
-        matches!(self.node(), Node::Null)
+        matches!(self.node(), Node::Static(StaticNode::Null))
     }
 
+    #[inline]
     pub fn is_boolean(self) -> bool {
-        matches!(self.node(), Node::Bool(_))
+        matches!(self.node(), Node::Static(StaticNode::Bool(_)))
     }
 
+    #[inline]
     pub fn is_number(self) -> bool {
-        matches!(self.node(), Node::Number(_))
+        matches!(
+            self.node(),
+            Node::Static(StaticNode::I64(_) | StaticNode::U64(_) | StaticNode::F64(_))
+        )
     }
 
+    #[inline]
     pub fn is_string(self) -> bool {
         matches!(self.node(), Node::String(_))
     }
 
+    #[inline]
     pub fn is_array(self) -> bool {
         matches!(self.node(), Node::Array { .. })
     }
 
+    #[inline]
     pub fn is_object(self) -> bool {
         matches!(self.node(), Node::Object { .. })
     }
 
+    #[inline]
     pub fn as_bool(self) -> Option<bool> {
         match self.node() {
-            Node::Bool(b) => Some(*b),
+            Node::Static(StaticNode::Bool(b)) => Some(*b),
             _ => None,
         }
     }
 
-    pub fn as_number(self) -> Option<&'t Number> {
+    #[inline]
+    pub fn as_number(self) -> Option<Number> {
         match self.node() {
-            Node::Number(n) => Some(n),
+            Node::Static(StaticNode::U64(n)) => Some(Number::from(*n)),
+            Node::Static(StaticNode::I64(n)) => Some(Number::from(*n)),
+            // Never infinite or NaN: JSON has no such numbers.
+            Node::Static(StaticNode::F64(n)) => Number::from_f64(*n),
             _ => None,
         }
     }
 
+    #[inline]
     pub fn as_str(self) -> Option<&'t str> {
         match self.node() {
             Node::String(s) => Some(s),
@@ -264,21 +193,23 @@ impl<'t> Value<'t> {
         }
     }
 
+    #[inline]
     pub fn as_array(self) -> Option<Array<'t>> {
         match self.node() {
-            Node::Array { len, size } => Some(Array {
+            Node::Array { len, count } => Some(Array {
                 len: *len,
-                nodes: &self.0[1..*size],
+                nodes: &self.0[1..1 + *count],
             }),
             _ => None,
         }
     }
 
+    #[inline]
     pub fn as_object(self) -> Option<Object<'t>> {
         match self.node() {
-            Node::Object { len, size } => Some(Object {
+            Node::Object { len, count } => Some(Object {
                 len: *len,
-                nodes: &self.0[1..*size],
+                nodes: &self.0[1..1 + *count],
             }),
             _ => None,
         }
@@ -288,12 +219,16 @@ impl<'t> Value<'t> {
 impl Value<'_> {
     /// JSON equality as JSON Schema defines it: numbers by mathematical value (`1 == 1.0`),
     /// objects regardless of member order.
+    #[inline]
     pub fn json_eq(self, other: Value<'_>) -> bool {
         match (self.node(), other.node()) {
             (Node::String(x), Node::String(y)) => x == y,
-            (Node::Number(x), Node::Number(y)) => number_equal(x, y),
-            (Node::Bool(x), Node::Bool(y)) => x == y,
-            (Node::Null, Node::Null) => true,
+            (Node::Static(StaticNode::Bool(x)), Node::Static(StaticNode::Bool(y))) => x == y,
+            (Node::Static(StaticNode::Null), Node::Static(StaticNode::Null)) => true,
+            (Node::Static(_), Node::Static(_)) => match (self.as_number(), other.as_number()) {
+                (Some(x), Some(y)) => number_equal(&x, &y),
+                _ => false,
+            },
             (Node::Array { len: n, .. }, Node::Array { len: m, .. }) => {
                 n == m
                     && self
@@ -317,6 +252,7 @@ impl Value<'_> {
 }
 
 /// Integers exactly, anything else as `f64`.
+#[inline]
 fn number_equal(x: &Number, y: &Number) -> bool {
     let exact = |n: &Number| {
         n.as_i64()
@@ -346,9 +282,11 @@ impl fmt::Display for Value<'_> {
 impl Serialize for Value<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self.node() {
-            Node::Null | Node::Key(_) => serializer.serialize_unit(),
-            Node::Bool(b) => serializer.serialize_bool(*b),
-            Node::Number(n) => n.serialize(serializer),
+            Node::Static(StaticNode::Bool(b)) => serializer.serialize_bool(*b),
+            Node::Static(_) => match self.as_number() {
+                Some(n) => n.serialize(serializer),
+                None => serializer.serialize_unit(),
+            },
             Node::String(s) => serializer.serialize_str(s),
             Node::Array { .. } => {
                 let items = self.as_array().into_iter().flat_map(Array::iter);
@@ -382,14 +320,17 @@ impl Array<'static> {
 }
 
 impl<'t> Array<'t> {
+    #[inline]
     pub fn len(self) -> usize {
         self.len
     }
 
+    #[inline]
     pub fn is_empty(self) -> bool {
         self.len == 0
     }
 
+    #[inline]
     pub fn iter(self) -> Items<'t> {
         Items {
             rest: self.nodes,
@@ -407,6 +348,7 @@ pub struct Items<'t> {
 impl<'t> Iterator for Items<'t> {
     type Item = Value<'t>;
 
+    #[inline]
     fn next(&mut self) -> Option<Value<'t>> {
         if self.left == 0 || self.rest.is_empty() {
             return None;
@@ -417,6 +359,7 @@ impl<'t> Iterator for Items<'t> {
         Some(item)
     }
 
+    #[inline]
     fn size_hint(&self) -> (usize, Option<usize>) {
         (self.left, Some(self.left))
     }
@@ -433,23 +376,28 @@ pub struct Object<'t> {
 
 impl<'t> Object<'t> {
     /// The number of members (a name given twice counts twice).
+    #[inline]
     pub fn len(self) -> usize {
         self.len
     }
 
+    #[inline]
     pub fn is_empty(self) -> bool {
         self.len == 0
     }
 
+    #[inline]
     pub fn iter(self) -> Members<'t> {
         Members { rest: self.nodes }
     }
 
     /// The value of the first member named `key`.
+    #[inline]
     pub fn get(self, key: &str) -> Option<Value<'t>> {
         self.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
     }
 
+    #[inline]
     pub fn contains_key(self, key: &str) -> bool {
         self.iter().any(|(k, _)| k == key)
     }
@@ -463,8 +411,9 @@ pub struct Members<'t> {
 impl<'t> Iterator for Members<'t> {
     type Item = (&'t str, Value<'t>);
 
+    #[inline]
     fn next(&mut self) -> Option<(&'t str, Value<'t>)> {
-        let (Node::Key(key), rest) = self.rest.split_first()? else {
+        let (Node::String(key), rest) = self.rest.split_first()? else {
             return None;
         };
         if rest.is_empty() {
@@ -483,7 +432,8 @@ mod tests {
     #[test]
     fn the_tape_reads_back_as_the_text() {
         let text = r#"{"a":[1,-2,3.5,{"b\n":"c\"d","e":[]}],"f":null,"g":true,"a":{}}"#;
-        let document = Document::parse(text.as_bytes()).unwrap();
+        let mut bytes = text.as_bytes().to_vec();
+        let document = Document::parse(&mut bytes).unwrap();
         let root = document.root();
         assert_eq!(root.to_string(), text);
         let object = root.as_object().unwrap();
@@ -508,15 +458,37 @@ mod tests {
         let owned = serde_json::json!({"x": [1, "y"], "z": {"w": 2.5}});
         let document = Document::from_json(&owned);
         assert_eq!(document.root().to_string(), owned.to_string());
-        for bad in ["", "[1,", "{\"a\" 1}", "[1] 2", "{1: 2}"] {
-            assert!(Document::parse(bad.as_bytes()).is_err(), "{bad:?}");
+        let parse = |text: &str| Document::parse(&mut text.as_bytes().to_vec()).map(|_| ());
+        for bad in [
+            "",
+            "[1,",
+            "{\"a\" 1}",
+            "[1] 2",
+            "{1: 2}",
+            "\"\\ud800\"",
+            "\"a\u{1}\"",
+            "[1e400]",
+            "[01]",
+            "nul",
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
         }
-        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-        let error = Document::parse(deep.as_bytes()).unwrap_err();
-        assert!(error.to_string().contains("recursion limit"), "{error}");
-        // Bignums as serde_json reads them: beyond 64 bits, a float.
-        let big =
-            Document::parse(b"98249283749234923498293171823948729348710298301928331").unwrap();
-        assert!(big.root().as_number().unwrap().is_f64());
+        let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        assert!(parse(&nested(MAX_DEPTH)).is_ok());
+        assert!(parse(&nested(MAX_DEPTH + 1)).is_err());
+        assert!(parse(&nested(10_000)).is_err());
+        // Bignums as serde_json reads them: beyond 64 bits, a float; -0 and 1.0 as written.
+        let mut big = b"[98249283749234923498293171823948729348710298301928331, -0, 1.0]".to_vec();
+        let big = Document::parse(&mut big).unwrap();
+        let items: Vec<Value<'_>> = big.root().as_array().unwrap().iter().collect();
+        assert!(items[0].as_number().unwrap().is_f64());
+        assert_eq!(items[1].as_number().unwrap().as_i64(), Some(0));
+        assert!(items[2].as_number().unwrap().is_f64());
+        // A large body does not keep its scratch buffers; the next parse makes new ones.
+        let large = format!("[{}1]", "1,".repeat(KEEP_BUFFERS_UP_TO));
+        assert!(parse(&large).is_ok());
+        assert!(BUFFERS.with(|cell| cell.borrow().is_none()));
+        assert!(parse("[1]").is_ok());
+        assert!(BUFFERS.with(|cell| cell.borrow().is_some()));
     }
 }

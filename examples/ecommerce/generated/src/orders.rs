@@ -712,7 +712,7 @@ pub fn validate_list_products_price_param_min<'t>(
         errors
             .range(
                 at,
-                number,
+                &number,
                 ::std::option::Option::Some((
                     ::gateway_runtime::json::Bound::Int(0i64),
                     false,
@@ -885,7 +885,7 @@ pub fn validate_new_line_item_quantity<'t>(
         errors
             .range(
                 at,
-                number,
+                &number,
                 ::std::option::Option::Some((
                     ::gateway_runtime::json::Bound::Int(0i64),
                     true,
@@ -910,7 +910,7 @@ pub fn validate_new_order_shipping_address_id<'t>(
         errors
             .range(
                 at,
-                number,
+                &number,
                 ::std::option::Option::Some((
                     ::gateway_runtime::json::Bound::Int(-9223372036854775808i64),
                     false,
@@ -1348,7 +1348,7 @@ pub fn validate_product_weight_kg<'t>(
         errors
             .range(
                 at,
-                number,
+                &number,
                 ::std::option::Option::Some((
                     ::gateway_runtime::json::Bound::Int(0i64),
                     true,
@@ -1469,7 +1469,7 @@ pub fn validate_get_product_review_200_response_rating<'t>(
         errors
             .range(
                 at,
-                number,
+                &number,
                 ::std::option::Option::Some((
                     ::gateway_runtime::json::Bound::Int(1i64),
                     false,
@@ -1651,7 +1651,7 @@ pub fn validate_line_item_quantity<'t>(
         errors
             .range(
                 at,
-                number,
+                &number,
                 ::std::option::Option::Some((
                     ::gateway_runtime::json::Bound::Int(-2147483648i64),
                     false,

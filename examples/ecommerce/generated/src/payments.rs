@@ -397,7 +397,7 @@ pub fn validate_new_payment_order_id<'t>(
         errors
             .range(
                 at,
-                number,
+                &number,
                 ::std::option::Option::Some((
                     ::gateway_runtime::json::Bound::Int(1i64),
                     false,
