@@ -426,8 +426,8 @@ impl BodyErrors {
     /// `pattern` (ECMA-262, unanchored).
     #[inline]
     pub fn pattern(&mut self, at: &Pointer<'_>, s: &str, pattern: &Pattern) {
-        if !pattern.is_match(s) {
-            self.fail(at, format!("must match the pattern `{}`", pattern.source()));
+        if let Err(message) = pattern.check(s) {
+            self.fail(at, message);
         }
     }
 

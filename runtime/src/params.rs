@@ -464,39 +464,6 @@ pub fn length(value: &str, min: Option<usize>, max: Option<usize>) -> Result<(),
     Ok(())
 }
 
-/// A `pattern`: an ECMA-262 regular expression, searched (not anchored) as JSON Schema
-/// says. The compiler has already compiled it once, so compiling it here succeeds; it
-/// happens on first use and is kept.
-#[derive(Debug)]
-pub struct Pattern {
-    source: &'static str,
-    /// `u` (Unicode semantics, as JSON Schema asks) unless the pattern only compiles
-    /// without it; the compiler chooses.
-    flags: &'static str,
-    compiled: std::sync::OnceLock<Option<regress::Regex>>,
-}
-
-impl Pattern {
-    pub const fn new(source: &'static str, flags: &'static str) -> Pattern {
-        Pattern {
-            source,
-            flags,
-            compiled: std::sync::OnceLock::new(),
-        }
-    }
-
-    pub fn check(&self, value: &str) -> Result<(), String> {
-        let regex = self
-            .compiled
-            .get_or_init(|| regress::Regex::with_flags(self.source, self.flags).ok());
-        match regex {
-            Some(regex) if regex.find(value).is_some() => Ok(()),
-            // A pattern that does not compile matches nothing: refuse rather than let through.
-            _ => Err(format!("must match the pattern `{}`", self.source)),
-        }
-    }
-}
-
 impl Errors {
     /// `minItems`, `maxItems` and `uniqueItems` of an array parameter that parsed.
     pub fn items<T: PartialEq>(
@@ -785,14 +752,6 @@ mod tests {
         assert!(int_multiple_of(7, 5).is_err());
         assert_eq!(length("héllo", Some(5), Some(5)), Ok(()));
         assert!(length("hi", Some(3), None).is_err());
-        let sku = Pattern::new("^[A-Z]{3}-[0-9]{4,8}$", "u");
-        assert_eq!(sku.check("BOK-0042"), Ok(()));
-        assert!(sku.check("../admin").is_err());
-        // Unanchored search, as ECMA-262 and JSON Schema mean it.
-        assert_eq!(Pattern::new("b+", "u").check("abba"), Ok(()));
-        assert!(Pattern::new("(", "u").check("(").is_err());
-        assert_eq!(Pattern::new("^\\p{Ll}+$", "u").check("über"), Ok(()));
-        assert!(Pattern::new("^\\p{Ll}+$", "u").check("Über").is_err());
     }
 
     #[test]

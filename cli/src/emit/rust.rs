@@ -754,8 +754,8 @@ fn checks(ty: &ParamType, c: &Constraints) -> Vec<TokenStream> {
             if let Some(pattern) = &c.pattern {
                 let flags = crate::lower::pattern_flags(pattern).unwrap_or("u");
                 out.push(quote! {
-                    static PATTERN: ::gateway_runtime::params::Pattern =
-                        ::gateway_runtime::params::Pattern::new(#pattern, #flags);
+                    static PATTERN: ::gateway_runtime::json::Pattern =
+                        ::gateway_runtime::json::Pattern::new(#pattern, #flags);
                     PATTERN.check(#text)?;
                 });
             }

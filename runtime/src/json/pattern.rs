@@ -90,6 +90,15 @@ impl Pattern {
         self.source
     }
 
+    /// A parameter's check: the message names the pattern.
+    pub fn check(&self, value: &str) -> Result<(), String> {
+        if self.is_match(value) {
+            Ok(())
+        } else {
+            Err(format!("must match the pattern `{}`", self.source))
+        }
+    }
+
     /// Whether the pattern matches somewhere in `value`.
     #[inline]
     pub fn is_match(&self, value: &str) -> bool {
@@ -283,6 +292,25 @@ fn simple(source: &str) -> Option<Vec<Element>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checks_search_unanchored_and_name_the_pattern() {
+        let sku = Pattern::new("^[A-Z]{3}-[0-9]{4,8}$", "u");
+        assert_eq!(sku.check("BOK-0042"), Ok(()));
+        assert_eq!(
+            sku.check("../admin"),
+            Err("must match the pattern `^[A-Z]{3}-[0-9]{4,8}$`".to_owned())
+        );
+        // Unanchored search, as ECMA-262 and JSON Schema mean it.
+        assert_eq!(Pattern::new("b+", "u").check("abba"), Ok(()));
+        // A pattern that does not compile matches nothing: refused rather than let through.
+        assert!(Pattern::new("(", "u").check("(").is_err());
+        assert_eq!(Pattern::new("^\\p{Ll}+$", "u").check("über"), Ok(()));
+        assert!(Pattern::new("^\\p{Ll}+$", "u").check("Über").is_err());
+        // Non-ASCII text against an ASCII class (the byte path): refused.
+        assert!(sku.check("BÖK-0042").is_err());
+        assert!(Pattern::new("^[a-zé]+$", "u").check("café").is_ok());
+    }
 
     fn both(source: &'static str, inputs: &[&str]) {
         let pattern = Pattern::new(source, "u");

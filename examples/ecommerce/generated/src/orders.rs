@@ -170,7 +170,7 @@ impl ListOrdersParams {
         raw: &str,
     ) -> ::std::result::Result<::std::string::String, ::std::string::String> {
         let value = ::gateway_runtime::params::string(raw)?;
-        static PATTERN: ::gateway_runtime::params::Pattern = ::gateway_runtime::params::Pattern::new(
+        static PATTERN: ::gateway_runtime::json::Pattern = ::gateway_runtime::json::Pattern::new(
             "^[a-z0-9-]{1,32}$",
             "u",
         );
@@ -518,7 +518,7 @@ impl ListProductsParams {
         raw: &str,
     ) -> ::std::result::Result<::std::string::String, ::std::string::String> {
         let value = ::gateway_runtime::params::string(raw)?;
-        static PATTERN: ::gateway_runtime::params::Pattern = ::gateway_runtime::params::Pattern::new(
+        static PATTERN: ::gateway_runtime::json::Pattern = ::gateway_runtime::json::Pattern::new(
             "^[a-z0-9-]{1,32}$",
             "u",
         );
@@ -578,7 +578,7 @@ impl GetProductParams {
         raw: &str,
     ) -> ::std::result::Result<::std::string::String, ::std::string::String> {
         let value = ::gateway_runtime::params::string(raw)?;
-        static PATTERN: ::gateway_runtime::params::Pattern = ::gateway_runtime::params::Pattern::new(
+        static PATTERN: ::gateway_runtime::json::Pattern = ::gateway_runtime::json::Pattern::new(
             "^[A-Z]{3}-[0-9]{4,8}$",
             "u",
         );
@@ -627,7 +627,7 @@ impl GetProductReviewParams {
         raw: &str,
     ) -> ::std::result::Result<::std::string::String, ::std::string::String> {
         let value = ::gateway_runtime::params::string(raw)?;
-        static PATTERN: ::gateway_runtime::params::Pattern = ::gateway_runtime::params::Pattern::new(
+        static PATTERN: ::gateway_runtime::json::Pattern = ::gateway_runtime::json::Pattern::new(
             "^[A-Z]{3}-[0-9]{4,8}$",
             "u",
         );

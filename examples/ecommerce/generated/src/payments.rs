@@ -110,7 +110,7 @@ impl ListPaymentMethodsParams {
         raw: &str,
     ) -> ::std::result::Result<::std::string::String, ::std::string::String> {
         let value = ::gateway_runtime::params::string(raw)?;
-        static PATTERN: ::gateway_runtime::params::Pattern = ::gateway_runtime::params::Pattern::new(
+        static PATTERN: ::gateway_runtime::json::Pattern = ::gateway_runtime::json::Pattern::new(
             "^[A-Z]{2}$",
             "u",
         );
@@ -295,7 +295,7 @@ impl CreateRefundParams {
         raw: &str,
     ) -> ::std::result::Result<::std::string::String, ::std::string::String> {
         let value = ::gateway_runtime::params::string(raw)?;
-        static PATTERN: ::gateway_runtime::params::Pattern = ::gateway_runtime::params::Pattern::new(
+        static PATTERN: ::gateway_runtime::json::Pattern = ::gateway_runtime::json::Pattern::new(
             "^SUP-[0-9]+$",
             "u",
         );

@@ -232,7 +232,7 @@ impl CreateUserParams {
             ::std::option::Option::Some(6),
             ::std::option::Option::Some(12),
         )?;
-        static PATTERN: ::gateway_runtime::params::Pattern = ::gateway_runtime::params::Pattern::new(
+        static PATTERN: ::gateway_runtime::json::Pattern = ::gateway_runtime::json::Pattern::new(
             "^[A-Z0-9]+$",
             "u",
         );
