@@ -14,9 +14,7 @@
 //!         let mut seen = [false; 1];
 //!         for (key, property) in object.iter() {
 //!             match key {
-//!                 "items" => if errors.once(at, key, &mut seen[0]) {
-//!                     at.push_key("items"); validate_order_items(property, at, errors); at.pop();
-//!                 },
+//!                 "items" => errors.member(at, key, &mut seen[0], property, validate_order_items),
 //!                 _ => errors.not_allowed(at, key),
 //!             }
 //!         }
