@@ -467,23 +467,8 @@ impl BodyErrors {
         }
     }
 
-    /// A member of an object whose name the schema knows: true the first time `seen`
-    /// is set; a second member of that name is a failure (the gateway would check one
-    /// value and the upstream might read the other).
-    #[inline]
-    pub fn once<'t>(&mut self, at: &mut Pointer<'t>, key: &'t str, seen: &mut bool) -> bool {
-        if !*seen {
-            *seen = true;
-            return true;
-        }
-        at.push_key(key);
-        self.fail(at, "appears more than once in the object");
-        at.pop();
-        false
-    }
-
-    /// A member whose name the schema checks: `validate` checks its value, the first
-    /// time (see [`BodyErrors::once`]).
+    /// A member whose name the schema checks: marked `seen` (for `required`), its value
+    /// checked by `validate`. (A name is never given twice: [`parse`] refuses that.)
     #[inline]
     pub fn member<'t>(
         &mut self,
@@ -493,11 +478,10 @@ impl BodyErrors {
         value: Value<'t>,
         validate: impl FnOnce(Value<'t>, &mut Pointer<'t>, &mut BodyErrors),
     ) {
-        if self.once(at, key, seen) {
-            at.push_key(key);
-            validate(value, at, self);
-            at.pop();
-        }
+        *seen = true;
+        at.push_key(key);
+        validate(value, at, self);
+        at.pop();
     }
 
     /// `required`: each name with whether the object has it.
@@ -676,7 +660,7 @@ pub fn equal(a: Value<'_>, b: Value<'_>) -> bool {
 }
 
 /// The first pair of equal items, `(earlier, later)`. Short arrays are compared pairwise;
-/// longer ones through a hash consistent with [`equal`] (a seed per process, so a client
+/// longer ones through a hash consistent with [`equal`] (randomly seeded, so a client
 /// cannot choose colliding items), so a large `uniqueItems` array is not quadratic.
 fn first_duplicate(items: Array<'_>) -> Option<(usize, usize)> {
     if items.len() <= 16 {
@@ -690,7 +674,8 @@ fn first_duplicate(items: Array<'_>) -> Option<(usize, usize)> {
     let state = foldhash::quality::RandomState::default();
     // Keyed by the hash already computed: not hashed again. Items are visited in order and
     // not collected (a large array would be a large allocation); an equal hash sends us
-    // back to compare the items themselves, which a per-process seed keeps rare.
+    // back to compare the items themselves, which only equal items or a true collision of
+    // randomly seeded 64-bit hashes cause.
     let mut seen: std::collections::HashSet<u64, Prehashed> =
         std::collections::HashSet::with_capacity_and_hasher(items.len(), Prehashed::default());
     for (i, a) in items.iter().enumerate() {
@@ -725,14 +710,17 @@ impl std::hash::Hasher for Identity {
     }
 }
 
-/// A hash of `value` under which values [`equal`] hash alike: numbers by their `f64`
-/// (`1` and `1.0`; `-0.0` as `0`), objects by an order-independent sum of their members.
+/// A hash of `value` under which values [`equal`] hash alike: whole numbers by their exact
+/// value (`1` and `1.0`; `-0.0` as `0`), other numbers by their `f64`, objects by an
+/// order-independent sum of their members.
 fn json_hash(state: &foldhash::quality::RandomState, value: Value<'_>) -> u64 {
     use std::hash::{BuildHasher, Hash, Hasher};
     let mut h = state.build_hasher();
     if let Some(n) = value.as_number() {
-        let f = n.as_f64().unwrap_or(0.0);
-        (2u8, if f == 0.0 { 0 } else { f.to_bits() }).hash(&mut h);
+        match value::exact_integer(&n) {
+            Some(i) => (2u8, i).hash(&mut h),
+            None => (6u8, n.as_f64().map(f64::to_bits)).hash(&mut h),
+        }
     } else if let Some(s) = value.as_str() {
         (3u8, s).hash(&mut h);
     } else if let Some(items) = value.as_array() {
@@ -756,10 +744,72 @@ fn json_hash(state: &foldhash::quality::RandomState, value: Value<'_>) -> u64 {
 /// the client when it is not JSON, with the line and column serde_json finds the fault at.
 /// Nesting is limited to [`value::MAX_DEPTH`], so a deeply nested body is an error, not a
 /// stack overflow in a recursive validator.
+///
+/// An object that gives a member name twice is refused too: RFC 8259 leaves it to each
+/// parser which value counts, so the gateway could check one value and the upstream read
+/// the other (RFC 7493, I-JSON, forbids such objects).
 pub fn parse<'a>(bytes: &[u8], copy: &'a mut Vec<u8>) -> Result<Document<'a>, String> {
     copy.clear();
     copy.extend_from_slice(bytes);
-    Document::parse(copy).map_err(|error| describe(bytes, &error))
+    let document = Document::parse(copy).map_err(|error| describe(bytes, &error))?;
+    if let Some(pointer) = repeated_name(document.root()) {
+        return Err(format!(
+            "the body gives the member `{pointer}` twice in one object; names in an object must be unique"
+        ));
+    }
+    Ok(document)
+}
+
+/// The pointer of the first member whose name its object gave before, if any. The path
+/// is only built for that member, on the way back up.
+fn repeated_name(value: Value<'_>) -> Option<String> {
+    fn find<'t>(value: Value<'t>, path: &mut Vec<Segment<'t>>) -> bool {
+        if let Some(object) = value.as_object() {
+            if let Some(key) = first_repeated_key(object) {
+                path.push(Segment::Key(key));
+                return true;
+            }
+            for (key, member) in object.iter() {
+                if find(member, path) {
+                    path.push(Segment::Key(key));
+                    return true;
+                }
+            }
+        } else if let Some(items) = value.as_array() {
+            for (index, item) in items.iter().enumerate() {
+                if find(item, path) {
+                    path.push(Segment::Index(index));
+                    return true;
+                }
+            }
+        }
+        false
+    }
+    let mut segments = Vec::new();
+    if !find(value, &mut segments) {
+        return None;
+    }
+    segments.reverse();
+    Some(Pointer { segments }.reported())
+}
+
+/// The second occurrence of a name in `object`: pairwise for small objects, hashed beyond.
+fn first_repeated_key<'t>(object: Object<'t>) -> Option<&'t str> {
+    if object.len() <= 16 {
+        return object
+            .iter()
+            .enumerate()
+            .find(|(i, (key, _))| object.iter().take(*i).any(|(k, _)| k == *key))
+            .map(|(_, (key, _))| key);
+    }
+    let mut seen = std::collections::HashSet::with_capacity_and_hasher(
+        object.len(),
+        foldhash::quality::RandomState::default(),
+    );
+    object
+        .iter()
+        .map(|(key, _)| key)
+        .find(|key| !seen.insert(*key))
 }
 
 /// What is wrong with a body simd-json refused, as serde_json words it.
@@ -767,7 +817,8 @@ fn describe(bytes: &[u8], error: &simd_json::Error) -> String {
     let error = match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
         Err(error) => error,
         Ok(_) => {
-            // serde_json would accept it: the nesting is all that is left to refuse.
+            // serde_json would accept it (skipping a value, it has no nesting limit): the
+            // nesting is what is left to refuse.
             let what = match error.error() {
                 simd_json::ErrorType::DepthLimitExceeded => "the JSON body is nested too deeply",
                 _ => "the body is not valid JSON",
@@ -780,7 +831,6 @@ fn describe(bytes: &[u8], error: &simd_json::Error) -> String {
     };
     let what = match error.classify() {
         serde_json::error::Category::Eof => "the JSON body ends too early",
-        _ if error.to_string().contains("recursion limit") => "the JSON body is nested too deeply",
         _ => "the body is not valid JSON",
     };
     format!("{what} (line {}, column {})", error.line(), error.column())
@@ -985,9 +1035,7 @@ mod tests {
                         e.items(at, items, Some(4), None, true);
                         e.each_item(at, items, positive);
                     }),
-                    "customer" => {
-                        e.once(at, key, &mut seen[1]);
-                    }
+                    "customer" => seen[1] = true,
                     _ => e.not_allowed(at, key),
                 }
             }
@@ -1010,25 +1058,6 @@ mod tests {
                 ("".into(), "must have the property `customer`".into()),
             ]
         );
-        // A checked name given twice: the second is refused, not checked.
-        let mut text = br#"{"items": [5], "items": "x"}"#.to_vec();
-        let twice = Document::parse(&mut text).unwrap();
-        let failures = check(|e, at| {
-            let mut seen = [false];
-            for (key, property) in twice.root().as_object().unwrap().iter() {
-                e.member(at, key, &mut seen[0], property, positive);
-            }
-        });
-        assert_eq!(
-            failures,
-            [
-                ("/items".into(), "must be an integer".into()),
-                (
-                    "/items".into(),
-                    "appears more than once in the object".into()
-                ),
-            ]
-        );
         let array = |j: serde_json::Value| val(j).as_array().unwrap();
         let dup = check(|e, at| e.items(at, array(json!([1, 1.0])), None, None, true));
         assert_eq!(dup.len(), 1);
@@ -1038,6 +1067,21 @@ mod tests {
         assert!(first_duplicate(array(json!(long.clone()))).is_none());
         long.push(json!({"s": "x", "k": 42.0}));
         assert_eq!(first_duplicate(array(json!(long))), Some((42, 100)));
+        // Integers exactly: 2^60 + 1 and 2^60 are one `f64` but two numbers; 2^60 as a
+        // float is 2^60. Many such near-collisions stay linear (they hash apart).
+        let big = 1u64 << 60;
+        assert!(first_duplicate(array(json!([big, big + 1]))).is_none());
+        assert_eq!(
+            first_duplicate(array(json!([big + 1, big, 1_152_921_504_606_846_976.0]))),
+            Some((1, 2))
+        );
+        let near: Vec<u64> = (0..20_000).map(|i| big + i).collect();
+        assert!(first_duplicate(array(json!(near))).is_none());
+        assert!(!equal(val(json!(big + 1)), val(json!(big as f64))));
+        assert!(equal(
+            val(json!(1e20)),
+            val(json!(100_000_000_000_000_000_000u128 as f64))
+        ));
         let mut zeros: Vec<serde_json::Value> = (1..40).map(|i| json!(i)).collect();
         zeros.extend([json!(0.0), json!(-0.0)]);
         assert_eq!(first_duplicate(array(json!(zeros))), Some((39, 40)));
@@ -1122,7 +1166,8 @@ mod tests {
         let fails = |text: &[u8]| parse(text, &mut Vec::new()).unwrap_err();
         let deep = "[".repeat(10_000) + &"]".repeat(10_000);
         assert!(fails(deep.as_bytes()).contains("nested too deeply"));
-        // Within serde_json's limit but beyond the gateway's: still a clean refusal.
+        // Just beyond the gateway's limit (serde_json, which words errors, has none when it
+        // skips a value): refused with simd-json's position.
         let depth = value::MAX_DEPTH + 1;
         let deeper = "[".repeat(depth) + &"]".repeat(depth);
         assert_eq!(
@@ -1137,6 +1182,14 @@ mod tests {
             fails(b"{\n\"a\": "),
             "the JSON body ends too early (line 2, column 5)"
         );
+        // A name given twice in one object, at any depth: refused, naming the member.
+        assert_eq!(
+            fails(br#"{"a": [1, {"b": 1, "c": 2, "b": 3}]}"#),
+            "the body gives the member `/a/1/b` twice in one object; names in an object must be unique"
+        );
+        let many: String = (0..40).map(|i| format!("\"k{i}\": {i},")).collect();
+        assert!(fails(format!("{{{many} \"k7\": 0}}").as_bytes()).contains("`/k7`"));
+        assert!(parse(format!("{{{many} \"k40\": 0}}").as_bytes(), &mut Vec::new()).is_ok());
         let mut copy = Vec::new();
         assert_eq!(
             parse(b" {\"a\" : \"\\u00e9\"} ", &mut copy)

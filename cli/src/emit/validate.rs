@@ -217,7 +217,7 @@ pub fn validator(service: &Service, v: &Validator) -> TokenStream {
 
 /// The object keywords of `s` (counts, `properties`, `required`, `additionalProperties`):
 /// the members are read once, each matched by name. A name the schema checks or requires
-/// is tracked in `seen`, which also refuses it twice.
+/// is tracked in `seen` (for `required`); `json::parse` has refused names given twice.
 fn object_checks(service: &Service, s: &crate::ir::JsonSchema) -> Option<TokenStream> {
     let call = |index: usize| ident(&service.validators[index].function);
     let mut block = Vec::new();
@@ -241,27 +241,7 @@ fn object_checks(service: &Service, s: &crate::ir::JsonSchema) -> Option<TokenSt
         }
     }
     let mut uses_value = false;
-    // Each arm: the name matched, and what is done with the member.
-    let mut arms: Vec<(TokenStream, TokenStream)> = Vec::new();
-    for (i, (name, index)) in tracked.iter().enumerate() {
-        let i = Literal::usize_unsuffixed(i);
-        let body = match index {
-            Some(index) => {
-                uses_value = true;
-                let check = call(*index);
-                quote!(errors.member(at, key, &mut seen[#i], property, #check);)
-            }
-            None => quote!(errors.once(at, key, &mut seen[#i]);),
-        };
-        arms.push((quote!(#name), body));
-    }
-    // Declared properties with nothing to check are still not "additional".
-    let untracked: Vec<&str> = s
-        .properties
-        .iter()
-        .map(|(name, _)| name.as_str())
-        .filter(|name| !tracked.iter().any(|(n, _)| n == name))
-        .collect();
+    // What is done with a member the schema does not declare.
     let other = match s.additional {
         Additional::Allowed => None,
         Additional::Forbidden => Some(quote!(errors.not_allowed(at, key);)),
@@ -276,6 +256,35 @@ fn object_checks(service: &Service, s: &crate::ir::JsonSchema) -> Option<TokenSt
             })
         }
     };
+    // Each arm: the name matched, and what is done with the member.
+    let mut arms: Vec<(TokenStream, TokenStream)> = Vec::new();
+    for (i, (name, index)) in tracked.iter().enumerate() {
+        let i = Literal::usize_unsuffixed(i);
+        let body = match index {
+            Some(index) => {
+                uses_value = true;
+                let check = call(*index);
+                quote!(errors.member(at, key, &mut seen[#i], property, #check);)
+            }
+            // Required but not declared: still an additional property.
+            None if !s.properties.iter().any(|(n, _)| n == name) => {
+                let other = other.clone().unwrap_or_default();
+                quote! {
+                    seen[#i] = true;
+                    #other
+                }
+            }
+            None => quote!(seen[#i] = true;),
+        };
+        arms.push((quote!(#name), body));
+    }
+    // Declared properties with nothing to check are still not "additional".
+    let untracked: Vec<&str> = s
+        .properties
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .filter(|name| !tracked.iter().any(|(n, _)| n == name))
+        .collect();
     if other.is_some() && !untracked.is_empty() {
         arms.push((quote!(#(#untracked)|*), TokenStream::new()));
     }

@@ -238,21 +238,32 @@ impl SchemaLowering<'_> {
 
     /// Whether the property `name` of the schema `map` is `readOnly` (through `$ref`s).
     fn read_only(&self, map: &Map<String, Value>, name: &str) -> bool {
-        let mut schema = map.get("properties").and_then(|p| p.get(name));
-        for _ in 0..32 {
-            match schema.and_then(|s| s.get("$ref")).and_then(Value::as_str) {
-                Some(reference) => {
-                    schema = reference
-                        .strip_prefix('#')
-                        .and_then(|p| self.spec.document.pointer(p));
-                }
-                None => break,
-            }
+        map.get("properties")
+            .and_then(|p| p.get(name))
+            .is_some_and(|schema| self.is_read_only(schema, 32))
+    }
+
+    /// `readOnly` on a schema, through `$ref`s and `allOf` entries (a 3.1 `$ref` with
+    /// siblings arrives as `allOf: [{$ref}]`).
+    fn is_read_only(&self, schema: &Value, depth: usize) -> bool {
+        if depth == 0 {
+            return false;
+        }
+        if schema.get("readOnly").and_then(Value::as_bool) == Some(true) {
+            return true;
+        }
+        let target = schema
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix('#'))
+            .and_then(|p| self.spec.document.pointer(p));
+        if let Some(target) = target {
+            return self.is_read_only(target, depth - 1);
         }
         schema
-            .and_then(|s| s.get("readOnly"))
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
+            .get("allOf")
+            .and_then(Value::as_array)
+            .is_some_and(|all| all.iter().any(|s| self.is_read_only(s, depth - 1)))
     }
 
     /// `discriminator` beside `oneOf`/`anyOf`: the value of the property names the one

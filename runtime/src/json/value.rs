@@ -5,12 +5,12 @@
 //! it; its scratch buffers are kept per thread.
 //!
 //! Validators read it through [`Value`], a copyable view of one node and its contents.
-//! Objects are their members in document order, duplicates included (the generated
-//! validators refuse a duplicated property they check: the gateway and the upstream could
-//! read different values of it). A tree of maps (`serde_json::Value` with
-//! `preserve_order`) cost an allocation and a hash table per object, and cost more to build
-//! than the validators took to check it; serde_json building this tape still cost twice
-//! what simd-json does (bench/README.md, "validators/").
+//! Objects are their members in document order (`json::parse` refuses an object that gives
+//! a name twice: the gateway and the upstream could read different values of it). A tree
+//! of maps (`serde_json::Value` with `preserve_order`) cost an allocation and a hash table
+//! per object, and cost more to build than the validators took to check it; serde_json
+//! building this tape still cost twice what simd-json does (bench/README.md,
+//! "validators/").
 
 use std::cell::RefCell;
 use std::fmt;
@@ -19,8 +19,8 @@ use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 pub use serde_json::Number;
 use simd_json::{Node, StaticNode};
 
-/// The deepest nesting of arrays and objects a body may have (serde_json's limit, which
-/// the gateway had before): validators recurse as deep as the body goes.
+/// The deepest nesting of arrays and objects a body may have (about serde_json's limit,
+/// which the gateway had before): validators recurse as deep as the body goes.
 pub const MAX_DEPTH: usize = 128;
 
 /// Bodies larger than this do not leave their scratch buffers behind in the thread.
@@ -251,18 +251,29 @@ impl Value<'_> {
     }
 }
 
-/// Integers exactly, anything else as `f64`.
+/// Numbers by value: integers exactly (`1 == 1.0`, and `2^60 + 1 != 2^60` although both
+/// are the same `f64`), anything else as `f64`.
 #[inline]
 fn number_equal(x: &Number, y: &Number) -> bool {
-    let exact = |n: &Number| {
-        n.as_i64()
-            .map(i128::from)
-            .or_else(|| n.as_u64().map(i128::from))
-    };
-    match (exact(x), exact(y)) {
+    match (exact_integer(x), exact_integer(y)) {
         (Some(a), Some(b)) => a == b,
-        _ => x.as_f64() == y.as_f64(),
+        (None, None) => x.as_f64() == y.as_f64(),
+        _ => false,
     }
+}
+
+/// A number's value if it is a whole number within ±2^127: integers, and floats without a
+/// fraction (`1.0`, `-0.0`, `1e20`), exactly.
+pub fn exact_integer(n: &Number) -> Option<i128> {
+    if let Some(i) = n.as_i64() {
+        return Some(i.into());
+    }
+    if let Some(u) = n.as_u64() {
+        return Some(u.into());
+    }
+    let f = n.as_f64()?;
+    // Below 2^127 an `f64` without a fraction converts to `i128` exactly.
+    (f.is_finite() && f.fract() == 0.0 && f.abs() < 1.7e38).then_some(f as i128)
 }
 
 impl fmt::Debug for Value<'_> {
@@ -375,7 +386,7 @@ pub struct Object<'t> {
 }
 
 impl<'t> Object<'t> {
-    /// The number of members (a name given twice counts twice).
+    /// The number of members (`json::parse` refuses a name given twice).
     #[inline]
     pub fn len(self) -> usize {
         self.len
@@ -477,7 +488,8 @@ mod tests {
         assert!(parse(&nested(MAX_DEPTH)).is_ok());
         assert!(parse(&nested(MAX_DEPTH + 1)).is_err());
         assert!(parse(&nested(10_000)).is_err());
-        // Bignums as serde_json reads them: beyond 64 bits, a float; -0 and 1.0 as written.
+        // Beyond 64 bits an integer is a float, as serde_json reads it; `-0` is the
+        // integer 0 (serde_json: the float -0.0) and `1.0` a float.
         let mut big = b"[98249283749234923498293171823948729348710298301928331, -0, 1.0]".to_vec();
         let big = Document::parse(&mut big).unwrap();
         let items: Vec<Value<'_>> = big.root().as_array().unwrap().iter().collect();
