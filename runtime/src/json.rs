@@ -752,7 +752,10 @@ pub fn parse<'a>(bytes: &[u8], copy: &'a mut Vec<u8>) -> Result<Document<'a>, St
     copy.clear();
     copy.extend_from_slice(bytes);
     let document = Document::parse(copy).map_err(|error| describe(bytes, &error))?;
-    if let Some(pointer) = repeated_name(document.root()) {
+    let repeats = document
+        .objects()
+        .any(|object| first_repeated_key(object).is_some());
+    if repeats && let Some(pointer) = repeated_name(document.root()) {
         return Err(format!(
             "the body gives the member `{pointer}` twice in one object; names in an object must be unique"
         ));
@@ -760,8 +763,8 @@ pub fn parse<'a>(bytes: &[u8], copy: &'a mut Vec<u8>) -> Result<Document<'a>, St
     Ok(document)
 }
 
-/// The pointer of the first member whose name its object gave before, if any. The path
-/// is only built for that member, on the way back up.
+/// The pointer of the first member whose name its object gave before, if any (the path is
+/// built for that member only, on the way back up).
 fn repeated_name(value: Value<'_>) -> Option<String> {
     fn find<'t>(value: Value<'t>, path: &mut Vec<Segment<'t>>) -> bool {
         if let Some(object) = value.as_object() {

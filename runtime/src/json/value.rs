@@ -59,6 +59,20 @@ impl<'a> Document<'a> {
         Document { nodes }
     }
 
+    /// Every object of the document with more than one member, in one pass over the tape.
+    pub fn objects(&self) -> impl Iterator<Item = Object<'_>> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(at, node)| match node {
+                Node::Object { len, count } if *len > 1 => Some(Object {
+                    len: *len,
+                    nodes: &self.nodes[at + 1..at + 1 + *count],
+                }),
+                _ => None,
+            })
+    }
+
     /// The document's value.
     pub fn root(&self) -> Value<'_> {
         static NULL: [Node<'static>; 1] = [Node::Static(StaticNode::Null)];
