@@ -715,14 +715,17 @@ impl std::hash::Hasher for Identity {
 /// order-independent sum of their members.
 fn json_hash(state: &foldhash::quality::RandomState, value: Value<'_>) -> u64 {
     use std::hash::{BuildHasher, Hash, Hasher};
+    // Strings first, and alone (the commonest items: tags, ids); a string and another
+    // value hashing alike is only a collision, which equality then settles.
+    if let Some(s) = value.as_str() {
+        return state.hash_one(s);
+    }
     let mut h = state.build_hasher();
     if let Some(n) = value.as_number() {
         match value::exact_integer(&n) {
             Some(i) => (2u8, i).hash(&mut h),
             None => (6u8, n.as_f64().map(f64::to_bits)).hash(&mut h),
         }
-    } else if let Some(s) = value.as_str() {
-        (3u8, s).hash(&mut h);
     } else if let Some(items) = value.as_array() {
         4u8.hash(&mut h);
         for item in items.iter() {

@@ -2,7 +2,7 @@
 //! container's node followed by those of its contents (`simd_json::Node`). simd-json
 //! parses (SIMD structural scan and UTF-8 check, nesting limited to [`MAX_DEPTH`]),
 //! unescaping strings in place in the caller's copy of the body, so every string borrows
-//! it; its scratch buffers are kept per thread.
+//! it; its scratch buffers are kept per thread (for bodies up to 1 MiB).
 //!
 //! Validators read it through [`Value`], a copyable view of one node and its contents.
 //! Objects are their members in document order (`json::parse` refuses an object that gives
@@ -23,8 +23,9 @@ use simd_json::{Node, StaticNode};
 /// which the gateway had before): validators recurse as deep as the body goes.
 pub const MAX_DEPTH: usize = 128;
 
-/// Bodies larger than this do not leave their scratch buffers behind in the thread.
-const KEEP_BUFFERS_UP_TO: usize = 64 * 1024;
+/// Bodies larger than this do not leave their scratch buffers (about three times the body)
+/// behind in the thread: up to it, a worker thread keeps at most a few MiB.
+const KEEP_BUFFERS_UP_TO: usize = 1024 * 1024;
 
 thread_local! {
     static BUFFERS: RefCell<Option<simd_json::Buffers>> = const { RefCell::new(None) };
