@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use http::{HeaderMap, header};
 
-use crate::json::{BodyErrors, Pointer, Validate};
+use crate::json::Validate;
 use crate::problem::{FieldError, Problem};
 
 /// An operation's `requestBody`, as compiled.
@@ -98,17 +98,7 @@ pub(crate) fn validator(spec: BodySpec, headers: &HeaderMap) -> Option<Validate>
 
 /// Parses and checks a whole JSON body: `Ok` to forward it (unchanged), or the 400.
 pub(crate) fn validate(bytes: &[u8], validate: Validate) -> Result<(), Problem> {
-    let mut copy = Vec::new();
-    let value = crate::json::parse(bytes, &mut copy).map_err(|message| {
-        Problem::invalid_request(vec![FieldError {
-            location: "body",
-            name: None,
-            pointer: Some(String::new()),
-            message,
-        }])
-    })?;
-    let mut errors = BodyErrors::new();
-    validate(value.root(), &mut Pointer::new(), &mut errors);
+    let errors = crate::json::check(bytes, validate);
     if errors.is_empty() {
         Ok(())
     } else {
@@ -199,6 +189,7 @@ pub(crate) fn missing_body(spec: BodySpec, has_body: bool) -> Option<FieldError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::{BodyErrors, Pointer};
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut map = HeaderMap::new();

@@ -15,7 +15,7 @@ use std::borrow::Cow;
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
-use crate::json::{BodyErrors, Document, Pointer, Validate};
+use crate::json::{Pointer, Validate};
 use crate::problem::FieldError;
 use crate::styled::Shape;
 
@@ -126,11 +126,7 @@ impl FormBody {
         let Some(validate) = self.validate else {
             return errors;
         };
-        let mut body = BodyErrors::new();
-        let object = Value::Object(object);
-        let document = Document::from_json(&object);
-        validate(document.root(), &mut Pointer::new(), &mut body);
-        body.into_errors()
+        crate::json::check_owned(&Value::Object(object), validate).into_errors()
     }
 
     async fn check_multipart(
@@ -231,6 +227,7 @@ fn failure(pointer: &str, message: String) -> FieldError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::BodyErrors;
     use crate::json::Type;
 
     static ORDER: Shape = Shape::Object(&[

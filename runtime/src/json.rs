@@ -743,6 +743,29 @@ fn json_hash(state: &foldhash::quality::RandomState, value: Value<'_>) -> u64 {
     h.finish()
 }
 
+/// Parses a whole JSON body and checks it with `validate`: every failure, a body that is
+/// not JSON being one at the root. What request and response bodies both go through.
+pub fn check(bytes: &[u8], validate: Validate) -> BodyErrors {
+    let mut errors = BodyErrors::new();
+    let mut copy = Vec::new();
+    match parse(bytes, &mut copy) {
+        Ok(document) => validate(document.root(), &mut Pointer::new(), &mut errors),
+        Err(message) => errors.fail(&Pointer::new(), message),
+    }
+    errors
+}
+
+/// Checks an owned value (a form, a parameter object) with `validate`.
+pub fn check_owned(value: &OwnedValue, validate: Validate) -> BodyErrors {
+    let mut errors = BodyErrors::new();
+    validate(
+        Document::from_json(value).root(),
+        &mut Pointer::new(),
+        &mut errors,
+    );
+    errors
+}
+
 /// Parses a JSON body into `copy` (the parser rewrites the text it reads): the message for
 /// the client when it is not JSON, with the line and column serde_json finds the fault at.
 /// Nesting is limited to [`value::MAX_DEPTH`], so a deeply nested body is an error, not a

@@ -227,20 +227,15 @@ impl Errors {
         explode: bool,
         parse: Parse<T>,
     ) -> Option<Option<Vec<T>>> {
+        if !explode {
+            // One value, comma-separated: the delimited styles' rule with `,`.
+            return self.query_delimited(req, name, ',', parse);
+        }
         let raw: Vec<&str> = req.query_values(name).collect();
         if raw.is_empty() {
             return Some(None);
         }
-        if !explode && raw.len() > 1 {
-            self.push("query", name, "must appear at most once".to_owned());
-            return None;
-        }
-        let items: Vec<&str> = if explode {
-            raw
-        } else {
-            raw[0].split(',').collect()
-        };
-        self.parse_items("query", name, items, parse)
+        self.parse_items("query", name, raw, parse)
     }
 
     pub(crate) fn parse_items<T>(

@@ -21,7 +21,7 @@ use http_body::Body as _;
 use hyper::body::Incoming;
 use tracing::warn;
 
-use crate::json::{BodyErrors, Pointer, Validate};
+use crate::json::Validate;
 use crate::metrics::Escaped;
 use crate::problem::Problem;
 use crate::proxy::ResponseBody;
@@ -75,13 +75,7 @@ pub enum Verdict {
 
 /// Checks a whole JSON body with `validate`.
 pub fn check_body(bytes: &[u8], validate: Validate) -> Verdict {
-    let mut copy = Vec::new();
-    let value = match crate::json::parse(bytes, &mut copy) {
-        Ok(value) => value,
-        Err(message) => return Verdict::Invalid(vec![(String::new(), message)], 1),
-    };
-    let mut errors = BodyErrors::new();
-    validate(value.root(), &mut Pointer::new(), &mut errors);
+    let errors = crate::json::check(bytes, validate);
     if errors.is_empty() {
         return Verdict::Valid;
     }
@@ -270,6 +264,7 @@ impl Counters {
 mod tests {
     use super::*;
     use crate::json::Type;
+    use crate::json::{BodyErrors, Pointer};
 
     fn object<'t>(value: crate::json::Value<'t>, at: &mut Pointer<'t>, errors: &mut BodyErrors) {
         if errors.types(at, value, &[Type::Object])

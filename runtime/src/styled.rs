@@ -14,7 +14,7 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Number, Value};
 
-use crate::json::{BodyErrors, Document, Pointer, Validate};
+use crate::json::Validate;
 use crate::params::{Errors, Parse, Request};
 
 /// The JSON type a parameter's text is read as, from its schema.
@@ -513,12 +513,7 @@ impl Errors {
         value: &Value,
         validate: Validate,
     ) -> bool {
-        let mut errors = BodyErrors::new();
-        validate(
-            Document::from_json(value).root(),
-            &mut Pointer::new(),
-            &mut errors,
-        );
+        let errors = crate::json::check_owned(value, validate);
         if errors.is_empty() {
             return true;
         }
@@ -535,6 +530,7 @@ impl Errors {
 mod tests {
     use super::*;
     use crate::json::Type;
+    use crate::json::{BodyErrors, Pointer};
 
     static FILTER: Shape = Shape::Object(&[
         ("size", Shape::Integer),
