@@ -161,34 +161,9 @@ run_wrk() { # url duration outfile
 }
 
 declare -A RPS CPU_US P50 P99
+NAME_WIDTH=11
 measure() { # name port round route
-    local name=$1 url="http://127.0.0.1:$2$4" out="$WORK/wrk-$1-$3.txt"
-    local pids before after requests seconds rps cpu_us busy up_pids up_before up_after up_us
-    pids=$(proxy_pids "$name")
-    up_pids=$(proxy_pids upstream)
-    run_wrk "$url" "$WARMUP" /dev/null
-    before=$(cpu_ticks $pids)
-    up_before=$(cpu_ticks $up_pids)
-    run_wrk "$url" "$DURATION" "$out"
-    after=$(cpu_ticks $pids)
-    up_after=$(cpu_ticks $up_pids)
-    if grep -q 'Non-2xx' "$out"; then
-        echo "error: $name answered non-2xx responses:" >&2
-        cat "$out" >&2
-        exit 1
-    fi
-    requests=$(awk '/requests in/ {print $1}' "$out")
-    seconds=$(awk '/requests in/ {sub(/s,$/, "", $4); print $4}' "$out")
-    rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
-    cpu_us=$(us_per_request $((after - before)) "$requests")
-    up_us=$(us_per_request $((up_after - up_before)) "$requests")
-    busy=$(core_percent $((after - before)) "$seconds")
-    RPS[$name]=$rps
-    CPU_US[$name]=$cpu_us
-    P50[$name]=$(awk '$1 == "50%" {print $2}' "$out")
-    P99[$name]=$(awk '$1 == "99%" {print $2}' "$out")
-    printf '%-11s round %d: %10s req/s  %7s us CPU/req  p50 %-8s p99 %-8s proxy CPU %3s%% of a core, upstream %5s us CPU/req (%d requests)\n' \
-        "$name" "$3" "$rps" "$cpu_us" "${P50[$name]}" "${P99[$name]}" "$busy" "$up_us" "$requests"
+    measure_url "$1" "http://127.0.0.1:$2$4" "$3"
 }
 
 echo "== $(date -u +%Y-%m-%dT%H:%M:%SZ) $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); proxies on CPU $PROXY_CPU, wrk on $LOAD_CPU, upstream on $UPSTREAM_CPU"
