@@ -1,6 +1,7 @@
 //! Snapshots: the whole generated crate of each valid fixture, and the rendered
 //! diagnostics of each invalid one. `GATEWAY_BLESS=1 cargo test -p gateway-tests --test
-//! snapshots` rewrites them; review the diff like any other change.
+//! snapshots` rewrites them; review the diff like any other change. Also: the defaults the
+//! compiler spells out in generated crates are the runtime's own.
 
 use std::path::Path;
 
@@ -127,5 +128,53 @@ fn diagnostics_match_their_snapshots() {
         stale.is_empty(),
         "diagnostics differ (rerun with GATEWAY_BLESS=1 and review the diff):\n{}",
         stale.join("\n")
+    );
+}
+
+/// The compiler writes `Policy::DEFAULT` for a service whose manifest changes nothing, and
+/// spells every field out from its own defaults (`gateway_cli::upstream`) as soon as one
+/// setting differs: both must mean the same policy.
+#[test]
+fn the_compilers_upstream_defaults_are_the_runtimes() {
+    use gateway_runtime::upstream as runtime;
+    let cli = gateway_cli::upstream::Resilience::default();
+    let rt = runtime::Policy::DEFAULT;
+    assert_eq!(cli.balance, gateway_cli::upstream::Balance::RoundRobin);
+    assert_eq!(rt.balance, runtime::Balance::RoundRobin);
+    assert_eq!(cli.weights.len(), rt.weights.len());
+    assert_eq!(cli.total_timeout, rt.total_timeout);
+    assert_eq!(cli.health_check.is_none(), rt.health_check.is_none());
+    assert_eq!(cli.breaker.is_none(), rt.breaker.is_none());
+    assert_eq!(cli.max_in_flight, rt.max_in_flight);
+    assert_eq!(cli.operations.len(), rt.operations.len());
+    let (c, r) = (&cli.retries, rt.retries);
+    assert_eq!(
+        (
+            c.attempts,
+            c.budget_percent,
+            c.min_per_second,
+            c.backoff,
+            c.max_backoff
+        ),
+        (
+            r.attempts,
+            r.budget_percent,
+            r.min_per_second,
+            r.backoff,
+            r.max_backoff
+        )
+    );
+    let (c, r) = (&cli.outlier, rt.outlier);
+    assert_eq!(
+        (
+            c.consecutive_failures,
+            c.base_ejection,
+            c.max_ejection_percent
+        ),
+        (
+            r.consecutive_failures,
+            r.base_ejection,
+            r.max_ejection_percent
+        )
     );
 }
