@@ -1,186 +1,117 @@
 //! The runtime every generated gateway links.
 //!
-//! A generated crate is data (this module's `Gateway`, `Service` and `Route` statics) plus
+//! A generated crate is data (the [`Gateway`], [`Service`] and [`Route`] statics) plus
 //! straight-line handler functions that parse and check one operation's parameters. All
 //! async code, generics and I/O live here, compiled once, so that an edit to a generated
 //! crate rebuilds in about a second (DESIGN.md, "Generated code is data").
+//!
+//! # The public API
+//!
+//! This file is the runtime's whole public surface: re-exports only, nothing defined
+//! here. Every `gateway_runtime::…` path that generated code (and the tests, benches and
+//! embedders) names is one of them, so the internals can move without changing a byte of
+//! any generated crate. The namespaces below mirror what the compiler emits: the route
+//! table at the root, then one module per kind of check or setting.
+//!
+//! # The internals
+//!
+//! The folders are the stages of a request, and each may use only those listed before it
+//! (`tests/layering.rs` enforces this, and that no file imports another in a cycle):
+//!
+//! | folder | owns |
+//! |---|---|
+//! | `base` | wire formats and vocabulary: problems, bodies, trace context, Prometheus text, methods |
+//! | `check` | what generated handlers call: parameters, JSON, forms, bodies, responses |
+//! | `edge` | edge security: auth (JWT, JWKS, API keys), rate limits and their stores, client address, CORS |
+//! | `proxy` | upstreams: instances, balancing, breakers, health, retries, discovery, forwarding |
+//! | `gateway.rs` | the compiled tables that tie the stages' settings together |
+//! | `observe` | the request metrics and `/metrics` page, the access log, OTLP spans |
+//! | `serve` | start-up and settings, the listener, dispatch of a request, the router, the admin listener |
 #![forbid(unsafe_code)]
 
-pub mod auth;
-pub mod body;
-pub mod cors;
-pub mod discovery;
-pub mod form;
-pub mod json;
-pub mod params;
-pub mod problem;
-pub mod ratelimit;
-pub mod responses;
-pub mod styled;
-pub mod upstream;
-
-mod access;
-mod admin;
-mod client_ip;
-mod jwks;
-mod metrics;
-mod otel;
+mod base;
+mod check;
+mod edge;
+mod gateway;
+mod observe;
 mod proxy;
-mod ratelimit_redis;
-mod router;
-mod server;
-mod tokens;
-mod traceparent;
+mod serve;
 
-pub use body::BodySpec;
-pub use cors::Cors;
-pub use discovery::{Discovery, DnsRecord};
-pub use params::{Errors, Forward, Request, UpstreamPath};
-pub use problem::{FieldError, Problem};
-pub use ratelimit::{OnStoreFailure, RateKey, RateLimit, RedisStore, Store};
-pub use server::{Config, DEFAULT_ADMIN_LISTEN, DEFAULT_SHUTDOWN_TIMEOUT, StartError, run, serve};
+pub use base::method::Method;
+pub use base::problem::{FieldError, Problem};
+pub use check::body::BodySpec;
+pub use check::params::{Errors, Forward, Request, UpstreamPath};
+pub use edge::auth::{Auth, Requirement};
+pub use edge::cors::Cors;
+pub use edge::ratelimit::{OnStoreFailure, RateKey, RateLimit, RedisStore, Store};
+pub use gateway::{Gateway, Handler, Route};
+pub use proxy::policy::{Discovery, DnsRecord, Service};
+pub use serve::start::{
+    Config, DEFAULT_ADMIN_LISTEN, DEFAULT_SHUTDOWN_TIMEOUT, StartError, run, serve,
+};
 pub use uuid::Uuid;
 
-use std::time::Duration;
-
-/// The whole gateway, as compiled from the manifest and the specs.
-#[derive(Debug)]
-pub struct Gateway {
-    /// The manifest's `gateway.name`.
-    pub name: &'static str,
-    /// The version of `gateway` that generated the crate.
-    pub generator_version: &'static str,
-    /// Default public listen address (`GATEWAY_LISTEN` overrides).
-    pub listen: &'static str,
-    /// The public OpenAPI document served at `GET /openapi.json`.
-    pub openapi_json: &'static str,
-    /// Largest request body accepted, in bytes.
-    pub max_body: u64,
-    pub services: &'static [Service],
-    pub routes: &'static [Route],
-    /// The rate-limit policies routes refer to (`Route::rate_limits`).
-    pub rate_limits: &'static [RateLimit],
-    /// The security schemes the manifest configures, which `Requirement::scheme` names.
-    pub schemes: &'static [auth::Scheme],
-    /// Where the rate limits are counted (`rate_limits.store`).
-    pub rate_limit_store: Store,
-    /// `gateway.trusted_proxies`: CIDR blocks (`10.0.0.0/8`, `::1/128`) of the proxies
-    /// whose `X-Forwarded-For` tells the client's address.
-    pub trusted_proxies: &'static [&'static str],
-    /// The environment variable holding the OTLP collector's URL (the manifest's
-    /// `observability.otlp_endpoint_env`); spans are exported only when it is set and
-    /// not empty.
-    pub otlp_endpoint_env: Option<&'static str>,
+/// Parameters: the request a generated handler reads, the parsers and bound checks of
+/// scalar values, and the upstream path it builds.
+pub mod params {
+    pub use crate::check::params::{
+        Bound, Errors, Forward, Parse, Request, UpstreamPath, boolean, int_multiple_of, int_range,
+        int32, int64, length, number, number_range, parse_query, string, uuid,
+    };
 }
 
-/// One backend service and its upstream settings.
-#[derive(Debug)]
-pub struct Service {
-    /// The manifest's service key, e.g. `users`.
-    pub name: &'static str,
-    /// The environment variable that overrides `urls`, e.g. `GATEWAY_UPSTREAM_USERS`.
-    pub env: &'static str,
-    /// Base URLs of the instances (`http://host:port/optional/prefix`).
-    pub urls: &'static [&'static str],
-    /// Instances found in DNS instead of `urls` (the environment override still wins).
-    pub discovery: Option<&'static Discovery>,
-    pub connect_timeout: Duration,
-    pub request_timeout: Duration,
-    /// Its CORS policy; `None`: cross-origin requests get no CORS headers, and
-    /// preflights are refused.
-    pub cors: Option<&'static Cors>,
-    /// Balancing, health checks, breakers, retries, total timeout and concurrency limit
-    /// (`upstream::Policy::DEFAULT` when the manifest sets none).
-    pub resilience: upstream::Policy,
+/// Styled parameters: objects (`deepObject`, `form`, `simple`), cookies and delimited
+/// arrays, and the shapes their values are checked against.
+pub mod styled {
+    pub use crate::check::styled::{In, Shape, Style, cookie_values};
 }
 
-/// An HTTP method a route can have (those of an OpenAPI path item).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Method {
-    Get,
-    Put,
-    Post,
-    Delete,
-    Options,
-    Head,
-    Patch,
-    Trace,
+/// JSON bodies: the parsed document generated validators read, the pointer and failure
+/// collector they write, and one helper per schema keyword (see docs/validation.md).
+pub mod json {
+    pub use crate::check::json::{
+        Array, BodyErrors, Bound, Document, Enum, Format, Items, Members, Number, Object,
+        OwnedValue, Pattern, Pointer, Type, Validate, Value, check, check_owned, equal, is_integer,
+        parse,
+    };
 }
 
-impl Method {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Put => "PUT",
-            Method::Post => "POST",
-            Method::Delete => "DELETE",
-            Method::Options => "OPTIONS",
-            Method::Head => "HEAD",
-            Method::Patch => "PATCH",
-            Method::Trace => "TRACE",
-        }
-    }
-
-    pub fn from_http(method: &http::Method) -> Option<Method> {
-        Some(match *method {
-            http::Method::GET => Method::Get,
-            http::Method::PUT => Method::Put,
-            http::Method::POST => Method::Post,
-            http::Method::DELETE => Method::Delete,
-            http::Method::OPTIONS => Method::Options,
-            http::Method::HEAD => Method::Head,
-            http::Method::PATCH => Method::Patch,
-            http::Method::TRACE => Method::Trace,
-            _ => return None,
-        })
-    }
+/// Urlencoded and multipart bodies: what generated code declares of them.
+pub mod form {
+    pub use crate::check::form::{Encoding, FormBody, FormKind};
 }
 
-/// One public route: an operation of a service's spec.
-#[derive(Debug)]
-pub struct Route {
-    pub method: Method,
-    /// Public path template, e.g. `/api/users/{id}` or `/api/compare/{base}...{head}`.
-    pub path: &'static str,
-    /// The operation's path in its spec, e.g. `/users/{id}` (for logs and docs).
-    pub upstream_path: &'static str,
-    /// Index into `Gateway::services`.
-    pub service: usize,
-    pub operation_id: &'static str,
-    pub auth: Auth,
-    /// The operation's `requestBody`: required or not, its media types, and the
-    /// validators of its JSON schemas.
-    pub body: BodySpec,
-    /// Indices into `Gateway::rate_limits` of the policies that apply (gateway, service,
-    /// operation); every one must allow the request.
-    pub rate_limits: &'static [usize],
-    /// Parses and checks the request's parameters and builds the upstream path.
-    pub handler: Handler,
-    /// The operation's declared responses, when its service validates responses
-    /// (`validate_responses` in the manifest); `None`: responses are not checked.
-    pub responses: Option<&'static [responses::ResponseSpec]>,
+/// Upstream responses checked against the operation's declared responses
+/// (`validate_responses`).
+pub mod responses {
+    pub use crate::check::responses::{
+        MAX_VALIDATED, ResponseSpec, Status, Verdict, check_body, find,
+    };
 }
 
-/// A generated handler: parameters in, upstream path (or a 400 problem) out.
-pub type Handler = fn(&Request<'_>) -> Result<Forward, Problem>;
-
-/// The auth decision made at compile time from the spec's `security` and the manifest.
-#[derive(Debug)]
-pub enum Auth {
-    /// `public: true` in the manifest, or an empty security requirement in the spec.
-    Public,
-    /// Credentials are required. The alternatives are OR'd; the requirements inside one
-    /// alternative are AND'd.
-    Required {
-        /// The `WWW-Authenticate` value sent with a 401.
-        challenge: &'static str,
-        alternatives: &'static [&'static [Requirement]],
-    },
+/// Security schemes as compiled from the manifest, and their verification.
+pub mod auth {
+    pub use crate::edge::auth::{
+        ApiKey, ApiKeyIn, Auth, Authenticated, Claims, DEFAULT_JWKS_REFETCH_INTERVAL, Failure,
+        Jwks, JwksUrl, Jwt, KeySource, Requirement, Scheme, SchemeKind, Verifiers,
+        install_crypto_provider,
+    };
 }
 
-/// One security scheme of a requirement, with the scopes it needs.
-#[derive(Debug)]
-pub struct Requirement {
-    pub scheme: &'static str,
-    pub scopes: &'static [&'static str],
+/// Rate-limit policies and the in-memory GCRA limiter.
+pub mod ratelimit {
+    pub use crate::edge::ratelimit::{
+        Limiter, MAX_KEYS, MAX_TABLE_BYTES, OnStoreFailure, RateKey, RateLimit, RedisStore,
+        SHARD_CAPACITY, SHARDS, Store,
+    };
+}
+
+/// A service's upstream settings (`upstream` in the manifest) and its running upstream.
+pub mod upstream {
+    pub use crate::proxy::instance::Instance;
+    pub use crate::proxy::policy::{
+        Balance, Breaker, Discovery, DnsRecord, HashOn, HealthCheck, OperationTimeouts, Outlier,
+        Policy, Retries, Service,
+    };
+    pub use crate::proxy::upstream::{Upstream, Upstreams};
 }

@@ -5,8 +5,9 @@
 use bytes::Bytes;
 use http::{HeaderMap, header};
 
-use crate::json::Validate;
-use crate::problem::{FieldError, Problem};
+use crate::base::problem::{FieldError, Problem};
+use crate::check::json::Validate;
+use crate::check::media::{essence, matches};
 
 /// An operation's `requestBody`, as compiled.
 #[derive(Debug, Clone, Copy)]
@@ -24,7 +25,7 @@ pub enum BodySpec {
         validators: &'static [(&'static str, Validate)],
         /// Form media types (`application/x-www-form-urlencoded`, `multipart/form-data`)
         /// with a schema, and what their bodies must be; read whole and checked too.
-        forms: &'static [(&'static str, &'static crate::form::FormBody)],
+        forms: &'static [(&'static str, &'static crate::check::form::FormBody)],
     },
 }
 
@@ -32,7 +33,7 @@ pub enum BodySpec {
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Check {
     Json(Validate),
-    Form(&'static crate::form::FormBody),
+    Form(&'static crate::check::form::FormBody),
 }
 
 /// The check of a body with these headers, if its media type has one.
@@ -98,7 +99,7 @@ pub(crate) fn validator(spec: BodySpec, headers: &HeaderMap) -> Option<Validate>
 
 /// Parses and checks a whole JSON body: `Ok` to forward it (unchanged), or the 400.
 pub(crate) fn validate(bytes: &[u8], validate: Validate) -> Result<(), Problem> {
-    let errors = crate::json::check(bytes, validate);
+    let errors = crate::check::json::check(bytes, validate);
     if errors.is_empty() {
         Ok(())
     } else {
@@ -107,30 +108,6 @@ pub(crate) fn validate(bytes: &[u8], validate: Validate) -> Result<(), Problem> 
 }
 
 /// `type/subtype` of a `Content-Type`, lower-cased, without parameters.
-fn essence(value: &str) -> String {
-    value
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase()
-}
-
-/// Whether a media type (lower-case essence) is in a range (`image/*`, `*/*`, exact).
-pub(crate) fn media_matches(range: &str, essence: &str) -> bool {
-    matches(range, essence)
-}
-
-fn matches(range: &str, essence: &str) -> bool {
-    if range == "*/*" || range == essence {
-        return true;
-    }
-    match range.strip_suffix("/*") {
-        Some(kind) => essence.split_once('/').is_some_and(|(ty, _)| ty == kind),
-        None => false,
-    }
-}
-
 /// 415 when a body has a media type the operation does not declare. `has_body` comes from
 /// the body itself (HTTP/2 bodies need no `Content-Length`), not from the headers.
 pub(crate) fn check_media_type(
@@ -189,7 +166,7 @@ pub(crate) fn missing_body(spec: BodySpec, has_body: bool) -> Option<FieldError>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::{BodyErrors, Pointer};
+    use crate::check::json::{BodyErrors, Pointer};
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
@@ -238,11 +215,11 @@ mod tests {
     #[test]
     fn json_bodies_find_their_validator() {
         fn object<'t>(
-            value: crate::json::Value<'t>,
+            value: crate::check::json::Value<'t>,
             at: &mut Pointer<'t>,
             errors: &mut BodyErrors,
         ) {
-            errors.types(at, value, &[crate::json::Type::Object]);
+            errors.types(at, value, &[crate::check::json::Type::Object]);
         }
         let spec = BodySpec::Declared {
             required: true,

@@ -15,9 +15,9 @@ use std::borrow::Cow;
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
-use crate::json::{Pointer, Validate};
-use crate::problem::FieldError;
-use crate::styled::Shape;
+use crate::base::problem::FieldError;
+use crate::check::json::{Pointer, Validate};
+use crate::check::styled::Shape;
 
 /// Longest part name echoed in an error.
 const NAME_MAX: usize = 64;
@@ -72,7 +72,7 @@ impl FormBody {
         let Ok(text) = std::str::from_utf8(bytes) else {
             return vec![failure("", "the form is not UTF-8".to_owned())];
         };
-        let pairs = crate::params::parse_query(text);
+        let pairs = crate::check::params::parse_query(text);
         let mut errors = Vec::new();
         let mut properties: Vec<(Cow<'_, str>, Vec<&str>)> = Vec::new();
         // `deepObject` properties: name -> [(key, value)].
@@ -126,7 +126,7 @@ impl FormBody {
         let Some(validate) = self.validate else {
             return errors;
         };
-        crate::json::check_owned(&Value::Object(object), validate).into_errors()
+        crate::check::json::check_owned(&Value::Object(object), validate).into_errors()
     }
 
     async fn check_multipart(
@@ -175,7 +175,7 @@ impl FormBody {
                     encoding
                         .content_types
                         .iter()
-                        .any(|range| crate::body::media_matches(range, actual))
+                        .any(|range| crate::check::media::matches(range, actual))
                 });
                 if !accepted {
                     errors.push(failure(
@@ -227,8 +227,8 @@ fn failure(pointer: &str, message: String) -> FieldError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::BodyErrors;
-    use crate::json::Type;
+    use crate::check::json::BodyErrors;
+    use crate::check::json::Type;
 
     static ORDER: Shape = Shape::Object(&[
         ("sku", Shape::String),
@@ -240,7 +240,7 @@ mod tests {
     ]);
 
     fn validate_order<'t>(
-        value: crate::json::Value<'t>,
+        value: crate::check::json::Value<'t>,
         at: &mut Pointer<'t>,
         errors: &mut BodyErrors,
     ) {
@@ -269,7 +269,10 @@ mod tests {
                 at.pop();
             }
         }
-        if let Some(ids) = object.get("ids").and_then(crate::json::Value::as_array) {
+        if let Some(ids) = object
+            .get("ids")
+            .and_then(crate::check::json::Value::as_array)
+        {
             at.push_key("ids");
             for (i, id) in ids.iter().enumerate() {
                 at.push_index(i);

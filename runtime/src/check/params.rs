@@ -16,7 +16,7 @@ use std::fmt::{Display, Write as _};
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use crate::problem::{FieldError, Problem};
+use crate::base::problem::{FieldError, Problem};
 
 /// A parser of one raw parameter value. The error is a message for the client.
 pub type Parse<T> = fn(&str) -> Result<T, String>;

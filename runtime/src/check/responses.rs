@@ -21,10 +21,10 @@ use http_body::Body as _;
 use hyper::body::Incoming;
 use tracing::warn;
 
-use crate::json::Validate;
-use crate::metrics::Escaped;
-use crate::problem::Problem;
-use crate::proxy::ResponseBody;
+use crate::base::bodies::ResponseBody;
+use crate::base::problem::Problem;
+use crate::base::prometheus::Escaped;
+use crate::check::json::Validate;
 use crate::{Gateway, Route};
 
 /// Largest response body read and validated; larger ones are skipped (and counted).
@@ -75,7 +75,7 @@ pub enum Verdict {
 
 /// Checks a whole JSON body with `validate`.
 pub fn check_body(bytes: &[u8], validate: Validate) -> Verdict {
-    let errors = crate::json::check(bytes, validate);
+    let errors = crate::check::json::check(bytes, validate);
     if errors.is_empty() {
         return Verdict::Valid;
     }
@@ -263,10 +263,14 @@ impl Counters {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::Type;
-    use crate::json::{BodyErrors, Pointer};
+    use crate::check::json::Type;
+    use crate::check::json::{BodyErrors, Pointer};
 
-    fn object<'t>(value: crate::json::Value<'t>, at: &mut Pointer<'t>, errors: &mut BodyErrors) {
+    fn object<'t>(
+        value: crate::check::json::Value<'t>,
+        at: &mut Pointer<'t>,
+        errors: &mut BodyErrors,
+    ) {
         if errors.types(at, value, &[Type::Object])
             && let Some(object) = value.as_object()
         {

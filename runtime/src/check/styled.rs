@@ -14,8 +14,8 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Number, Value};
 
-use crate::json::Validate;
-use crate::params::{Errors, Parse, Request};
+use crate::check::json::Validate;
+use crate::check::params::{Errors, Parse, Request};
 
 /// The JSON type a parameter's text is read as, from its schema.
 #[derive(Debug)]
@@ -513,7 +513,7 @@ impl Errors {
         value: &Value,
         validate: Validate,
     ) -> bool {
-        let errors = crate::json::check_owned(value, validate);
+        let errors = crate::check::json::check_owned(value, validate);
         if errors.is_empty() {
             return true;
         }
@@ -529,8 +529,8 @@ impl Errors {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::Type;
-    use crate::json::{BodyErrors, Pointer};
+    use crate::check::json::Type;
+    use crate::check::json::{BodyErrors, Pointer};
 
     static FILTER: Shape = Shape::Object(&[
         ("size", Shape::Integer),
@@ -544,7 +544,7 @@ mod tests {
     /// {type: integer, maximum: 18446744073709551615}, color: string, tags: array, big:
     /// integer <= i64::MAX, on: boolean}}`, as the compiler would generate it.
     fn validate_filter<'t>(
-        value: crate::json::Value<'t>,
+        value: crate::check::json::Value<'t>,
         at: &mut Pointer<'t>,
         errors: &mut BodyErrors,
     ) {
@@ -577,7 +577,7 @@ mod tests {
                         at,
                         &n,
                         None,
-                        Some((crate::json::Bound::Int(i64::MAX), false)),
+                        Some((crate::check::json::Bound::Int(i64::MAX), false)),
                     );
                 }
                 at.pop();
@@ -595,7 +595,7 @@ mod tests {
         f: impl FnOnce(&Request<'_>) -> R,
     ) -> R {
         let path: Vec<Cow<str>> = path.iter().map(|s| Cow::Borrowed(*s)).collect();
-        let query = crate::params::parse_query(query);
+        let query = crate::check::params::parse_query(query);
         let mut map = http::HeaderMap::new();
         for (k, v) in headers {
             map.append(
@@ -842,35 +842,38 @@ mod tests {
             |req| {
                 let mut errors = Errors::default();
                 assert_eq!(
-                    errors.query_delimited(req, "ids", '|', crate::params::int32),
+                    errors.query_delimited(req, "ids", '|', crate::check::params::int32),
                     Some(Some(vec![1, 2, 3]))
                 );
                 assert_eq!(
-                    errors.query_delimited(req, "s", ' ', crate::params::string),
+                    errors.query_delimited(req, "s", ' ', crate::check::params::string),
                     Some(Some(vec!["a".to_owned(), "b".to_owned(), "c".to_owned()]))
                 );
                 assert_eq!(
-                    errors.query_delimited(req, "none", ' ', crate::params::string),
+                    errors.query_delimited(req, "none", ' ', crate::check::params::string),
                     Some(None)
                 );
                 assert_eq!(
-                    errors.cookie(req, "lang", crate::params::string),
+                    errors.cookie(req, "lang", crate::check::params::string),
                     Some(Some("de".to_owned()))
                 );
                 assert_eq!(
-                    errors.cookie(req, "missing", crate::params::string),
+                    errors.cookie(req, "missing", crate::check::params::string),
                     Some(None)
                 );
                 assert_eq!(
-                    errors.cookie_array(req, "ids", false, crate::params::int32),
+                    errors.cookie_array(req, "ids", false, crate::check::params::int32),
                     Some(Some(vec![4, 5]))
                 );
                 assert!(errors.is_empty());
                 assert_eq!(
-                    errors.query_delimited(req, "twice", '|', crate::params::int32),
+                    errors.query_delimited(req, "twice", '|', crate::check::params::int32),
                     None
                 );
-                assert_eq!(errors.path_array(req, 0, "p", crate::params::int32), None);
+                assert_eq!(
+                    errors.path_array(req, 0, "p", crate::check::params::int32),
+                    None
+                );
                 let problem = errors.into_problem();
                 assert_eq!(problem.errors.len(), 2);
                 assert_eq!(problem.errors[1].location, "path");

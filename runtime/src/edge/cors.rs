@@ -8,7 +8,7 @@
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use crate::Method;
-use crate::problem::Problem;
+use crate::base::problem::Problem;
 
 /// One service's CORS policy.
 #[derive(Debug)]

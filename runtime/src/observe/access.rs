@@ -7,8 +7,8 @@
 //! `Drop`, whether it ends normally, the client goes away mid-body, or the client goes
 //! away before the response head (then with status 499, as nginx logs it).
 //!
-//! The access log is an `info` event with target `gateway_runtime::access` (this module's
-//! path), one JSON line per request. Whether it is enabled is asked once per request, and
+//! The access log is an `info` event with target `gateway_runtime::access` (a stable name,
+//! not this module's path), one JSON line per request. Whether it is enabled is asked once per request, and
 //! nothing is kept or formatted for it when it is not.
 
 use std::net::IpAddr;
@@ -21,10 +21,21 @@ use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 
-use crate::metrics::Slot;
-use crate::otel;
-use crate::proxy::{Attempt, ResponseBody};
-use crate::server::State;
+use crate::base::bodies::ResponseBody;
+use crate::gateway::{Gateway, Route};
+use crate::observe::metrics::{Metrics, Slot};
+use crate::observe::otel;
+use crate::proxy::forward::Attempt;
+
+/// Where an exchange is reported: the listener's state, which the exchange carries
+/// through the request (so the listener's own fields stay the listener's).
+pub(crate) trait Sinks: Send + Sync + 'static {
+    /// The route table, for the labels of what is reported.
+    fn gateway(&self) -> &'static Gateway;
+    fn metrics(&self) -> &Metrics;
+    /// The span exporter, when spans are exported.
+    fn otel(&self) -> Option<&otel::Exporter>;
+}
 
 /// The status counted and logged for a request whose client left before its response head
 /// was ready (nginx's "client closed request").
@@ -40,8 +51,8 @@ pub(crate) struct Progress {
 
 /// One request, from the arrival of its head to the end of its response. Counted and
 /// logged when dropped.
-pub(crate) struct Exchange {
-    pub(crate) state: Arc<State>,
+pub(crate) struct Exchange<S: Sinks> {
+    pub(crate) state: Arc<S>,
     pub(crate) progress: Progress,
     started: Instant,
     client_ip: IpAddr,
@@ -57,15 +68,15 @@ pub(crate) struct Exchange {
     span: Option<(otel::Started, http::Method)>,
 }
 
-impl Exchange {
+impl<S: Sinks> Exchange<S> {
     pub(crate) fn start(
-        state: Arc<State>,
+        state: Arc<S>,
         client_ip: IpAddr,
         method: &http::Method,
         request_id: &HeaderValue,
-    ) -> Exchange {
+    ) -> Exchange<S> {
         let started = Instant::now();
-        state.metrics.started();
+        state.metrics().started();
         let log = tracing::enabled!(target: "gateway_runtime::access", tracing::Level::INFO)
             .then(|| (request_id.clone(), method.clone()));
         Exchange {
@@ -86,7 +97,7 @@ impl Exchange {
 
     /// Starts the request's span, if spans are exported.
     pub(crate) fn trace<B>(&mut self, request: &http::Request<B>) {
-        if self.state.otel.is_some() {
+        if self.state.otel().is_some() {
             self.span = Some((
                 otel::Started::new(request.headers(), request.uri()),
                 request.method().clone(),
@@ -110,7 +121,7 @@ impl Exchange {
             duration.saturating_sub(waited_until.saturating_duration_since(sent))
         });
         self.state
-            .metrics
+            .metrics()
             .finished(self.progress.slot, status, duration, added);
         if let Some((request_id, method)) = self.log.take() {
             self.log(&request_id, &method, status, duration);
@@ -121,10 +132,10 @@ impl Exchange {
     }
 
     /// The route that answered, if any, and the template the request is reported under.
-    fn route(&self) -> (Option<&'static crate::Route>, Option<&'static str>) {
+    fn route(&self) -> (Option<&'static Route>, Option<&'static str>) {
         match self.progress.slot {
             Slot::Route(index) => {
-                let route = self.state.gateway.routes.get(index);
+                let route = self.state.gateway().routes.get(index);
                 (route, route.map(|route| route.path))
             }
             Slot::OpenApi => (None, Some("/openapi.json")),
@@ -139,10 +150,10 @@ impl Exchange {
         status: StatusCode,
         duration: Duration,
     ) {
-        let Some(exporter) = &self.state.otel else {
+        let Some(exporter) = self.state.otel() else {
             return;
         };
-        let gateway = self.state.gateway;
+        let gateway = self.state.gateway();
         let (route, template) = self.route();
         let service = route.and_then(|route| gateway.services.get(route.service));
         let upstream = self
@@ -194,7 +205,7 @@ impl Exchange {
     }
 }
 
-impl Drop for Exchange {
+impl<S: Sinks> Drop for Exchange<S> {
     fn drop(&mut self) {
         self.finish();
     }
@@ -202,20 +213,20 @@ impl Drop for Exchange {
 
 /// The body of every response of the public listener: the response itself, and the
 /// request's [`Exchange`], which ends when this body is done or dropped.
-pub(crate) struct ObservedBody {
+pub(crate) struct ObservedBody<S: Sinks> {
     inner: ResponseBody,
-    exchange: Exchange,
+    exchange: Exchange<S>,
 }
 
-impl ObservedBody {
-    pub(crate) fn new(inner: ResponseBody, status: StatusCode, mut exchange: Exchange) -> Self {
+impl<S: Sinks> ObservedBody<S> {
+    pub(crate) fn new(inner: ResponseBody, status: StatusCode, mut exchange: Exchange<S>) -> Self {
         exchange.status = Some(status);
         exchange.streaming = matches!(inner, ResponseBody::Upstream(_));
         ObservedBody { inner, exchange }
     }
 }
 
-impl Body for ObservedBody {
+impl<S: Sinks> Body for ObservedBody<S> {
     type Data = Bytes;
     type Error = hyper::Error;
 

@@ -7,15 +7,16 @@
 //! lock and hashes the labels per lookup, and its `Histogram` takes a lock per
 //! observation.) The exposition is a few dozen lines of text formatting.
 
-use std::fmt::{self, Write as _};
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use http::StatusCode;
 
 use crate::Gateway;
-use crate::discovery::Resolutions;
-use crate::upstream::Upstreams;
+use crate::base::prometheus::{Escaped, family};
+use crate::proxy::discovery::Resolutions;
+use crate::proxy::upstream::Upstreams;
 
 /// Status classes `1xx` to `5xx`.
 const CLASSES: usize = 5;
@@ -96,8 +97,8 @@ impl Unauthorized {
 
     /// The reason a failure is counted under; `None` for keys not loaded yet (a 503, no
     /// credential failure).
-    pub(crate) fn of(failure: &crate::auth::Failure) -> Option<Unauthorized> {
-        use crate::auth::Failure;
+    pub(crate) fn of(failure: &crate::edge::auth::Failure) -> Option<Unauthorized> {
+        use crate::edge::auth::Failure;
         Some(match failure {
             Failure::Missing => Unauthorized::Missing,
             Failure::BadRequest(_) => Unauthorized::Malformed,
@@ -191,9 +192,9 @@ pub(crate) struct Metrics {
     unmatched: Series,
     in_flight: AtomicI64,
     /// Response validation (`responses.rs`).
-    pub(crate) responses: crate::responses::Counters,
+    pub(crate) responses: crate::check::responses::Counters,
     /// Rate-limit refusals and the shared store's failures.
-    pub(crate) rate_limits: crate::ratelimit::Counters,
+    pub(crate) rate_limits: crate::edge::ratelimit::Counters,
     /// DNS resolutions of discovered services (counted by `discovery`).
     pub(crate) discovery: std::sync::Arc<Resolutions>,
 }
@@ -205,9 +206,9 @@ impl Metrics {
             openapi: Series::new(),
             unmatched: Series::new(),
             in_flight: AtomicI64::new(0),
-            responses: crate::responses::Counters::new(gateway),
-            rate_limits: crate::ratelimit::Counters::new(gateway.rate_limits),
-            discovery: std::sync::Arc::new(Resolutions::new(gateway)),
+            responses: crate::check::responses::Counters::new(gateway),
+            rate_limits: crate::edge::ratelimit::Counters::new(gateway.rate_limits),
+            discovery: std::sync::Arc::new(Resolutions::new(gateway.services)),
         }
     }
 
@@ -393,7 +394,7 @@ impl Metrics {
                 }
             }
         }
-        crate::upstream::render_metrics(&mut out, upstreams);
+        upstreams.render(&mut out);
         self.discovery.render(&mut out);
         out
     }
@@ -420,11 +421,6 @@ impl Metrics {
         labelled.push((String::new(), &self.unmatched));
         labelled
     }
-}
-
-pub(crate) fn family(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
 /// A histogram's `_bucket`, `_sum` and `_count` lines, unless it never observed anything.
@@ -463,23 +459,6 @@ fn histogram(out: &mut String, name: &str, labels: &str, histogram: &Histogram) 
     }
 }
 
-/// A Prometheus label value, escaped.
-pub(crate) struct Escaped<'a>(pub(crate) &'a str);
-
-impl fmt::Display for Escaped<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for c in self.0.chars() {
-            match c {
-                '\\' => f.write_str("\\\\")?,
-                '"' => f.write_str("\\\"")?,
-                '\n' => f.write_str("\\n")?,
-                c => f.write_char(c)?,
-            }
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -511,11 +490,6 @@ mod tests {
             Invalid::of(&problem(vec![error("path")])),
             Invalid::Parameters
         );
-    }
-
-    #[test]
-    fn label_values_are_escaped() {
-        assert_eq!(Escaped("a\"b\\c\nd").to_string(), "a\\\"b\\\\c\\nd");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! One server span per request, with the W3C ids the gateway already uses: the trace id of
 //! the incoming `traceparent` (or the one the gateway created) and, as the span's own id,
 //! the parent id the gateway sent upstream, so the upstream's spans hang under it. The
-//! span is built from what the request's [`crate::access::Exchange`] knows when it ends
+//! span is built from what the request's [`crate::observe::access::Exchange`] knows when it ends
 //! and handed to the SDK's batch processor: a bounded queue (spans beyond it are dropped,
 //! never waited for) drained by the processor's own thread. No tracer or provider is
 //! involved, so nothing of this runs for a gateway that does not export.
@@ -32,7 +32,7 @@ use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, SpanData, SpanEvents, SpanLinks, SpanProcessor as _,
 };
 
-use crate::traceparent::TraceContext;
+use crate::base::traceparent::TraceContext;
 
 /// Spans waiting for export at most; more are dropped (and counted by the SDK).
 const QUEUE: usize = 2048;
@@ -221,7 +221,7 @@ impl Started {
             .map(|authority| authority.host().to_owned());
         Started {
             start: SystemTime::now(),
-            context: crate::traceparent::context(headers),
+            context: crate::base::traceparent::context(headers),
             server_address,
         }
     }

@@ -8,7 +8,9 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::{Balance, Entry};
+use super::hash;
+use super::instance::Entry;
+use super::policy::Balance;
 
 /// Chooses one of `candidates` (indices into `entries`, never empty). `key` is the
 /// request's hash key, for the algorithms that use one.
@@ -78,7 +80,7 @@ impl Balancer for LeastRequests {
         if candidates.len() == 1 {
             return candidates[0];
         }
-        let random = super::random();
+        let random = hash::random();
         let n = candidates.len() as u64;
         let first = (random % n) as usize;
         // A second, different one.
@@ -109,13 +111,13 @@ pub(crate) struct ConsistentHash;
 impl Balancer for ConsistentHash {
     fn pick(&self, entries: &[Entry], candidates: &[usize], key: Option<u64>) -> usize {
         let Some(key) = key else {
-            return candidates[(super::random() % candidates.len() as u64) as usize];
+            return candidates[(hash::random() % candidates.len() as u64) as usize];
         };
         let mut best = candidates[0];
         let mut best_score = f64::NEG_INFINITY;
         for &index in candidates {
             let entry = &entries[index];
-            let hash = mix(key ^ entry.instance.url_hash);
+            let hash = hash::mix(key ^ entry.instance.url_hash);
             // A uniform number in (0, 1).
             let unit = ((hash >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
             let score = -f64::from(entry.weight.max(1)) / unit.ln();
@@ -126,22 +128,4 @@ impl Balancer for ConsistentHash {
         }
         best
     }
-}
-
-/// FNV-1a, for hashing keys and URLs (stable across runs and builds, unlike `std`'s
-/// randomly keyed hasher).
-pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in bytes {
-        hash ^= u64::from(*byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
-}
-
-/// A finalizer (splitmix64's) so that close inputs give unrelated outputs.
-pub(crate) fn mix(mut x: u64) -> u64 {
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
 }

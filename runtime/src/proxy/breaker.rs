@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
-use super::Breaker;
+use super::policy::Breaker;
 
 /// Buckets of the rolling window.
 const BUCKETS: usize = 10;

@@ -31,32 +31,7 @@ use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::rr::{RData, RecordType};
 use hickory_resolver::{Resolver, TokioResolver};
 
-use crate::Gateway;
-
-/// How a service's instances are found in DNS, as compiled from the manifest.
-#[derive(Debug)]
-pub struct Discovery {
-    /// The name to resolve, e.g. `users.default.svc.cluster.local`.
-    pub name: &'static str,
-    /// The instances' port for `A`/`AAAA` records (SRV records carry their own).
-    pub port: u16,
-    pub record: DnsRecord,
-    /// How often the name is resolved again.
-    pub interval: Duration,
-    /// The scheme of the instances' base URLs (`http`).
-    pub scheme: &'static str,
-    /// `ip:port` of the nameserver to ask instead of the system's.
-    pub nameserver: Option<&'static str>,
-}
-
-/// Which records list the instances.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DnsRecord {
-    /// `A` and `AAAA`: one instance per address, on `Discovery::port`.
-    A,
-    /// `SRV`: one instance per address of each target, on the record's port, weighted.
-    Srv,
-}
+use super::policy::{Discovery, DnsRecord, Service};
 
 /// Consecutive empty answers after which the service really has no instance.
 pub const EMPTY_AFTER: u32 = 3;
@@ -92,10 +67,9 @@ pub(crate) struct Resolutions {
 }
 
 impl Resolutions {
-    pub(crate) fn new(gateway: &Gateway) -> Resolutions {
+    pub(crate) fn new(services: &[Service]) -> Resolutions {
         Resolutions {
-            services: gateway
-                .services
+            services: services
                 .iter()
                 .filter(|service| service.discovery.is_some())
                 .map(|service| (service.name, Default::default()))
@@ -125,7 +99,7 @@ impl Resolutions {
                 let _ = writeln!(
                     out,
                     "gateway_discovery_resolutions_total{{service=\"{}\",outcome=\"{}\"}} {}",
-                    crate::metrics::Escaped(service),
+                    crate::base::prometheus::Escaped(service),
                     outcome.as_str(),
                     count.load(Ordering::Relaxed)
                 );
@@ -148,20 +122,20 @@ impl Drop for Running {
     }
 }
 
-/// Starts discovery for every service of `gateway` that has it, except those `skip`
+/// Starts discovery for every service of `services` that has it, except those `skip`
 /// names (an upstream override wins). Each is resolved once before this returns, so the
 /// gateway starts with instances when DNS answers; then `apply(service index, instances)`
 /// is called on every change. `dns_server` (from `GATEWAY_DNS_SERVER`) overrides every
 /// service's nameserver.
 pub(crate) async fn start(
-    gateway: &'static Gateway,
+    services: &'static [Service],
     dns_server: Option<SocketAddr>,
     skip: impl Fn(&str) -> bool,
     resolutions: Arc<Resolutions>,
     apply: Arc<dyn Fn(usize, Instances) + Send + Sync>,
 ) -> Result<Running, String> {
     let mut running = Running::default();
-    for (index, service) in gateway.services.iter().enumerate() {
+    for (index, service) in services.iter().enumerate() {
         let Some(discovery) = service.discovery else {
             continue;
         };
@@ -377,7 +351,7 @@ fn url(scheme: &str, ip: IpAddr, port: u16) -> String {
 }
 
 #[cfg(test)]
-#[path = "../tests/support/dns.rs"]
+#[path = "../../tests/support/dns.rs"]
 mod dns;
 
 #[cfg(test)]

@@ -10,22 +10,25 @@
 use std::error::Error as StdError;
 use std::fmt::{self, Write as _};
 use std::net::IpAddr;
-use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Response, StatusCode, Version};
-use http_body::{Body, Frame, SizeHint};
+use http_body::Body;
 use hyper::body::Incoming;
 
-use crate::Service;
-use crate::problem::Problem;
-use crate::traceparent::{self, TraceContext};
-use crate::upstream::{self, Instance, NoInstance, Permit, Upstream, retry};
+use super::breaker::Permit;
+use super::hash;
+use super::instance::{Instance, Outcome};
+use super::policy::Service;
+use super::retry;
+use super::upstream::{NoInstance, Upstream};
+use crate::base::bodies::{BodyError, LimitedBody, Replay};
+use crate::base::problem::Problem;
+use crate::base::traceparent::{self, TraceContext};
 
 /// `X-Request-Id`, sent upstream and returned to the client.
 pub(crate) static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -85,37 +88,6 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// How an attempt to get a response head from an upstream instance ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Outcome {
-    /// The response head arrived (whatever its status).
-    Ok,
-    /// No connection could be made.
-    ConnectError,
-    /// The service's request timeout elapsed first.
-    Timeout,
-    /// The connection failed or the upstream answered something that is not HTTP.
-    Error,
-}
-
-impl Outcome {
-    pub(crate) const ALL: [Outcome; 4] = [
-        Outcome::Ok,
-        Outcome::ConnectError,
-        Outcome::Timeout,
-        Outcome::Error,
-    ];
-
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Ok => "ok",
-            Outcome::ConnectError => "connect_error",
-            Outcome::Timeout => "timeout",
-            Outcome::Error => "error",
-        }
-    }
-}
-
 /// What the caller of [`forward`] learns about the upstream exchange, for metrics and the
 /// access log: the instance of the last try, how many tries, and when the request was
 /// first handed to the client and when the last response head (or failure) came back.
@@ -127,55 +99,6 @@ pub(crate) struct Attempt {
     pub(crate) answered: Option<Instant>,
     /// The trace context sent upstream.
     pub(crate) trace: Option<TraceContext>,
-}
-
-/// The client's body, kept so that it can be sent again while that is safe: a body the
-/// gateway read whole is replayed from memory; a streamed one only while no try has
-/// started reading it (the connection failed before the request was sent).
-enum Replay {
-    Empty,
-    Full(Bytes),
-    Stream(Arc<Mutex<Option<Incoming>>>, SizeHint),
-}
-
-impl Replay {
-    fn new(body: LimitedBody) -> Replay {
-        let hint = body.size_hint();
-        match body.source {
-            Source::Full(Some(bytes)) => Replay::Full(bytes),
-            Source::Full(None) => Replay::Empty,
-            Source::Stream(incoming) if incoming.is_end_stream() => Replay::Empty,
-            Source::Stream(incoming) => Replay::Stream(Arc::new(Mutex::new(Some(incoming))), hint),
-            Source::Shared(slot, hint) => Replay::Stream(slot, hint),
-        }
-    }
-
-    /// The body for one more try, if it can still be sent whole.
-    fn body(&self, limit: u64) -> Option<LimitedBody> {
-        let source = match self {
-            Replay::Empty => Source::Full(None),
-            Replay::Full(bytes) => Source::Full(Some(bytes.clone())),
-            Replay::Stream(slot, hint) => {
-                if !self.replayable() {
-                    return None;
-                }
-                Source::Shared(slot.clone(), *hint)
-            }
-        };
-        Some(LimitedBody {
-            source,
-            limit,
-            remaining: limit,
-        })
-    }
-
-    /// Whether the body is still whole (a streamed one not yet read by any try).
-    fn replayable(&self) -> bool {
-        match self {
-            Replay::Empty | Replay::Full(_) => true,
-            Replay::Stream(slot, _) => slot.lock().is_ok_and(|s| s.is_some()),
-        }
-    }
 }
 
 /// Gives back a breaker permit and an in-flight count if a try is abandoned half-way (the
@@ -294,7 +217,7 @@ async fn tries(
     let started = Instant::now();
     let deadline = total_timeout.map(|total| started + total);
     let idempotent = retry::idempotent(&parts.method);
-    let key = upstream::hash_key(policy, &parts.headers, client_ip);
+    let key = super::upstream::hash_key(policy, &parts.headers, client_ip);
     let client_version = parts.version;
     let method = parts.method;
     let query = parts.uri.query().map(str::to_owned);
@@ -321,7 +244,7 @@ async fn tries(
     headers.insert(X_REQUEST_ID.clone(), request_id.clone());
     attempt.trace = Some(traceparent::propagate(&mut headers));
 
-    let limit = body.limit;
+    let limit = body.limit();
     let replay = Replay::new(body);
     let snapshot = upstream.snapshot();
     upstream.budget.request(started);
@@ -333,7 +256,7 @@ async fn tries(
                 tracing::debug!(service = service.name, "retry budget exhausted");
                 break;
             }
-            let pause = retry::backoff(&policy.retries, number, upstream::random());
+            let pause = retry::backoff(&policy.retries, number, hash::random());
             if !pause.is_zero() {
                 let pause = match deadline {
                     Some(deadline) => pause.min(deadline.saturating_duration_since(Instant::now())),
@@ -624,183 +547,6 @@ impl fmt::Display for ErrorChain<'_> {
             source = error.source();
         }
         Ok(())
-    }
-}
-
-/// Why the client's body stopped on its way upstream.
-#[derive(Debug)]
-pub(crate) enum BodyError {
-    /// More than the gateway's `max_body` bytes went through.
-    TooLarge,
-    /// Reading from the client failed.
-    Client(hyper::Error),
-}
-
-impl fmt::Display for BodyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            BodyError::TooLarge => f.write_str("request body exceeds the limit"),
-            BodyError::Client(_) => f.write_str("reading the request body failed"),
-        }
-    }
-}
-
-impl StdError for BodyError {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        match self {
-            BodyError::TooLarge => None,
-            BodyError::Client(error) => Some(error),
-        }
-    }
-}
-
-/// The client's body on its way upstream: streamed as it arrives, failing as soon as more
-/// than `limit` bytes went through; or, for a body the gateway validated, the bytes it
-/// read, unchanged.
-#[derive(Debug)]
-pub(crate) struct LimitedBody {
-    source: Source,
-    limit: u64,
-    remaining: u64,
-}
-
-#[derive(Debug)]
-enum Source {
-    Stream(Incoming),
-    /// Read whole (and checked) by the gateway; `None` once sent.
-    Full(Option<Bytes>),
-    /// A streamed body kept for a possible retry: taken out of the slot (and so never
-    /// sent again) when a try first reads it. The size hint is the client body's.
-    Shared(Arc<Mutex<Option<Incoming>>>, SizeHint),
-}
-
-impl LimitedBody {
-    pub(crate) fn new(inner: Incoming, limit: u64) -> LimitedBody {
-        LimitedBody {
-            source: Source::Stream(inner),
-            limit,
-            remaining: limit,
-        }
-    }
-
-    /// No body.
-    pub(crate) fn empty() -> LimitedBody {
-        LimitedBody {
-            source: Source::Full(None),
-            limit: 0,
-            remaining: 0,
-        }
-    }
-
-    /// A body already read whole (within `limit`).
-    pub(crate) fn full(bytes: Bytes, limit: u64) -> LimitedBody {
-        LimitedBody {
-            source: Source::Full(Some(bytes)),
-            limit,
-            remaining: limit,
-        }
-    }
-}
-
-impl Body for LimitedBody {
-    type Data = Bytes;
-    type Error = BodyError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
-        let this = &mut *self;
-        if let Source::Shared(slot, _) = &this.source {
-            // The first read takes the body: from now on no other try may send it.
-            let taken = slot.lock().ok().and_then(|mut slot| slot.take());
-            match taken {
-                Some(inner) => this.source = Source::Stream(inner),
-                None => return Poll::Ready(None),
-            }
-        }
-        let inner = match &mut this.source {
-            Source::Stream(inner) => inner,
-            Source::Full(bytes) => return Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            Source::Shared(..) => return Poll::Ready(None),
-        };
-        let frame = match ready!(Pin::new(inner).poll_frame(cx)) {
-            Some(Ok(frame)) => frame,
-            Some(Err(error)) => return Poll::Ready(Some(Err(BodyError::Client(error)))),
-            None => return Poll::Ready(None),
-        };
-        if let Some(data) = frame.data_ref() {
-            let len = data.len() as u64;
-            if len > this.remaining {
-                this.remaining = 0;
-                return Poll::Ready(Some(Err(BodyError::TooLarge)));
-            }
-            this.remaining -= len;
-        }
-        Poll::Ready(Some(Ok(frame)))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match &self.source {
-            Source::Stream(inner) => inner.is_end_stream(),
-            Source::Full(bytes) => bytes.is_none(),
-            Source::Shared(_, hint) => hint.exact() == Some(0),
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match &self.source {
-            Source::Stream(inner) => inner.size_hint(),
-            Source::Full(bytes) => {
-                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
-            }
-            Source::Shared(_, hint) => *hint,
-        }
-    }
-}
-
-/// The body of every response the public listener sends: an upstream's stream, or a
-/// complete body the gateway made (problems, the OpenAPI document).
-#[derive(Debug)]
-pub(crate) enum ResponseBody {
-    Upstream(Incoming),
-    Full(Option<Bytes>),
-}
-
-impl ResponseBody {
-    pub(crate) fn full(bytes: impl Into<Bytes>) -> ResponseBody {
-        ResponseBody::Full(Some(bytes.into()))
-    }
-}
-
-impl Body for ResponseBody {
-    type Data = Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        match self.get_mut() {
-            ResponseBody::Upstream(body) => Pin::new(body).poll_frame(cx),
-            ResponseBody::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match self {
-            ResponseBody::Upstream(body) => body.is_end_stream(),
-            ResponseBody::Full(bytes) => bytes.is_none(),
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match self {
-            ResponseBody::Upstream(body) => body.size_hint(),
-            ResponseBody::Full(bytes) => {
-                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
-            }
-        }
     }
 }
 

@@ -9,8 +9,10 @@ use std::sync::atomic::Ordering;
 use http::header::{self, HeaderValue};
 use tokio::task::JoinHandle;
 
-use super::{HealthCheck, Instance, Upstreams};
-use crate::proxy::LimitedBody;
+use super::instance::Instance;
+use super::policy::HealthCheck;
+use super::upstream::{Upstream, Upstreams};
+use crate::base::bodies::LimitedBody;
 
 /// The running checks of one service; stops them when dropped.
 #[derive(Debug)]
@@ -48,7 +50,7 @@ impl Checker {
 }
 
 /// One check: whether the answer came in time with an expected status.
-async fn check(upstream: &super::Upstream, instance: &Instance, config: &HealthCheck) -> bool {
+async fn check(upstream: &Upstream, instance: &Instance, config: &HealthCheck) -> bool {
     let Some(uri) = instance.uri(config.path, None) else {
         return false;
     };
@@ -98,4 +100,12 @@ fn verdict(service: &str, instance: &Instance, config: &HealthCheck, passed: boo
             "instance failed its health checks"
         );
     }
+}
+
+/// Starts the active health checks of every service that has them; they end when the
+/// returned handles are dropped.
+pub(crate) fn spawn_health_checks(upstreams: &Arc<Upstreams>) -> Vec<Checker> {
+    (0..upstreams.len())
+        .filter_map(|index| Checker::spawn(upstreams.clone(), index))
+        .collect()
 }

@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::Retries;
+use super::policy::Retries;
 
 /// Buckets of the budget's window.
 const BUCKETS: usize = 10;

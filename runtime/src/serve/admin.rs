@@ -13,9 +13,9 @@ use axum::routing::get;
 use http::{HeaderValue, StatusCode, header};
 
 use crate::Gateway;
-use crate::jwks::JwksSet;
-use crate::metrics::Metrics;
-use crate::upstream::Upstreams;
+use crate::edge::auth::jwks::JwksSet;
+use crate::observe::metrics::Metrics;
+use crate::proxy::upstream::Upstreams;
 
 /// What the admin handlers read.
 pub(crate) struct AdminState {

@@ -413,8 +413,8 @@ pub(crate) fn decode_params(params: &mut [Cow<'_, str>]) -> Result<(), usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::params::Forward;
-    use crate::problem::Problem;
+    use crate::base::problem::Problem;
+    use crate::check::params::Forward;
     use crate::{Auth, BodySpec, Request, Route, Service};
     use std::time::Duration;
 

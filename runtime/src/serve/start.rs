@@ -32,20 +32,24 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tracing::{debug, error, info, warn};
 
-use crate::access::{Exchange, ObservedBody, Progress};
-use crate::admin::{self, AdminState};
-use crate::auth::{Authenticated, Verifiers};
-use crate::body;
-use crate::client_ip::TrustedProxies;
-use crate::discovery;
-use crate::metrics::{Invalid, Metrics, Slot, Unauthorized};
-use crate::params::{Forward, Request, parse_query};
-use crate::problem::{FieldError, PROBLEM_JSON, Problem};
-use crate::proxy::{self, LimitedBody, ResponseBody, X_REQUEST_ID};
-use crate::ratelimit::{self, Caller, Limiters, Quota, Verdict};
-use crate::router::{self, Endpoint, Router};
-use crate::upstream::{self, Upstreams};
-use crate::{Auth, Cors, Gateway, Method};
+use crate::base::bodies::{LimitedBody, ResponseBody};
+use crate::base::method::Method;
+use crate::base::problem::{FieldError, PROBLEM_JSON, Problem};
+use crate::check::body;
+use crate::check::params::{Forward, Request, parse_query};
+use crate::edge::auth::{Auth, Authenticated, Verifiers};
+use crate::edge::client_ip::TrustedProxies;
+use crate::edge::cors::Cors;
+use crate::edge::ratelimit::{self, Caller, Limiters, Quota, Store, Verdict};
+use crate::gateway::Gateway;
+use crate::observe::access::{Exchange, ObservedBody, Progress, Sinks};
+use crate::observe::metrics::{Invalid, Metrics, Slot, Unauthorized};
+use crate::observe::otel::Exporter;
+use crate::proxy::forward::{self, X_REQUEST_ID};
+use crate::proxy::upstream::Upstreams;
+use crate::proxy::{discovery, health};
+use crate::serve::admin::{self, AdminState};
+use crate::serve::router::{self, Endpoint, Router};
 
 /// Admin listener address when `GATEWAY_ADMIN_LISTEN` is not set.
 pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9090";
@@ -189,8 +193,8 @@ impl Settings {
                 })?,
         };
         let rate_limit_store_url = match gateway.rate_limit_store {
-            crate::Store::Memory => None,
-            crate::Store::Redis(store) => var(store.url_env)?,
+            Store::Memory => None,
+            Store::Redis(store) => var(store.url_env)?,
         };
         let dns_server = match var("GATEWAY_DNS_SERVER")? {
             None => None,
@@ -329,7 +333,21 @@ pub(crate) struct State {
     verifiers: Verifiers,
     trusted_proxies: TrustedProxies,
     /// The span exporter, when spans are exported.
-    pub(crate) otel: Option<Arc<crate::otel::Exporter>>,
+    pub(crate) otel: Option<Arc<Exporter>>,
+}
+
+impl Sinks for State {
+    fn gateway(&self) -> &'static Gateway {
+        self.gateway
+    }
+
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    fn otel(&self) -> Option<&Exporter> {
+        self.otel.as_deref()
+    }
 }
 
 /// Serves `gateway` on the listeners of `config` until `shutdown` completes, then stops
@@ -351,14 +369,20 @@ pub async fn serve(
     let trusted_proxies =
         TrustedProxies::parse(gateway.trusted_proxies).map_err(StartError::new)?;
     let limiters = Arc::new(
-        Limiters::for_gateway(gateway, config.rate_limit_store_url.as_deref())
-            .map_err(StartError::new)?,
+        Limiters::with_store(
+            gateway.name,
+            gateway.rate_limits,
+            gateway.rate_limit_store,
+            config.rate_limit_store_url.as_deref(),
+        )
+        .map_err(StartError::new)?,
     );
-    let upstreams = Arc::new(Upstreams::new(gateway, &config.upstreams).map_err(StartError::new)?);
+    let upstreams =
+        Arc::new(Upstreams::new(gateway.services, &config.upstreams).map_err(StartError::new)?);
     let metrics = Arc::new(Metrics::new(gateway));
     let otel = match &config.otlp_endpoint {
         Some(endpoint) => Some(Arc::new(
-            crate::otel::Exporter::new(endpoint, gateway.name).map_err(StartError::new)?,
+            Exporter::new(endpoint, gateway.name).map_err(StartError::new)?,
         )),
         None => None,
     };
@@ -373,7 +397,7 @@ pub async fn serve(
         });
         let overridden = |name: &str| config.upstreams.contains_key(name);
         discovery::start(
-            gateway,
+            gateway.services,
             config.dns_server,
             overridden,
             metrics.discovery.clone(),
@@ -403,7 +427,7 @@ pub async fn serve(
     }
 
     // Active health checks run until `serve` returns.
-    let _health_checks = upstream::spawn_health_checks(&upstreams);
+    let _health_checks = health::spawn_health_checks(&upstreams);
     // JWKS schemes fetch their keys in the background; the tasks end with `serve`.
     let jwks = verifiers.jwks();
     let _jwks_refresh = jwks.start();
@@ -631,7 +655,7 @@ async fn handle(
     state: Arc<State>,
     peer: IpAddr,
     request: http::Request<Incoming>,
-) -> Result<Response<ObservedBody>, Infallible> {
+) -> Result<Response<ObservedBody<State>>, Infallible> {
     let request_id = request_id(request.headers());
     // The peer, or behind trusted proxies the address they say they served.
     let client_ip = if state.trusted_proxies.is_empty() {
@@ -723,7 +747,7 @@ async fn dispatch(
     let (mut parts, body) = request.into_parts();
     // What the handler checks is what the upstream gets: headers the client names in
     // `Connection` go now, not after validation.
-    proxy::strip_hop_by_hop(&mut parts.headers);
+    forward::strip_hop_by_hop(&mut parts.headers);
     let has_body = !body.is_end_stream();
     let mut decision = decide(state, &parts, has_body, client_ip, quota).await;
     if let Decision::Refetch(scheme, ..) = decision {
@@ -808,7 +832,7 @@ async fn dispatch(
         .routes
         .get(index)
         .map_or("", |route| route.operation_id);
-    let response = proxy::forward(
+    let response = forward::forward(
         upstream,
         operation_id,
         forward.path,
@@ -824,7 +848,7 @@ async fn dispatch(
     // Only services that validate responses have a table.
     match state.gateway.routes.get(index).and_then(|r| r.responses) {
         Some(specs) => {
-            crate::responses::check(
+            crate::check::responses::check(
                 &state.metrics.responses,
                 state.gateway,
                 index,
@@ -919,7 +943,7 @@ async fn decide(
             .authenticate(alternatives, &parts.headers, &query)
         {
             Ok(granted) => authenticated = Some(granted),
-            Err(failure @ crate::auth::Failure::UnknownKid(scheme)) => {
+            Err(failure @ crate::edge::auth::Failure::UnknownKid(scheme)) => {
                 return Decision::Refetch(scheme, slot, auth_problem(&failure, challenge));
             }
             Err(failure) => {
@@ -995,7 +1019,7 @@ async fn decide(
 }
 
 /// The 401 or 403 answering an authentication failure (RFC 6750 challenges).
-fn auth_problem(failure: &crate::auth::Failure, challenge: &'static str) -> Problem {
+fn auth_problem(failure: &crate::edge::auth::Failure, challenge: &'static str) -> Problem {
     let (status, value, detail) = failure.answer(challenge);
     if status == http::StatusCode::SERVICE_UNAVAILABLE {
         // Keys not loaded yet: not the client's fault, and no challenge to answer.
@@ -1110,7 +1134,7 @@ mod tests {
             connect_timeout: Duration::from_secs(1),
             request_timeout: Duration::from_secs(1),
             cors: None,
-            resilience: upstream::Policy::DEFAULT,
+            resilience: crate::upstream::Policy::DEFAULT,
         },
         Service {
             name: "orders",
@@ -1120,7 +1144,7 @@ mod tests {
             connect_timeout: Duration::from_secs(1),
             request_timeout: Duration::from_secs(1),
             cors: None,
-            resilience: upstream::Policy::DEFAULT,
+            resilience: crate::upstream::Policy::DEFAULT,
         },
     ];
 

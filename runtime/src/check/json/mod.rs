@@ -27,7 +27,7 @@ use std::cmp::Ordering;
 
 pub use serde_json::Value as OwnedValue;
 
-use crate::problem::{FieldError, MAX_FIELD_ERRORS};
+use crate::base::problem::{FieldError, MAX_FIELD_ERRORS};
 
 mod format;
 mod pattern;
@@ -416,7 +416,7 @@ impl BodyErrors {
     /// `minLength`/`maxLength`, in Unicode code points.
     #[inline]
     pub fn length(&mut self, at: &Pointer<'_>, s: &str, min: Option<usize>, max: Option<usize>) {
-        if let Err(message) = crate::params::length(s, min, max) {
+        if let Err(message) = crate::check::params::length(s, min, max) {
             self.fail(at, message);
         }
     }

@@ -38,7 +38,7 @@ use jsonwebtoken::jwk::{Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
 use tracing::{info, warn};
 
-use crate::metrics::Escaped;
+use crate::base::prometheus::Escaped;
 
 /// A JWT scheme's JWKS endpoint, as the generated crate describes it.
 #[derive(Debug)]
@@ -540,7 +540,7 @@ mod tests {
 
     #[test]
     fn keys_that_do_not_fit_the_scheme_are_skipped() {
-        crate::auth::install_crypto_provider();
+        crate::edge::auth::install_crypto_provider();
         let rsa = r#"{"kty":"RSA","kid":"r","n":"tCVR38dgY8RnUm4Ew4GXRRYWqePb5ZXXaQXhqe6Opp8sJEgelr-ZAj4HLurBTJw4t7BjB-4toLhPfROZLpFzLMSYj4S5in05zSXpGiZV7t2THlb-4p3MkwQzxnVMztxNufgMiuSITHxfYQStibHVWvb2aqzmGyAuFHafmSpMkWCh9oprzBvblOccq0JoM2Vr_ZfH2kySC46GQTLhjYg9zJIoaPG8muT69VV9P9G2PhhBUfjdSjM2ufB90274hA4sLrKFXlLZQ-hEDVSdhB216yT6gfiEfoqE5S4bXt_n5Oqy4bHo_73lsQ2DmD5dozx3WA4C3OY9JzwiIm3oY5Lp8w","e":"AQAB"}"#;
         let doc = |key: &str| format!(r#"{{"keys":[{key}]}}"#);
         let rs = [Algorithm::RS256];

@@ -8,7 +8,7 @@
 //! OR'd, the requirements of one alternative AND'd.
 //!
 //! A scheme may instead name a JWKS URL ([`KeySource::Jwks`]): its keys are fetched over
-//! HTTPS, cached and rotated by `crate::jwks`; until the first set is loaded, a bearer
+//! HTTPS, cached and rotated by `crate::edge::auth::jwks`; until the first set is loaded, a bearer
 //! token for that scheme is answered 503, not 401.
 //!
 //! Algorithm confusion is impossible by construction: a scheme's algorithms all belong to
@@ -23,10 +23,33 @@ use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Validation};
 use sha2::{Digest, Sha256};
 
-use crate::Requirement;
-pub use crate::jwks::{DEFAULT_JWKS_REFETCH_INTERVAL, Jwks, JwksUrl};
-use crate::jwks::{JwksKeys, JwksSet, KeyList, Read};
-use crate::tokens::TokenCache;
+pub(crate) mod jwks;
+mod tokens;
+
+pub use jwks::{DEFAULT_JWKS_REFETCH_INTERVAL, Jwks, JwksUrl};
+use jwks::{JwksKeys, JwksSet, KeyList, Read};
+use tokens::TokenCache;
+
+/// The auth decision made at compile time from the spec's `security` and the manifest.
+#[derive(Debug)]
+pub enum Auth {
+    /// `public: true` in the manifest, or an empty security requirement in the spec.
+    Public,
+    /// Credentials are required. The alternatives are OR'd; the requirements inside one
+    /// alternative are AND'd.
+    Required {
+        /// The `WWW-Authenticate` value sent with a 401.
+        challenge: &'static str,
+        alternatives: &'static [&'static [Requirement]],
+    },
+}
+
+/// One security scheme of a requirement, with the scopes it needs.
+#[derive(Debug)]
+pub struct Requirement {
+    pub scheme: &'static str,
+    pub scopes: &'static [&'static str],
+}
 
 /// One security scheme the manifest configures, named as in `components.securitySchemes`.
 #[derive(Debug)]
@@ -591,7 +614,7 @@ fn verify_jwt(
     }
     let token =
         std::str::from_utf8(token).map_err(|_| Failure::Invalid("the token is malformed"))?;
-    let key_set: crate::tokens::KeySet = match keys {
+    let key_set: crate::edge::auth::tokens::KeySet = match keys {
         Keys::Fixed(_) => None,
         Keys::Fetched(jwks) => match jwks.current() {
             Some(list) => Some(list),

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::jwks::KeyList;
+use crate::edge::auth::jwks::KeyList;
 
 /// The key set a token was verified with: `None` for keys read once at start, else the
 /// JWKS set that was current. Entries hold it, so its address is never reused while

@@ -13,8 +13,10 @@
 //! entries and, if it is still full, the eighth of its entries closest to idle.
 //!
 //! With `store: { redis: ... }` every replica checks the same GCRA state in Redis instead
-//! ([`crate::ratelimit_redis`]); these in-memory limiters then only decide for the
+//! ([`crate::edge::ratelimit::redis`]); these in-memory limiters then only decide for the
 //! policies that fall back to them while the store cannot be reached.
+
+pub(crate) mod redis;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
@@ -48,7 +50,7 @@ pub struct RateLimit {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RateKey {
     /// The client's address: the TCP peer, or when the peer is a trusted proxy, the
-    /// right-most untrusted address of `X-Forwarded-For` (see [`crate::client_ip`]).
+    /// right-most untrusted address of `X-Forwarded-For` (see [`crate::edge::client_ip`]).
     Ip,
     /// The value of this request header (lower case); requests without it share one key.
     Header(&'static str),
@@ -98,7 +100,7 @@ pub struct Caller<'a> {
     pub ip: IpAddr,
     pub headers: &'a HeaderMap,
     /// The verified identity, on routes that require credentials.
-    pub identity: Option<&'a crate::auth::Authenticated>,
+    pub identity: Option<&'a crate::edge::auth::Authenticated>,
 }
 
 /// The part of a request a policy counts by: a kind tag and its value.
@@ -365,7 +367,7 @@ fn ceil_secs(nanos: u64) -> u64 {
 pub struct Limiters {
     start: Instant,
     pub limiters: Vec<Limiter>,
-    shared: Option<crate::ratelimit_redis::Shared>,
+    shared: Option<redis::Shared>,
 }
 
 /// What the policies of a route decided.
@@ -389,17 +391,19 @@ impl Limiters {
         }
     }
 
-    /// The limiters of `gateway`, with its shared store at `url` (read from the
-    /// environment variable the manifest names, never compiled in). Connecting happens on
-    /// the first check, so a store that is down at start delays nothing. Must be called
-    /// inside a tokio runtime.
-    pub fn for_gateway(
-        gateway: &'static crate::Gateway,
+    /// The limiters of the gateway `name`'s `policies`, kept in `store`, a shared one at
+    /// `url` (read from the environment variable the manifest names, never compiled in).
+    /// Connecting happens on the first check, so a store that is down at start delays
+    /// nothing. Must be called inside a tokio runtime.
+    pub fn with_store(
+        name: &'static str,
+        policies: &'static [RateLimit],
+        store: Store,
         url: Option<&str>,
     ) -> Result<Limiters, String> {
-        let mut limiters = Limiters::new(gateway.rate_limits);
-        if let Store::Redis(store) = gateway.rate_limit_store
-            && !gateway.rate_limits.is_empty()
+        let mut limiters = Limiters::new(policies);
+        if let Store::Redis(store) = store
+            && !policies.is_empty()
         {
             let url = url.filter(|url| !url.trim().is_empty()).ok_or_else(|| {
                 format!(
@@ -407,11 +411,7 @@ impl Limiters {
                     store.url_env
                 )
             })?;
-            limiters.shared = Some(crate::ratelimit_redis::Shared::new(
-                gateway.name,
-                store,
-                url.trim(),
-            )?);
+            limiters.shared = Some(redis::Shared::new(name, store, url.trim())?);
         }
         Ok(limiters)
     }
@@ -565,7 +565,7 @@ impl Counters {
         if policies.is_empty() {
             return;
         }
-        let escaped = crate::metrics::Escaped;
+        let escaped = crate::base::prometheus::Escaped;
         let _ = writeln!(
             out,
             "# HELP gateway_rate_limited_total Requests refused with 429, by the rate-limit policy that refused them.\n# TYPE gateway_rate_limited_total counter"

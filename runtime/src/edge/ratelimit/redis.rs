@@ -27,7 +27,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
-use crate::ratelimit::{Caller, Counters, KeyValue, Limiter, Quota, RateLimit, RedisStore};
+use crate::edge::ratelimit::{Caller, Counters, KeyValue, Limiter, Quota, RateLimit, RedisStore};
 
 /// How long the store is left alone after a failure, before one request probes it.
 pub const BACKOFF: Duration = Duration::from_secs(1);
@@ -288,7 +288,7 @@ fn quota(checked: &[&Limiter], answer: &[i64]) -> Option<(Quota, &'static RateLi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ratelimit::{OnStoreFailure, RateKey, RateLimit};
+    use crate::edge::ratelimit::{OnStoreFailure, RateKey, RateLimit};
 
     static POLICY: RateLimit = RateLimit {
         name: "p",

@@ -1,0 +1,72 @@
+//! The compiled gateway: the static tables a generated crate fills in ([`Gateway`], its
+//! [`Route`]s) and the handler type its functions have. Each table's parts are the types
+//! of the stage that reads them; this file only ties them together, so it sits above the
+//! checks, the edge and the proxy, and below observability and the listener that read
+//! the whole table.
+
+use crate::base::method::Method;
+use crate::base::problem::Problem;
+use crate::check::body::BodySpec;
+use crate::check::params::{Forward, Request};
+use crate::check::responses::ResponseSpec;
+use crate::edge::auth::{Auth, Scheme};
+use crate::edge::ratelimit::{RateLimit, Store};
+use crate::proxy::policy::Service;
+
+/// The whole gateway, as compiled from the manifest and the specs.
+#[derive(Debug)]
+pub struct Gateway {
+    /// The manifest's `gateway.name`.
+    pub name: &'static str,
+    /// The version of `gateway` that generated the crate.
+    pub generator_version: &'static str,
+    /// Default public listen address (`GATEWAY_LISTEN` overrides).
+    pub listen: &'static str,
+    /// The public OpenAPI document served at `GET /openapi.json`.
+    pub openapi_json: &'static str,
+    /// Largest request body accepted, in bytes.
+    pub max_body: u64,
+    pub services: &'static [Service],
+    pub routes: &'static [Route],
+    /// The rate-limit policies routes refer to (`Route::rate_limits`).
+    pub rate_limits: &'static [RateLimit],
+    /// The security schemes the manifest configures, which `Requirement::scheme` names.
+    pub schemes: &'static [Scheme],
+    /// Where the rate limits are counted (`rate_limits.store`).
+    pub rate_limit_store: Store,
+    /// `gateway.trusted_proxies`: CIDR blocks (`10.0.0.0/8`, `::1/128`) of the proxies
+    /// whose `X-Forwarded-For` tells the client's address.
+    pub trusted_proxies: &'static [&'static str],
+    /// The environment variable holding the OTLP collector's URL (the manifest's
+    /// `observability.otlp_endpoint_env`); spans are exported only when it is set and
+    /// not empty.
+    pub otlp_endpoint_env: Option<&'static str>,
+}
+
+/// One public route: an operation of a service's spec.
+#[derive(Debug)]
+pub struct Route {
+    pub method: Method,
+    /// Public path template, e.g. `/api/users/{id}` or `/api/compare/{base}...{head}`.
+    pub path: &'static str,
+    /// The operation's path in its spec, e.g. `/users/{id}` (for logs and docs).
+    pub upstream_path: &'static str,
+    /// Index into `Gateway::services`.
+    pub service: usize,
+    pub operation_id: &'static str,
+    pub auth: Auth,
+    /// The operation's `requestBody`: required or not, its media types, and the
+    /// validators of its JSON schemas.
+    pub body: BodySpec,
+    /// Indices into `Gateway::rate_limits` of the policies that apply (gateway, service,
+    /// operation); every one must allow the request.
+    pub rate_limits: &'static [usize],
+    /// Parses and checks the request's parameters and builds the upstream path.
+    pub handler: Handler,
+    /// The operation's declared responses, when its service validates responses
+    /// (`validate_responses` in the manifest); `None`: responses are not checked.
+    pub responses: Option<&'static [ResponseSpec]>,
+}
+
+/// A generated handler: parameters in, upstream path (or a 400 problem) out.
+pub type Handler = fn(&Request<'_>) -> Result<Forward, Problem>;

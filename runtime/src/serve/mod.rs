@@ -1,0 +1,10 @@
+//! Serving: start-up and settings from the environment ([`start`]), the accept loop of the
+//! public listener ([`listen`]), the request path ([`dispatch`]: routing through
+//! [`router`], CORS preflights, auth, rate limits, the generated handler, body checks and
+//! the proxy), and the admin listener ([`admin`]).
+//!
+//! May use: everything below it; nothing uses it but the crate's public API (`lib.rs`).
+
+pub(crate) mod admin;
+pub(crate) mod router;
+pub(crate) mod start;
