@@ -25,7 +25,6 @@ use crate::base::bodies::ResponseBody;
 use crate::base::problem::Problem;
 use crate::base::prometheus::Escaped;
 use crate::check::json::Validate;
-use crate::{Gateway, Route};
 
 /// Largest response body read and validated; larger ones are skipped (and counted).
 pub const MAX_VALIDATED: u64 = 1024 * 1024;
@@ -104,25 +103,23 @@ fn is_json(response: &Response<Incoming>) -> bool {
             .is_some_and(|tail| tail.eq_ignore_ascii_case("+json"))
 }
 
-/// Checks an upstream response of `route` against `specs` and hands it on unchanged. A
+/// Checks an upstream response of route `index` against `specs` and hands it on unchanged. A
 /// body read for the check must arrive within `budget` (the service's request timeout):
 /// else 504, and 502 if the upstream breaks it off, as for a response that streams.
 pub(crate) async fn check(
     counters: &Counters,
-    gateway: &Gateway,
     index: usize,
     specs: &'static [ResponseSpec],
     response: Response<Incoming>,
     budget: Duration,
 ) -> Result<Response<ResponseBody>, Problem> {
-    let Some(route) = gateway.routes.get(index) else {
+    let Some(route) = counters.routes.get(index) else {
         return Ok(response.map(ResponseBody::Upstream));
     };
     let status = response.status().as_u16();
     let Some(spec) = find(specs, status) else {
         report(
             counters,
-            gateway,
             route,
             index,
             status,
@@ -144,39 +141,31 @@ pub(crate) async fn check(
     }
     let size = response.body().size_hint().exact();
     if size.is_none_or(|size| size > MAX_VALIDATED) {
-        report(counters, gateway, route, index, status, &Verdict::Skipped);
+        report(counters, route, index, status, &Verdict::Skipped);
         return Ok(response.map(ResponseBody::Upstream));
     }
     let (parts, body) = response.into_parts();
-    let bytes: Bytes = match tokio::time::timeout(budget, http_body_util::BodyExt::collect(body))
-        .await
-    {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(error)) => {
-            warn!(%error, operation = route.operation_id, "the upstream broke off its response");
-            return Err(Problem::bad_gateway("the upstream broke off its response"));
-        }
-        Err(_) => {
-            return Err(Problem::gateway_timeout(format!(
-                "the upstream's response did not arrive within {} ms",
-                budget.as_millis()
-            )));
-        }
-    };
+    let bytes: Bytes =
+        match tokio::time::timeout(budget, http_body_util::BodyExt::collect(body)).await {
+            Ok(Ok(collected)) => collected.to_bytes(),
+            Ok(Err(error)) => {
+                warn!(%error, operation = route.operation, "the upstream broke off its response");
+                return Err(Problem::bad_gateway("the upstream broke off its response"));
+            }
+            Err(_) => {
+                return Err(Problem::gateway_timeout(format!(
+                    "the upstream's response did not arrive within {} ms",
+                    budget.as_millis()
+                )));
+            }
+        };
     let verdict = check_body(&bytes, validate);
-    report(counters, gateway, route, index, status, &verdict);
+    report(counters, route, index, status, &verdict);
     Ok(Response::from_parts(parts, ResponseBody::full(bytes)))
 }
 
-fn report(
-    counters: &Counters,
-    gateway: &Gateway,
-    route: &Route,
-    index: usize,
-    status: u16,
-    verdict: &Verdict,
-) {
-    let service = gateway.services.get(route.service).map_or("", |s| s.name);
+fn report(counters: &Counters, route: &Operation, index: usize, status: u16, verdict: &Verdict) {
+    let service = route.service;
     match verdict {
         Verdict::Valid => {}
         Verdict::Skipped => counters.skipped(index),
@@ -185,7 +174,7 @@ fn report(
             for (pointer, message) in failures {
                 warn!(
                     service,
-                    operation = route.operation_id,
+                    operation = route.operation,
                     status,
                     pointer = pointer.as_str(),
                     detail = message.as_str(),
@@ -197,19 +186,31 @@ fn report(
     }
 }
 
+/// Whose responses are counted: a route's service and operation, the labels of its
+/// series, and whether its responses are checked at all.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Operation {
+    pub(crate) service: &'static str,
+    pub(crate) operation: &'static str,
+    pub(crate) validated: bool,
+}
+
 /// Per route: responses that broke the spec, and responses not checked.
 #[derive(Debug)]
 pub(crate) struct Counters {
+    /// Indexed like the gateway's routes.
+    routes: Vec<Operation>,
     failures: Vec<AtomicU64>,
     skipped: Vec<AtomicU64>,
 }
 
 impl Counters {
-    pub(crate) fn new(gateway: &Gateway) -> Counters {
-        let zeros = || gateway.routes.iter().map(|_| AtomicU64::new(0)).collect();
+    pub(crate) fn new(routes: Vec<Operation>) -> Counters {
+        let zeros = || routes.iter().map(|_| AtomicU64::new(0)).collect();
         Counters {
             failures: zeros(),
             skipped: zeros(),
+            routes,
         }
     }
 
@@ -226,8 +227,8 @@ impl Counters {
     }
 
     /// The two counter families, if any route validates responses.
-    pub(crate) fn render(&self, gateway: &Gateway, out: &mut String) {
-        if gateway.routes.iter().all(|r| r.responses.is_none()) {
+    pub(crate) fn render(&self, out: &mut String) {
+        if self.routes.iter().all(|r| !r.validated) {
             return;
         }
         for (name, help, counters) in [
@@ -244,15 +245,14 @@ impl Counters {
         ] {
             let _ = writeln!(out, "# HELP {name} {help}");
             let _ = writeln!(out, "# TYPE {name} counter");
-            for (route, counter) in gateway.routes.iter().zip(counters) {
+            for (route, counter) in self.routes.iter().zip(counters) {
                 let value = counter.load(Ordering::Relaxed);
                 if value > 0 {
-                    let service = gateway.services.get(route.service).map_or("", |s| s.name);
                     let _ = writeln!(
                         out,
                         "{name}{{service=\"{}\",operation=\"{}\"}} {value}",
-                        Escaped(service),
-                        Escaped(route.operation_id)
+                        Escaped(route.service),
+                        Escaped(route.operation)
                     );
                 }
             }
@@ -300,48 +300,10 @@ mod tests {
         assert!(find(&specs[..2], 500).is_none());
     }
 
-    fn handler(_: &crate::Request<'_>) -> Result<crate::Forward, Problem> {
-        Err(Problem::not_found())
-    }
-
-    static SPECS: [ResponseSpec; 1] = [ResponseSpec {
-        status: Status::Code(200),
-        validate: Some(object),
-    }];
-
-    static GATEWAY: Gateway = Gateway {
-        name: "test",
-        generator_version: "0",
-        listen: "127.0.0.1:0",
-        openapi_json: "{}",
-        max_body: 1024,
-        services: &[crate::Service {
-            name: "orders",
-            env: "GATEWAY_UPSTREAM_ORDERS",
-            urls: &[],
-            connect_timeout: Duration::from_secs(1),
-            request_timeout: Duration::from_secs(1),
-            cors: None,
-            resilience: crate::upstream::Policy::DEFAULT,
-            discovery: None,
-        }],
-        routes: &[crate::Route {
-            method: crate::Method::Get,
-            path: "/orders/{id}",
-            upstream_path: "/orders/{id}",
-            service: 0,
-            operation_id: "getOrder",
-            auth: crate::Auth::Public,
-            body: crate::BodySpec::Undeclared,
-            rate_limits: &[],
-            handler,
-            responses: Some(&SPECS),
-        }],
-        rate_limits: &[],
-        schemes: &[],
-        rate_limit_store: crate::Store::Memory,
-        trusted_proxies: &[],
-        otlp_endpoint_env: None,
+    const ORDERS: Operation = Operation {
+        service: "orders",
+        operation: "getOrder",
+        validated: true,
     };
 
     /// A writer into a shared buffer, for the log lines of one test.
@@ -367,26 +329,12 @@ mod tests {
             .flatten_event(true)
             .with_writer(move || writer.clone())
             .finish();
-        let counters = Counters::new(&GATEWAY);
+        let counters = Counters::new(vec![ORDERS]);
         tracing::subscriber::with_default(subscriber, || {
             let verdict = check_body(br#"{"items": []}"#, object);
-            report(&counters, &GATEWAY, &GATEWAY.routes[0], 0, 200, &verdict);
-            report(
-                &counters,
-                &GATEWAY,
-                &GATEWAY.routes[0],
-                0,
-                200,
-                &Verdict::Skipped,
-            );
-            report(
-                &counters,
-                &GATEWAY,
-                &GATEWAY.routes[0],
-                0,
-                200,
-                &Verdict::Valid,
-            );
+            report(&counters, &ORDERS, 0, 200, &verdict);
+            report(&counters, &ORDERS, 0, 200, &Verdict::Skipped);
+            report(&counters, &ORDERS, 0, 200, &Verdict::Valid);
         });
         let logged = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
         let line: serde_json::Value = serde_json::from_str(logged.lines().next().unwrap()).unwrap();
@@ -401,7 +349,7 @@ mod tests {
         );
         assert_eq!(logged.lines().count(), 1, "{logged}");
         let mut metrics = String::new();
-        counters.render(&GATEWAY, &mut metrics);
+        counters.render(&mut metrics);
         assert!(metrics.contains(
             "gateway_response_validation_failures_total{service=\"orders\",operation=\"getOrder\"} 1\n"
         ));

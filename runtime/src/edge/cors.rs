@@ -7,7 +7,7 @@
 
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
-use crate::Method;
+use crate::base::method::Method;
 use crate::base::problem::Problem;
 
 /// One service's CORS policy.

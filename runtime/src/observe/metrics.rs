@@ -13,8 +13,10 @@ use std::time::Duration;
 
 use http::StatusCode;
 
-use crate::Gateway;
+use crate::base::problem::Problem;
 use crate::base::prometheus::{Escaped, family};
+use crate::check::responses::{self, Operation};
+use crate::gateway::Gateway;
 use crate::proxy::discovery::Resolutions;
 use crate::proxy::upstream::Upstreams;
 
@@ -60,7 +62,7 @@ impl Invalid {
     }
 
     /// The reason of a 400 problem: `body` when every error it lists is the body's.
-    pub(crate) fn of(problem: &crate::Problem) -> Invalid {
+    pub(crate) fn of(problem: &Problem) -> Invalid {
         if !problem.errors.is_empty() && problem.errors.iter().all(|e| e.location == "body") {
             Invalid::Body
         } else {
@@ -192,7 +194,7 @@ pub(crate) struct Metrics {
     unmatched: Series,
     in_flight: AtomicI64,
     /// Response validation (`responses.rs`).
-    pub(crate) responses: crate::check::responses::Counters,
+    pub(crate) responses: responses::Counters,
     /// Rate-limit refusals and the shared store's failures.
     pub(crate) rate_limits: crate::edge::ratelimit::Counters,
     /// DNS resolutions of discovered services (counted by `discovery`).
@@ -206,7 +208,17 @@ impl Metrics {
             openapi: Series::new(),
             unmatched: Series::new(),
             in_flight: AtomicI64::new(0),
-            responses: crate::check::responses::Counters::new(gateway),
+            responses: responses::Counters::new(
+                gateway
+                    .routes
+                    .iter()
+                    .map(|route| Operation {
+                        service: gateway.services.get(route.service).map_or("", |s| s.name),
+                        operation: route.operation_id,
+                        validated: route.responses.is_some(),
+                    })
+                    .collect(),
+            ),
             rate_limits: crate::edge::ratelimit::Counters::new(gateway.rate_limits),
             discovery: std::sync::Arc::new(Resolutions::new(gateway.services)),
         }
@@ -366,11 +378,14 @@ impl Metrics {
             }
         }
 
-        self.responses.render(gateway, &mut out);
+        self.responses.render(&mut out);
         self.rate_limits.render(
             &mut out,
             gateway.rate_limits,
-            matches!(gateway.rate_limit_store, crate::Store::Redis(_)),
+            matches!(
+                gateway.rate_limit_store,
+                crate::edge::ratelimit::Store::Redis(_)
+            ),
         );
 
         family(

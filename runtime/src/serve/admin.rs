@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::{HeaderValue, StatusCode, header};
 
-use crate::Gateway;
 use crate::edge::auth::jwks::JwksSet;
+use crate::gateway::Gateway;
 use crate::observe::metrics::Metrics;
 use crate::proxy::upstream::Upstreams;
 

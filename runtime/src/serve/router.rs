@@ -18,7 +18,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::{Gateway, Method};
+use crate::base::method::Method;
+use crate::gateway::Gateway;
 
 /// Every `Method`, in the order `Allow` lists them (the order of an OpenAPI path item).
 const METHODS: [Method; 8] = [

@@ -850,7 +850,6 @@ async fn dispatch(
         Some(specs) => {
             crate::check::responses::check(
                 &state.metrics.responses,
-                state.gateway,
                 index,
                 specs,
                 response,

@@ -18,6 +18,8 @@
 
 pub(crate) mod redis;
 
+use crate::base::problem::Problem;
+
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::net::IpAddr;
@@ -513,8 +515,8 @@ impl Limiters {
 /// The answer of a policy with `on_store_failure: deny` while the store fails: 503, since
 /// the limit could not be checked (429 would tell the client it went over its limit,
 /// which nobody knows), with `Retry-After` for when the store is tried again.
-pub fn store_unavailable(policy: &str, retry_after: u64) -> crate::Problem {
-    crate::Problem::new(
+pub fn store_unavailable(policy: &str, retry_after: u64) -> Problem {
+    Problem::new(
         http::StatusCode::SERVICE_UNAVAILABLE,
         "rate-limit-unavailable",
         "Service unavailable",

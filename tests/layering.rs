@@ -1,0 +1,405 @@
+//! The runtime's shape, as a fence: its folders are the stages of a request, and a file may
+//! use only its own folder and the folders below it. No file imports another in a cycle,
+//! and no internal file goes through the public API (`lib.rs`, re-exports for generated
+//! crates). Without this the folders would say one thing and the imports another within a
+//! few changes; with it, an upward import fails here with the file, the path and the rule.
+//!
+//! Read from the source with `syn`: every `crate::`/`super::` path of every file, in `use`
+//! items and in code, outside `#[cfg(test)]` items (tests may build whatever they check).
+//! A path is an edge to the file of the longest module prefix it names.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use syn::visit::Visit;
+
+/// The runtime's top-level modules, lowest first; each may use those before it. The
+/// order is the one `runtime/src/lib.rs` and docs/architecture.md describe.
+const RUNTIME_LAYERS: [&str; 7] = [
+    "base", "check", "edge", "proxy", "gateway", "observe", "serve",
+];
+
+/// A module path, e.g. `["proxy", "upstream"]`; the crate root is empty.
+type Module = Vec<String>;
+
+struct Crate {
+    /// Each module's file, relative to `src/`.
+    files: BTreeMap<Module, PathBuf>,
+    /// Each file's module's edges: (target module, the path as written).
+    edges: BTreeMap<Module, Vec<(Module, String)>>,
+}
+
+fn module_of(relative: &Path) -> Module {
+    let mut parts: Vec<String> = relative
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    let last = parts.pop().expect("a file name");
+    match last.as_str() {
+        "lib.rs" | "main.rs" | "mod.rs" => {}
+        name => parts.push(name.trim_end_matches(".rs").to_owned()),
+    }
+    parts
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .map(|e| e.expect("a directory entry").path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+fn is_cfg_test(attrs: &[syn::Attribute]) -> bool {
+    attrs.iter().any(|attr| {
+        attr.path().is_ident("cfg")
+            && attr.meta.require_list().is_ok_and(|list| {
+                list.tokens
+                    .to_string()
+                    .split_whitespace()
+                    .any(|t| t == "test")
+            })
+    })
+}
+
+/// Every `crate::`/`super::`/`self::` path of a file outside test items, as segments.
+#[derive(Default)]
+struct Paths {
+    found: Vec<Vec<String>>,
+}
+
+impl Paths {
+    fn use_tree(&mut self, prefix: &[String], tree: &syn::UseTree) {
+        match tree {
+            syn::UseTree::Path(p) => {
+                let mut next = prefix.to_vec();
+                next.push(p.ident.to_string());
+                self.use_tree(&next, &p.tree);
+            }
+            syn::UseTree::Name(n) => {
+                let mut path = prefix.to_vec();
+                if n.ident != "self" {
+                    path.push(n.ident.to_string());
+                }
+                self.found.push(path);
+            }
+            syn::UseTree::Rename(r) => {
+                let mut path = prefix.to_vec();
+                if r.ident != "self" {
+                    path.push(r.ident.to_string());
+                }
+                self.found.push(path);
+            }
+            syn::UseTree::Glob(_) => self.found.push(prefix.to_vec()),
+            syn::UseTree::Group(g) => {
+                for tree in &g.items {
+                    self.use_tree(prefix, tree);
+                }
+            }
+        }
+    }
+}
+
+impl<'ast> Visit<'ast> for Paths {
+    fn visit_item(&mut self, item: &'ast syn::Item) {
+        let attrs: &[syn::Attribute] = match item {
+            syn::Item::Mod(m) => &m.attrs,
+            syn::Item::Fn(f) => &f.attrs,
+            syn::Item::Impl(i) => &i.attrs,
+            syn::Item::Use(u) => &u.attrs,
+            syn::Item::Struct(s) => &s.attrs,
+            syn::Item::Enum(e) => &e.attrs,
+            syn::Item::Const(c) => &c.attrs,
+            syn::Item::Static(s) => &s.attrs,
+            _ => &[],
+        };
+        if is_cfg_test(attrs) {
+            return;
+        }
+        syn::visit::visit_item(self, item);
+    }
+
+    fn visit_item_use(&mut self, item: &'ast syn::ItemUse) {
+        self.use_tree(&[], &item.tree);
+    }
+
+    /// `pub(crate)` and `pub(super)` name modules without using them.
+    fn visit_visibility(&mut self, _: &'ast syn::Visibility) {}
+
+    fn visit_path(&mut self, path: &'ast syn::Path) {
+        self.found
+            .push(path.segments.iter().map(|s| s.ident.to_string()).collect());
+        syn::visit::visit_path(self, path);
+    }
+}
+
+fn read_crate(src: &Path) -> Crate {
+    let mut paths = Vec::new();
+    rust_files(src, &mut paths);
+    let files: BTreeMap<Module, PathBuf> = paths
+        .iter()
+        .map(|path| {
+            let relative = path.strip_prefix(src).expect("under src").to_path_buf();
+            (module_of(&relative), relative)
+        })
+        .collect();
+    let mut edges = BTreeMap::new();
+    for (module, relative) in &files {
+        let text = std::fs::read_to_string(src.join(relative)).expect("readable source");
+        let file = syn::parse_file(&text)
+            .unwrap_or_else(|e| panic!("{} does not parse: {e}", relative.display()));
+        let mut visitor = Paths::default();
+        visitor.visit_file(&file);
+        let mut found = Vec::new();
+        for path in visitor.found {
+            let Some(absolute) = absolute(module, &path) else {
+                continue;
+            };
+            // The longest prefix that is a module of this crate (a file).
+            let target = (0..=absolute.len())
+                .rev()
+                .map(|n| absolute[..n].to_vec())
+                .find(|prefix| files.contains_key(prefix))
+                .expect("the crate root is a module");
+            if &target != module {
+                found.push((target, path.join("::")));
+            }
+        }
+        found.sort();
+        found.dedup();
+        edges.insert(module.clone(), found);
+    }
+    Crate { files, edges }
+}
+
+/// `crate::a::b` and `super::b` made absolute from `module`; `None` for other paths.
+fn absolute(module: &Module, path: &[String]) -> Option<Vec<String>> {
+    let mut base = match path.first().map(String::as_str) {
+        Some("crate") => Vec::new(),
+        Some("super") | Some("self") => module.clone(),
+        _ => return None,
+    };
+    let mut rest = path;
+    while let Some(first) = rest.first() {
+        match first.as_str() {
+            "crate" => {}
+            "self" => {}
+            "super" => {
+                base.pop();
+            }
+            _ => break,
+        }
+        rest = &rest[1..];
+    }
+    base.extend(rest.iter().cloned());
+    Some(base)
+}
+
+/// Every cycle among the files (Tarjan's strongly connected components of two or more).
+fn cycles(krate: &Crate) -> Vec<Vec<Module>> {
+    struct Tarjan<'a> {
+        graph: &'a BTreeMap<Module, Vec<(Module, String)>>,
+        index: BTreeMap<&'a Module, usize>,
+        low: BTreeMap<&'a Module, usize>,
+        stack: Vec<&'a Module>,
+        on_stack: BTreeSet<&'a Module>,
+        found: Vec<Vec<Module>>,
+    }
+    impl<'a> Tarjan<'a> {
+        fn visit(&mut self, node: &'a Module) {
+            let n = self.index.len();
+            self.index.insert(node, n);
+            self.low.insert(node, n);
+            self.stack.push(node);
+            self.on_stack.insert(node);
+            for (next, _) in self.graph.get(node).into_iter().flatten() {
+                if !self.index.contains_key(next) {
+                    self.visit(next);
+                    let low = self.low[node].min(self.low[next]);
+                    self.low.insert(node, low);
+                } else if self.on_stack.contains(next) {
+                    let low = self.low[node].min(self.index[next]);
+                    self.low.insert(node, low);
+                }
+            }
+            if self.low[node] == self.index[node] {
+                let mut component = Vec::new();
+                while let Some(top) = self.stack.pop() {
+                    self.on_stack.remove(top);
+                    component.push(top.clone());
+                    if top == node {
+                        break;
+                    }
+                }
+                if component.len() > 1 {
+                    component.sort();
+                    self.found.push(component);
+                }
+            }
+        }
+    }
+    let mut tarjan = Tarjan {
+        graph: &krate.edges,
+        index: BTreeMap::new(),
+        low: BTreeMap::new(),
+        stack: Vec::new(),
+        on_stack: BTreeSet::new(),
+        found: Vec::new(),
+    };
+    for node in krate.edges.keys() {
+        if !tarjan.index.contains_key(node) {
+            tarjan.visit(node);
+        }
+    }
+    tarjan.found
+}
+
+fn name(krate: &Crate, module: &Module) -> String {
+    krate.files[module].display().to_string()
+}
+
+/// The problems of a crate whose top-level modules are `layers`, lowest first.
+fn violations(krate: &Crate, layers: &[&str]) -> Vec<String> {
+    let rank = |module: &Module| -> Option<usize> {
+        let top = module.first()?;
+        Some(
+            layers
+                .iter()
+                .position(|layer| layer == top)
+                .unwrap_or_else(|| panic!("`{top}` is in no layer of {layers:?}")),
+        )
+    };
+    let mut problems = Vec::new();
+    for (module, edges) in &krate.edges {
+        // The crate root (the public API) may use everything.
+        let Some(from) = rank(module) else { continue };
+        for (target, written) in edges {
+            match rank(target) {
+                None => problems.push(format!(
+                    "{} uses `{written}` through the public API (lib.rs); name the module that \
+                     defines it",
+                    name(krate, module)
+                )),
+                Some(to) if to > from => problems.push(format!(
+                    "{} ({}) uses `{written}` from {} ({}), a stage above it",
+                    name(krate, module),
+                    layers[from],
+                    name(krate, target),
+                    layers[to]
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    for cycle in cycles(krate) {
+        let files: Vec<String> = cycle.iter().map(|m| name(krate, m)).collect();
+        let detail: Vec<String> = cycle
+            .iter()
+            .flat_map(|from| {
+                krate.edges[from]
+                    .iter()
+                    .filter(|(to, _)| cycle.contains(to))
+                    .map(move |(to, written)| {
+                        format!("{} -> {} (`{written}`)", name(krate, from), name(krate, to))
+                    })
+            })
+            .collect();
+        problems.push(format!(
+            "import cycle among {}: {}",
+            files.join(", "),
+            detail.join("; ")
+        ));
+    }
+    problems
+}
+
+fn runtime_src() -> PathBuf {
+    gateway_tests::workspace().join("runtime").join("src")
+}
+
+#[test]
+fn the_runtimes_imports_run_down_its_stages_without_cycles() {
+    let krate = read_crate(&runtime_src());
+    let problems = violations(&krate, &RUNTIME_LAYERS);
+    assert!(
+        problems.is_empty(),
+        "the runtime's layering is broken (see runtime/src/lib.rs):\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn every_runtime_folder_says_what_it_owns_and_may_use() {
+    let krate = read_crate(&runtime_src());
+    for relative in krate.files.values() {
+        // The stages' folders; deeper ones are modules of a stage.
+        if relative.components().count() == 2 && relative.ends_with("mod.rs") {
+            let text = std::fs::read_to_string(runtime_src().join(relative)).unwrap();
+            assert!(
+                text.starts_with("//!") && text.contains("May use"),
+                "{} must open with a `//!` paragraph saying what the folder owns and \
+                 what it may use",
+                relative.display()
+            );
+        }
+    }
+}
+
+/// The fence itself: an upward import, a cycle and a use of the public API from inside
+/// are each caught (on a crate made for the purpose).
+#[test]
+fn the_fence_catches_upward_imports_cycles_and_the_public_api() {
+    let dir = std::env::temp_dir().join(format!("layering-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let write = |path: &str, text: &str| {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write("lib.rs", "mod low;\nmod high;\npub use low::a::A;\n");
+    write("low/mod.rs", "//! Low. May use: nothing.\nmod a;\nmod b;\n");
+    write(
+        "low/a.rs",
+        "use super::b::B;\npub struct A;\n#[cfg(test)]\nmod tests { use crate::high::H; }\n",
+    );
+    write("low/b.rs", "pub struct B(crate::low::a::A);\n");
+    write(
+        "high/mod.rs",
+        "//! High. May use: low.\npub struct H(crate::low::a::A, crate::A);\n",
+    );
+    let krate = read_crate(&dir);
+    let fine = violations(&krate, &["low", "high"]);
+    assert_eq!(
+        fine.len(),
+        2,
+        "expected the cycle a <-> b and the public-API use: {fine:#?}"
+    );
+    assert!(
+        fine.iter()
+            .any(|p| p.starts_with("import cycle among low/a.rs, low/b.rs")),
+        "{fine:#?}"
+    );
+    assert!(
+        fine.iter()
+            .any(|p| p.contains("uses `crate::A` through the public API")),
+        "{fine:#?}"
+    );
+    // The test module's upward import is not counted; a real one is.
+    write("low/b.rs", "pub struct B(crate::high::H);\n");
+    let krate = read_crate(&dir);
+    let upward = violations(&krate, &["low", "high"]);
+    assert!(
+        upward
+            .iter()
+            .any(|p| p.contains("low/b.rs (low) uses `crate::high::H` from high/mod.rs (high)")),
+        "{upward:#?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
