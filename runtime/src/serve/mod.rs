@@ -6,5 +6,7 @@
 //! May use: everything below it; nothing uses it but the crate's public API (`lib.rs`).
 
 pub(crate) mod admin;
+pub(crate) mod dispatch;
+pub(crate) mod listen;
 pub(crate) mod router;
 pub(crate) mod start;
