@@ -468,3 +468,40 @@ fn percent(pointer: &str, text: &str, ctx: &mut Ctx<'_>) -> Option<u32> {
     }
     parsed
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::manifest::tests::check;
+
+    #[test]
+    fn upstream_resilience_settings() {
+        let text = "version: 1\ngateway: {name: shop}\nservices:\n  users:\n    spec: u.yaml\n    upstream:\n      urls: ['http://a', {url: 'http://b', weight: 3}]\n      balance: consistent_hash\n      hash_on: 'header:X-User'\n      timeouts: {total: 5s}\n      retries: {attempts: 2, budget: 10%}\n      health_check: {path: /health, interval: 2s}\n      circuit_breaker: {consecutive_failures: 5}\n      max_in_flight: 64\n    operations: {getUser: {timeouts: {request: 2s}}}\n";
+        let (manifest, diags) = check(text);
+        assert!(diags.is_empty(), "{diags:?}");
+        let manifest = manifest.unwrap();
+        let users = &manifest.services[0];
+        assert_eq!(users.urls, ["http://a", "http://b"]);
+        let r = &users.resilience;
+        use crate::upstream::{Balance, HashOn};
+        assert_eq!(r.weights, [1, 3]);
+        assert_eq!(
+            r.balance,
+            Balance::ConsistentHash(HashOn::Header("x-user".into()))
+        );
+        assert_eq!(r.total_timeout, Some(Duration::from_secs(5)));
+        assert_eq!((r.retries.attempts, r.retries.budget_percent), (2, 10));
+        let check = r.health_check.as_ref().unwrap();
+        assert_eq!(
+            (check.path.as_str(), check.interval),
+            ("/health", Duration::from_secs(2))
+        );
+        assert_eq!((check.healthy_threshold, check.unhealthy_threshold), (2, 3));
+        assert_eq!(r.breaker.as_ref().unwrap().consecutive_failures, 5);
+        assert_eq!(r.max_in_flight, 64);
+        assert_eq!(
+            r.operations,
+            [("getUser".to_owned(), Some(Duration::from_secs(2)), None)]
+        );
+    }
+}
