@@ -403,3 +403,64 @@ fn the_fence_catches_upward_imports_cycles_and_the_public_api() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// docs/architecture.md's map of `runtime/src/` is the folder tree: every entry exists and
+/// every file is under an entry.
+#[test]
+fn the_architecture_map_is_the_runtimes_folder_tree() {
+    let doc = std::fs::read_to_string(gateway_tests::workspace().join("docs/architecture.md"))
+        .expect("docs/architecture.md");
+    let start = doc
+        .find("```\nruntime/src/\n")
+        .expect("architecture.md has a ```-block that starts with runtime/src/");
+    let block = &doc[start + 4..];
+    let block = &block[..block.find("```").expect("the block ends")];
+    // (depth, name) of each entry: two spaces a level; continuation lines start deeper
+    // with no name of a file or folder.
+    let mut stack: Vec<String> = Vec::new();
+    let mut entries: Vec<PathBuf> = Vec::new();
+    for line in block.lines().skip(1) {
+        let depth = (line.len() - line.trim_start().len()) / 2;
+        let Some(name) = line.split_whitespace().next() else {
+            continue;
+        };
+        if depth == 0 || depth > stack.len() + 1 || !(name.ends_with(".rs") || name.ends_with('/'))
+        {
+            continue;
+        }
+        stack.truncate(depth - 1);
+        stack.push(name.trim_end_matches('/').to_owned());
+        entries.push(stack.iter().collect());
+    }
+    let src = runtime_src();
+    let mut problems = Vec::new();
+    for entry in &entries {
+        if !src.join(entry).exists() {
+            problems.push(format!(
+                "the map names {}, which does not exist",
+                entry.display()
+            ));
+        }
+    }
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    for file in files {
+        let relative = file.strip_prefix(&src).unwrap();
+        // A folder's mod.rs is the folder's entry; a folder the map does not open covers
+        // every file in it.
+        let leaf = |entry: &PathBuf| !entries.iter().any(|e| e != entry && e.starts_with(entry));
+        let covered = entries.iter().any(|entry| {
+            relative == entry
+                || relative == entry.join("mod.rs")
+                || (src.join(entry).is_dir() && leaf(entry) && relative.starts_with(entry))
+        }) || relative == Path::new("lib.rs");
+        if !covered {
+            problems.push(format!("{} is not in the map", relative.display()));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "docs/architecture.md's runtime map is out of date:\n{}",
+        problems.join("\n")
+    );
+}
