@@ -1763,9 +1763,10 @@ struct ExposedFamily {
 
 /// `/metrics`, read by a Prometheus text parser nobody here wrote, once no request is in
 /// flight (a request is counted when its response has ended, a moment after the client
-/// read it).
+/// read it). A family declared without samples (`# HELP` and `# TYPE` only, which the text
+/// format allows and this parser refuses) has no series.
 async fn exposed_families(admin: &str) -> std::collections::BTreeMap<String, ExposedFamily> {
-    use prom_text_format_parser::{Scrape, ValueType};
+    use prom_text_format_parser::{ScrapeParseError, ValueType, parse_scrape};
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let text = client()
@@ -1776,9 +1777,31 @@ async fn exposed_families(admin: &str) -> std::collections::BTreeMap<String, Exp
             .text()
             .await
             .unwrap();
-        let scrape = Scrape::parse(&text).unwrap_or_else(|e| panic!("{e:?}\n{text}"));
-        let idle = scrape
-            .metrics
+        let (metrics, error) = parse_scrape(&text);
+        let mut families = std::collections::BTreeMap::new();
+        match error {
+            None => {}
+            Some(ScrapeParseError::Collect(errors)) => {
+                for error in errors {
+                    let name = error
+                        .error
+                        .strip_prefix("Metric ")
+                        .and_then(|rest| rest.strip_suffix(" has only TYPE"))
+                        .unwrap_or_else(|| panic!("{error:?}\n{text}"));
+                    let kind = text
+                        .lines()
+                        .find_map(|line| line.strip_prefix(&format!("# TYPE {name} ")))
+                        .unwrap_or_else(|| panic!("no TYPE of {name}\n{text}"));
+                    let family = ExposedFamily {
+                        kind: kind.to_owned(),
+                        series: Vec::new(),
+                    };
+                    families.insert(name.to_owned(), family);
+                }
+            }
+            Some(error) => panic!("{error:?}\n{text}"),
+        }
+        let idle = metrics
             .iter()
             .filter(|m| m.name == "gateway_in_flight_requests")
             .flat_map(|m| &m.samples)
@@ -1787,8 +1810,7 @@ async fn exposed_families(admin: &str) -> std::collections::BTreeMap<String, Exp
             tokio::time::sleep(Duration::from_millis(20)).await;
             continue;
         }
-        let mut families = std::collections::BTreeMap::new();
-        for metric in scrape.metrics {
+        for metric in metrics {
             let series = metric
                 .samples
                 .iter()
@@ -1814,9 +1836,10 @@ async fn exposed_families(admin: &str) -> std::collections::BTreeMap<String, Exp
     }
 }
 
-/// The families of docs/runtime.md that only a gateway configured for them declares, and
-/// whether the example's manifest (read by the compiler's loader) is: the rest of the table
-/// is declared by every gateway.
+/// The families of docs/runtime.md that only a gateway configured for them declares (see
+/// runtime/src/metrics.rs and the `render` functions it calls), and whether the example's
+/// manifest, as the compiler's loader reads it, is: the rest of the table is declared by
+/// every gateway.
 fn conditional_families() -> Vec<(&'static str, bool)> {
     use gateway_cli::load::{AuthKind, KeySource, RateLimitStore};
     let mut diagnostics = gateway_cli::diag::Diagnostics::default();
@@ -1863,9 +1886,10 @@ fn conditional_families() -> Vec<(&'static str, bool)> {
 /// after traffic that gives every family of the example series (a forwarded request, a
 /// response that breaks the spec, one without a length, a 404, a 400, a 401, a 429), each
 /// family exposed is a row of the table with its type; each row is exposed unless it
-/// needs configuration the example does not have; and the label names of a family's series
-/// are the row's: all of them on every series, except those written `name`? (on some
-/// series only) and `route`/`method` on the series of requests no route matched.
+/// needs configuration the example does not have (those are the next test's), and then it
+/// is not exposed; and the label names of a family's series are the row's: all of them on
+/// every series, except those written `name`? (on some series only) and `route`/`method`
+/// on the series of requests no route matched.
 #[tokio::test]
 async fn the_metric_table_of_the_docs_is_what_metrics_exposes() {
     let world = &world();
@@ -1925,8 +1949,31 @@ async fn the_metric_table_of_the_docs_is_what_metrics_exposes() {
     let exposed = exposed_families(&world.gateway.admin).await;
     let documented = gateway_tests::markdown::documented_metrics();
     let conditional = conditional_families();
+    let mut problems = undocumented_families(&exposed, &documented);
+    for row in &documented {
+        let expected = conditional
+            .iter()
+            .find(|(name, _)| *name == row.name)
+            .is_none_or(|(_, configured)| *configured);
+        if expected {
+            problems.extend(row_problems(&exposed, row));
+        } else if exposed.contains_key(&row.name) {
+            problems.push(format!(
+                "{}: `{}` is exposed without the configuration it needs (tests/e2e.rs, conditional_families)",
+                row.at, row.name
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Each family exposed that is not a row of the table, or of another type.
+fn undocumented_families(
+    exposed: &std::collections::BTreeMap<String, ExposedFamily>,
+    documented: &[gateway_tests::markdown::DocumentedMetric],
+) -> Vec<String> {
     let mut problems = Vec::new();
-    for (name, family) in &exposed {
+    for (name, family) in exposed {
         match documented.iter().find(|m| &m.name == name) {
             None => problems.push(format!(
                 "`{name}` ({}) is exposed but not in the table of docs/runtime.md",
@@ -1939,68 +1986,153 @@ async fn the_metric_table_of_the_docs_is_what_metrics_exposes() {
             Some(_) => {}
         }
     }
-    for row in &documented {
-        let expected = conditional
+    problems
+}
+
+/// How one row of the table differs from what is exposed: the family is missing, or has
+/// other labels. A label written `name`? must be missing from some series, any other from
+/// none, but for the series of requests no route matched (no `route` and `method`, as the
+/// docs say).
+fn row_problems(
+    exposed: &std::collections::BTreeMap<String, ExposedFamily>,
+    row: &gateway_tests::markdown::DocumentedMetric,
+) -> Vec<String> {
+    let Some(family) = exposed.get(&row.name) else {
+        return vec![format!(
+            "{}: `{}` is in the table but not exposed",
+            row.at, row.name
+        )];
+    };
+    if family.series.is_empty() {
+        return vec![format!(
+            "{}: `{}` has no series to compare its labels with: drive the event it counts in this test",
+            row.at, row.name
+        )];
+    }
+    let mut problems = Vec::new();
+    let documented_labels: std::collections::BTreeSet<&str> =
+        row.labels.iter().map(String::as_str).collect();
+    let exposed_labels: std::collections::BTreeSet<&str> =
+        family.series.iter().flatten().map(String::as_str).collect();
+    if documented_labels != exposed_labels {
+        problems.push(format!(
+            "{}: `{}` has the labels {documented_labels:?} in the table, {exposed_labels:?} in /metrics",
+            row.at, row.name
+        ));
+    }
+    let unmatched = |labels: &std::collections::BTreeSet<String>| {
+        documented_labels.contains("route")
+            && documented_labels.contains("method")
+            && !labels.contains("route")
+            && !labels.contains("method")
+    };
+    for label in &row.labels {
+        let optional = row.optional.contains(label);
+        let missing = family
+            .series
             .iter()
-            .find(|(name, _)| *name == row.name)
-            .is_none_or(|(_, configured)| *configured);
-        let Some(family) = exposed.get(&row.name) else {
-            if expected {
-                problems.push(format!(
-                    "{}: `{}` is in the table but not exposed",
-                    row.at, row.name
-                ));
-            }
-            continue;
-        };
-        if !expected {
+            .filter(|labels| !labels.contains(label) && !unmatched(labels))
+            .count();
+        if !optional && missing > 0 {
             problems.push(format!(
-                "{}: `{}` is exposed without the configuration it needs (tests/e2e.rs, conditional_families)",
+                "{}: `{}` has {missing} series without `{label}`: write it `{label}`? in the table",
                 row.at, row.name
             ));
         }
-        if family.series.is_empty() {
+        if optional && missing == 0 {
             problems.push(format!(
-                "{}: `{}` has no series to compare its labels with: drive the event it counts in this test",
-                row.at, row.name
-            ));
-            continue;
-        }
-        let documented_labels: std::collections::BTreeSet<&str> =
-            row.labels.iter().map(String::as_str).collect();
-        let exposed_labels: std::collections::BTreeSet<&str> =
-            family.series.iter().flatten().map(String::as_str).collect();
-        if documented_labels != exposed_labels {
-            problems.push(format!(
-                "{}: `{}` has the labels {documented_labels:?} in the table, {exposed_labels:?} in /metrics",
+                "{}: `{}` has `{label}` on every series, yet the table writes it `{label}`?",
                 row.at, row.name
             ));
         }
-        let unmatched = |labels: &std::collections::BTreeSet<String>| {
-            documented_labels.contains("route")
-                && documented_labels.contains("method")
-                && !labels.contains("route")
-                && !labels.contains("method")
-        };
-        for label in &row.labels {
-            let optional = row.optional.contains(label);
-            let missing = family
-                .series
-                .iter()
-                .filter(|labels| !labels.contains(label) && !unmatched(labels))
-                .count();
-            if !optional && missing > 0 {
-                problems.push(format!(
-                    "{}: `{}` has {missing} series without `{label}`: write it `{label}`? in the table",
-                    row.at, row.name
-                ));
-            }
-            if optional && missing == 0 {
-                problems.push(format!(
-                    "{}: `{}` has `{label}` on every series, yet the table writes it `{label}`?",
-                    row.at, row.name
-                ));
-            }
+    }
+    problems
+}
+
+/// fixtures/every-metric, generated and built once per test run: a gateway with what the
+/// example lacks (a Redis rate-limit store, DNS discovery, a JWKS scheme).
+fn every_metric_binary() -> &'static PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let out = std::env::temp_dir().join(format!("gateway-every-metric-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        let (out_arg, runtime) = (
+            out.display().to_string(),
+            workspace().join("runtime").display().to_string(),
+        );
+        let (code, _, err) = gateway_tests::gateway(&[
+            "generate",
+            "--manifest",
+            "fixtures/every-metric/gateway.yaml",
+            "--out",
+            &out_arg,
+            "--runtime-path",
+            &runtime,
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let output = cargo("build", &out.join("Cargo.toml"), &["--quiet"]);
+        assert!(
+            output.status.success(),
+            "building fixtures/every-metric failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let _ = std::fs::remove_dir_all(&out);
+        generated_target_dir().join("debug/docs-every-metric")
+    })
+}
+
+/// The rows of the table the example cannot show (conditional_families) are what a gateway
+/// configured for them exposes: fixtures/every-metric, run with nothing listening where its
+/// Redis store, nameserver and JWKS URL point, so that each of them fails and is counted
+/// (one request to its rate-limited route makes the store fail and fall back).
+#[tokio::test]
+async fn the_metric_rows_the_example_cannot_show_are_what_a_gateway_configured_for_them_exposes() {
+    let (port, admin_port) = (free_port(), free_port());
+    let child = Command::new(every_metric_binary())
+        .env("GATEWAY_LISTEN", format!("127.0.0.1:{port}"))
+        .env("GATEWAY_ADMIN_LISTEN", format!("127.0.0.1:{admin_port}"))
+        .env("GATEWAY_LOG", "error")
+        .env("GATEWAY_DNS_SERVER", format!("127.0.0.1:{}", free_port()))
+        .env(
+            "DOCS_REDIS_URL",
+            format!("redis://127.0.0.1:{}", free_port()),
+        )
+        .env(
+            "DOCS_JWKS_URL",
+            format!("http://127.0.0.1:{}/jwks.json", free_port()),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the gateway starts");
+    let gateway = Gateway {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        admin: format!("http://127.0.0.1:{admin_port}"),
+    };
+    gateway.wait_ready();
+    // Rate-limited: Redis refuses, the local limiter allows; no instance was discovered.
+    let response = client()
+        .get(format!("{}/api/ping", gateway.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+
+    let exposed = exposed_families(&gateway.admin).await;
+    let documented = gateway_tests::markdown::documented_metrics();
+    let mut problems = undocumented_families(&exposed, &documented);
+    let lacking: Vec<&str> = conditional_families()
+        .into_iter()
+        .filter(|(_, configured)| !configured)
+        .map(|(name, _)| name)
+        .collect();
+    for name in &lacking {
+        match documented.iter().find(|row| row.name == *name) {
+            Some(row) => problems.extend(row_problems(&exposed, row)),
+            None => problems.push(format!(
+                "`{name}` (tests/e2e.rs, conditional_families) is not in the table"
+            )),
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
