@@ -1750,3 +1750,530 @@ async fn a_json_body_that_never_finishes_is_408_after_the_request_timeout() {
     assert!(started.elapsed() >= Duration::from_secs(9));
     assert!(nobody_saw(world, "slowbody1"));
 }
+
+// ---- docs/runtime.md against the running gateway -----------------------------------------
+
+/// A family of `/metrics` as the docs describe one: its type, and the label names of each
+/// of its series (`le` left out).
+#[derive(Debug)]
+struct ExposedFamily {
+    kind: String,
+    series: Vec<std::collections::BTreeSet<String>>,
+}
+
+/// `/metrics`, read by a Prometheus text parser nobody here wrote, once no request is in
+/// flight (a request is counted when its response has ended, a moment after the client
+/// read it). A family declared without samples (`# HELP` and `# TYPE` only, which the text
+/// format allows and this parser refuses) has no series.
+async fn exposed_families(admin: &str) -> std::collections::BTreeMap<String, ExposedFamily> {
+    use prom_text_format_parser::{ScrapeParseError, ValueType, parse_scrape};
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = client()
+            .get(format!("{admin}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let (metrics, error) = parse_scrape(&text);
+        let mut families = std::collections::BTreeMap::new();
+        match error {
+            None => {}
+            Some(ScrapeParseError::Collect(errors)) => {
+                for error in errors {
+                    let name = error
+                        .error
+                        .strip_prefix("Metric ")
+                        .and_then(|rest| rest.strip_suffix(" has only TYPE"))
+                        .unwrap_or_else(|| panic!("{error:?}\n{text}"));
+                    let kind = text
+                        .lines()
+                        .find_map(|line| line.strip_prefix(&format!("# TYPE {name} ")))
+                        .unwrap_or_else(|| panic!("no TYPE of {name}\n{text}"));
+                    let family = ExposedFamily {
+                        kind: kind.to_owned(),
+                        series: Vec::new(),
+                    };
+                    families.insert(name.to_owned(), family);
+                }
+            }
+            Some(error) => panic!("{error:?}\n{text}"),
+        }
+        let idle = metrics
+            .iter()
+            .filter(|m| m.name == "gateway_in_flight_requests")
+            .flat_map(|m| &m.samples)
+            .all(|s| s.value.value_type == ValueType::Sample && s.value.value.as_f64() == 0.0);
+        if !idle && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        }
+        for metric in metrics {
+            let series = metric
+                .samples
+                .iter()
+                .map(|s| {
+                    s.labels
+                        .iter()
+                        .map(|l| l.key.clone())
+                        .filter(|k| k != "le")
+                        .collect()
+                })
+                .collect();
+            let family = ExposedFamily {
+                kind: metric.kind.to_string(),
+                series,
+            };
+            assert!(
+                families.insert(metric.name.clone(), family).is_none(),
+                "family {} declared twice:\n{text}",
+                metric.name
+            );
+        }
+        return families;
+    }
+}
+
+/// The families of docs/runtime.md that only a gateway configured for them declares (see
+/// runtime/src/metrics.rs and the `render` functions it calls), and whether the example's
+/// manifest, as the compiler's loader reads it, is: the rest of the table is declared by
+/// every gateway.
+fn conditional_families() -> Vec<(&'static str, bool)> {
+    use gateway_cli::load::{AuthKind, KeySource, RateLimitStore};
+    let mut diagnostics = gateway_cli::diag::Diagnostics::default();
+    let loaded = gateway_cli::load::load(
+        &workspace().join("examples/ecommerce/gateway.yaml"),
+        &mut gateway_cli::load::Sources::new(),
+        &mut diagnostics,
+    )
+    .expect("the example loads");
+    let manifest = &loaded.manifest;
+    let redis = matches!(manifest.rate_limit_store, RateLimitStore::Redis { .. });
+    let responses = manifest
+        .services
+        .iter()
+        .any(|s| s.validate_responses.unwrap_or(manifest.validate_responses));
+    let jwks = manifest.auth.iter().any(|scheme| {
+        matches!(&scheme.kind, AuthKind::Jwt(jwt) if matches!(jwt.key, KeySource::Jwks(_)))
+    });
+    vec![
+        (
+            "gateway_circuit_breaker_state",
+            manifest
+                .services
+                .iter()
+                .any(|s| s.resilience.breaker.is_some()),
+        ),
+        ("gateway_response_validation_failures_total", responses),
+        ("gateway_response_validation_skipped_total", responses),
+        (
+            "gateway_rate_limited_total",
+            !manifest.rate_limits.is_empty(),
+        ),
+        ("gateway_rate_limit_store_errors_total", redis),
+        ("gateway_rate_limit_store_fallbacks_total", redis),
+        (
+            "gateway_discovery_resolutions_total",
+            manifest.services.iter().any(|s| s.discovery.is_some()),
+        ),
+        ("gateway_jwks_refresh_total", jwks),
+    ]
+}
+
+/// The metric table of docs/runtime.md is what `/metrics` of the example gateway exposes:
+/// after traffic that gives every family of the example series (a forwarded request, a
+/// response that breaks the spec, one without a length, a 404, a 400, a 401, a 429), each
+/// family exposed is a row of the table with its type; each row is exposed unless it
+/// needs configuration the example does not have (those are the next test's), and then it
+/// is not exposed; and the label names of a family's series are the row's: all of them on
+/// every series, except those written `name`? (on some series only) and `route`/`method`
+/// on the series of requests no route matched.
+#[tokio::test]
+async fn the_metric_table_of_the_docs_is_what_metrics_exposes() {
+    let world = &world();
+    let base = &world.gateway.base;
+    let c = client();
+    // Forwarded (requests, durations, added latency, attempts); the mock's body breaks the
+    // orders spec (response validation failures).
+    let response = c
+        .get(format!("{base}/api/products?marker=docs1"))
+        .send()
+        .await;
+    assert_eq!(response.unwrap().status(), 200);
+    // A streamed JSON response, of unknown length: not validated, counted as skipped.
+    let response = c
+        .get(format!("{base}/api/products?marker=docs2"))
+        .header("x-mock-size", "100")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().get("content-length").is_none());
+    response.bytes().await.unwrap();
+    // No route: the series without route and method.
+    let response = c
+        .get(format!("{base}/api/nowhere?marker=docs3"))
+        .send()
+        .await;
+    assert_eq!(response.unwrap().status(), 404);
+    // A parameter that does not parse.
+    let response = c
+        .get(format!("{base}/api/products?limit=many&marker=docs4"))
+        .send()
+        .await;
+    assert_eq!(response.unwrap().status(), 400);
+    // No credentials.
+    let response = c
+        .get(format!("{base}/api/orders?marker=docs5"))
+        .send()
+        .await;
+    assert_eq!(response.unwrap().status(), 401);
+    // `signup: { rate: 5/minute }`: the sixth sign-up is refused.
+    for i in 0..6 {
+        let response = c
+            .post(format!("{base}/api/users?marker=docs6-{i}"))
+            .header("content-type", "application/json")
+            .body(ADA)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            if i < 5 { 200 } else { 429 },
+            "sign-up {i}"
+        );
+    }
+
+    let exposed = exposed_families(&world.gateway.admin).await;
+    let documented = gateway_tests::markdown::documented_metrics();
+    let conditional = conditional_families();
+    let mut problems = undocumented_families(&exposed, &documented);
+    for row in &documented {
+        let expected = conditional
+            .iter()
+            .find(|(name, _)| *name == row.name)
+            .is_none_or(|(_, configured)| *configured);
+        if expected {
+            problems.extend(row_problems(&exposed, row));
+        } else if exposed.contains_key(&row.name) {
+            problems.push(format!(
+                "{}: `{}` is exposed without the configuration it needs (tests/e2e.rs, conditional_families)",
+                row.at, row.name
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Each family exposed that is not a row of the table, or of another type.
+fn undocumented_families(
+    exposed: &std::collections::BTreeMap<String, ExposedFamily>,
+    documented: &[gateway_tests::markdown::DocumentedMetric],
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (name, family) in exposed {
+        match documented.iter().find(|m| &m.name == name) {
+            None => problems.push(format!(
+                "`{name}` ({}) is exposed but not in the table of docs/runtime.md",
+                family.kind
+            )),
+            Some(row) if row.kind != family.kind => problems.push(format!(
+                "{}: `{name}` is a {} in the table, a {} in /metrics",
+                row.at, row.kind, family.kind
+            )),
+            Some(_) => {}
+        }
+    }
+    problems
+}
+
+/// How one row of the table differs from what is exposed: the family is missing, or has
+/// other labels. A label written `name`? must be missing from some series, any other from
+/// none, but for the series of requests no route matched (no `route` and `method`, as the
+/// docs say).
+fn row_problems(
+    exposed: &std::collections::BTreeMap<String, ExposedFamily>,
+    row: &gateway_tests::markdown::DocumentedMetric,
+) -> Vec<String> {
+    let Some(family) = exposed.get(&row.name) else {
+        return vec![format!(
+            "{}: `{}` is in the table but not exposed",
+            row.at, row.name
+        )];
+    };
+    if family.series.is_empty() {
+        return vec![format!(
+            "{}: `{}` has no series to compare its labels with: drive the event it counts in this test",
+            row.at, row.name
+        )];
+    }
+    let mut problems = Vec::new();
+    let documented_labels: std::collections::BTreeSet<&str> =
+        row.labels.iter().map(String::as_str).collect();
+    let exposed_labels: std::collections::BTreeSet<&str> =
+        family.series.iter().flatten().map(String::as_str).collect();
+    if documented_labels != exposed_labels {
+        problems.push(format!(
+            "{}: `{}` has the labels {documented_labels:?} in the table, {exposed_labels:?} in /metrics",
+            row.at, row.name
+        ));
+    }
+    let unmatched = |labels: &std::collections::BTreeSet<String>| {
+        documented_labels.contains("route")
+            && documented_labels.contains("method")
+            && !labels.contains("route")
+            && !labels.contains("method")
+    };
+    for label in &row.labels {
+        let optional = row.optional.contains(label);
+        let missing = family
+            .series
+            .iter()
+            .filter(|labels| !labels.contains(label) && !unmatched(labels))
+            .count();
+        if !optional && missing > 0 {
+            problems.push(format!(
+                "{}: `{}` has {missing} series without `{label}`: write it `{label}`? in the table",
+                row.at, row.name
+            ));
+        }
+        if optional && missing == 0 {
+            problems.push(format!(
+                "{}: `{}` has `{label}` on every series, yet the table writes it `{label}`?",
+                row.at, row.name
+            ));
+        }
+    }
+    problems
+}
+
+/// fixtures/every-metric, generated and built once per test run: a gateway with what the
+/// example lacks (a Redis rate-limit store, DNS discovery, a JWKS scheme).
+fn every_metric_binary() -> &'static PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let out = std::env::temp_dir().join(format!("gateway-every-metric-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        let (out_arg, runtime) = (
+            out.display().to_string(),
+            workspace().join("runtime").display().to_string(),
+        );
+        let (code, _, err) = gateway_tests::gateway(&[
+            "generate",
+            "--manifest",
+            "fixtures/every-metric/gateway.yaml",
+            "--out",
+            &out_arg,
+            "--runtime-path",
+            &runtime,
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let output = cargo("build", &out.join("Cargo.toml"), &["--quiet"]);
+        assert!(
+            output.status.success(),
+            "building fixtures/every-metric failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let _ = std::fs::remove_dir_all(&out);
+        generated_target_dir().join("debug/docs-every-metric")
+    })
+}
+
+/// The rows of the table the example cannot show (conditional_families) are what a gateway
+/// configured for them exposes: fixtures/every-metric, run with nothing listening where its
+/// Redis store, nameserver and JWKS URL point, so that each of them fails and is counted
+/// (one request to its rate-limited route makes the store fail and fall back).
+#[tokio::test]
+async fn the_metric_rows_the_example_cannot_show_are_what_a_gateway_configured_for_them_exposes() {
+    let (port, admin_port) = (free_port(), free_port());
+    let child = Command::new(every_metric_binary())
+        .env("GATEWAY_LISTEN", format!("127.0.0.1:{port}"))
+        .env("GATEWAY_ADMIN_LISTEN", format!("127.0.0.1:{admin_port}"))
+        .env("GATEWAY_LOG", "error")
+        .env("GATEWAY_DNS_SERVER", format!("127.0.0.1:{}", free_port()))
+        .env(
+            "DOCS_REDIS_URL",
+            format!("redis://127.0.0.1:{}", free_port()),
+        )
+        .env(
+            "DOCS_JWKS_URL",
+            format!("http://127.0.0.1:{}/jwks.json", free_port()),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the gateway starts");
+    let gateway = Gateway {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        admin: format!("http://127.0.0.1:{admin_port}"),
+    };
+    gateway.wait_ready();
+    // Rate-limited: Redis refuses, the local limiter allows; no instance was discovered.
+    let response = client()
+        .get(format!("{}/api/ping", gateway.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+
+    let exposed = exposed_families(&gateway.admin).await;
+    let documented = gateway_tests::markdown::documented_metrics();
+    let mut problems = undocumented_families(&exposed, &documented);
+    let lacking: Vec<&str> = conditional_families()
+        .into_iter()
+        .filter(|(_, configured)| !configured)
+        .map(|(name, _)| name)
+        .collect();
+    for name in &lacking {
+        match documented.iter().find(|row| row.name == *name) {
+            Some(row) => problems.extend(row_problems(&exposed, row)),
+            None => problems.push(format!(
+                "`{name}` (tests/e2e.rs, conditional_families) is not in the table"
+            )),
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The example gateway with its access log on, and every line it writes to stdout.
+fn logging_world() -> (World, Arc<Mutex<Vec<String>>>) {
+    use std::io::BufRead;
+    let (users, u) = start_mock("users");
+    let (orders, o) = start_mock("orders");
+    let (payments_a, pa) = start_mock("payments-a");
+    let (payments_b, pb) = start_mock("payments-b");
+    let (port, admin_port) = (free_port(), free_port());
+    let mut child = Command::new(binary())
+        .env("GATEWAY_LISTEN", format!("127.0.0.1:{port}"))
+        .env("GATEWAY_ADMIN_LISTEN", format!("127.0.0.1:{admin_port}"))
+        .env("GATEWAY_UPSTREAM_USERS", format!("http://{u}"))
+        .env("GATEWAY_UPSTREAM_ORDERS", format!("http://{o}"))
+        .env(
+            "GATEWAY_UPSTREAM_PAYMENTS",
+            format!("http://{pa},http://{pb}"),
+        )
+        .env("GATEWAY_LOG", "warn,gateway_runtime::access=info")
+        .env("JWT_PUBLIC_KEY", read_key("rsa_public.pem"))
+        .env("API_KEYS", API_KEYS)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the gateway starts");
+    let stdout = child.stdout.take().unwrap();
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            sink.lock().unwrap().push(line);
+        }
+    });
+    let gateway = Gateway {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        admin: format!("http://127.0.0.1:{admin_port}"),
+    };
+    gateway.wait_ready();
+    let world = World {
+        gateway,
+        users,
+        orders,
+        payments: [payments_a, payments_b],
+    };
+    (world, lines)
+}
+
+/// The access-log line of the request with this id, waiting a moment for it.
+async fn access_line(lines: &Mutex<Vec<String>>, request_id: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let found = lines.lock().unwrap().iter().find_map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line).ok()?;
+            (value["target"] == "gateway_runtime::access" && value["request_id"] == request_id)
+                .then_some(value)
+        });
+        if let Some(value) = found {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no access-log line for {request_id}:\n{}",
+            lines.lock().unwrap().join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn keys(line: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    line.as_object().unwrap().keys().cloned().collect()
+}
+
+/// The access-log table of docs/runtime.md, and its example line, are what the gateway
+/// writes: a forwarded request's line has exactly the example line's keys, which are the
+/// table's fields plus the logger's own (`timestamp`, `level`, `message`, `target`); the
+/// line of a request no route matched lacks only fields the table says may be absent.
+#[tokio::test]
+async fn the_access_log_table_of_the_docs_is_what_the_gateway_writes() {
+    let (world, lines) = logging_world();
+    let base = &world.gateway.base;
+    let response = client()
+        .get(format!("{base}/api/products?marker=log1"))
+        .header("x-request-id", "docs-log-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.bytes().await.unwrap();
+    let response = client()
+        .get(format!("{base}/api/nowhere?marker=log2"))
+        .header("x-request-id", "docs-log-2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    response.bytes().await.unwrap();
+
+    let forwarded = access_line(&lines, "docs-log-1").await;
+    let unmatched = access_line(&lines, "docs-log-2").await;
+    let fields = gateway_tests::markdown::documented_access_log_fields();
+    let (example, example_at) = gateway_tests::markdown::documented_access_log_line();
+    let logger: std::collections::BTreeSet<String> = ["timestamp", "level", "message", "target"]
+        .map(String::from)
+        .into();
+    let table: std::collections::BTreeSet<String> =
+        fields.iter().map(|(field, _)| field.clone()).collect();
+    assert_eq!(
+        keys(&forwarded),
+        keys(&example),
+        "{example_at}: the example line's keys against a forwarded request's line {forwarded}"
+    );
+    assert_eq!(
+        keys(&example)
+            .difference(&logger)
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>(),
+        table,
+        "docs/runtime.md: the access-log table against the example line {example}"
+    );
+    assert_eq!(forwarded["status"], 200);
+    assert_eq!(forwarded["route"], "/api/products");
+    assert_eq!(forwarded["attempts"], 1);
+    assert_eq!(unmatched["status"], 404);
+    let doc = gateway_tests::markdown::Markdown::read("docs/runtime.md");
+    let rows = doc.table(&["field", "meaning"]).rows;
+    for missing in keys(&forwarded).difference(&keys(&unmatched)) {
+        let row = rows
+            .iter()
+            .find(|row| row.cells[0] == format!("`{missing}`"))
+            .unwrap_or_else(|| panic!("`{missing}` is not in the access-log table"));
+        assert!(
+            row.cells[1].contains("absent"),
+            "{}: `{missing}` is absent from the line of a request no route matched ({unmatched}), which the table does not say",
+            row.at
+        );
+    }
+    assert!(keys(&unmatched).is_subset(&keys(&forwarded)), "{unmatched}");
+}
