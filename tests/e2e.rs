@@ -1837,7 +1837,7 @@ async fn exposed_families(admin: &str) -> std::collections::BTreeMap<String, Exp
 }
 
 /// The families of docs/runtime.md that only a gateway configured for them declares (see
-/// runtime/src/metrics.rs and the `render` functions it calls), and whether the example's
+/// runtime/src/observe/metrics.rs and the `render` functions it calls), and whether the example's
 /// manifest, as the compiler's loader reads it, is: the rest of the table is declared by
 /// every gateway.
 fn conditional_families() -> Vec<(&'static str, bool)> {

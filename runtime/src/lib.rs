@@ -38,7 +38,7 @@ mod proxy;
 mod serve;
 
 pub use base::method::Method;
-pub use base::problem::{FieldError, Problem};
+pub use base::problem::{FieldError, MAX_FIELD_ERRORS, PROBLEM_JSON, Problem};
 pub use check::body::BodySpec;
 pub use check::params::{Errors, Forward, Request, UpstreamPath};
 pub use edge::auth::{Auth, Requirement};

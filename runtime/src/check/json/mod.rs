@@ -768,7 +768,7 @@ pub fn check_owned(value: &OwnedValue, validate: Validate) -> BodyErrors {
 
 /// Parses a JSON body into `copy` (the parser rewrites the text it reads): the message for
 /// the client when it is not JSON, with the line and column serde_json finds the fault at.
-/// Nesting is limited to [`value::MAX_DEPTH`], so a deeply nested body is an error, not a
+/// Nesting is limited to 128 levels (`value::MAX_DEPTH`), so a deeply nested body is an error, not a
 /// stack overflow in a recursive validator.
 ///
 /// An object that gives a member name twice is refused too: RFC 8259 leaves it to each

@@ -52,7 +52,7 @@ pub struct RateLimit {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RateKey {
     /// The client's address: the TCP peer, or when the peer is a trusted proxy, the
-    /// right-most untrusted address of `X-Forwarded-For` (see [`crate::edge::client_ip`]).
+    /// right-most untrusted address of `X-Forwarded-For` (see `edge::client_ip`).
     Ip,
     /// The value of this request header (lower case); requests without it share one key.
     Header(&'static str),
