@@ -15,7 +15,8 @@
 //!
 //! Instances are built from the schema (near-valid: required properties, enum values,
 //! pattern-shaped strings, in-range numbers), each node replaced with some probability by
-//! a random JSON value, so that both verdicts occur (asserted).
+//! a random JSON value, so that both verdicts occur (asserted). Each run draws a new seed
+//! (or takes `PROPTEST_RNG_SEED`) and a failure names it, so it can be replayed.
 
 #![allow(dead_code, clippy::all, unreachable_pub)]
 
@@ -38,7 +39,7 @@ use gateway_runtime::json::{BodyErrors, Pointer};
 use oracle::resolve;
 use proptest::prelude::Rng;
 use proptest::strategy::{Strategy, ValueTree};
-use proptest::test_runner::{Config, TestRunner};
+use proptest::test_runner::{Config, RngSeed, TestRunner};
 use serde_json::{Map, Value, json};
 
 pub struct Body {
@@ -323,9 +324,23 @@ fn generated_validators_agree_with_jsonschema() {
         "the example's JSON bodies: {}",
         bodies.len()
     );
+    // Every run draws new instances; a failure names its seed, and PROPTEST_RNG_SEED=<seed>
+    // replays exactly that run.
+    let config = Config::default();
+    let seed = match config.rng_seed {
+        RngSeed::Fixed(seed) => seed,
+        RngSeed::Random => {
+            use std::hash::{BuildHasher, Hasher};
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish()
+        }
+    };
+    println!("seed {seed} (PROPTEST_RNG_SEED={seed} replays this run)");
     let mut runner = TestRunner::new(Config {
         rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
-        ..Config::default()
+        rng_seed: RngSeed::Fixed(seed),
+        ..config
     });
     let (mut valid, mut invalid) = (0, 0);
     let mut disagreements = Vec::new();
@@ -371,14 +386,15 @@ fn generated_validators_agree_with_jsonschema() {
     println!("{valid} valid and {invalid} invalid instances in all");
     assert!(
         disagreements.is_empty(),
-        "{} disagreements:\n{}",
+        "{} disagreements (replay with PROPTEST_RNG_SEED={seed}):\n{}",
         disagreements.len(),
         disagreements[..disagreements.len().min(20)].join("\n")
     );
     for (operation_id, body_valid, body_invalid) in counts {
         assert!(
             body_valid > 0 && body_invalid > 0,
-            "{operation_id}: both verdicts must occur ({body_valid} valid, {body_invalid} invalid)"
+            "{operation_id}: both verdicts must occur ({body_valid} valid, {body_invalid} invalid; \
+             replay with PROPTEST_RNG_SEED={seed})"
         );
     }
 }
