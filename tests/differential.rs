@@ -316,6 +316,12 @@ impl Generator<'_> {
     }
 }
 
+/// These tests run the committed example: it must be what the compiler generates today.
+#[test]
+fn the_committed_example_is_up_to_date() {
+    gateway_tests::assert_example_up_to_date();
+}
+
 #[test]
 fn generated_validators_agree_with_jsonschema() {
     let bodies = bodies();

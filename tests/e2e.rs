@@ -372,6 +372,12 @@ fn connection_closed(error: &reqwest::Error) -> bool {
     false
 }
 
+/// These tests run the committed example: it must be what the compiler generates today.
+#[test]
+fn the_committed_example_is_up_to_date() {
+    gateway_tests::assert_example_up_to_date();
+}
+
 #[tokio::test]
 async fn routes_reach_the_right_upstream_with_path_and_query() {
     let world = &world();
