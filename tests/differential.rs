@@ -4,15 +4,19 @@
 //!
 //! The validators are the committed example's own source files, compiled into this test
 //! and reached through its route table (`routes::GATEWAY`), so they are exactly what the
-//! gateway runs. The oracle gets the same bundled, normalized document `gateway` reads, with
-//! the OpenAPI-only keywords spelled in JSON Schema (`nullable` as `anyOf` with `null`,
-//! `int32`/`int64`/`float` as bounds, a required `readOnly` property as not required in a
-//! request), and checks formats (`should_validate_formats`). OpenAPI 3.0 specs are draft 4,
-//! 3.1 specs 2020-12.
+//! gateway runs. The oracle never sees the compiler's rewrite of OpenAPI 3.1 into 3.0 shape
+//! (`normalize` in `cli/src/load/spec.rs`), so a bug there cannot be shared by both sides:
+//! for a 3.1 spec it gets the spec file as written (JSON Schema 2020-12; its internal refs
+//! resolved by `jsonschema` itself), for a 3.0 spec the bundled document `gateway` reads
+//! (draft 4). Either way the OpenAPI-only keywords are spelled in JSON Schema (`nullable`
+//! as `anyOf` with `null`, `int32`/`int64`/`float` as bounds, a required `readOnly`
+//! property as not required in a request), and formats are checked
+//! (`should_validate_formats`).
 //!
 //! Instances are built from the schema (near-valid: required properties, enum values,
 //! pattern-shaped strings, in-range numbers), each node replaced with some probability by
-//! a random JSON value, so that both verdicts occur (asserted).
+//! a random JSON value, so that both verdicts occur (asserted). Each run draws a new seed
+//! (or takes `PROPTEST_RNG_SEED`) and a failure names it, so it can be replayed.
 
 #![allow(dead_code, clippy::all, unreachable_pub)]
 
@@ -35,14 +39,45 @@ use gateway_runtime::json::{BodyErrors, Pointer};
 use oracle::resolve;
 use proptest::prelude::Rng;
 use proptest::strategy::{Strategy, ValueTree};
-use proptest::test_runner::{Config, TestRunner};
+use proptest::test_runner::{Config, RngSeed, TestRunner};
 use serde_json::{Map, Value, json};
 
 pub struct Body {
     pub operation_id: String,
+    /// The document as `gateway` read it (3.0-shaped): what instances are generated from.
     pub document: Value,
+    /// What the oracle reads: for a 3.1 spec the file as written, never normalized.
+    pub oracle_document: Value,
     pub pointer: String,
     pub draft4: bool,
+}
+
+/// An OpenAPI 3.1 spec file as written: parsed, not bundled, not normalized. The example's
+/// 3.1 spec is one file; a `$ref` to another file would need bundling, which is the
+/// compiler's code again, so it is refused here.
+fn as_written(file: &std::path::Path) -> Value {
+    let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let document: Value =
+        serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    fn external_ref(value: &Value) -> Option<&str> {
+        match value {
+            Value::Object(map) => map
+                .get("$ref")
+                .and_then(Value::as_str)
+                .filter(|r| !r.starts_with('#'))
+                .or_else(|| map.values().find_map(external_ref)),
+            Value::Array(items) => items.iter().find_map(external_ref),
+            _ => None,
+        }
+    }
+    if let Some(reference) = external_ref(&document) {
+        panic!(
+            "{}: `$ref: {reference}` points into another file; the differential test reads 3.1 \
+             specs as written and does not bundle them",
+            file.display()
+        );
+    }
+    document
 }
 
 pub fn bodies() -> Vec<Body> {
@@ -58,6 +93,11 @@ pub fn bodies() -> Vec<Body> {
     let mut bodies = Vec::new();
     for spec in &loaded.specs {
         let draft4 = spec.version == gateway_cli::load::spec::SpecVersion::V30;
+        let oracle_document = if draft4 {
+            spec.document.clone()
+        } else {
+            as_written(&spec.file)
+        };
         let paths = spec.document["paths"].as_object().unwrap();
         for (path, item) in paths {
             for (method, operation) in item.as_object().unwrap() {
@@ -76,12 +116,19 @@ pub fn bodies() -> Vec<Body> {
                     continue;
                 }
                 let escaped = path.replace('~', "~0").replace('/', "~1");
+                let pointer = format!(
+                    "/paths/{escaped}/{method}/requestBody/content/application~1json/schema"
+                );
+                assert!(
+                    oracle_document.pointer(&pointer).is_some(),
+                    "{}: no {pointer} in the spec as written",
+                    spec.file.display()
+                );
                 bodies.push(Body {
                     operation_id: operation["operationId"].as_str().unwrap().to_owned(),
                     document: spec.document.clone(),
-                    pointer: format!(
-                        "/paths/{escaped}/{method}/requestBody/content/application~1json/schema"
-                    ),
+                    oracle_document: oracle_document.clone(),
+                    pointer,
                     draft4,
                 });
             }
@@ -269,6 +316,12 @@ impl Generator<'_> {
     }
 }
 
+/// These tests run the committed example: it must be what the compiler generates today.
+#[test]
+fn the_committed_example_is_up_to_date() {
+    gateway_tests::assert_example_up_to_date();
+}
+
 #[test]
 fn generated_validators_agree_with_jsonschema() {
     let bodies = bodies();
@@ -277,15 +330,30 @@ fn generated_validators_agree_with_jsonschema() {
         "the example's JSON bodies: {}",
         bodies.len()
     );
+    // Every run draws new instances; a failure names its seed, and PROPTEST_RNG_SEED=<seed>
+    // replays exactly that run.
+    let config = Config::default();
+    let seed = match config.rng_seed {
+        RngSeed::Fixed(seed) => seed,
+        RngSeed::Random => {
+            use std::hash::{BuildHasher, Hasher};
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish()
+        }
+    };
+    println!("seed {seed} (PROPTEST_RNG_SEED={seed} replays this run)");
     let mut runner = TestRunner::new(Config {
         rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
-        ..Config::default()
+        rng_seed: RngSeed::Fixed(seed),
+        ..config
     });
     let (mut valid, mut invalid) = (0, 0);
     let mut disagreements = Vec::new();
+    let mut counts = Vec::new();
     for body in &bodies {
         let oracle = oracle::oracle(
-            &body.document,
+            &body.oracle_document,
             &body.pointer,
             body.draft4,
             &body.operation_id,
@@ -317,19 +385,22 @@ fn generated_validators_agree_with_jsonschema() {
             "{}: {body_valid} valid, {body_invalid} invalid instances",
             body.operation_id
         );
-        assert!(
-            body_valid > 0 && body_invalid > 0,
-            "{}: both verdicts must occur ({body_valid} valid, {body_invalid} invalid)",
-            body.operation_id
-        );
+        counts.push((&body.operation_id, body_valid, body_invalid));
         valid += body_valid;
         invalid += body_invalid;
     }
     println!("{valid} valid and {invalid} invalid instances in all");
     assert!(
         disagreements.is_empty(),
-        "{} disagreements:\n{}",
+        "{} disagreements (replay with PROPTEST_RNG_SEED={seed}):\n{}",
         disagreements.len(),
         disagreements[..disagreements.len().min(20)].join("\n")
     );
+    for (operation_id, body_valid, body_invalid) in counts {
+        assert!(
+            body_valid > 0 && body_invalid > 0,
+            "{operation_id}: both verdicts must occur ({body_valid} valid, {body_invalid} invalid; \
+             replay with PROPTEST_RNG_SEED={seed})"
+        );
+    }
 }

@@ -83,3 +83,29 @@ pub fn cases(dir: &Path) -> Vec<PathBuf> {
 pub fn bless() -> bool {
     std::env::var_os("GATEWAY_BLESS").is_some_and(|v| v == "1")
 }
+
+/// The committed example gateway the e2e and differential tests run.
+pub const EXAMPLE_MANIFEST: &str = "examples/ecommerce/gateway.yaml";
+
+/// Fails, saying how to fix it, unless the committed `examples/ecommerce/generated` is
+/// exactly what the compiler generates from [`EXAMPLE_MANIFEST`] now (`gateway generate
+/// --check`, in-process): tests that run the committed example would otherwise test code
+/// the compiler no longer writes.
+pub fn assert_example_up_to_date() {
+    let (code, out, err) = gateway(&[
+        "generate",
+        "--manifest",
+        EXAMPLE_MANIFEST,
+        "--runtime-path",
+        "runtime",
+        "--check",
+    ]);
+    assert!(
+        code == 0,
+        "the committed example is stale: examples/ecommerce/generated is not what the \
+         compiler generates from {EXAMPLE_MANIFEST} (exit {code}):\n{err}{out}\n\
+         Regenerate it and commit the result:\n  \
+         cargo run -p gateway-cli -- generate --manifest {EXAMPLE_MANIFEST} --runtime-path runtime"
+    );
+    assert!(out.contains("is up to date"), "{out}");
+}

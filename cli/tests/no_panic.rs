@@ -3,10 +3,14 @@
 //! Mutates valid manifests and specs (deleting, inserting and duplicating pieces that
 //! matter to YAML and OpenAPI) and also feeds arbitrary text; every run of load -> lower ->
 //! check must end in a gateway or in diagnostics, never in a panic.
+//!
+//! A failing case is replayable: its seed goes to `no_panic.proptest-regressions` (next to
+//! this file, committed), which every run replays first.
 
 use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 
 const MANIFEST: &str = include_str!("../../fixtures/valid/basic/gateway.yaml");
 const SPEC: &str = include_str!("../../fixtures/valid/basic/specs/catalog.yaml");
@@ -139,7 +143,13 @@ fn compile(manifest: &str, spec: &str) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+    // A failure's seed is saved in `no_panic.proptest-regressions` next to this file (commit
+    // it), and every run replays the saved seeds before new cases.
+    #![proptest_config(ProptestConfig {
+        cases: 300,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn mutated_specs_never_panic(edits in proptest::collection::vec(edit(), 1..6)) {

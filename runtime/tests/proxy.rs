@@ -6,6 +6,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use gateway_runtime::{Auth, BodySpec, Forward, Gateway, Method, Problem, Route, UpstreamPath};
 use http_body_util::BodyExt;
 use support::*;
 
@@ -377,6 +378,125 @@ async fn chunked_body_over_the_limit_is_413_while_streaming() {
     let answer = request("POST", &gw.url("/api/upload"), &[], body).await;
     assert_eq!(answer.status, 200);
     assert_eq!(answer.json()["len"], 900);
+}
+
+/// Accepts any JSON: the route below reads its body whole to validate it.
+fn any_json(
+    _value: gateway_runtime::json::Value<'_>,
+    _pointer: &mut gateway_runtime::json::Pointer<'_>,
+    _errors: &mut gateway_runtime::json::BodyErrors,
+) {
+}
+
+fn validated_path(_req: &gateway_runtime::params::Request<'_>) -> Result<Forward, Problem> {
+    Ok(UpstreamPath::new().literal("/upload").forward())
+}
+
+/// `POST /api/validated`: a JSON body the gateway validates whole before forwarding.
+static VALIDATED_ROUTES: [Route; 1] = [Route {
+    method: Method::Post,
+    path: "/api/validated",
+    upstream_path: "/upload",
+    service: USERS,
+    operation_id: "validated",
+    auth: Auth::Public,
+    body: BodySpec::Declared {
+        required: true,
+        media_types: &["application/json"],
+        validators: &[("application/json", any_json)],
+        forms: &[],
+    },
+    rate_limits: &[],
+    handler: validated_path,
+    responses: None,
+}];
+
+/// The validated route behind the 1000-byte limit of `LIMITED`.
+static VALIDATED: Gateway = Gateway {
+    routes: &VALIDATED_ROUTES,
+    ..LIMITED
+};
+
+/// Whether a client error is the gateway closing or resetting the connection (as it may
+/// when it refuses a body it is still being sent), rather than anything else.
+fn connection_closed(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(error);
+    while let Some(error) = source {
+        if let Some(hyper) = error.downcast_ref::<hyper::Error>()
+            && (hyper.is_incomplete_message() || hyper.is_closed() || hyper.is_canceled())
+        {
+            return true;
+        }
+        if let Some(io) = error.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            )
+        {
+            return true;
+        }
+        source = error.source();
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunked_body_over_the_limit_of_a_validated_route_never_reaches_the_upstream() {
+    let upstream = mock("a").await;
+    let gw = start(
+        &VALIDATED,
+        &[("users", vec![upstream.url()])],
+        Duration::from_secs(5),
+    )
+    .await;
+
+    // 64 KB of JSON whitespace against a 1000-byte limit, chunked: the answer is a 413,
+    // or the connection closes before the client has sent everything.
+    let (tx, body) = channel_body(4);
+    tokio::spawn(async move {
+        for _ in 0..100 {
+            if tx.send(Bytes::from(vec![b' '; 640])).await.is_err() {
+                break;
+            }
+        }
+    });
+    let over = http::Request::post(gw.url("/api/validated"))
+        .header("content-type", "application/json")
+        .body(body)
+        .unwrap();
+    match client().request(over).await {
+        Ok(response) => {
+            let body = collect(response).await.problem(413);
+            assert_eq!(body["type"], "urn:gateway:problem:payload-too-large");
+        }
+        Err(error) => assert!(
+            connection_closed(&error),
+            "neither a 413 nor a closed connection: {error:?}"
+        ),
+    }
+    // The mock records a request as soon as its head arrives: not one byte went upstream.
+    assert_eq!(upstream.seen(), Vec::<String>::new());
+
+    // Under the limit, the same route forwards the body.
+    let (tx, body) = channel_body(4);
+    tokio::spawn(async move {
+        for chunk in [&b"{\"a\": "[..], b"1", b"}"] {
+            let _ = tx.send(Bytes::from_static(chunk)).await;
+        }
+    });
+    let answer = request(
+        "POST",
+        &gw.url("/api/validated"),
+        &[("content-type", "application/json")],
+        body,
+    )
+    .await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.json()["len"], 8);
+    assert_eq!(upstream.seen(), ["/upload"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use gateway_runtime::params::{Forward, Request};
@@ -271,7 +271,9 @@ static SERVICES: [Service; 9] = [
                 min_requests: 20,
                 window: Duration::from_secs(10),
                 consecutive_failures: 3,
-                open_for: Duration::from_millis(300),
+                // Long enough that "nothing is tried while open" is checked well inside
+                // the open period, however slow the machine.
+                open_for: Duration::from_secs(2),
                 half_open_probes: 1,
             }),
             ..Policy::DEFAULT
@@ -408,22 +410,40 @@ async fn body_of(gw: &Running, path: &str) -> (u16, String) {
     )
 }
 
-/// The value of one series of the gateway's `/metrics` (0 when absent).
+/// The value of one series of the gateway's `/metrics`; panics, naming it, when the series
+/// is not there (a missing series is not a zero).
 async fn metric(gw: &Running, series: &str) -> f64 {
     let text = get(&gw.admin_url("/metrics")).await.body;
     let text = String::from_utf8_lossy(&text).into_owned();
     text.lines()
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or(0.0)
+        .unwrap_or_else(|| panic!("no series {series} in /metrics:\n{text}"))
 }
 
+/// The sum of every `gateway_upstream_attempts_total` series; panics when there is none.
 async fn attempts_total(gw: &Running) -> f64 {
     let text = get(&gw.admin_url("/metrics")).await.body;
-    String::from_utf8_lossy(&text)
+    let text = String::from_utf8_lossy(&text).into_owned();
+    let values: Vec<f64> = text
         .lines()
         .filter(|l| l.starts_with("gateway_upstream_attempts_total{"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+        .map(|l| {
+            l.rsplit(' ')
+                .next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("not a sample: {l}"))
+        })
+        .collect();
+    assert!(
+        !values.is_empty(),
+        "no series gateway_upstream_attempts_total in /metrics:\n{text}"
+    );
+    values.iter().sum()
+}
+
+/// Whether an answer is the gateway's own 503 for an open circuit.
+fn circuit_open(answer: &support::Answer) -> bool {
+    answer.status == 503 && answer.json()["type"] == "urn:gateway:problem:circuit-open"
 }
 
 /// Polls `condition` every 20 ms, at most 250 times.
@@ -597,34 +617,40 @@ async fn killing_every_instance_opens_the_breaker_and_reviving_them_closes_it() 
     for instance in &mut instances {
         instance.kill().await;
     }
-    // Failures trip the breakers; then the gateway answers by itself.
-    let mut open = None;
-    for _ in 0..30 {
+    // Failures trip the breakers; then the gateway answers by itself. Polled, for at most
+    // five seconds, until the service's breaker reports open.
+    let state = "gateway_circuit_breaker_state{service=\"failover\"}";
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let open = loop {
         let answer = get(&gw.url("/failover")).await;
         assert!(
             [502, 503].contains(&answer.status.as_u16()),
             "{}",
             answer.status
         );
-        if answer.status == 503 && answer.json()["type"] == "urn:gateway:problem:circuit-open" {
-            open = Some(answer);
-            break;
+        if circuit_open(&answer) && metric(&gw, state).await == 1.0 {
+            break answer;
         }
-    }
-    let open = open.expect("the breaker opened");
+        assert!(
+            Instant::now() < deadline,
+            "the breaker did not open within 5 s"
+        );
+    };
     open.problem(503);
     let retry_after: u64 = open.header("retry-after").unwrap().parse().unwrap();
     assert!(retry_after >= 1);
-    // While open, nothing is tried upstream.
+    // While open (for two seconds), nothing is tried upstream.
     let before = attempts_total(&gw).await;
     let again = get(&gw.url("/failover")).await;
-    if again.status == 503 && again.json()["type"] == "urn:gateway:problem:circuit-open" {
-        assert_eq!(attempts_total(&gw).await, before);
-    }
-    assert_eq!(
-        metric(&gw, "gateway_circuit_breaker_state{service=\"failover\"}").await,
-        1.0
+    assert!(
+        circuit_open(&again),
+        "the open breaker let a request through: {} {}",
+        again.status,
+        String::from_utf8_lossy(&again.body)
     );
+    again.problem(503);
+    assert_eq!(attempts_total(&gw).await, before, "tried while open");
+    assert_eq!(metric(&gw, state).await, 1.0);
     assert!(
         metric(
             &gw,
