@@ -159,6 +159,17 @@ fn read_crate(src: &Path) -> Crate {
         visitor.visit_file(&file);
         let mut found = Vec::new();
         for path in visitor.found {
+            // A bare path that starts with a child module (`redis::Shared` beside
+            // `mod redis;`) is relative to this module.
+            let child = |first: &String| {
+                let mut child = module.clone();
+                child.push(first.clone());
+                files.contains_key(&child)
+            };
+            let path = match path.first() {
+                Some(first) if child(first) => [vec!["self".to_owned()], path].concat(),
+                _ => path,
+            };
             let Some(absolute) = absolute(module, &path) else {
                 continue;
             };
@@ -364,7 +375,11 @@ fn the_fence_catches_upward_imports_cycles_and_the_public_api() {
         std::fs::write(path, text).unwrap();
     };
     write("lib.rs", "mod low;\nmod high;\npub use low::a::A;\n");
-    write("low/mod.rs", "//! Low. May use: nothing.\nmod a;\nmod b;\n");
+    write(
+        "low/mod.rs",
+        "//! Low. May use: nothing.\nmod a;\nmod b;\nmod c;\npub struct L(c::C);\n",
+    );
+    write("low/c.rs", "pub struct C(Box<super::L>);\n");
     write(
         "low/a.rs",
         "use super::b::B;\npub struct A;\n#[cfg(test)]\nmod tests { use crate::high::H; }\n",
@@ -378,8 +393,13 @@ fn the_fence_catches_upward_imports_cycles_and_the_public_api() {
     let fine = violations(&krate, &["low", "high"]);
     assert_eq!(
         fine.len(),
-        2,
-        "expected the cycle a <-> b and the public-API use: {fine:#?}"
+        3,
+        "expected the cycles a <-> b and mod <-> c, and the public-API use: {fine:#?}"
+    );
+    assert!(
+        fine.iter()
+            .any(|p| p.starts_with("import cycle among low/mod.rs, low/c.rs")),
+        "a bare path to a child module is an edge: {fine:#?}"
     );
     assert!(
         fine.iter()

@@ -186,7 +186,7 @@ impl Series {
 }
 
 /// Request metrics of the public listener. Upstream attempts are counted by the instances
-/// themselves (`proxy::Instance`), which exist from the start too.
+/// themselves (`proxy::instance::Instance`), which exist from the start too.
 #[derive(Debug)]
 pub(crate) struct Metrics {
     routes: Vec<Series>,

@@ -2,7 +2,7 @@
 //! rewriting and the streamed, size-limited bodies.
 //!
 //! Bodies are not buffered (except JSON bodies a route validates, read whole and checked
-//! in `server` first): the client's body goes upstream through [`LimitedBody`],
+//! in `serve::dispatch` first): the client's body goes upstream through [`LimitedBody`],
 //! which counts bytes so that a chunked body cannot exceed the gateway's limit, and the
 //! upstream's body comes back as hyper's own stream. Headers are rewritten in the map the
 //! request arrived with, so a request costs no header copies.

@@ -27,7 +27,9 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
-use crate::edge::ratelimit::{Caller, Counters, KeyValue, Limiter, Quota, RateLimit, RedisStore};
+use super::counters::Counters;
+use super::memory::Limiter;
+use super::policy::{Caller, KeyValue, Quota, RateLimit, RedisStore};
 
 /// How long the store is left alone after a failure, before one request probes it.
 pub const BACKOFF: Duration = Duration::from_secs(1);
