@@ -18,5 +18,4 @@ pub mod lower;
 pub mod upstream;
 pub mod write;
 
-/// The version of this compiler, written into every generated file's header.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub use emit::VERSION;
