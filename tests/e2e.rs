@@ -3,7 +3,7 @@
 //! driven over HTTP.
 
 use std::net::{SocketAddr, TcpListener as StdListener};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -164,18 +164,30 @@ struct Gateway {
 impl Gateway {
     /// Starts the example gateway with each service's upstreams.
     fn start(users: &str, orders: &str, payments: &str) -> Gateway {
+        Gateway::spawn(
+            binary(),
+            &[
+                ("GATEWAY_UPSTREAM_USERS", users.to_owned()),
+                ("GATEWAY_UPSTREAM_ORDERS", orders.to_owned()),
+                ("GATEWAY_UPSTREAM_PAYMENTS", payments.to_owned()),
+                ("GATEWAY_LOG", "warn".to_owned()),
+                // The example's auth key material (examples/ecommerce/gateway.yaml `auth`).
+                ("JWT_PUBLIC_KEY", read_key("rsa_public.pem")),
+                ("API_KEYS", API_KEYS.to_owned()),
+            ],
+            Stdio::null(),
+        )
+    }
+
+    /// Starts a gateway binary on free loopback ports with `env`, and waits until both
+    /// listeners accept.
+    fn spawn(binary: &Path, env: &[(&str, String)], stdout: Stdio) -> Gateway {
         let (port, admin_port) = (free_port(), free_port());
-        let child = Command::new(binary())
+        let child = Command::new(binary)
             .env("GATEWAY_LISTEN", format!("127.0.0.1:{port}"))
             .env("GATEWAY_ADMIN_LISTEN", format!("127.0.0.1:{admin_port}"))
-            .env("GATEWAY_UPSTREAM_USERS", users)
-            .env("GATEWAY_UPSTREAM_ORDERS", orders)
-            .env("GATEWAY_UPSTREAM_PAYMENTS", payments)
-            .env("GATEWAY_LOG", "warn")
-            // The example's auth key material (examples/ecommerce/gateway.yaml `auth`).
-            .env("JWT_PUBLIC_KEY", read_key("rsa_public.pem"))
-            .env("API_KEYS", API_KEYS)
-            .stdout(Stdio::null())
+            .envs(env.iter().map(|(name, value)| (name, value)))
+            .stdout(stdout)
             .stderr(Stdio::inherit())
             .spawn()
             .expect("the gateway starts");
@@ -2134,30 +2146,22 @@ fn every_metric_binary() -> &'static PathBuf {
 /// (one request to its rate-limited route makes the store fail and fall back).
 #[tokio::test]
 async fn the_metric_rows_the_example_cannot_show_are_what_a_gateway_configured_for_them_exposes() {
-    let (port, admin_port) = (free_port(), free_port());
-    let child = Command::new(every_metric_binary())
-        .env("GATEWAY_LISTEN", format!("127.0.0.1:{port}"))
-        .env("GATEWAY_ADMIN_LISTEN", format!("127.0.0.1:{admin_port}"))
-        .env("GATEWAY_LOG", "error")
-        .env("GATEWAY_DNS_SERVER", format!("127.0.0.1:{}", free_port()))
-        .env(
-            "DOCS_REDIS_URL",
-            format!("redis://127.0.0.1:{}", free_port()),
-        )
-        .env(
-            "DOCS_JWKS_URL",
-            format!("http://127.0.0.1:{}/jwks.json", free_port()),
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the gateway starts");
-    let gateway = Gateway {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        admin: format!("http://127.0.0.1:{admin_port}"),
-    };
-    gateway.wait_ready();
+    let gateway = Gateway::spawn(
+        every_metric_binary(),
+        &[
+            ("GATEWAY_LOG", "error".to_owned()),
+            ("GATEWAY_DNS_SERVER", format!("127.0.0.1:{}", free_port())),
+            (
+                "DOCS_REDIS_URL",
+                format!("redis://127.0.0.1:{}", free_port()),
+            ),
+            (
+                "DOCS_JWKS_URL",
+                format!("http://127.0.0.1:{}/jwks.json", free_port()),
+            ),
+        ],
+        Stdio::null(),
+    );
     // Rate-limited: Redis refuses, the local limiter allows; no instance was discovered.
     let response = client()
         .get(format!("{}/api/ping", gateway.base))
@@ -2192,24 +2196,25 @@ fn logging_world() -> (World, Arc<Mutex<Vec<String>>>) {
     let (orders, o) = start_mock("orders");
     let (payments_a, pa) = start_mock("payments-a");
     let (payments_b, pb) = start_mock("payments-b");
-    let (port, admin_port) = (free_port(), free_port());
-    let mut child = Command::new(binary())
-        .env("GATEWAY_LISTEN", format!("127.0.0.1:{port}"))
-        .env("GATEWAY_ADMIN_LISTEN", format!("127.0.0.1:{admin_port}"))
-        .env("GATEWAY_UPSTREAM_USERS", format!("http://{u}"))
-        .env("GATEWAY_UPSTREAM_ORDERS", format!("http://{o}"))
-        .env(
-            "GATEWAY_UPSTREAM_PAYMENTS",
-            format!("http://{pa},http://{pb}"),
-        )
-        .env("GATEWAY_LOG", "warn,gateway_runtime::access=info")
-        .env("JWT_PUBLIC_KEY", read_key("rsa_public.pem"))
-        .env("API_KEYS", API_KEYS)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the gateway starts");
-    let stdout = child.stdout.take().unwrap();
+    let mut gateway = Gateway::spawn(
+        binary(),
+        &[
+            ("GATEWAY_UPSTREAM_USERS", format!("http://{u}")),
+            ("GATEWAY_UPSTREAM_ORDERS", format!("http://{o}")),
+            (
+                "GATEWAY_UPSTREAM_PAYMENTS",
+                format!("http://{pa},http://{pb}"),
+            ),
+            (
+                "GATEWAY_LOG",
+                "warn,gateway_runtime::access=info".to_owned(),
+            ),
+            ("JWT_PUBLIC_KEY", read_key("rsa_public.pem")),
+            ("API_KEYS", API_KEYS.to_owned()),
+        ],
+        Stdio::piped(),
+    );
+    let stdout = gateway.child.stdout.take().unwrap();
     let lines = Arc::new(Mutex::new(Vec::new()));
     let sink = lines.clone();
     std::thread::spawn(move || {
@@ -2218,12 +2223,6 @@ fn logging_world() -> (World, Arc<Mutex<Vec<String>>>) {
             sink.lock().unwrap().push(line);
         }
     });
-    let gateway = Gateway {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        admin: format!("http://127.0.0.1:{admin_port}"),
-    };
-    gateway.wait_ready();
     let world = World {
         gateway,
         users,
