@@ -386,3 +386,23 @@ fn the_diagnostic_code_table_lists_exactly_the_codes_the_compiler_emits() {
         "docs/manifest.md, \"Diagnostic codes\": missing {undocumented:#?}; no such code: {unknown:#?}"
     );
 }
+
+/// The example's README shows the route table `gateway routes` prints for it, as it prints
+/// it today.
+#[test]
+fn the_example_readme_shows_the_routes_the_compiler_prints() {
+    let (code, out, err) = gateway(&["routes", "--manifest", "examples/ecommerce/gateway.yaml"]);
+    assert_eq!(code, 0, "{err}");
+    let table = out.split("\n\n").next().unwrap_or_default().trim_end();
+    let readme = std::fs::read_to_string(workspace().join("examples/ecommerce/README.md"))
+        .expect("examples/ecommerce/README.md");
+    assert!(
+        readme.contains(&format!("```text\n{table}\n```")),
+        "examples/ecommerce/README.md's route table is stale; `gateway routes` prints:\n{table}"
+    );
+    let count = table.lines().count() - 1;
+    assert!(
+        readme.contains(&format!("\n{count} routes: ")),
+        "examples/ecommerce/README.md should say {count} routes"
+    );
+}
