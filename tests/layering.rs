@@ -525,3 +525,36 @@ fn the_architecture_map_is_the_runtimes_folder_tree() {
         problems.join("\n")
     );
 }
+
+/// The runtime's lib.rs is its public API and nothing else: module declarations and
+/// re-exports, grouped in namespaces, so that moving an internal item changes one `use`
+/// here and no generated code.
+#[test]
+fn the_runtimes_lib_rs_is_re_exports_only() {
+    fn only_re_exports(items: &[syn::Item], at: &str, problems: &mut Vec<String>) {
+        for item in items {
+            match item {
+                syn::Item::Use(_) => {}
+                syn::Item::Mod(m) => match &m.content {
+                    None => {}
+                    Some((_, inner)) => {
+                        only_re_exports(inner, &format!("{at}::{}", m.ident), problems)
+                    }
+                },
+                other => problems.push(format!(
+                    "{at} defines `{}`; define it in the stage that owns it and re-export it",
+                    quote::ToTokens::to_token_stream(other)
+                        .to_string()
+                        .chars()
+                        .take(60)
+                        .collect::<String>()
+                )),
+            }
+        }
+    }
+    let text = std::fs::read_to_string(runtime_src().join("lib.rs")).unwrap();
+    let file = syn::parse_file(&text).expect("lib.rs parses");
+    let mut problems = Vec::new();
+    only_re_exports(&file.items, "lib.rs", &mut problems);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
