@@ -18,4 +18,5 @@ pub mod lower;
 pub mod upstream;
 pub mod write;
 
-pub use emit::VERSION;
+/// The version of this compiler, written into every generated file's header.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -67,7 +67,7 @@ pub fn routes_rs(gateway: &Gateway) -> TokenStream {
     let name = &gateway.name;
     let listen = &gateway.listen;
     let max_body = Literal::u64_unsuffixed(gateway.max_body);
-    let version = super::VERSION;
+    let version = crate::VERSION;
     let services = gateway.services.iter().map(service_entry);
     let routes = gateway.routes.iter().map(|r| route_entry(gateway, r));
     let rate_limits = gateway.rate_limits.iter().map(rate_limit_entry);
