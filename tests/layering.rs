@@ -4,9 +4,12 @@
 //! crates). Without this the folders would say one thing and the imports another within a
 //! few changes; with it, an upward import fails here with the file, the path and the rule.
 //!
-//! Read from the source with `syn`: every `crate::`/`super::` path of every file, in `use`
-//! items and in code, outside `#[cfg(test)]` items (tests may build whatever they check).
-//! A path is an edge to the file of the longest module prefix it names.
+//! The compiler's stages get the same fence for their order (docs/architecture.md).
+//!
+//! Read from the source with `syn`: every `crate::`, `super::`, `self::` and child-module
+//! path of every file, in `use` items, in code and in macro arguments that read as
+//! expressions, outside `#[cfg(test)]` items (tests may build whatever they check). A path
+//! is an edge to the file of the longest module prefix it names.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
