@@ -8,8 +8,8 @@
 //! away before the response head (then with status 499, as nginx logs it).
 //!
 //! The access log is an `info` event with target `gateway_runtime::access` (a stable name,
-//! not this module's path), one JSON line per request. Whether it is enabled is asked once per request, and
-//! nothing is kept or formatted for it when it is not.
+//! not this module's path), one JSON line per request. Whether it is enabled is asked once
+//! per request, and nothing is kept or formatted for it when it is not.
 
 use std::net::IpAddr;
 use std::pin::Pin;
