@@ -327,34 +327,26 @@ fn the_metric_and_access_log_tables_name_each_metric_and_field_once() {
 /// literals of cli/src, outside `#[cfg(test)]` modules.
 fn emitted_codes() -> BTreeMap<String, String> {
     let mut codes = BTreeMap::new();
-    let mut pending = vec![workspace().join("cli/src")];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
+    for path in gateway_tests::files_under(&workspace().join("cli/src")) {
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let code_part = text.split("#[cfg(test)]").next().unwrap_or("");
+        for (index, piece) in code_part.split("\"gateway::").enumerate().skip(1) {
+            let Some((code, _)) = piece.split_once('"') else {
                 continue;
-            }
-            if path.extension().is_none_or(|e| e != "rs") {
-                continue;
-            }
-            let text = std::fs::read_to_string(&path).unwrap();
-            let code_part = text.split("#[cfg(test)]").next().unwrap_or("");
-            for (index, piece) in code_part.split("\"gateway::").enumerate().skip(1) {
-                let Some((code, _)) = piece.split_once('"') else {
-                    continue;
-                };
-                let parts: Vec<&str> = code.split("::").collect();
-                let well_formed = parts.len() == 2
-                    && parts.iter().all(|p| {
-                        !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c == '_')
-                    });
-                if well_formed {
-                    let relative = path.strip_prefix(workspace()).unwrap().display();
-                    codes
-                        .entry(format!("gateway::{code}"))
-                        .or_insert_with(|| format!("{relative} (literal {index})"));
-                }
+            };
+            let parts: Vec<&str> = code.split("::").collect();
+            let well_formed = parts.len() == 2
+                && parts.iter().all(|p| {
+                    !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                });
+            if well_formed {
+                let relative = path.strip_prefix(workspace()).unwrap().display();
+                codes
+                    .entry(format!("gateway::{code}"))
+                    .or_insert_with(|| format!("{relative} (literal {index})"));
             }
         }
     }

@@ -45,19 +45,10 @@ fn module_of(relative: &Path) -> Module {
     parts
 }
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
-        .map(|e| e.expect("a directory entry").path())
-        .collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = gateway_tests::files_under(dir);
+    files.retain(|path| path.extension().is_some_and(|e| e == "rs"));
+    files
 }
 
 fn is_cfg_test(attrs: &[syn::Attribute]) -> bool {
@@ -158,8 +149,7 @@ impl<'ast> Visit<'ast> for Paths {
 }
 
 fn read_crate(src: &Path) -> Crate {
-    let mut paths = Vec::new();
-    rust_files(src, &mut paths);
+    let mut paths = rust_files(src);
     // A binary's main.rs is a crate of its own, beside the library.
     paths.retain(|path| {
         path.strip_prefix(src)
@@ -510,9 +500,7 @@ fn the_architecture_map_is_the_runtimes_folder_tree() {
             ));
         }
     }
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
-    for file in files {
+    for file in rust_files(&src) {
         let relative = file.strip_prefix(&src).unwrap();
         // A folder's mod.rs is the folder's entry; a folder the map does not open covers
         // every file in it.

@@ -84,6 +84,26 @@ pub fn bless() -> bool {
     std::env::var_os("GATEWAY_BLESS").is_some_and(|v| v == "1")
 }
 
+/// Every file under `dir`, at any depth, sorted.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let entries =
+            std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()));
+        for entry in entries {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
 /// The committed example gateway the e2e and differential tests run.
 pub const EXAMPLE_MANIFEST: &str = "examples/ecommerce/gateway.yaml";
 
