@@ -164,18 +164,23 @@ struct Gateway {
 impl Gateway {
     /// Starts the example gateway with each service's upstreams.
     fn start(users: &str, orders: &str, payments: &str) -> Gateway {
+        Gateway::example(users, orders, payments, "warn", Stdio::null())
+    }
+
+    /// The example gateway with each service's upstreams, its log filter and stdout.
+    fn example(users: &str, orders: &str, payments: &str, log: &str, stdout: Stdio) -> Gateway {
         Gateway::spawn(
             binary(),
             &[
                 ("GATEWAY_UPSTREAM_USERS", users.to_owned()),
                 ("GATEWAY_UPSTREAM_ORDERS", orders.to_owned()),
                 ("GATEWAY_UPSTREAM_PAYMENTS", payments.to_owned()),
-                ("GATEWAY_LOG", "warn".to_owned()),
+                ("GATEWAY_LOG", log.to_owned()),
                 // The example's auth key material (examples/ecommerce/gateway.yaml `auth`).
                 ("JWT_PUBLIC_KEY", read_key("rsa_public.pem")),
                 ("API_KEYS", API_KEYS.to_owned()),
             ],
-            Stdio::null(),
+            stdout,
         )
     }
 
@@ -270,22 +275,27 @@ struct World {
 /// process must end with its test (a static one would outlive the test binary and keep
 /// its output pipe open).
 fn world() -> World {
-    {
-        let (users, u) = start_mock("users");
-        let (orders, o) = start_mock("orders");
-        let (payments_a, pa) = start_mock("payments-a");
-        let (payments_b, pb) = start_mock("payments-b");
-        let gateway = Gateway::start(
-            &format!("http://{u}"),
-            &format!("http://{o}"),
-            &format!("http://{pa},http://{pb}"),
-        );
-        World {
-            gateway,
-            users,
-            orders,
-            payments: [payments_a, payments_b],
-        }
+    world_logging("warn", Stdio::null())
+}
+
+/// A world whose gateway logs with the filter `log` to `stdout`.
+fn world_logging(log: &str, stdout: Stdio) -> World {
+    let (users, u) = start_mock("users");
+    let (orders, o) = start_mock("orders");
+    let (payments_a, pa) = start_mock("payments-a");
+    let (payments_b, pb) = start_mock("payments-b");
+    let gateway = Gateway::example(
+        &format!("http://{u}"),
+        &format!("http://{o}"),
+        &format!("http://{pa},http://{pb}"),
+        log,
+        stdout,
+    );
+    World {
+        gateway,
+        users,
+        orders,
+        payments: [payments_a, payments_b],
     }
 }
 
@@ -2192,29 +2202,8 @@ async fn the_metric_rows_the_example_cannot_show_are_what_a_gateway_configured_f
 /// The example gateway with its access log on, and every line it writes to stdout.
 fn logging_world() -> (World, Arc<Mutex<Vec<String>>>) {
     use std::io::BufRead;
-    let (users, u) = start_mock("users");
-    let (orders, o) = start_mock("orders");
-    let (payments_a, pa) = start_mock("payments-a");
-    let (payments_b, pb) = start_mock("payments-b");
-    let mut gateway = Gateway::spawn(
-        binary(),
-        &[
-            ("GATEWAY_UPSTREAM_USERS", format!("http://{u}")),
-            ("GATEWAY_UPSTREAM_ORDERS", format!("http://{o}")),
-            (
-                "GATEWAY_UPSTREAM_PAYMENTS",
-                format!("http://{pa},http://{pb}"),
-            ),
-            (
-                "GATEWAY_LOG",
-                "warn,gateway_runtime::access=info".to_owned(),
-            ),
-            ("JWT_PUBLIC_KEY", read_key("rsa_public.pem")),
-            ("API_KEYS", API_KEYS.to_owned()),
-        ],
-        Stdio::piped(),
-    );
-    let stdout = gateway.child.stdout.take().unwrap();
+    let mut world = world_logging("warn,gateway_runtime::access=info", Stdio::piped());
+    let stdout = world.gateway.child.stdout.take().unwrap();
     let lines = Arc::new(Mutex::new(Vec::new()));
     let sink = lines.clone();
     std::thread::spawn(move || {
@@ -2223,12 +2212,6 @@ fn logging_world() -> (World, Arc<Mutex<Vec<String>>>) {
             sink.lock().unwrap().push(line);
         }
     });
-    let world = World {
-        gateway,
-        users,
-        orders,
-        payments: [payments_a, payments_b],
-    };
     (world, lines)
 }
 
