@@ -120,7 +120,6 @@ pub(crate) async fn check(
     let Some(spec) = find(specs, status) else {
         report(
             counters,
-            route,
             index,
             status,
             &Verdict::Invalid(
@@ -141,7 +140,7 @@ pub(crate) async fn check(
     }
     let size = response.body().size_hint().exact();
     if size.is_none_or(|size| size > MAX_VALIDATED) {
-        report(counters, route, index, status, &Verdict::Skipped);
+        report(counters, index, status, &Verdict::Skipped);
         return Ok(response.map(ResponseBody::Upstream));
     }
     let (parts, body) = response.into_parts();
@@ -160,11 +159,14 @@ pub(crate) async fn check(
             }
         };
     let verdict = check_body(&bytes, validate);
-    report(counters, route, index, status, &verdict);
+    report(counters, index, status, &verdict);
     Ok(Response::from_parts(parts, ResponseBody::full(bytes)))
 }
 
-fn report(counters: &Counters, route: &Operation, index: usize, status: u16, verdict: &Verdict) {
+fn report(counters: &Counters, index: usize, status: u16, verdict: &Verdict) {
+    let Some(route) = counters.routes.get(index) else {
+        return;
+    };
     let service = route.service;
     match verdict {
         Verdict::Valid => {}
@@ -332,9 +334,9 @@ mod tests {
         let counters = Counters::new(vec![ORDERS]);
         tracing::subscriber::with_default(subscriber, || {
             let verdict = check_body(br#"{"items": []}"#, object);
-            report(&counters, &ORDERS, 0, 200, &verdict);
-            report(&counters, &ORDERS, 0, 200, &Verdict::Skipped);
-            report(&counters, &ORDERS, 0, 200, &Verdict::Valid);
+            report(&counters, 0, 200, &verdict);
+            report(&counters, 0, 200, &Verdict::Skipped);
+            report(&counters, 0, 200, &Verdict::Valid);
         });
         let logged = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
         let line: serde_json::Value = serde_json::from_str(logged.lines().next().unwrap()).unwrap();
