@@ -467,12 +467,8 @@ impl Upstreams {
         self.upstreams.get(service)
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.upstreams.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.upstreams.is_empty()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Upstream> {
