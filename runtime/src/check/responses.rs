@@ -23,7 +23,7 @@ use tracing::warn;
 
 use crate::base::bodies::ResponseBody;
 use crate::base::problem::Problem;
-use crate::base::prometheus::Escaped;
+use crate::base::prometheus::{Escaped, family};
 use crate::check::json::Validate;
 
 /// Largest response body read and validated; larger ones are skipped (and counted).
@@ -245,8 +245,7 @@ impl Counters {
                 &self.skipped,
             ),
         ] {
-            let _ = writeln!(out, "# HELP {name} {help}");
-            let _ = writeln!(out, "# TYPE {name} counter");
+            family(out, name, "counter", help);
             for (route, counter) in self.routes.iter().zip(counters) {
                 let value = counter.load(Ordering::Relaxed);
                 if value > 0 {

@@ -32,6 +32,7 @@ use hickory_resolver::proto::rr::{RData, RecordType};
 use hickory_resolver::{Resolver, TokioResolver};
 
 use super::policy::{Discovery, DnsRecord, Service};
+use crate::base::prometheus::{Escaped, family};
 
 /// Consecutive empty answers after which the service really has no instance.
 pub const EMPTY_AFTER: u32 = 3;
@@ -90,16 +91,18 @@ impl Resolutions {
         if self.services.is_empty() {
             return;
         }
-        out.push_str(
-            "# HELP gateway_discovery_resolutions_total DNS resolutions of discovered services, by service and outcome (ok, empty, error).\n\
-             # TYPE gateway_discovery_resolutions_total counter\n",
+        family(
+            out,
+            "gateway_discovery_resolutions_total",
+            "counter",
+            "DNS resolutions of discovered services, by service and outcome (ok, empty, error).",
         );
         for (service, counts) in &self.services {
             for (outcome, count) in OUTCOMES.iter().zip(counts) {
                 let _ = writeln!(
                     out,
                     "gateway_discovery_resolutions_total{{service=\"{}\",outcome=\"{}\"}} {}",
-                    crate::base::prometheus::Escaped(service),
+                    Escaped(service),
                     outcome.as_str(),
                     count.load(Ordering::Relaxed)
                 );

@@ -38,7 +38,7 @@ use jsonwebtoken::jwk::{Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
 use tracing::{info, warn};
 
-use crate::base::prometheus::Escaped;
+use crate::base::prometheus::{Escaped, family};
 
 /// A JWT scheme's JWKS endpoint, as the generated crate describes it.
 #[derive(Debug)]
@@ -346,11 +346,12 @@ impl JwksSet {
             return;
         }
         let name = "gateway_jwks_refresh_total";
-        let _ = writeln!(
+        family(
             out,
-            "# HELP {name} JWKS fetches (start, refresh and unknown-kid refetch) by outcome."
+            name,
+            "counter",
+            "JWKS fetches (start, refresh and unknown-kid refetch) by outcome.",
         );
-        let _ = writeln!(out, "# TYPE {name} counter");
         for keys in &self.0 {
             for (outcome, count) in [("success", &keys.succeeded), ("failure", &keys.failed)] {
                 let _ = writeln!(

@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::policy::RateLimit;
+use crate::base::prometheus::{Escaped, family};
 
 /// The rate-limit counters of `/metrics`: refusals by policy, and how the shared store
 /// fared.
@@ -46,10 +47,11 @@ impl Counters {
         if policies.is_empty() {
             return;
         }
-        let escaped = crate::base::prometheus::Escaped;
-        let _ = writeln!(
+        family(
             out,
-            "# HELP gateway_rate_limited_total Requests refused with 429, by the rate-limit policy that refused them.\n# TYPE gateway_rate_limited_total counter"
+            "gateway_rate_limited_total",
+            "counter",
+            "Requests refused with 429, by the rate-limit policy that refused them.",
         );
         for (policy, counter) in policies.iter().zip(&self.limited) {
             let value = counter.load(Ordering::Relaxed);
@@ -57,16 +59,18 @@ impl Counters {
                 let _ = writeln!(
                     out,
                     "gateway_rate_limited_total{{policy=\"{}\"}} {value}",
-                    escaped(policy.name)
+                    Escaped(policy.name)
                 );
             }
         }
         if !shared_store {
             return;
         }
-        let _ = writeln!(
+        family(
             out,
-            "# HELP gateway_rate_limit_store_errors_total Calls to the shared rate-limit store that failed, by reason (timeout, error).\n# TYPE gateway_rate_limit_store_errors_total counter"
+            "gateway_rate_limit_store_errors_total",
+            "counter",
+            "Calls to the shared rate-limit store that failed, by reason (timeout, error).",
         );
         for (reason, counter) in [
             ("timeout", &self.store_timeouts),
@@ -78,9 +82,11 @@ impl Counters {
                 counter.load(Ordering::Relaxed)
             );
         }
-        let _ = writeln!(
+        family(
             out,
-            "# HELP gateway_rate_limit_store_fallbacks_total Policy checks decided without the shared store (it failed or is backed off), by policy and on_store_failure (allow: the local limiter decided; deny: refused with 503).\n# TYPE gateway_rate_limit_store_fallbacks_total counter"
+            "gateway_rate_limit_store_fallbacks_total",
+            "counter",
+            "Policy checks decided without the shared store (it failed or is backed off), by policy and on_store_failure (allow: the local limiter decided; deny: refused with 503).",
         );
         for (policy, counters) in policies.iter().zip(&self.fallbacks) {
             for (action, counter) in ["allow", "deny"].iter().zip(counters) {
@@ -89,7 +95,7 @@ impl Counters {
                     let _ = writeln!(
                         out,
                         "gateway_rate_limit_store_fallbacks_total{{policy=\"{}\",on_store_failure=\"{action}\"}} {value}",
-                        escaped(policy.name)
+                        Escaped(policy.name)
                     );
                 }
             }
