@@ -5,7 +5,7 @@
 //! The validators are the committed example's own source files, compiled into this test
 //! and reached through its route table (`routes::GATEWAY`), so they are exactly what the
 //! gateway runs. The oracle never sees the compiler's rewrite of OpenAPI 3.1 into 3.0 shape
-//! (`normalize` in `cli/src/load/spec.rs`), so a bug there cannot be shared by both sides:
+//! (`cli/src/load/spec/normalize.rs`), so a bug there cannot be shared by both sides:
 //! for a 3.1 spec it gets the spec file as written (JSON Schema 2020-12; its internal refs
 //! resolved by `jsonschema` itself), for a 3.0 spec the bundled document `gateway` reads
 //! (draft 4). Either way the OpenAPI-only keywords are spelled in JSON Schema (`nullable`
