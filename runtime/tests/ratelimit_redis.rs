@@ -211,17 +211,9 @@ async fn tenant(gw: &Running, path: &str, tenant: &str) -> Answer {
     request("GET", &gw.url(path), &[("x-tenant", tenant)], empty()).await
 }
 
-async fn metrics(gw: &Running) -> String {
-    String::from_utf8(get(&gw.admin_url("/metrics")).await.body.to_vec()).unwrap()
-}
-
-/// The value of one sample of the exposition; panics, naming it, when the series is not
-/// there (a missing series is not a zero).
-fn sample(metrics: &str, series: &str) -> u64 {
-    metrics
-        .lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no series {series} in the exposition:\n{metrics}"))
+/// A counter's value in an exposition ([`support::sample`], as the whole number it is).
+fn sample(exposition: &str, series: &str) -> u64 {
+    support::sample(exposition, series)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -413,17 +413,12 @@ async fn body_of(gw: &Running, path: &str) -> (u16, String) {
 /// The value of one series of the gateway's `/metrics`; panics, naming it, when the series
 /// is not there (a missing series is not a zero).
 async fn metric(gw: &Running, series: &str) -> f64 {
-    let text = get(&gw.admin_url("/metrics")).await.body;
-    let text = String::from_utf8_lossy(&text).into_owned();
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no series {series} in /metrics:\n{text}"))
+    support::sample(&support::metrics(gw).await, series)
 }
 
 /// The sum of every `gateway_upstream_attempts_total` series; panics when there is none.
 async fn attempts_total(gw: &Running) -> f64 {
-    let text = get(&gw.admin_url("/metrics")).await.body;
-    let text = String::from_utf8_lossy(&text).into_owned();
+    let text = support::metrics(gw).await;
     let values: Vec<f64> = text
         .lines()
         .filter(|l| l.starts_with("gateway_upstream_attempts_total{"))

@@ -635,3 +635,17 @@ pub async fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Te
     }
     send(builder.body(body).unwrap()).await
 }
+
+/// The gateway's `/metrics` exposition, as text.
+pub async fn metrics(gw: &Running) -> String {
+    String::from_utf8(get(&gw.admin_url("/metrics")).await.body.to_vec()).unwrap()
+}
+
+/// The value of one series (name and labels, as exposed) of an exposition; panics, naming
+/// it, when the series is not there (a missing series is not a zero).
+pub fn sample<T: std::str::FromStr>(exposition: &str, series: &str) -> T {
+    exposition
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no series {series} in /metrics:\n{exposition}"))
+}
