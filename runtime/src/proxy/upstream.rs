@@ -480,8 +480,6 @@ impl Upstreams {
     /// The upstream families of `/metrics`: retries, rejections, instance health,
     /// ejections and breaker states.
     pub(crate) fn render(&self, out: &mut String) {
-        let upstreams = self;
-
         // A family is written only with its samples: a parser may refuse an empty one.
         let mut section = |name: &str, kind: &str, help: &str, samples: String| {
             if !samples.is_empty() {
@@ -491,7 +489,7 @@ impl Upstreams {
         };
 
         let mut samples = String::new();
-        for upstream in upstreams.iter() {
+        for upstream in self.iter() {
             let _ = writeln!(
                 samples,
                 "gateway_upstream_retries_total{{service=\"{}\"}} {}",
@@ -506,7 +504,7 @@ impl Upstreams {
             samples,
         );
         let mut samples = String::new();
-        for upstream in upstreams.iter() {
+        for upstream in self.iter() {
             let counters = &upstream.counters;
             for (reason, counter) in [
                 ("circuit_open", &counters.rejected_breaker),
@@ -528,7 +526,7 @@ impl Upstreams {
             samples,
         );
         let mut samples = String::new();
-        for upstream in upstreams.iter() {
+        for upstream in self.iter() {
             for (instance, healthy, _) in upstream.instance_states() {
                 let _ = writeln!(
                     samples,
@@ -546,7 +544,7 @@ impl Upstreams {
             samples,
         );
         let mut samples = String::new();
-        for upstream in upstreams.iter() {
+        for upstream in self.iter() {
             for entry in &upstream.snapshot().entries {
                 let _ = writeln!(
                     samples,
@@ -564,7 +562,7 @@ impl Upstreams {
             samples,
         );
         let mut samples = String::new();
-        for upstream in upstreams.iter() {
+        for upstream in self.iter() {
             let service = Escaped(upstream.service.name);
             if let Some(breaker) = &upstream.breaker {
                 let _ = writeln!(
