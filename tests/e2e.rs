@@ -795,6 +795,93 @@ async fn valid_tokens_reach_secured_routes_with_the_verified_user() {
     assert!(nobody_saw(world, "auth3"));
 }
 
+/// `x-user-id` is set from a verified token's `sub` (`forward_claims`); the services behind
+/// trust it. On no route, whatever its auth, may a client set it, in either spelling a
+/// CGI-style upstream reads as the same variable (`HTTP_X_USER_ID`).
+#[tokio::test]
+async fn claim_headers_never_come_from_the_client_on_any_route() {
+    let world = &world();
+    let base = &world.gateway.base;
+    let spoof = |request: reqwest::RequestBuilder| {
+        request
+            .header("x-user-id", "victim")
+            .header("x_user_id", "victim")
+            .header("X_User-Id", "victim")
+    };
+    let capture = "3f0c8a52-6f0e-4c55-9d86-0b1f3b6f2a11";
+    let requests = [
+        // Public.
+        (
+            "claims-public",
+            spoof(client().post(format!("{base}/api/users?marker=claims-public")))
+                .header("content-type", "application/json")
+                .body(ADA),
+        ),
+        (
+            "claims-public-get",
+            spoof(client().get(format!(
+                "{base}/api/payment-methods?marker=claims-public-get"
+            ))),
+        ),
+        // An API key, on a service whose other routes take tokens.
+        (
+            "claims-key",
+            spoof(client().post(format!(
+                "{base}/api/payments/{capture}/capture?marker=claims-key"
+            )))
+            .header("x-api-key", "e2e-plain-key"),
+        ),
+        // A token or a key: granted by the key.
+        (
+            "claims-either",
+            spoof(client().get(format!(
+                "{base}/api/payments/{capture}?marker=claims-either"
+            )))
+            .header("x-api-key", "e2e-plain-key"),
+        ),
+        // A token: only the verified subject arrives.
+        (
+            "claims-token",
+            spoof(client().get(format!("{base}/api/orders?marker=claims-token")))
+                .bearer_auth(token("user-42", "")),
+        ),
+    ];
+    for (marker, request) in requests {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200, "{marker}");
+        let seen: Vec<Seen> = [
+            &world.users,
+            &world.orders,
+            &world.payments[0],
+            &world.payments[1],
+        ]
+        .iter()
+        .flat_map(|mock| mock.seen())
+        .filter(|seen| seen.uri.contains(&format!("marker={marker}")))
+        .collect();
+        assert_eq!(seen.len(), 1, "{marker}");
+        let expected: &[&str] = if marker == "claims-token" {
+            &["user-42"]
+        } else {
+            &[]
+        };
+        let users: Vec<_> = seen[0].headers.get_all("x-user-id").iter().collect();
+        assert_eq!(users, expected, "{marker}: x-user-id");
+        let spelled: Vec<_> = seen[0]
+            .headers
+            .keys()
+            .filter(|name| name.as_str().replace('_', "-") == "x-user-id")
+            .map(|name| name.as_str())
+            .collect();
+        let expected: &[&str] = if marker == "claims-token" {
+            &["x-user-id"]
+        } else {
+            &[]
+        };
+        assert_eq!(spelled, expected, "{marker}: another spelling of x-user-id");
+    }
+}
+
 /// Claims of the example's identity provider, `exp` and `nbf` relative to now.
 fn idp_claims(exp: i64, nbf: i64) -> serde_json::Value {
     let now = std::time::SystemTime::now()
