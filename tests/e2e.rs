@@ -820,7 +820,7 @@ async fn claim_headers_never_come_from_the_client_on_any_route() {
         (
             "claims-public-get",
             spoof(client().get(format!(
-                "{base}/api/payment-methods?marker=claims-public-get"
+                "{base}/api/payment-methods?country=DE&marker=claims-public-get"
             ))),
         ),
         // An API key, on a service whose other routes take tokens.

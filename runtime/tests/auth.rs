@@ -179,6 +179,8 @@ fn a_valid_rs256_token_passes_and_forwards_its_subject() {
         scopes: &["orders:read"],
     }];
     let alternatives: [&[Requirement]; 1] = [&required];
+    // As the listener does with every request, before anything reads it.
+    verifiers.strip_claim_headers(&mut headers);
     let granted = verifiers
         .authenticate(&alternatives, &headers, NO_QUERY)
         .expect("a valid token");
@@ -190,6 +192,26 @@ fn a_valid_rs256_token_passes_and_forwards_its_subject() {
         "strip_authorization"
     );
     assert_eq!(granted.consumer.as_deref(), Some("user-42"));
+}
+
+#[test]
+fn claim_headers_are_stripped_in_every_spelling_and_nothing_else() {
+    let verifiers = verifiers();
+    let mut headers = HeaderMap::new();
+    for name in [
+        "x-user-id",
+        "x_user_id",
+        "x-user_id",
+        "x-api-key",
+        "x-user-idx",
+    ] {
+        headers.append(name, HeaderValue::from_static("victim"));
+    }
+    headers.append("x-user-id", HeaderValue::from_static("again"));
+    verifiers.strip_claim_headers(&mut headers);
+    let mut left: Vec<&str> = headers.keys().map(|name| name.as_str()).collect();
+    left.sort_unstable();
+    assert_eq!(left, ["x-api-key", "x-user-idx"]);
 }
 
 #[test]

@@ -161,6 +161,7 @@ async fn dispatch(
     // What the handler checks is what the upstream gets: headers the client names in
     // `Connection` go now, not after validation.
     forward::strip_hop_by_hop(&mut parts.headers);
+    state.verifiers.strip_claim_headers(&mut parts.headers);
     let has_body = !body.is_end_stream();
     let mut decision = decide(state, &parts, has_body, client_ip, quota).await;
     if let Decision::Refetch(scheme, ..) = decision {

@@ -125,6 +125,8 @@ pub struct Verifiers {
     schemes: Vec<(&'static str, Verifier)>,
     /// The schemes whose keys come from a JWKS URL.
     jwks: JwksSet,
+    /// Every header any JWT scheme sets from a claim (`forward_claims`).
+    claim_headers: Vec<HeaderName>,
 }
 
 impl fmt::Debug for Verifiers {
@@ -174,6 +176,7 @@ impl Verifiers {
         install_crypto_provider();
         let mut loaded = Vec::with_capacity(schemes.len());
         let mut jwks = Vec::new();
+        let mut claim_headers: Vec<HeaderName> = Vec::new();
         for scheme in schemes {
             let verifier = match scheme.kind {
                 SchemeKind::Jwt(config) => match config.key {
@@ -203,11 +206,25 @@ impl Verifiers {
                 }
             }
             .map_err(|error| format!("auth scheme `{}`: {error}", scheme.name))?;
+            if let SchemeKind::Jwt(config) = scheme.kind {
+                for (_, name) in config.forward_claims {
+                    let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                        format!(
+                            "auth scheme `{}`: `{name}` is not a header name",
+                            scheme.name
+                        )
+                    })?;
+                    if !claim_headers.contains(&name) {
+                        claim_headers.push(name);
+                    }
+                }
+            }
             loaded.push((scheme.name, verifier));
         }
         Ok(Verifiers {
             schemes: loaded,
             jwks: JwksSet(jwks),
+            claim_headers,
         })
     }
 
@@ -295,7 +312,7 @@ impl Verifiers {
                 }
             }
             match failed {
-                None => return Ok(self.granted(alternatives, granted)),
+                None => return Ok(granted_by(granted)),
                 Some(failure) => {
                     if failure.rank() > worst.rank() {
                         worst = failure;
@@ -306,51 +323,61 @@ impl Verifiers {
         Err(worst)
     }
 
-    fn granted(&self, alternatives: &[&[Requirement]], granted: Vec<Credential>) -> Authenticated {
-        // Client-sent copies of every header a scheme of the route sets are removed, even
-        // when that scheme was not the one that granted access.
-        let mut remove = Vec::new();
-        for requirement in alternatives.iter().flat_map(|a| a.iter()) {
-            if let Some(Verifier::Jwt { config, .. }) = self.get(requirement.scheme) {
-                for (_, name) in config.forward_claims {
-                    if let Ok(name) = HeaderName::from_bytes(name.as_bytes())
-                        && !remove.contains(&name)
-                    {
-                        remove.push(name);
-                    }
-                }
-            }
+    /// Removes from a client's request every header that some scheme sets from verified
+    /// claims, on every route: an upstream trusts `x-user-id` wherever it comes from, so
+    /// a public or API-key route of the same service must not carry the client's. Any
+    /// spelling that differs only in `-` and `_` goes too: CGI-style servers read
+    /// `x_user_id` as the same `HTTP_X_USER_ID`.
+    pub fn strip_claim_headers(&self, headers: &mut HeaderMap) {
+        if self.claim_headers.is_empty() {
+            return;
         }
-        let mut set = Vec::new();
-        let mut strip_authorization = false;
-        let mut consumer = None;
-        let mut claims = None;
-        for credential in granted {
-            set.extend(credential.forward);
-            strip_authorization |= credential.strip_authorization;
-            if consumer.is_none() {
-                consumer = credential.subject;
-            }
-            if claims.is_none() {
-                claims = credential.claims;
-            }
+        // hyper bounds the number of headers (100), so this is at most 100 x the few
+        // forwarded claims.
+        let spoofed: Vec<HeaderName> = headers
+            .keys()
+            .filter(|name| {
+                self.claim_headers
+                    .iter()
+                    .any(|claim| same_variable(name.as_str(), claim.as_str()))
+            })
+            .cloned()
+            .collect();
+        for name in spoofed {
+            headers.remove(name);
         }
-        Authenticated {
-            remove,
-            set,
-            strip_authorization,
-            consumer,
-            claims,
+    }
+}
+
+/// What the credentials that granted access change in the forwarded request.
+fn granted_by(granted: Vec<Credential>) -> Authenticated {
+    let mut set = Vec::new();
+    let mut strip_authorization = false;
+    let mut consumer = None;
+    let mut claims = None;
+    for credential in granted {
+        set.extend(credential.forward);
+        strip_authorization |= credential.strip_authorization;
+        if consumer.is_none() {
+            consumer = credential.subject;
         }
+        if claims.is_none() {
+            claims = credential.claims;
+        }
+    }
+    Authenticated {
+        set,
+        strip_authorization,
+        consumer,
+        claims,
     }
 }
 
 /// What a successful authentication changes in the forwarded request.
 #[derive(Debug, Default)]
 pub struct Authenticated {
-    /// Headers removed from the client's request.
-    pub remove: Vec<HeaderName>,
-    /// Headers then set from verified claims.
+    /// Headers set from verified claims (the client's were removed by
+    /// [`Verifiers::strip_claim_headers`]).
     pub set: Vec<(HeaderName, HeaderValue)>,
     pub strip_authorization: bool,
     /// The API key's consumer, or the token's `sub`.
@@ -362,9 +389,6 @@ pub struct Authenticated {
 impl Authenticated {
     /// Applies the changes to the request's headers.
     pub fn apply(&self, headers: &mut HeaderMap) {
-        for name in &self.remove {
-            headers.remove(name);
-        }
         for (name, value) in &self.set {
             headers.append(name.clone(), value.clone());
         }
@@ -812,6 +836,14 @@ fn verify_api_key(
         }),
         None => Err(Failure::Invalid("the API key is not known")),
     }
+}
+
+/// Whether two lowercase header names are the same once `-` and `_` are read alike.
+fn same_variable(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .all(|(x, y)| x == y || (matches!(x, b'-' | b'_') && matches!(y, b'-' | b'_')))
 }
 
 fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
