@@ -1120,6 +1120,34 @@ async fn api_keys_are_checked() {
     assert_eq!(response.status(), 401);
 }
 
+/// The example's API keys are `strip: true`: a back-office key never lands in the payment
+/// service's logs.
+#[tokio::test]
+async fn api_keys_are_not_forwarded_when_stripped() {
+    let world = &world();
+    let base = &world.gateway.base;
+    let response = client()
+        .post(format!(
+            "{base}/api/payments/3f0c8a52-6f0e-4c55-9d86-0b1f3b6f2a11/capture?marker=strip-key"
+        ))
+        .header("x-api-key", "e2e-plain-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let seen: Vec<Seen> = world
+        .payments
+        .iter()
+        .flat_map(|mock| mock.seen())
+        .filter(|seen| seen.uri.contains("strip-key"))
+        .collect();
+    assert_eq!(seen.len(), 1);
+    assert!(
+        seen[0].headers.get("x-api-key").is_none(),
+        "the key reached the upstream"
+    );
+}
+
 #[tokio::test]
 async fn traversal_never_leaves_the_route() {
     let world = &world();

@@ -327,6 +327,80 @@ fn keys_are_selected_by_kid() {
     );
 }
 
+/// RFC 7515 4.1.11: a `crit` header names extensions the recipient must understand; this
+/// gateway understands none, so any token that has one is refused.
+#[test]
+fn a_crit_header_is_refused() {
+    let key = EncodingKey::from_rsa_pem(RSA_PRIVATE.as_bytes()).unwrap();
+    for crit in [vec!["exp".to_owned()], vec!["b64".to_owned()], vec![]] {
+        let mut header = Header::new(Algorithm::RS256);
+        header.crit = Some(crit);
+        let token = encode(&header, &claims(), &key).unwrap();
+        invalid(check("rs", &[], &bearer(&token)));
+    }
+}
+
+/// RFC 8725 3.11: explicit typing keeps tokens of one kind (an ID token, a logout event)
+/// from being replayed as another.
+#[test]
+fn a_typ_other_than_an_access_token_is_refused() {
+    let key = EncodingKey::from_rsa_pem(RSA_PRIVATE.as_bytes()).unwrap();
+    let token = |typ: Option<&str>| {
+        let mut header = Header::new(Algorithm::RS256);
+        header.typ = typ.map(str::to_owned);
+        encode(&header, &claims(), &key).unwrap()
+    };
+    for typ in [
+        None,
+        Some("JWT"),
+        Some("jwt"),
+        Some("at+jwt"),
+        Some("application/at+jwt"),
+    ] {
+        assert_eq!(check("rs", &[], &bearer(&token(typ))), Ok(()), "{typ:?}");
+    }
+    for typ in ["secevent+jwt", "logout+jwt", "dpop+jwt", "JOSE", ""] {
+        invalid(check("rs", &[], &bearer(&token(Some(typ)))));
+    }
+}
+
+/// A JWK set given as a static key (`key_env`/`key_file`) gets the filtering of a fetched
+/// one: keys for encryption or for another algorithm never verify a signature.
+#[test]
+fn static_jwk_sets_keep_only_signing_keys_of_the_schemes_algorithms() {
+    static ONE: [Scheme; 1] = [Scheme {
+        name: "jwks",
+        kind: SchemeKind::Jwt(&JWKS),
+    }];
+    let load = |document: String| Verifiers::load(&ONE, move |_| Ok(document.clone()));
+    assert!(load(JWKS_DOCUMENT.to_owned()).is_ok());
+    let encryption = JWKS_DOCUMENT.replace(r#""use": "sig""#, r#""use": "enc""#);
+    assert_ne!(encryption, JWKS_DOCUMENT);
+    let error = load(encryption).unwrap_err();
+    assert!(error.contains("no key"), "{error}");
+    let other_algorithm = JWKS_DOCUMENT.replace(r#""alg": "RS256""#, r#""alg": "RS512""#);
+    assert_ne!(other_algorithm, JWKS_DOCUMENT);
+    let error = load(other_algorithm).unwrap_err();
+    assert!(error.contains("no key"), "{error}");
+}
+
+/// An HMAC secret given as a JWK (`kty: oct`) is held to the 32-byte minimum of a plain one.
+#[test]
+fn a_short_oct_jwk_is_a_start_error() {
+    static ONE: [Scheme; 1] = [Scheme {
+        name: "hs",
+        kind: SchemeKind::Jwt(&HS),
+    }];
+    // 16 bytes.
+    let short = r#"{"kty":"oct","k":"c2l4dGVlbi1ieXRlcy0xMjM"}"#;
+    let error = Verifiers::load(&ONE, |_| Ok(short.to_owned())).unwrap_err();
+    assert!(error.contains("32 bytes"), "{error}");
+    let set = format!(r#"{{"keys":[{short}]}}"#);
+    let error = Verifiers::load(&ONE, move |_| Ok(set.clone())).unwrap_err();
+    assert!(error.contains("32 bytes"), "{error}");
+    assert!(Verifiers::load(&ONE, |_| Ok(RFC7515_JWK.to_owned())).is_ok());
+}
+
 #[test]
 fn oversized_and_malformed_tokens_are_refused() {
     let mut big = claims();

@@ -682,3 +682,44 @@ fn a_jwks_url_from_the_environment_is_checked_like_a_literal() {
     let error = with(&HMAC, "https://id.example.com/jwks.json").unwrap_err();
     assert!(error.contains("HMAC"), "{error}");
 }
+
+#[test]
+fn a_jwks_url_from_the_environment_with_credentials_is_refused_and_never_printed() {
+    static FROM_ENV: Jwks = Jwks {
+        url: JwksUrl::Env("IDP_JWKS_URL"),
+        ca_file: None,
+        refresh: Duration::from_secs(300),
+        refetch_interval: Duration::from_secs(10),
+    };
+    static RS: Jwt = Jwt {
+        algorithms: &["RS256"],
+        key: KeySource::Jwks(&FROM_ENV),
+        issuer: None,
+        audiences: &[],
+        leeway_secs: 0,
+        max_token: 8192,
+        forward_claims: &[],
+        strip_authorization: false,
+    };
+    static SCHEMES: [Scheme; 1] = [Scheme {
+        name: "idp",
+        kind: SchemeKind::Jwt(&RS),
+    }];
+    for url in [
+        "https://svc:hunter2-secret@id.example.com/jwks.json",
+        "https://hunter2-secret@id.example.com/jwks.json",
+        "http://svc:hunter2-secret@id.example.com/jwks.json",
+        "https://svc:hunter2-secret@id.example.com:99999/jwks.json",
+    ] {
+        let error = gateway_runtime::auth::Verifiers::load(&SCHEMES, move |source| match source {
+            KeySource::Env("IDP_JWKS_URL") => Ok(url.to_owned()),
+            other => Err(format!("{other} is not set")),
+        })
+        .unwrap_err();
+        assert!(error.contains("credentials"), "{url}: {error}");
+        assert!(
+            !error.contains("hunter2"),
+            "{url}: the secret is printed: {error}"
+        );
+    }
+}
