@@ -49,6 +49,8 @@ pub enum SchemeKind {
         /// Header names lower-cased.
         name: String,
         keys: KeySource,
+        /// Removed from the request before it is forwarded.
+        strip: bool,
     },
 }
 
@@ -62,6 +64,8 @@ pub struct Jwt {
     pub audiences: Vec<String>,
     pub leeway_secs: u64,
     pub max_token: u64,
+    /// Token types (`typ`) accepted when a token names one.
+    pub types: Vec<String>,
     /// (claim, lower-case header name).
     pub forward_claims: Vec<(String, String)>,
     pub strip_authorization: bool,

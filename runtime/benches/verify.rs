@@ -30,6 +30,7 @@ const fn jwt(algorithm: &'static str, env: &'static str) -> Jwt {
         audiences: &["bench"],
         leeway_secs: 0,
         max_token: 8192,
+        types: &["JWT", "at+jwt"],
         forward_claims: &[("sub", "x-user-id")],
         strip_authorization: false,
     }

@@ -26,6 +26,7 @@ static RS: Jwt = Jwt {
     audiences: &["shop"],
     leeway_secs: 0,
     max_token: 8192,
+    types: &["JWT", "at+jwt"],
     forward_claims: &[("sub", "x-user-id")],
     strip_authorization: true,
 };
@@ -36,6 +37,7 @@ static JWKS: Jwt = Jwt {
     audiences: &[],
     leeway_secs: 0,
     max_token: 8192,
+    types: &["JWT", "at+jwt"],
     forward_claims: &[],
     strip_authorization: false,
 };
@@ -46,6 +48,7 @@ static HS: Jwt = Jwt {
     audiences: &[],
     leeway_secs: 0,
     max_token: 8192,
+    types: &["JWT", "at+jwt"],
     forward_claims: &[],
     strip_authorization: false,
 };
@@ -56,6 +59,7 @@ static RFC: Jwt = Jwt {
     audiences: &[],
     leeway_secs: 0,
     max_token: 8192,
+    types: &["JWT", "at+jwt"],
     forward_claims: &[],
     strip_authorization: false,
 };
@@ -63,14 +67,22 @@ static HEADER_KEY: ApiKey = ApiKey {
     location: ApiKeyIn::Header,
     name: "x-api-key",
     keys: KeySource::Env("KEYS"),
+    strip: false,
 };
 static QUERY_KEY: ApiKey = ApiKey {
     location: ApiKeyIn::Query,
     name: "api_key",
     keys: KeySource::Env("KEYS"),
+    strip: true,
+};
+static COOKIE_KEY: ApiKey = ApiKey {
+    location: ApiKeyIn::Cookie,
+    name: "key",
+    keys: KeySource::Env("KEYS"),
+    strip: true,
 };
 
-static SCHEMES: [Scheme; 6] = [
+static SCHEMES: [Scheme; 7] = [
     Scheme {
         name: "rs",
         kind: SchemeKind::Jwt(&RS),
@@ -94,6 +106,10 @@ static SCHEMES: [Scheme; 6] = [
     Scheme {
         name: "queryKey",
         kind: SchemeKind::ApiKey(&QUERY_KEY),
+    },
+    Scheme {
+        name: "cookieKey",
+        kind: SchemeKind::ApiKey(&COOKIE_KEY),
     },
 ];
 
@@ -184,7 +200,10 @@ fn a_valid_rs256_token_passes_and_forwards_its_subject() {
     let granted = verifiers
         .authenticate(&alternatives, &headers, NO_QUERY)
         .expect("a valid token");
-    granted.apply(&mut headers);
+    let (mut parts, ()) = http::Request::new(()).into_parts();
+    parts.headers = headers;
+    granted.apply(&mut parts);
+    let headers = parts.headers;
     let users: Vec<_> = headers.get_all("x-user-id").iter().collect();
     assert_eq!(users, ["user-42"], "the client's copy is replaced");
     assert!(
@@ -557,6 +576,53 @@ fn api_keys_are_read_where_the_scheme_says() {
             .err(),
         Some(Failure::Missing)
     );
+}
+
+/// `strip: true` removes the key where it was found, and nothing else: the other query pairs
+/// and cookies go upstream as sent.
+#[test]
+fn stripped_api_keys_are_removed_before_forwarding() {
+    let verifiers = verifiers();
+    let forwarded = |scheme: &'static str, uri: &str, cookie: Option<&str>| {
+        let mut request = http::Request::builder().uri(uri);
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        request = request.header("x-api-key", "plain-secret-key");
+        let (mut parts, ()) = request.body(()).unwrap().into_parts();
+        let query = parse_query(parts.uri.query().unwrap_or(""));
+        let requirement: &'static [Requirement] = Box::leak(Box::new([Requirement {
+            scheme,
+            scopes: &[],
+        }]));
+        let granted = verifiers
+            .authenticate(&[requirement], &parts.headers, &query)
+            .expect("a known key");
+        drop(query);
+        granted.apply(&mut parts);
+        parts
+    };
+    let parts = forwarded("queryKey", "/p?a=1&api_key=plain-secret-key&b=%20+", None);
+    assert_eq!(parts.uri.to_string(), "/p?a=1&b=%20+");
+    // However the name is encoded.
+    let parts = forwarded("queryKey", "/p?api%5Fkey=plain-secret-key", None);
+    assert_eq!(parts.uri.to_string(), "/p");
+    let parts = forwarded(
+        "cookieKey",
+        "/p",
+        Some("session=abc; key=plain-secret-key;theme=dark"),
+    );
+    assert_eq!(parts.headers[header::COOKIE], "session=abc; theme=dark");
+    assert_eq!(
+        parts.headers["x-api-key"], "plain-secret-key",
+        "not this scheme's key"
+    );
+    let parts = forwarded("cookieKey", "/p", Some("key=plain-secret-key"));
+    assert!(parts.headers.get(header::COOKIE).is_none());
+    // A scheme without `strip` leaves its key.
+    let parts = forwarded("headerKey", "/p?api_key=x", None);
+    assert_eq!(parts.headers["x-api-key"], "plain-secret-key");
+    assert_eq!(parts.uri.to_string(), "/p?api_key=x");
 }
 
 #[test]

@@ -240,6 +240,7 @@ fn gateway(url: &str, ca_file: Option<&str>, timing: Timing) -> &'static Gateway
         audiences: &["shop"],
         leeway_secs: 0,
         max_token: 8192,
+        types: &["JWT", "at+jwt"],
         forward_claims: &[("sub", "x-user-id")],
         strip_authorization: false,
     });
@@ -647,6 +648,7 @@ fn a_jwks_url_from_the_environment_is_checked_like_a_literal() {
         audiences: &[],
         leeway_secs: 0,
         max_token: 8192,
+        types: &["JWT", "at+jwt"],
         forward_claims: &[],
         strip_authorization: false,
     };
@@ -698,6 +700,7 @@ fn a_jwks_url_from_the_environment_with_credentials_is_refused_and_never_printed
         audiences: &[],
         leeway_secs: 0,
         max_token: 8192,
+        types: &["JWT", "at+jwt"],
         forward_claims: &[],
         strip_authorization: false,
     };

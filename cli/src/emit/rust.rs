@@ -163,6 +163,7 @@ fn scheme_entry(scheme: &Scheme) -> TokenStream {
                 .iter()
                 .map(|(claim, header)| quote!((#claim, #header)));
             let strip = jwt.strip_authorization;
+            let types = &jwt.types;
             quote! {
                 ::gateway_runtime::auth::SchemeKind::Jwt(&::gateway_runtime::auth::Jwt {
                     algorithms: &[#(#algorithms),*],
@@ -171,6 +172,7 @@ fn scheme_entry(scheme: &Scheme) -> TokenStream {
                     audiences: &[#(#audiences),*],
                     leeway_secs: #leeway,
                     max_token: #max_token,
+                    types: &[#(#types),*],
                     forward_claims: &[#(#claims),*],
                     strip_authorization: #strip,
                 })
@@ -180,6 +182,7 @@ fn scheme_entry(scheme: &Scheme) -> TokenStream {
             location,
             name,
             keys,
+            strip,
         } => {
             let location = match location {
                 ParamIn::Query => quote!(Query),
@@ -192,6 +195,7 @@ fn scheme_entry(scheme: &Scheme) -> TokenStream {
                     location: ::gateway_runtime::auth::ApiKeyIn::#location,
                     name: #name,
                     keys: #keys,
+                    strip: #strip,
                 })
             }
         }

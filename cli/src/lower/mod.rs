@@ -257,23 +257,26 @@ fn check_manifest_schemes(loaded: &Loaded, diags: &mut Diagnostics) -> Vec<Schem
                     audiences: jwt.audiences.clone(),
                     leeway_secs: jwt.leeway_secs,
                     max_token: jwt.max_token,
+                    types: jwt.types.clone(),
                     forward_claims: jwt.forward_claims.clone(),
                     strip_authorization: jwt.strip_authorization,
                 }),
-                (AuthKind::ApiKey { keys }, SecurityScheme::APIKey { location, name, .. }) => {
-                    SchemeKind::ApiKey {
-                        location: match location {
-                            openapiv3::APIKeyLocation::Query => ParamIn::Query,
-                            openapiv3::APIKeyLocation::Header => ParamIn::Header,
-                            openapiv3::APIKeyLocation::Cookie => ParamIn::Cookie,
-                        },
-                        name: match location {
-                            openapiv3::APIKeyLocation::Header => name.to_ascii_lowercase(),
-                            _ => name.clone(),
-                        },
-                        keys: key_source(keys),
-                    }
-                }
+                (
+                    AuthKind::ApiKey { keys, strip },
+                    SecurityScheme::APIKey { location, name, .. },
+                ) => SchemeKind::ApiKey {
+                    location: match location {
+                        openapiv3::APIKeyLocation::Query => ParamIn::Query,
+                        openapiv3::APIKeyLocation::Header => ParamIn::Header,
+                        openapiv3::APIKeyLocation::Cookie => ParamIn::Cookie,
+                    },
+                    name: match location {
+                        openapiv3::APIKeyLocation::Header => name.to_ascii_lowercase(),
+                        _ => name.clone(),
+                    },
+                    keys: key_source(keys),
+                    strip: *strip,
+                },
                 (AuthKind::ApiKey { .. }, _) => continue,
             };
             match &kind {

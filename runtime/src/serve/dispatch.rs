@@ -171,7 +171,7 @@ async fn dispatch(
     let (index, forward) = match decision {
         Decision::Forward(index, forward, authenticated) => {
             if let Some(authenticated) = authenticated {
-                authenticated.apply(&mut parts.headers);
+                authenticated.apply(&mut parts);
             }
             (index, forward)
         }

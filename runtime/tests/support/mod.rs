@@ -263,6 +263,7 @@ static BEARER: Jwt = Jwt {
     audiences: &[],
     leeway_secs: 0,
     max_token: 8192,
+    types: &["JWT", "at+jwt"],
     forward_claims: &[("sub", "x-user-id")],
     strip_authorization: false,
 };

@@ -24,7 +24,11 @@ pub struct AuthScheme {
 #[derive(Debug, Clone, PartialEq)]
 pub enum AuthKind {
     Jwt(JwtConfig),
-    ApiKey { keys: KeySource },
+    ApiKey {
+        keys: KeySource,
+        /// Remove the key from the request before forwarding (`strip`).
+        strip: bool,
+    },
 }
 
 /// `auth.<scheme>.jwt` (docs/manifest.md, "Auth").
@@ -37,6 +41,8 @@ pub struct JwtConfig {
     pub audiences: Vec<String>,
     pub leeway_secs: u64,
     pub max_token: u64,
+    /// Token types (`typ`) accepted when a token names one.
+    pub types: Vec<String>,
     /// (claim, lower-case header name).
     pub forward_claims: Vec<(String, String)>,
     pub strip_authorization: bool,
@@ -89,6 +95,7 @@ struct RawJwt {
     audiences: Vec<String>,
     leeway: Option<String>,
     max_token: Option<String>,
+    types: Option<Vec<String>>,
     #[serde(default)]
     forward_claims: IndexMap<String, String>,
     #[serde(default)]
@@ -100,6 +107,8 @@ struct RawJwt {
 struct RawApiKey {
     keys_env: Option<String>,
     keys_file: Option<String>,
+    #[serde(default)]
+    strip: bool,
 }
 
 /// Headers a claim must not be forwarded as, beyond those the gateway manages: they
@@ -115,6 +124,8 @@ const CREDENTIAL_HEADERS: &[&str] = &[
 const MAX_LEEWAY: Duration = Duration::from_secs(300);
 /// `leeway` when the manifest gives none.
 const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
+/// `types` when not given: a plain JWT, or an access token as RFC 9068 types it.
+const DEFAULT_TYPES: [&str; 2] = ["JWT", "at+jwt"];
 /// `max_token` when not given.
 const DEFAULT_MAX_TOKEN: u64 = 8 * 1024;
 
@@ -149,7 +160,10 @@ pub(super) fn auth_scheme(
                 ("keys_file", api_key.keys_file),
                 ctx,
             )?;
-            AuthKind::ApiKey { keys }
+            AuthKind::ApiKey {
+                keys,
+                strip: api_key.strip,
+            }
         }
         _ => {
             ctx.error(
@@ -464,14 +478,45 @@ fn jwt_config(name: &str, pointer: &str, raw: RawJwt, ctx: &mut Ctx<'_>) -> Opti
             forward_claims.push((claim.clone(), lower));
         }
     }
-    if raw.issuer.is_none() && raw.audiences.is_empty() {
+    let mut types = Vec::new();
+    match &raw.types {
+        None => types.extend(DEFAULT_TYPES.map(str::to_owned)),
+        Some(list) if list.is_empty() => ctx.error(
+            "gateway::manifest::invalid_auth",
+            &pointer_push(pointer, "types"),
+            "`types` lists no token type".to_owned(),
+            "tokens without a `typ` header are always accepted; list the types tokens that have one may name, e.g. `[JWT, at+jwt]`",
+        ),
+        Some(list) => {
+            for (i, typ) in list.iter().enumerate() {
+                if crate::http::is_token(&typ.replace(['/', '+'], "")) && !typ.is_empty() {
+                    types.push(typ.clone());
+                } else {
+                    ctx.error(
+                        "gateway::manifest::invalid_auth",
+                        &pointer_push(&pointer_push(pointer, "types"), &i.to_string()),
+                        format!("`{typ}` is not a token type"),
+                        "a `typ` value is a media type, usually without `application/`: `JWT`, `at+jwt`",
+                    );
+                }
+            }
+        }
+    }
+    // Without an audience, a token the same provider minted for another API (or an ID
+    // token) passes: the issuer alone does not say who the token is for.
+    if raw.audiences.is_empty() {
+        let what = if raw.issuer.is_none() {
+            "neither `issuer` nor `audiences`"
+        } else {
+            "no `audiences`"
+        };
         ctx.diags.push(
             Diagnostic::warning(
                 "gateway::manifest::jwt_unscoped",
-                format!("`auth.{name}.jwt` checks neither `issuer` nor `audiences`"),
+                format!("`auth.{name}.jwt` checks {what}"),
             )
             .at(Location::key(ctx.file, pointer))
-            .help("any token signed by the key is accepted, whoever it was issued for; set `issuer` and `audiences`"),
+            .help("any token signed by the key is accepted, whoever it was issued for (other APIs of the same provider, ID tokens); set `issuer` and `audiences`"),
         );
     }
     if ctx.diags.list[errors_before..]
@@ -487,6 +532,7 @@ fn jwt_config(name: &str, pointer: &str, raw: RawJwt, ctx: &mut Ctx<'_>) -> Opti
         audiences: raw.audiences,
         leeway_secs,
         max_token,
+        types,
         forward_claims,
         strip_authorization: raw.strip_authorization,
     })

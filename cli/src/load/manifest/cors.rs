@@ -49,13 +49,37 @@ pub(super) fn cors(pointer: &str, raw: RawCors, ctx: &mut Ctx<'_>) -> Option<Cor
         );
     }
     for (i, origin) in raw.allow_origins.iter().enumerate() {
+        let at = format!("{pointer}/allow_origins/{i}");
         if let Err(message) = cors_origin(origin) {
             ctx.error(
                 "gateway::manifest::invalid_origin",
-                &format!("{pointer}/allow_origins/{i}"),
+                &at,
                 message,
                 "an origin is `scheme://host[:port]` (`https://*.example.com` for subdomains), or `*`",
             );
+            continue;
+        }
+        if let Some(suffix) = covered_suffix(origin) {
+            ctx.error(
+                "gateway::manifest::invalid_origin",
+                &at,
+                format!("`{origin}` trusts every site under the public suffix `{suffix}`, anyone's among them"),
+                "name your own domain: `https://*.example.com`",
+            );
+        }
+        if insecure(origin) {
+            let message = format!(
+                "`{origin}` is plain http: anyone on the network path can inject a script into that origin's pages"
+            );
+            let help = "use the https origin; plain http is fine only for a loopback host in development";
+            let diagnostic = if raw.allow_credentials {
+                Diagnostic::error("gateway::manifest::insecure_origin", message)
+                    .related("credentials allowed here", Location::new(ctx.file, format!("{pointer}/allow_credentials")))
+            } else {
+                Diagnostic::warning("gateway::manifest::insecure_origin", message)
+            };
+            ctx.diags
+                .push(diagnostic.at(Location::new(ctx.file, at)).help(help));
         }
     }
     if raw.allow_credentials {
@@ -151,6 +175,31 @@ pub(super) fn cors(pointer: &str, raw: RawCors, ctx: &mut Ctx<'_>) -> Option<Cor
         allow_credentials: raw.allow_credentials,
         max_age,
     })
+}
+
+/// The public suffix (`com`, `co.uk`, `github.io`) that a wildcard origin covers whole.
+fn covered_suffix(origin: &str) -> Option<String> {
+    let rest = origin.split_once("://")?.1.strip_prefix("*.")?;
+    let host = match rest.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => rest,
+    };
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let suffix = psl::suffix(host.as_bytes())?;
+    (suffix.is_known() && suffix.as_bytes() == host.as_bytes()).then_some(host)
+}
+
+/// A plain-http origin other than a loopback host's.
+fn insecure(origin: &str) -> bool {
+    let Some(rest) = origin.strip_prefix("http://") else {
+        return false;
+    };
+    let host = rest.strip_prefix("*.").unwrap_or(rest);
+    let host = match host.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => host,
+    };
+    !matches!(host, "localhost" | "127.0.0.1" | "[::1]") && !host.ends_with(".localhost")
 }
 
 /// `*`, or `scheme://host[:port]` with an optional `*.` before the host.

@@ -34,7 +34,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use jsonwebtoken::jwk::{Jwk, PublicKeyUse};
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, KeyOperations, PublicKeyUse};
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
 use tracing::{info, warn};
 
@@ -378,7 +378,21 @@ impl Drop for Refreshers {
 
 /// `https://` anywhere; plain `http://` only to a loopback host (a local identity
 /// provider or sidecar), since keys fetched in the clear could be replaced on the way.
+/// A URL with credentials is refused without being printed: the URL is logged with every
+/// fetch, and a JWKS is public anyway.
 pub(crate) fn check_url(url: &str) -> Result<http::Uri, String> {
+    let authority = url
+        .split_once("://")
+        .map_or(url, |(_, rest)| rest)
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or("");
+    if let Some((_, host)) = authority.rsplit_once('@') {
+        let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
+        return Err(format!(
+            "the JWKS URL `{scheme}://***@{host}/...` has credentials: a JWK set is public, fetch it without"
+        ));
+    }
     let uri: http::Uri = url
         .parse()
         .map_err(|error| format!("`{url}` is not a URL: {error}"))?;
@@ -468,32 +482,62 @@ pub(crate) fn usable_keys(body: &[u8], algorithms: &[Algorithm]) -> Result<KeyLi
         let Ok(jwk) = serde_json::from_value::<Jwk>(value) else {
             continue;
         };
-        if jwk
-            .common
-            .public_key_use
-            .as_ref()
-            .is_some_and(|u| *u != PublicKeyUse::Signature)
+        // So is one it cannot use; and a fetched set never gives an HMAC secret.
+        if let Ok(Some(key)) = signing_key(&jwk, algorithms)
+            && key.family() == family
+            && family != AlgorithmFamily::Hmac
         {
-            continue;
+            keys.push((jwk.common.key_id.clone(), key));
         }
-        if let Some(alg) = jwk.common.key_algorithm {
-            let alg = alg.to_string();
-            if !algorithms.iter().any(|a| format!("{a:?}") == alg) {
-                continue;
-            }
-        }
-        let Ok(key) = DecodingKey::from_jwk(&jwk) else {
-            continue;
-        };
-        if key.family() != family || key.family() == AlgorithmFamily::Hmac {
-            continue;
-        }
-        keys.push((jwk.common.key_id.clone(), key));
     }
     if keys.is_empty() {
         return Err(format!("the JWK set has no key usable with {algorithms:?}"));
     }
     Ok(keys)
+}
+
+/// The key of `jwk` if it may verify tokens of `algorithms` (all one family), whether the
+/// set was fetched or given as a static key: none for a key meant for encryption (`use`,
+/// `key_ops`), declared for an algorithm the scheme does not allow (`alg`), or of another
+/// family. An error for a key that cannot be read, or an HMAC secret (`kty: oct`) shorter
+/// than the 32 bytes a plain one must have.
+pub(crate) fn signing_key(
+    jwk: &Jwk,
+    algorithms: &[Algorithm],
+) -> Result<Option<DecodingKey>, String> {
+    let common = &jwk.common;
+    if common
+        .public_key_use
+        .as_ref()
+        .is_some_and(|u| *u != PublicKeyUse::Signature)
+    {
+        return Ok(None);
+    }
+    if common
+        .key_operations
+        .as_ref()
+        .is_some_and(|ops| !ops.contains(&KeyOperations::Verify))
+    {
+        return Ok(None);
+    }
+    if let Some(alg) = common.key_algorithm {
+        let alg = alg.to_string();
+        if !algorithms.iter().any(|a| format!("{a:?}") == alg) {
+            return Ok(None);
+        }
+    }
+    let Some(family) = algorithms.first().map(|a| a.family()) else {
+        return Ok(None);
+    };
+    if let AlgorithmParameters::OctetKey(oct) = &jwk.algorithm {
+        // Base64url without padding: 6 bits a character.
+        let bytes = oct.value.trim_end_matches('=').len() * 6 / 8;
+        if family == AlgorithmFamily::Hmac && bytes < 32 {
+            return Err("the HMAC secret (a `oct` JWK) is shorter than 32 bytes".to_owned());
+        }
+    }
+    let key = DecodingKey::from_jwk(jwk).map_err(|e| format!("a JWK is unusable: {e}"))?;
+    Ok((key.family() == family).then_some(key))
 }
 
 /// An error and its sources, `: `-separated (hyper's own messages are terse).

@@ -97,6 +97,9 @@ pub struct Jwt {
     pub leeway_secs: u64,
     /// Largest token accepted, in bytes.
     pub max_token: usize,
+    /// The token types (`typ` header) accepted when a token has one, e.g. `JWT`, `at+jwt`
+    /// (compared case-insensitively, `application/` optional).
+    pub types: &'static [&'static str],
     /// (claim, header): the header set upstream from the claim.
     pub forward_claims: &'static [(&'static str, &'static str)],
     /// Drop `Authorization` before forwarding.
@@ -111,6 +114,9 @@ pub struct ApiKey {
     pub name: &'static str,
     /// Lines `consumer:key` or `consumer:sha256:<64 hex>`.
     pub keys: KeySource,
+    /// Remove the key (the header, the cookie or the query pair) before forwarding, so
+    /// that it does not land in upstream logs.
+    pub strip: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,9 +200,7 @@ impl Verifiers {
                     _ => {
                         let text = read(config.key)?;
                         jwt_verifier(config, |algorithms| {
-                            let first = algorithms.first().copied();
-                            let first = first.ok_or("no algorithm is allowed")?;
-                            decoding_keys(first, &text).map(Keys::Fixed)
+                            decoding_keys(algorithms, &text).map(Keys::Fixed)
                         })
                     }
                 },
@@ -352,11 +356,13 @@ impl Verifiers {
 /// What the credentials that granted access change in the forwarded request.
 fn granted_by(granted: Vec<Credential>) -> Authenticated {
     let mut set = Vec::new();
+    let mut strip_keys = Vec::new();
     let mut strip_authorization = false;
     let mut consumer = None;
     let mut claims = None;
     for credential in granted {
         set.extend(credential.forward);
+        strip_keys.extend(credential.strip_key);
         strip_authorization |= credential.strip_authorization;
         if consumer.is_none() {
             consumer = credential.subject;
@@ -367,6 +373,7 @@ fn granted_by(granted: Vec<Credential>) -> Authenticated {
     }
     Authenticated {
         set,
+        strip_keys,
         strip_authorization,
         consumer,
         claims,
@@ -379,6 +386,8 @@ pub struct Authenticated {
     /// Headers set from verified claims (the client's were removed by
     /// [`Verifiers::strip_claim_headers`]).
     pub set: Vec<(HeaderName, HeaderValue)>,
+    /// API keys removed before forwarding (`strip`): where, and their name.
+    pub strip_keys: Vec<(ApiKeyIn, &'static str)>,
     pub strip_authorization: bool,
     /// The API key's consumer, or the token's `sub`.
     pub consumer: Option<String>,
@@ -387,13 +396,88 @@ pub struct Authenticated {
 }
 
 impl Authenticated {
-    /// Applies the changes to the request's headers.
-    pub fn apply(&self, headers: &mut HeaderMap) {
+    /// Applies the changes to the request's head.
+    pub fn apply(&self, parts: &mut http::request::Parts) {
+        let headers = &mut parts.headers;
         for (name, value) in &self.set {
             headers.append(name.clone(), value.clone());
         }
         if self.strip_authorization {
             headers.remove(header::AUTHORIZATION);
+        }
+        for &(location, name) in &self.strip_keys {
+            match location {
+                ApiKeyIn::Header => {
+                    headers.remove(name);
+                }
+                ApiKeyIn::Cookie => remove_cookie(headers, name),
+                ApiKeyIn::Query => remove_query_pair(&mut parts.uri, name),
+            }
+        }
+    }
+}
+
+/// Removes the cookie `name` from every `Cookie` header, keeping the others as sent; a
+/// header left empty goes. Pairs are read as `verify_api_key` reads them.
+fn remove_cookie(headers: &mut HeaderMap, name: &str) {
+    let values: Vec<HeaderValue> = headers.get_all(header::COOKIE).iter().cloned().collect();
+    if !values.iter().any(|value| has_cookie(value, name)) {
+        return;
+    }
+    headers.remove(header::COOKIE);
+    for value in values {
+        let Ok(text) = value.to_str() else {
+            headers.append(header::COOKIE, value);
+            continue;
+        };
+        let kept: Vec<&str> = text
+            .split(';')
+            .map(str::trim)
+            .filter(|pair| pair.split_once('=').is_none_or(|(key, _)| key != name))
+            .filter(|pair| !pair.is_empty())
+            .collect();
+        if !kept.is_empty()
+            && let Ok(value) = HeaderValue::from_str(&kept.join("; "))
+        {
+            headers.append(header::COOKIE, value);
+        }
+    }
+}
+
+fn has_cookie(value: &HeaderValue, name: &str) -> bool {
+    value.to_str().is_ok_and(|text| {
+        text.split(';')
+            .filter_map(|pair| pair.trim().split_once('='))
+            .any(|(key, _)| key == name)
+    })
+}
+
+/// Removes every query pair whose decoded name is `name` (as the key was found), keeping
+/// the others byte for byte.
+fn remove_query_pair(uri: &mut http::Uri, name: &str) {
+    let Some(query) = uri.query() else {
+        return;
+    };
+    let is_key = |piece: &&str| {
+        crate::check::params::parse_query(piece)
+            .first()
+            .is_some_and(|(key, _)| key == name)
+    };
+    if !query.split('&').any(|piece| is_key(&piece)) {
+        return;
+    }
+    let kept: Vec<&str> = query.split('&').filter(|piece| !is_key(piece)).collect();
+    let path = uri.path();
+    let rebuilt = if kept.iter().all(|piece| piece.is_empty()) {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", kept.join("&"))
+    };
+    let mut parts = uri.clone().into_parts();
+    if let Ok(path_and_query) = http::uri::PathAndQuery::try_from(rebuilt) {
+        parts.path_and_query = Some(path_and_query);
+        if let Ok(stripped) = http::Uri::from_parts(parts) {
+            *uri = stripped;
         }
     }
 }
@@ -486,6 +570,8 @@ impl Failure {
 struct Credential {
     scopes: Vec<String>,
     forward: Vec<(HeaderName, HeaderValue)>,
+    /// The API key to remove before forwarding.
+    strip_key: Option<(ApiKeyIn, &'static str)>,
     strip_authorization: bool,
     subject: Option<String>,
     /// A token's verified claims (rate limits may count by one).
@@ -560,11 +646,10 @@ fn jwt_verifier(
     })
 }
 
-/// Parses key material for algorithms of `algorithm`'s family.
-fn decoding_keys(
-    algorithm: Algorithm,
-    text: &str,
-) -> Result<Vec<(Option<String>, DecodingKey)>, String> {
+/// Parses key material for `algorithms` (all one family): a PEM key, an HMAC secret, or
+/// a JWK or JWK set, whose keys are filtered as a fetched set's are.
+fn decoding_keys(algorithms: &[Algorithm], text: &str) -> Result<KeyList, String> {
+    let algorithm = *algorithms.first().ok_or("no algorithm is allowed")?;
     let trimmed = text.trim();
     if trimmed.starts_with('{') {
         let value: serde_json::Value =
@@ -578,15 +663,14 @@ fn decoding_keys(
         };
         let mut keys = Vec::new();
         for jwk in &jwks {
-            let key = DecodingKey::from_jwk(jwk).map_err(|e| format!("a JWK is unusable: {e}"))?;
-            if key.family() != algorithm.family() {
-                // Keys of another family (a JWKS serving several) are never used.
-                continue;
+            if let Some(key) = jwks::signing_key(jwk, algorithms)? {
+                keys.push((jwk.common.key_id.clone(), key));
             }
-            keys.push((jwk.common.key_id.clone(), key));
         }
         if keys.is_empty() {
-            return Err(format!("the JWK(S) has no key for {algorithm:?}"));
+            return Err(format!(
+                "the JWK(S) has no key for {algorithms:?} (keys for encryption or for another algorithm are skipped)"
+            ));
         }
         return Ok(keys);
     }
@@ -658,6 +742,19 @@ fn verify_jwt(
     if !validation.algorithms.contains(&head.alg) {
         return Err(Failure::Invalid("the token's algorithm is not accepted"));
     }
+    // RFC 7515 4.1.11: extensions the recipient must understand; this gateway knows none.
+    if head.crit.is_some() {
+        return Err(Failure::Invalid(
+            "the token names critical header extensions (`crit`)",
+        ));
+    }
+    // RFC 8725 3.11: explicit typing keeps an ID token or a logout event from being
+    // replayed as an access token.
+    if let Some(typ) = &head.typ
+        && !config.types.iter().any(|accepted| same_type(typ, accepted))
+    {
+        return Err(Failure::Invalid("the token's type (`typ`) is not accepted"));
+    }
     let key = match &head.kid {
         Some(kid) => list
             .iter()
@@ -725,6 +822,7 @@ fn verify_jwt(
     let credential = Credential {
         scopes,
         forward,
+        strip_key: None,
         strip_authorization: config.strip_authorization,
         subject: claims
             .get("sub")
@@ -830,12 +928,26 @@ fn verify_api_key(
         Some(consumer) => Ok(Credential {
             scopes: Vec::new(),
             forward: Vec::new(),
+            strip_key: config.strip.then_some((config.location, config.name)),
             strip_authorization: false,
             subject: Some(consumer.to_owned()),
             claims: None,
         }),
         None => Err(Failure::Invalid("the API key is not known")),
     }
+}
+
+/// Whether two media types name the same token type: case-insensitive, and
+/// `application/` may be left out (RFC 7515 4.1.9).
+fn same_type(a: &str, b: &str) -> bool {
+    let bare = |t: &str| {
+        let t = t.trim();
+        match t.get(..12) {
+            Some(prefix) if prefix.eq_ignore_ascii_case("application/") => t[12..].to_owned(),
+            _ => t.to_owned(),
+        }
+    };
+    bare(a).eq_ignore_ascii_case(&bare(b))
 }
 
 /// Whether two lowercase header names are the same once `-` and `_` are read alike.
