@@ -985,6 +985,30 @@ async fn jwt_attacks_are_refused_before_the_upstream() {
             "not.base64!.at-all".to_owned(),
             "invalid_token",
         ),
+        // An extension the gateway does not understand, marked critical (RFC 7515 4.1.11).
+        (
+            "crit",
+            signed(
+                Header {
+                    crit: Some(vec!["exp".to_owned()]),
+                    ..rs256()
+                },
+                &good,
+            ),
+            "invalid_token",
+        ),
+        // The provider's ID token or logout token is not an access token (RFC 8725 3.11).
+        (
+            "typ-logout",
+            signed(
+                Header {
+                    typ: Some("logout+jwt".to_owned()),
+                    ..rs256()
+                },
+                &good,
+            ),
+            "invalid_token",
+        ),
     ];
     for (marker, token, error) in cases {
         let response = client()
