@@ -71,10 +71,13 @@ pub(super) fn cors(pointer: &str, raw: RawCors, ctx: &mut Ctx<'_>) -> Option<Cor
             let message = format!(
                 "`{origin}` is plain http: anyone on the network path can inject a script into that origin's pages"
             );
-            let help = "use the https origin; plain http is fine only for a loopback host in development";
+            let help =
+                "use the https origin; plain http is fine only for a loopback host in development";
             let diagnostic = if raw.allow_credentials {
-                Diagnostic::error("gateway::manifest::insecure_origin", message)
-                    .related("credentials allowed here", Location::new(ctx.file, format!("{pointer}/allow_credentials")))
+                Diagnostic::error("gateway::manifest::insecure_origin", message).related(
+                    "credentials allowed here",
+                    Location::new(ctx.file, format!("{pointer}/allow_credentials")),
+                )
             } else {
                 Diagnostic::warning("gateway::manifest::insecure_origin", message)
             };
