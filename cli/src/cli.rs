@@ -151,12 +151,17 @@ pub fn run(
                         );
                     }
                     if let Some(gateway) = &compiled.gateway {
+                        let plural = |n: usize, one: &str, many: &str| {
+                            format!("{n} {}", if n == 1 { one } else { many })
+                        };
+                        let routes = gateway.routes.len();
                         let _ = writeln!(
                             out,
-                            "{}: {} routes across {} services are valid",
+                            "{}: {} across {} {} valid",
                             gateway.name,
-                            gateway.routes.len(),
-                            gateway.services.len()
+                            plural(routes, "route", "routes"),
+                            plural(gateway.services.len(), "service", "services"),
+                            if routes == 1 { "is" } else { "are" },
                         );
                     }
                 }

@@ -454,7 +454,7 @@ impl<'a> ServiceLowering<'a> {
                 route.responses = Some(self.responses(&route.operation_id, pointer));
             }
         }
-        let unvalidated = routes
+        let unvalidated: Vec<&str> = routes
             .iter()
             .filter(|r: &&Route| {
                 r.body.as_ref().is_some_and(|b| {
@@ -462,16 +462,29 @@ impl<'a> ServiceLowering<'a> {
                         < b.media_types.len()
                 })
             })
-            .count();
-        if unvalidated > 0 {
+            .map(|r| r.operation_id.as_str())
+            .collect();
+        if !unvalidated.is_empty() {
+            // Named, so that a reviewer can find them; a long list is cut short.
+            const NAMED: usize = 5;
+            let mut which = unvalidated
+                .iter()
+                .take(NAMED)
+                .map(|id| format!("`{id}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            if unvalidated.len() > NAMED {
+                which.push_str(&format!(" and {} more", unvalidated.len() - NAMED));
+            }
+            let count = unvalidated.len();
             self.diags.push(
                 Diagnostic::warning(
                     "gateway::spec::body_not_validated",
                     format!(
-                        "{unvalidated} operation{} of service `{}` accept{} request bodies that are neither JSON nor urlencoded forms with a schema; this version checks their presence and media type (and a multipart body's parts) but forwards them without checking their content",
-                        if unvalidated == 1 { "" } else { "s" },
+                        "{count} operation{} of service `{}` ({which}) accept{} request bodies that are neither JSON nor urlencoded forms with a schema; this version checks their presence and media type (and a multipart body's parts) but forwards them without checking their content",
+                        if count == 1 { "" } else { "s" },
                         self.config.key,
-                        if unvalidated == 1 { "s" } else { "" },
+                        if count == 1 { "s" } else { "" },
                     ),
                 )
                 .at(Location::key(
