@@ -666,4 +666,12 @@ fn bad_key_material_is_a_start_error() {
     }];
     assert!(Verifiers::load(&KEYS, |_| Ok("mobile:sha256:xyz".to_owned())).is_err());
     assert!(Verifiers::load(&KEYS, |_| Ok("no-colon".to_owned())).is_err());
+    // Every scheme's problem is told at once, not one per restart.
+    let error = Verifiers::load(&SCHEMES, |s| Err(format!("{s} is not set"))).unwrap_err();
+    for variable in ["RSA", "JWKS", "HS", "RFC", "KEYS"] {
+        assert!(
+            error.contains(&format!("environment variable {variable} is not set")),
+            "{error}"
+        );
+    }
 }

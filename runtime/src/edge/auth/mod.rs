@@ -183,6 +183,9 @@ impl Verifiers {
         let mut loaded = Vec::with_capacity(schemes.len());
         let mut jwks = Vec::new();
         let mut claim_headers: Vec<HeaderName> = Vec::new();
+        // Every scheme's problem at once: an operator fixing a deployment should not
+        // have to restart once per missing variable.
+        let mut errors = Vec::new();
         for scheme in schemes {
             let verifier = match scheme.kind {
                 SchemeKind::Jwt(config) => match config.key {
@@ -197,33 +200,39 @@ impl Verifiers {
                         jwks.push(keys.clone());
                         Ok(Keys::Fetched(keys))
                     }),
-                    _ => {
-                        let text = read(config.key)?;
+                    _ => read(config.key).and_then(|text| {
                         jwt_verifier(config, |algorithms| {
                             decoding_keys(algorithms, &text).map(Keys::Fixed)
                         })
-                    }
+                    }),
                 },
                 SchemeKind::ApiKey(config) => {
-                    let text = read(config.keys)?;
-                    api_key_verifier(config, &text)
+                    read(config.keys).and_then(|text| api_key_verifier(config, &text))
                 }
-            }
-            .map_err(|error| format!("auth scheme `{}`: {error}", scheme.name))?;
+            };
+            let verifier = match verifier {
+                Ok(verifier) => verifier,
+                Err(error) => {
+                    errors.push(format!("auth scheme `{}`: {error}", scheme.name));
+                    continue;
+                }
+            };
             if let SchemeKind::Jwt(config) = scheme.kind {
                 for (_, name) in config.forward_claims {
-                    let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                        format!(
+                    match HeaderName::from_bytes(name.as_bytes()) {
+                        Ok(name) if !claim_headers.contains(&name) => claim_headers.push(name),
+                        Ok(_) => {}
+                        Err(_) => errors.push(format!(
                             "auth scheme `{}`: `{name}` is not a header name",
                             scheme.name
-                        )
-                    })?;
-                    if !claim_headers.contains(&name) {
-                        claim_headers.push(name);
+                        )),
                     }
                 }
             }
             loaded.push((scheme.name, verifier));
+        }
+        if !errors.is_empty() {
+            return Err(errors.join("; "));
         }
         Ok(Verifiers {
             schemes: loaded,
