@@ -225,3 +225,30 @@ fn auth_precedence() {
         "the manifest wins over x-gateway"
     );
 }
+
+/// Without `output`, a gateway is generated next to its manifest (`generated/<name>`), as an
+/// explicit `output` is resolved, whatever folder the command runs in.
+#[test]
+fn the_default_output_is_beside_the_manifest() {
+    let dir = scratch("default-output");
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixture = workspace().join("fixtures/diagnostics/cyclic-schema-is-fine");
+    for file in ["gateway.yaml", "users.yaml"] {
+        std::fs::copy(fixture.join(file), dir.join(file)).unwrap();
+    }
+    let manifest = dir.join("gateway.yaml").display().to_string();
+    let runtime = workspace().join("runtime").display().to_string();
+    // The tests run in the workspace, which has no `generated/diag`.
+    assert!(!workspace().join("generated/diag").exists());
+    let (code, _, err) = gateway(&[
+        "generate",
+        "--manifest",
+        &manifest,
+        "--runtime-path",
+        &runtime,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(dir.join("generated/diag/Cargo.toml").is_file());
+    assert!(!workspace().join("generated").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

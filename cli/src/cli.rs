@@ -94,7 +94,12 @@ pub fn compile(manifest: &Path) -> Compiled {
                 .manifest
                 .output
                 .clone()
-                .unwrap_or_else(|| PathBuf::from("generated").join(&loaded.manifest.name)),
+                // Like an explicit `output`, relative to the manifest, wherever the
+                // command runs from.
+                .unwrap_or_else(|| {
+                    let dir = manifest.parent().unwrap_or(Path::new(""));
+                    dir.join("generated").join(&loaded.manifest.name)
+                }),
         );
         let gateway = crate::lower::lower(&loaded, &mut diagnostics)?;
         crate::check::check(&gateway, &mut diagnostics);
