@@ -1654,6 +1654,81 @@ async fn sign_ups_are_rate_limited_per_client_address() {
     assert!(response.headers().get("ratelimit-limit").is_none());
 }
 
+/// fixtures/client-addresses, generated and built once per test run: a gateway behind a
+/// trusted proxy on 127.0.0.1 (the example trusts none), so that a test names its clients
+/// in `X-Forwarded-For`.
+fn client_addresses_binary() -> &'static PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let out =
+            std::env::temp_dir().join(format!("gateway-client-addresses-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        let (out_arg, runtime) = (
+            out.display().to_string(),
+            workspace().join("runtime").display().to_string(),
+        );
+        let (code, _, err) = gateway_tests::gateway(&[
+            "generate",
+            "--manifest",
+            "fixtures/client-addresses/gateway.yaml",
+            "--out",
+            &out_arg,
+            "--runtime-path",
+            &runtime,
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let output = cargo("build", &out.join("Cargo.toml"), &["--quiet"]);
+        assert!(
+            output.status.success(),
+            "building fixtures/client-addresses failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let _ = std::fs::remove_dir_all(&out);
+        generated_target_dir().join("debug/client-addresses")
+    })
+}
+
+/// Attack (issue 11, item 3), through a generated gateway behind a trusted proxy: two
+/// addresses of one IPv6 /64 are one client (each used to have a budget of its own, so a
+/// /64 had 2^64), two /64s are two, and an IPv4-mapped address is its IPv4 form.
+#[tokio::test]
+async fn an_ipv6_client_is_counted_by_its_prefix_behind_a_trusted_proxy() {
+    let (echo, addr) = start_mock("echo");
+    let gateway = Gateway::spawn(
+        client_addresses_binary(),
+        &[
+            ("GATEWAY_LOG", "warn".to_owned()),
+            ("GATEWAY_UPSTREAM_ECHO", format!("http://{addr}")),
+        ],
+        Stdio::null(),
+    );
+    let ping = |marker: &str, forwarded_for: &str| {
+        client()
+            .get(format!("{}/api/ping?marker={marker}", gateway.base))
+            .header("x-forwarded-for", forwarded_for)
+            .send()
+    };
+    // `per-client: { rate: 1/hour }`: a client's second request is refused.
+    for (marker, client, expected) in [
+        ("v6-first", "2001:db8:1:2::1", 200),
+        ("v6-same-64", "2001:db8:1:2:aaaa:bbbb:cccc:dddd", 429),
+        ("v6-same-64-port", "[2001:db8:1:2::7]:443", 429),
+        ("v6-other-64", "2001:db8:1:3::1", 200),
+        ("v4", "198.51.100.9", 200),
+        ("v4-mapped", "::ffff:198.51.100.9", 429),
+        ("v4-other", "198.51.100.10", 200),
+    ] {
+        let response = ping(marker, client).await.unwrap();
+        assert_eq!(response.status(), expected, "{marker}: {client}");
+    }
+    let seen: Vec<String> = echo.seen().into_iter().map(|s| s.uri).collect();
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    assert!(
+        seen.iter()
+            .all(|uri| !uri.contains("same-64") && !uri.contains("mapped"))
+    );
+}
+
 #[tokio::test]
 async fn a_member_name_given_twice_is_refused() {
     let world = &world();

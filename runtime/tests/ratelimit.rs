@@ -271,3 +271,28 @@ async fn a_policy_may_announce_itself_on_refusals_only() {
     assert_eq!(limits(&refused), (Some("1"), Some("0"), Some("60")));
     assert_eq!(refused.header("retry-after"), Some("60"));
 }
+
+/// Attack (issue 11, item 3): every IPv6 address used to be a bucket of its own, so a
+/// client holding a /64 (what one home or VM is routed) had 2^64 of them; and an
+/// IPv4-mapped IPv6 address counted apart from its IPv4 form.
+#[test]
+fn an_ipv6_client_is_its_64_prefix_and_a_mapped_ipv4_address_is_ipv4() {
+    let limiter = Limiter::new(&POLICIES[BY_IP]);
+    let headers = HeaderMap::new();
+    let key = |ip: &str| limiter.key(ip.parse().unwrap(), &headers);
+    assert_eq!(
+        key("2001:db8:1:2::1"),
+        key("2001:db8:1:2:ffff:ffff:ffff:fffe"),
+        "two addresses of one /64 are one client"
+    );
+    assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"), "two /64s");
+    assert_eq!(key("::ffff:198.51.100.7"), key("198.51.100.7"));
+    assert_ne!(key("198.51.100.7"), key("198.51.100.8"));
+    // The budget is the prefix's: spent from one address, refused to its neighbour.
+    let first = limiter.key("2001:db8:1:2::1".parse().unwrap(), &headers);
+    let neighbour = limiter.key("2001:db8:1:2::2".parse().unwrap(), &headers);
+    for _ in 0..3 {
+        assert_eq!(limiter.check_at(first, 0).retry_after, None);
+    }
+    assert!(limiter.check_at(neighbour, 0).retry_after.is_some());
+}
