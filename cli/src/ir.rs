@@ -162,6 +162,8 @@ pub struct RateLimit {
     pub period_secs: u64,
     pub burst: u64,
     pub key: RateKey,
+    /// The leading bits of an IPv6 client's address it is counted by.
+    pub ipv6_prefix: u8,
     /// `on_store_failure: deny` (else `allow`).
     pub deny_on_store_failure: bool,
     /// `headers: always` (else `on_refusal`).

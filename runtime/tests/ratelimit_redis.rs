@@ -47,6 +47,7 @@ const fn policy(
         period: HOUR,
         burst,
         key,
+        ipv6_prefix: 64,
         on_store_failure,
         allowed_headers: true,
     }
@@ -75,6 +76,7 @@ static POLICIES: [RateLimit; 8] = [
         period: Duration::from_secs(60),
         burst: 5,
         key: RateKey::Ip,
+        ipv6_prefix: 64,
         on_store_failure: OnStoreFailure::Allow,
         allowed_headers: true,
     },
@@ -84,6 +86,7 @@ static POLICIES: [RateLimit; 8] = [
         period: Duration::from_secs(60),
         burst: 2,
         key: RateKey::Header("x-tenant"),
+        ipv6_prefix: 64,
         on_store_failure: OnStoreFailure::Allow,
         allowed_headers: true,
     },

@@ -215,6 +215,7 @@ fn rate_limit_entry(policy: &RateLimit) -> TokenStream {
         RateKey::Consumer => quote!(::gateway_runtime::RateKey::Consumer),
         RateKey::Claim(claim) => quote!(::gateway_runtime::RateKey::Claim(#claim)),
     };
+    let ipv6_prefix = Literal::u8_unsuffixed(policy.ipv6_prefix);
     let on_store_failure = if policy.deny_on_store_failure {
         quote!(Deny)
     } else {
@@ -228,6 +229,7 @@ fn rate_limit_entry(policy: &RateLimit) -> TokenStream {
             period: ::std::time::Duration::from_secs(#period),
             burst: #burst,
             key: #key,
+            ipv6_prefix: #ipv6_prefix,
             on_store_failure: ::gateway_runtime::OnStoreFailure::#on_store_failure,
             allowed_headers: #allowed_headers,
         }

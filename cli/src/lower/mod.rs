@@ -119,6 +119,7 @@ pub fn lower(loaded: &Loaded, diags: &mut Diagnostics) -> Option<Gateway> {
                 crate::load::RateKey::Consumer => RateKey::Consumer,
                 crate::load::RateKey::Claim(name) => RateKey::Claim(name.clone()),
             },
+            ipv6_prefix: p.ipv6_prefix,
             deny_on_store_failure: p.deny_on_store_failure,
             allowed_headers: p.allowed_headers,
         })

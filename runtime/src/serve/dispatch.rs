@@ -70,12 +70,9 @@ pub(super) async fn handle(
     request: http::Request<Incoming>,
 ) -> Result<Response<ObservedBody<State>>, Infallible> {
     let request_id = request_id(request.headers());
-    // The peer, or behind trusted proxies the address they say they served.
-    let client_ip = if state.trusted_proxies.is_empty() {
-        peer
-    } else {
-        state.trusted_proxies.client_ip(peer, request.headers())
-    };
+    // The peer, or behind trusted proxies the address they say they served; IPv4 as
+    // IPv4 even when a dual-stack socket shows it IPv4-mapped.
+    let client_ip = state.trusted_proxies.client_ip(peer, request.headers());
     // Answers to preflights carry their own CORS headers (none when refused).
     let preflight = request.method() == http::Method::OPTIONS
         && request

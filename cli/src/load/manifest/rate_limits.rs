@@ -33,6 +33,8 @@ pub struct RateLimitPolicy {
     /// Requests at once; defaults to `count`.
     pub burst: u64,
     pub key: RateKey,
+    /// The leading bits of an IPv6 client's address it is counted by (1 to 128).
+    pub ipv6_prefix: u8,
     /// `on_store_failure: deny`; `false` is `allow`, the default.
     pub deny_on_store_failure: bool,
     /// `headers: always` (the default): allowed answers carry the `RateLimit-*` fields
@@ -66,6 +68,7 @@ pub(super) struct RawPolicy {
     rate: String,
     burst: Option<u64>,
     key: Option<String>,
+    ipv6_prefix: Option<i64>,
     on_store_failure: Option<String>,
     headers: Option<String>,
 }
@@ -82,6 +85,11 @@ struct RawRedis {
     url_env: String,
     timeout: Option<String>,
 }
+
+/// The prefix an IPv6 client is counted by unless a policy says otherwise: a /64 is what
+/// one subscriber, household or VM is routed (RFC 6177, RFC 7421), so its addresses are
+/// one client's.
+const DEFAULT_IPV6_PREFIX: u8 = 64;
 
 /// How long a rate-limit check waits for Redis, by default and at most.
 const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_millis(50);
@@ -200,6 +208,21 @@ pub(super) fn rate_limit(
         None | Some("ip") => Some(RateKey::Ip),
         Some(key) => rate_key(key, &format!("{pointer}/key"), ctx),
     };
+    let ipv6_prefix = match raw.ipv6_prefix {
+        None => DEFAULT_IPV6_PREFIX,
+        Some(bits) => u8::try_from(bits)
+            .ok()
+            .filter(|bits| (1..=128).contains(bits))
+            .unwrap_or_else(|| {
+                ctx.error(
+                    "gateway::manifest::invalid_value",
+                    &format!("{pointer}/ipv6_prefix"),
+                    format!("an IPv6 prefix of {bits} bits is not between 1 and 128"),
+                    "IPv6 clients are counted by their network of this many bits: 64 (the default) is one subscriber's, 128 one address",
+                );
+                DEFAULT_IPV6_PREFIX
+            }),
+    };
     let deny_on_store_failure = match raw.on_store_failure.as_deref() {
         None | Some("allow") => false,
         Some("deny") => true,
@@ -236,6 +259,7 @@ pub(super) fn rate_limit(
         period,
         burst: raw.burst.unwrap_or(count),
         key: key?,
+        ipv6_prefix,
         deny_on_store_failure,
         allowed_headers,
     })
@@ -296,7 +320,7 @@ mod tests {
 
     #[test]
     fn rate_limit_policies() {
-        let text = "version: 1\ngateway: {name: shop, rate_limit: base}\nrate_limits:\n  store: memory\n  policies:\n    base: {rate: 100/minute}\n    keyed: {rate: 10/s, burst: 30, key: 'header:X-Api-Key'}\nservices:\n  users:\n    spec: u.yaml\n    upstream: {urls: ['http://x']}\n    rate_limit: keyed\n";
+        let text = "version: 1\ngateway: {name: shop, rate_limit: base}\nrate_limits:\n  store: memory\n  policies:\n    base: {rate: 100/minute}\n    keyed: {rate: 10/s, burst: 30, key: 'header:X-Api-Key', ipv6_prefix: 48}\nservices:\n  users:\n    spec: u.yaml\n    upstream: {urls: ['http://x']}\n    rate_limit: keyed\n";
         let (manifest, diags) = check(text);
         assert!(diags.is_empty(), "{diags:?}");
         let manifest = manifest.unwrap();
@@ -311,6 +335,7 @@ mod tests {
                     period: Duration::from_secs(60),
                     burst: 100,
                     key: RateKey::Ip,
+                    ipv6_prefix: 64,
                     deny_on_store_failure: false,
                     allowed_headers: true,
                 },
@@ -320,6 +345,7 @@ mod tests {
                     period: Duration::from_secs(1),
                     burst: 30,
                     key: RateKey::Header("x-api-key".into()),
+                    ipv6_prefix: 48,
                     deny_on_store_failure: false,
                     allowed_headers: true,
                 },

@@ -865,6 +865,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             period: ::std::time::Duration::from_secs(60),
             burst: 5,
             key: ::gateway_runtime::RateKey::Ip,
+            ipv6_prefix: 64,
             on_store_failure: ::gateway_runtime::OnStoreFailure::Allow,
             allowed_headers: true,
         },

@@ -87,7 +87,8 @@ impl Limiter {
 
     /// The key hash of a request.
     pub fn key_for(&self, caller: &Caller<'_>) -> u64 {
-        self.hasher.hash_one(self.policy.key.value(caller))
+        self.hasher
+            .hash_one(self.policy.key.value(caller, self.policy.ipv6_prefix))
     }
 
     /// The key hash of raw bytes (tests and benchmarks).

@@ -210,6 +210,7 @@ mod tests {
         period: Duration::from_secs(60),
         burst: 5,
         key: RateKey::Ip,
+        ipv6_prefix: 64,
         on_store_failure: OnStoreFailure::Allow,
         allowed_headers: true,
     };

@@ -8,8 +8,8 @@
 //! is full again, which is when forgetting it changes nothing, so Redis holds only the
 //! keys of clients that are being limited.
 //!
-//! Keys are `gateway:<gateway>:<policy>:<kind>:<value>`: the client's address as text,
-//! or for header, consumer and claim values the first 128 bits of their SHA-256 in hex
+//! Keys are `gateway:<gateway>:<policy>:<kind>:<value>`: the client's address as text
+//! (an IPv6 client's network, `2001:db8:1:2::/64`), or for header, consumer and claim values the first 128 bits of their SHA-256 in hex
 //! (bounded size, and no identities in clear in Redis).
 //!
 //! A failing store must neither slow the gateway down nor be hammered: a call waits at
@@ -131,9 +131,9 @@ impl Shared {
         let mut key = String::with_capacity(self.prefix.len() + limiter.policy.name.len() + 40);
         key.push_str(&self.prefix);
         key.push_str(limiter.policy.name);
-        match limiter.policy.key.value(caller) {
-            KeyValue::Ip(ip) => {
-                let _ = write!(key, ":i:{ip}");
+        match limiter.policy.key.value(caller, limiter.policy.ipv6_prefix) {
+            KeyValue::Ip(network) => {
+                let _ = write!(key, ":i:{network}");
             }
             KeyValue::Text(kind, value) => {
                 let digest = Sha256::digest(&value);
@@ -298,6 +298,7 @@ mod tests {
         period: Duration::from_secs(60),
         burst: 3,
         key: RateKey::Ip,
+        ipv6_prefix: 64,
         on_store_failure: OnStoreFailure::Allow,
         allowed_headers: true,
     };
