@@ -1729,6 +1729,77 @@ async fn an_ipv6_client_is_counted_by_its_prefix_behind_a_trusted_proxy() {
     );
 }
 
+/// Attack (issue 11, item 6), through the example: credentials were checked before any
+/// limit and failures never counted, so one address could guess API keys (and send forged
+/// tokens, each costing a signature check) as fast as it liked. The example keeps the
+/// default failure limit: 20 failures at once per address, then 10 a minute.
+#[tokio::test]
+async fn guessing_credentials_is_limited_per_client_address() {
+    let world = &world();
+    let base = &world.gateway.base;
+    let from = |address: [u8; 4]| {
+        reqwest::Client::builder()
+            .no_proxy()
+            .local_address(std::net::IpAddr::from(address))
+            .build()
+            .unwrap()
+    };
+    let (guesser, other) = (from([127, 0, 0, 1]), from([127, 0, 0, 2]));
+    // POST /api/payments/{id}/capture needs apiKey (header X-Api-Key).
+    let capture = |client: &reqwest::Client, key: &str, marker: &str| {
+        client
+            .post(format!(
+                "{base}/api/payments/3f0c8a52-6f0e-4c55-9d86-0b1f3b6f2a11/capture?marker={marker}"
+            ))
+            .header("x-api-key", key)
+            .send()
+    };
+    for i in 0..20 {
+        let response = capture(&guesser, &format!("guess-{i}"), "guess")
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "guess {i}");
+    }
+    let (status, headers, body) =
+        problem(capture(&guesser, "guess-20", "guess").await.unwrap()).await;
+    assert_eq!(status, 429);
+    assert_eq!(body["type"], "urn:gateway:problem:too-many-auth-failures");
+    let wait: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=6).contains(&wait), "{wait}");
+    // The good key waits too, and so does a valid token on a JWT route.
+    let response = capture(&guesser, "e2e-plain-key", "guesser-good-key").await;
+    assert_eq!(response.unwrap().status(), 429);
+    let response = guesser
+        .get(format!("{base}/api/orders?marker=guesser-good-token"))
+        .bearer_auth(token("user-42", ""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    assert!(nobody_saw(world, "guess"));
+    // Another address is not affected.
+    let response = capture(&other, "e2e-plain-key", "other-good-key").await;
+    assert_eq!(response.unwrap().status(), 200);
+    let response = capture(&other, "guess-21", "other-guess").await;
+    assert_eq!(response.unwrap().status(), 401);
+    let metrics = client()
+        .get(format!("{}/metrics", world.gateway.admin))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("\ngateway_auth_failures_limited_total 3\n"),
+        "{metrics}"
+    );
+    // Once the limit lets a request through again, the good key passes.
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    let response = capture(&guesser, "e2e-plain-key", "guesser-later").await;
+    assert_eq!(response.unwrap().status(), 200);
+}
+
 #[tokio::test]
 async fn a_member_name_given_twice_is_refused() {
     let world = &world();

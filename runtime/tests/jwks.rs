@@ -496,6 +496,42 @@ async fn concurrent_unknown_kids_share_one_rate_limited_fetch() {
     assert_eq!(call(&gateway, &token_a()).await.status, StatusCode::OK);
 }
 
+/// Attack (issue 11, item 6): each token naming a made-up `kid` made the gateway fetch the
+/// JWK set again (at most once per `refetch_interval`, here at once) and made the request
+/// wait on it. Past the failure limit, an address's tokens are refused before any key is
+/// looked up: no fetch, no signature check, a valid token included.
+#[tokio::test]
+async fn an_address_past_the_failure_limit_costs_no_jwks_fetch() {
+    let server = jwks_server(Answering::Keys(vec![jwk_a()]), Duration::ZERO).await;
+    let mock = support::mock("a").await;
+    let guarded = leak(Gateway {
+        ..*gateway(&server.url(), Some(&server.ca_file), ON_DEMAND)
+    });
+    let gateway = start(guarded, &mock).await;
+    wait_ready(&gateway).await;
+    assert_eq!(server.fetches(), 1);
+    let made_up = |i: usize| token(KEY_A_PRIVATE, &format!("made-up-{i}"), Algorithm::RS256);
+    // Three failures at once: each unknown `kid` is fetched for.
+    for i in 0..3 {
+        assert_invalid(&call(&gateway, &made_up(i)).await);
+    }
+    assert_eq!(server.fetches(), 4);
+    for i in 3..20 {
+        let answer = call(&gateway, &made_up(i)).await;
+        let problem = answer.problem(429);
+        assert_eq!(
+            problem["type"],
+            "urn:gateway:problem:too-many-auth-failures"
+        );
+    }
+    call(&gateway, &token_a()).await.problem(429);
+    assert_eq!(
+        server.fetches(),
+        4,
+        "a limited address made the gateway fetch"
+    );
+}
+
 #[tokio::test]
 async fn readiness_waits_for_the_first_key_set() {
     let server = jwks_server(Answering::Status(503), Duration::ZERO).await;

@@ -686,6 +686,51 @@ async fn an_ipv4_client_is_one_key_on_dual_stack_and_ipv4_replicas() {
     assert!(!keys.contains("ffff"), "{keys}");
 }
 
+/// Failed authentications are counted in Redis: four at once, then one an hour.
+static GUARDED: Gateway = Gateway {
+    trusted_proxies: &[],
+    ..SHARED
+};
+
+/// Attack (issue 11, item 6), with the shared store: failed authentications count for the
+/// whole fleet, so a guesser gains nothing by spreading its guesses over the replicas.
+/// A replica that sees the store refuse an address refuses it too, before any check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_credentials_count_across_replicas() {
+    let redis = RedisServer::start();
+    let upstream = mock("a").await;
+    let (a, b) = (
+        replica(&GUARDED, &upstream, &redis).await,
+        replica(&GUARDED, &upstream, &redis).await,
+    );
+    let key = |gw: &Running, key: &'static str| {
+        let url = gw.url("/api/consumer");
+        async move { request("GET", &url, &[("x-api-key", key)], empty()).await }
+    };
+    assert_eq!(key(&a, "guess-1").await.status, 401);
+    assert_eq!(key(&a, "guess-2").await.status, 401);
+    assert_eq!(key(&b, "guess-3").await.status, 401);
+    assert_eq!(key(&b, "guess-4").await.status, 401);
+    // B counted the fourth of the fleet's four: refused before any check.
+    let refused = key(&b, "guess-5").await;
+    let problem = refused.problem(429);
+    assert_eq!(
+        problem["type"],
+        "urn:gateway:problem:too-many-auth-failures"
+    );
+    assert_eq!(refused.header("retry-after"), Some("3600"));
+    key(&b, "alice-key").await.problem(429);
+    // A last heard two: it checks one more, which the store refuses, and then knows.
+    assert_eq!(key(&a, "guess-6").await.status, 401);
+    key(&a, "guess-7").await.problem(429);
+    key(&a, "alice-key").await.problem(429);
+    let keys = redis.command("KEYS *");
+    assert!(
+        keys.contains("gateway:test-gateway:auth_failures:f:127.0.0.1\r"),
+        "{keys}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_store_url_stops_the_start() {
     let upstream = mock("a").await;
