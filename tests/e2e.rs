@@ -2087,6 +2087,10 @@ fn conditional_families() -> Vec<(&'static str, bool)> {
             "gateway_rate_limited_total",
             !manifest.rate_limits.is_empty(),
         ),
+        (
+            "gateway_auth_failures_limited_total",
+            !manifest.auth.is_empty() && manifest.auth_failures.is_some(),
+        ),
         ("gateway_rate_limit_store_errors_total", redis),
         ("gateway_rate_limit_store_fallbacks_total", redis),
         (

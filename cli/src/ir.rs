@@ -20,6 +20,9 @@ pub struct Gateway {
     pub routes: Vec<Route>,
     /// The rate-limit policies routes refer to, in the manifest's order.
     pub rate_limits: Vec<RateLimit>,
+    /// Failed authentications allowed per client address (`rate_limits.auth_failures`);
+    /// `None` when off, or when no scheme is configured.
+    pub auth_failures: Option<RateLimit>,
     /// Where the rate limits are counted.
     pub rate_limit_store: RateLimitStore,
     /// CIDR blocks of the proxies whose `X-Forwarded-For` is believed.

@@ -11,7 +11,10 @@ use std::time::Duration;
 
 use gateway_runtime::auth::{ApiKey, ApiKeyIn, Jwt, KeySource, Scheme, SchemeKind};
 use gateway_runtime::params::{Forward, Request};
-use gateway_runtime::{Auth, BodySpec, Gateway, Method, Problem, Requirement, Route, UpstreamPath};
+use gateway_runtime::{
+    Auth, BodySpec, Gateway, Method, OnStoreFailure, Problem, RateKey, RateLimit, Requirement,
+    Route, UpstreamPath,
+};
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -107,16 +110,40 @@ static SCHEMES: [Scheme; 2] = [
     },
 ];
 
+static THREE_AN_HOUR: RateLimit = RateLimit {
+    name: "auth_failures",
+    count: 1,
+    period: Duration::from_secs(3600),
+    burst: 3,
+    key: RateKey::Ip,
+    ipv6_prefix: 64,
+    on_store_failure: OnStoreFailure::Allow,
+    allowed_headers: false,
+};
+
 /// Three failures at once, then one an hour.
 static GUARDED: Gateway = Gateway {
     routes: &ROUTES,
+    auth_failures: Some(&THREE_AN_HOUR),
     schemes: &SCHEMES,
     ..GATEWAY
+};
+
+static TWO_THEN_EVERY_2S: RateLimit = RateLimit {
+    name: "auth_failures",
+    count: 1,
+    period: Duration::from_secs(2),
+    burst: 2,
+    key: RateKey::Ip,
+    ipv6_prefix: 64,
+    on_store_failure: OnStoreFailure::Allow,
+    allowed_headers: false,
 };
 
 /// Two failures at once, then one every 2 s.
 static BRIEF: Gateway = Gateway {
     routes: &ROUTES,
+    auth_failures: Some(&TWO_THEN_EVERY_2S),
     schemes: &SCHEMES,
     ..GATEWAY
 };

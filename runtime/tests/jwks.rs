@@ -17,7 +17,8 @@ use bytes::Bytes;
 use gateway_runtime::auth::{Jwks, JwksUrl, Jwt, KeySource, Scheme, SchemeKind};
 use gateway_runtime::params::Forward;
 use gateway_runtime::{
-    Auth, BodySpec, Gateway, Method, Problem, Request, Requirement, Route, UpstreamPath,
+    Auth, BodySpec, Gateway, Method, OnStoreFailure, Problem, RateKey, RateLimit, Request,
+    Requirement, Route, UpstreamPath,
 };
 use http::StatusCode;
 use http_body_util::combinators::BoxBody;
@@ -275,6 +276,7 @@ fn gateway(url: &str, ca_file: Option<&str>, timing: Timing) -> &'static Gateway
         routes,
         rate_limits: &[],
         schemes,
+        auth_failures: None,
         rate_limit_store: gateway_runtime::Store::Memory,
         trusted_proxies: &[],
         otlp_endpoint_env: None,
@@ -504,7 +506,19 @@ async fn concurrent_unknown_kids_share_one_rate_limited_fetch() {
 async fn an_address_past_the_failure_limit_costs_no_jwks_fetch() {
     let server = jwks_server(Answering::Keys(vec![jwk_a()]), Duration::ZERO).await;
     let mock = support::mock("a").await;
+    // Three failures at once, then one an hour.
+    static THREE_AN_HOUR: RateLimit = RateLimit {
+        name: "auth_failures",
+        count: 1,
+        period: Duration::from_secs(3600),
+        burst: 3,
+        key: RateKey::Ip,
+        ipv6_prefix: 64,
+        on_store_failure: OnStoreFailure::Allow,
+        allowed_headers: false,
+    };
     let guarded = leak(Gateway {
+        auth_failures: Some(&THREE_AN_HOUR),
         ..*gateway(&server.url(), Some(&server.ca_file), ON_DEMAND)
     });
     let gateway = start(guarded, &mock).await;

@@ -686,8 +686,20 @@ async fn an_ipv4_client_is_one_key_on_dual_stack_and_ipv4_replicas() {
     assert!(!keys.contains("ffff"), "{keys}");
 }
 
+static FOUR_AN_HOUR: RateLimit = RateLimit {
+    name: "auth_failures",
+    count: 1,
+    period: HOUR,
+    burst: 4,
+    key: RateKey::Ip,
+    ipv6_prefix: 64,
+    on_store_failure: OnStoreFailure::Allow,
+    allowed_headers: false,
+};
+
 /// Failed authentications are counted in Redis: four at once, then one an hour.
 static GUARDED: Gateway = Gateway {
+    auth_failures: Some(&FOUR_AN_HOUR),
     trusted_proxies: &[],
     ..SHARED
 };
@@ -729,6 +741,24 @@ async fn failed_credentials_count_across_replicas() {
         keys.contains("gateway:test-gateway:auth_failures:f:127.0.0.1\r"),
         "{keys}"
     );
+}
+
+/// While the store cannot be reached, each replica counts failures on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_credentials_are_counted_here_while_the_store_is_down() {
+    let mut redis = RedisServer::start();
+    redis.kill();
+    let upstream = mock("a").await;
+    let gw = replica(&GUARDED, &upstream, &redis).await;
+    let key = |key: &'static str| {
+        let url = gw.url("/api/consumer");
+        async move { request("GET", &url, &[("x-api-key", key)], empty()).await }
+    };
+    for guess in ["guess-1", "guess-2", "guess-3", "guess-4"] {
+        assert_eq!(key(guess).await.status, 401);
+    }
+    key("guess-5").await.problem(429);
+    key("alice-key").await.problem(429);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

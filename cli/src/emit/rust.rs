@@ -72,6 +72,13 @@ pub fn routes_rs(gateway: &Gateway) -> TokenStream {
     let routes = gateway.routes.iter().map(|r| route_entry(gateway, r));
     let rate_limits = gateway.rate_limits.iter().map(rate_limit_entry);
     let schemes = gateway.schemes.iter().map(scheme_entry);
+    let auth_failures = match &gateway.auth_failures {
+        Some(limit) => {
+            let limit = rate_limit_entry(limit);
+            quote!(::std::option::Option::Some(&#limit))
+        }
+        None => quote!(::std::option::Option::None),
+    };
     let store = match &gateway.rate_limit_store {
         RateLimitStore::Memory => quote!(::gateway_runtime::Store::Memory),
         RateLimitStore::Redis {
@@ -105,6 +112,7 @@ pub fn routes_rs(gateway: &Gateway) -> TokenStream {
             services: &[#(#services),*],
             routes: &[#(#routes),*],
             rate_limits: &[#(#rate_limits),*],
+            auth_failures: #auth_failures,
             schemes: &[#(#schemes),*],
             rate_limit_store: #store,
             trusted_proxies: &[#(#trusted_proxies),*],
