@@ -1793,6 +1793,152 @@ async fn sign_ups_are_rate_limited_per_client_address() {
     assert!(response.headers().get("ratelimit-limit").is_none());
 }
 
+/// fixtures/client-addresses, generated and built once per test run: a gateway behind a
+/// trusted proxy on 127.0.0.1 (the example trusts none), so that a test names its clients
+/// in `X-Forwarded-For`.
+fn client_addresses_binary() -> &'static PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let out =
+            std::env::temp_dir().join(format!("gateway-client-addresses-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        let (out_arg, runtime) = (
+            out.display().to_string(),
+            workspace().join("runtime").display().to_string(),
+        );
+        let (code, _, err) = gateway_tests::gateway(&[
+            "generate",
+            "--manifest",
+            "fixtures/client-addresses/gateway.yaml",
+            "--out",
+            &out_arg,
+            "--runtime-path",
+            &runtime,
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let output = cargo("build", &out.join("Cargo.toml"), &["--quiet"]);
+        assert!(
+            output.status.success(),
+            "building fixtures/client-addresses failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let _ = std::fs::remove_dir_all(&out);
+        generated_target_dir().join("debug/client-addresses")
+    })
+}
+
+/// Attack (issue 11, item 3), through a generated gateway behind a trusted proxy: two
+/// addresses of one IPv6 /64 are one client (each used to have a budget of its own, so a
+/// /64 had 2^64), two /64s are two, and an IPv4-mapped address is its IPv4 form.
+#[tokio::test]
+async fn an_ipv6_client_is_counted_by_its_prefix_behind_a_trusted_proxy() {
+    let (echo, addr) = start_mock("echo");
+    let gateway = Gateway::spawn(
+        client_addresses_binary(),
+        &[
+            ("GATEWAY_LOG", "warn".to_owned()),
+            ("GATEWAY_UPSTREAM_ECHO", format!("http://{addr}")),
+        ],
+        Stdio::null(),
+    );
+    let ping = |marker: &str, forwarded_for: &str| {
+        client()
+            .get(format!("{}/api/ping?marker={marker}", gateway.base))
+            .header("x-forwarded-for", forwarded_for)
+            .send()
+    };
+    // `per-client: { rate: 1/hour }`: a client's second request is refused.
+    for (marker, client, expected) in [
+        ("v6-first", "2001:db8:1:2::1", 200),
+        ("v6-same-64", "2001:db8:1:2:aaaa:bbbb:cccc:dddd", 429),
+        ("v6-same-64-port", "[2001:db8:1:2::7]:443", 429),
+        ("v6-other-64", "2001:db8:1:3::1", 200),
+        ("v4", "198.51.100.9", 200),
+        ("v4-mapped", "::ffff:198.51.100.9", 429),
+        ("v4-other", "198.51.100.10", 200),
+    ] {
+        let response = ping(marker, client).await.unwrap();
+        assert_eq!(response.status(), expected, "{marker}: {client}");
+    }
+    let seen: Vec<String> = echo.seen().into_iter().map(|s| s.uri).collect();
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    assert!(
+        seen.iter()
+            .all(|uri| !uri.contains("same-64") && !uri.contains("mapped"))
+    );
+}
+
+/// Attack (issue 11, item 6), through the example: credentials were checked before any
+/// limit and failures never counted, so one address could guess API keys (and send forged
+/// tokens, each costing a signature check) as fast as it liked. The example keeps the
+/// default failure limit: 20 failures at once per address, then 10 a minute.
+#[tokio::test]
+async fn guessing_credentials_is_limited_per_client_address() {
+    let world = &world();
+    let base = &world.gateway.base;
+    let from = |address: [u8; 4]| {
+        reqwest::Client::builder()
+            .no_proxy()
+            .local_address(std::net::IpAddr::from(address))
+            .build()
+            .unwrap()
+    };
+    let (guesser, other) = (from([127, 0, 0, 1]), from([127, 0, 0, 2]));
+    // POST /api/payments/{id}/capture needs apiKey (header X-Api-Key).
+    let capture = |client: &reqwest::Client, key: &str, marker: &str| {
+        client
+            .post(format!(
+                "{base}/api/payments/3f0c8a52-6f0e-4c55-9d86-0b1f3b6f2a11/capture?marker={marker}"
+            ))
+            .header("x-api-key", key)
+            .send()
+    };
+    for i in 0..20 {
+        let response = capture(&guesser, &format!("guess-{i}"), "guess")
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "guess {i}");
+    }
+    let (status, headers, body) =
+        problem(capture(&guesser, "guess-20", "guess").await.unwrap()).await;
+    assert_eq!(status, 429);
+    assert_eq!(body["type"], "urn:gateway:problem:too-many-auth-failures");
+    let wait: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=6).contains(&wait), "{wait}");
+    // The good key waits too, and so does a valid token on a JWT route.
+    let response = capture(&guesser, "e2e-plain-key", "guesser-good-key").await;
+    assert_eq!(response.unwrap().status(), 429);
+    let response = guesser
+        .get(format!("{base}/api/orders?marker=guesser-good-token"))
+        .bearer_auth(token("user-42", ""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    assert!(nobody_saw(world, "guess"));
+    // Another address is not affected.
+    let response = capture(&other, "e2e-plain-key", "other-good-key").await;
+    assert_eq!(response.unwrap().status(), 200);
+    let response = capture(&other, "guess-21", "other-guess").await;
+    assert_eq!(response.unwrap().status(), 401);
+    let metrics = client()
+        .get(format!("{}/metrics", world.gateway.admin))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("\ngateway_auth_failures_limited_total 3\n"),
+        "{metrics}"
+    );
+    // Once the limit lets a request through again, the good key passes.
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    let response = capture(&guesser, "e2e-plain-key", "guesser-later").await;
+    assert_eq!(response.unwrap().status(), 200);
+}
+
 #[tokio::test]
 async fn a_member_name_given_twice_is_refused() {
     let world = &world();
@@ -2079,6 +2225,10 @@ fn conditional_families() -> Vec<(&'static str, bool)> {
         (
             "gateway_rate_limited_total",
             !manifest.rate_limits.is_empty(),
+        ),
+        (
+            "gateway_auth_failures_limited_total",
+            !manifest.auth.is_empty() && manifest.auth_failures.is_some(),
         ),
         ("gateway_rate_limit_store_errors_total", redis),
         ("gateway_rate_limit_store_fallbacks_total", redis),

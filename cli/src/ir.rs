@@ -20,6 +20,9 @@ pub struct Gateway {
     pub routes: Vec<Route>,
     /// The rate-limit policies routes refer to, in the manifest's order.
     pub rate_limits: Vec<RateLimit>,
+    /// Failed authentications allowed per client address (`rate_limits.auth_failures`);
+    /// `None` when off, or when no scheme is configured.
+    pub auth_failures: Option<RateLimit>,
     /// Where the rate limits are counted.
     pub rate_limit_store: RateLimitStore,
     /// CIDR blocks of the proxies whose `X-Forwarded-For` is believed.
@@ -166,6 +169,8 @@ pub struct RateLimit {
     pub period_secs: u64,
     pub burst: u64,
     pub key: RateKey,
+    /// The leading bits of an IPv6 client's address it is counted by.
+    pub ipv6_prefix: u8,
     /// `on_store_failure: deny` (else `allow`).
     pub deny_on_store_failure: bool,
     /// `headers: always` (else `on_refusal`).

@@ -60,6 +60,7 @@ static GATEWAY: Gateway = Gateway {
     routes: &ROUTES,
     rate_limits: &[],
     schemes: &[],
+    auth_failures: None,
     rate_limit_store: gateway_runtime::Store::Memory,
     trusted_proxies: &[],
     otlp_endpoint_env: None,

@@ -30,6 +30,10 @@ pub struct Gateway {
     pub routes: &'static [Route],
     /// The rate-limit policies routes refer to (`Route::rate_limits`).
     pub rate_limits: &'static [RateLimit],
+    /// `rate_limits.auth_failures`: how many failed authentications a client address may
+    /// have (keyed by address; counted in `rate_limit_store`) before its requests to
+    /// secured routes are refused unchecked; `None`: unlimited.
+    pub auth_failures: Option<&'static RateLimit>,
     /// The security schemes the manifest configures, which `Requirement::scheme` names.
     pub schemes: &'static [Scheme],
     /// Where the rate limits are counted (`rate_limits.store`).

@@ -61,6 +61,7 @@ fn gateway(discovery: Discovery) -> &'static Gateway {
         rate_limits: &[],
         schemes: &[],
         otlp_endpoint_env: None,
+        auth_failures: None,
         rate_limit_store: gateway_runtime::Store::Memory,
         trusted_proxies: &[],
     }))

@@ -17,7 +17,8 @@ use bytes::Bytes;
 use gateway_runtime::auth::{Jwks, JwksUrl, Jwt, KeySource, Scheme, SchemeKind};
 use gateway_runtime::params::Forward;
 use gateway_runtime::{
-    Auth, BodySpec, Gateway, Method, Problem, Request, Requirement, Route, UpstreamPath,
+    Auth, BodySpec, Gateway, Method, OnStoreFailure, Problem, RateKey, RateLimit, Request,
+    Requirement, Route, UpstreamPath,
 };
 use http::StatusCode;
 use http_body_util::combinators::BoxBody;
@@ -276,6 +277,7 @@ fn gateway(url: &str, ca_file: Option<&str>, timing: Timing) -> &'static Gateway
         routes,
         rate_limits: &[],
         schemes,
+        auth_failures: None,
         rate_limit_store: gateway_runtime::Store::Memory,
         trusted_proxies: &[],
         otlp_endpoint_env: None,
@@ -495,6 +497,54 @@ async fn concurrent_unknown_kids_share_one_rate_limited_fetch() {
     burst().await;
     assert_eq!(server.fetches(), 2);
     assert_eq!(call(&gateway, &token_a()).await.status, StatusCode::OK);
+}
+
+/// Attack (issue 11, item 6): each token naming a made-up `kid` made the gateway fetch the
+/// JWK set again (at most once per `refetch_interval`, here at once) and made the request
+/// wait on it. Past the failure limit, an address's tokens are refused before any key is
+/// looked up: no fetch, no signature check, a valid token included.
+#[tokio::test]
+async fn an_address_past_the_failure_limit_costs_no_jwks_fetch() {
+    let server = jwks_server(Answering::Keys(vec![jwk_a()]), Duration::ZERO).await;
+    let mock = support::mock("a").await;
+    // Three failures at once, then one an hour.
+    static THREE_AN_HOUR: RateLimit = RateLimit {
+        name: "auth_failures",
+        count: 1,
+        period: Duration::from_secs(3600),
+        burst: 3,
+        key: RateKey::Ip,
+        ipv6_prefix: 64,
+        on_store_failure: OnStoreFailure::Allow,
+        allowed_headers: false,
+    };
+    let guarded = leak(Gateway {
+        auth_failures: Some(&THREE_AN_HOUR),
+        ..*gateway(&server.url(), Some(&server.ca_file), ON_DEMAND)
+    });
+    let gateway = start(guarded, &mock).await;
+    wait_ready(&gateway).await;
+    assert_eq!(server.fetches(), 1);
+    let made_up = |i: usize| token(KEY_A_PRIVATE, &format!("made-up-{i}"), Algorithm::RS256);
+    // Three failures at once: each unknown `kid` is fetched for.
+    for i in 0..3 {
+        assert_invalid(&call(&gateway, &made_up(i)).await);
+    }
+    assert_eq!(server.fetches(), 4);
+    for i in 3..20 {
+        let answer = call(&gateway, &made_up(i)).await;
+        let problem = answer.problem(429);
+        assert_eq!(
+            problem["type"],
+            "urn:gateway:problem:too-many-auth-failures"
+        );
+    }
+    call(&gateway, &token_a()).await.problem(429);
+    assert_eq!(
+        server.fetches(),
+        4,
+        "a limited address made the gateway fetch"
+    );
 }
 
 #[tokio::test]

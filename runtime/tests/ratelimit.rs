@@ -29,6 +29,7 @@ static POLICIES: [RateLimit; 4] = [
         period: Duration::from_secs(60),
         burst: 3,
         key: RateKey::Ip,
+        ipv6_prefix: 64,
         on_store_failure: OnStoreFailure::Allow,
         allowed_headers: true,
     },
@@ -38,6 +39,7 @@ static POLICIES: [RateLimit; 4] = [
         period: Duration::from_secs(60),
         burst: 2,
         key: RateKey::Header("x-tenant"),
+        ipv6_prefix: 64,
         on_store_failure: OnStoreFailure::Allow,
         allowed_headers: true,
     },
@@ -47,6 +49,7 @@ static POLICIES: [RateLimit; 4] = [
         period: Duration::from_secs(60),
         burst: 5,
         key: RateKey::Ip,
+        ipv6_prefix: 64,
         on_store_failure: OnStoreFailure::Allow,
         allowed_headers: true,
     },
@@ -57,6 +60,7 @@ static POLICIES: [RateLimit; 4] = [
         period: Duration::from_secs(60),
         burst: 1,
         key: RateKey::Ip,
+        ipv6_prefix: 64,
         on_store_failure: OnStoreFailure::Allow,
         allowed_headers: false,
     },
@@ -270,4 +274,60 @@ async fn a_policy_may_announce_itself_on_refusals_only() {
     refused.problem(429);
     assert_eq!(limits(&refused), (Some("1"), Some("0"), Some("60")));
     assert_eq!(refused.header("retry-after"), Some("60"));
+}
+
+/// Attack (issue 11, item 3): every IPv6 address used to be a bucket of its own, so a
+/// client holding a /64 (what one home or VM is routed) had 2^64 of them; and an
+/// IPv4-mapped IPv6 address counted apart from its IPv4 form.
+#[test]
+fn an_ipv6_client_is_its_64_prefix_and_a_mapped_ipv4_address_is_ipv4() {
+    let limiter = Limiter::new(&POLICIES[BY_IP]);
+    let headers = HeaderMap::new();
+    let key = |ip: &str| limiter.key(ip.parse().unwrap(), &headers);
+    assert_eq!(
+        key("2001:db8:1:2::1"),
+        key("2001:db8:1:2:ffff:ffff:ffff:fffe"),
+        "two addresses of one /64 are one client"
+    );
+    assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"), "two /64s");
+    assert_eq!(key("::ffff:198.51.100.7"), key("198.51.100.7"));
+    assert_ne!(key("198.51.100.7"), key("198.51.100.8"));
+    // The budget is the prefix's: spent from one address, refused to its neighbour.
+    let first = limiter.key("2001:db8:1:2::1".parse().unwrap(), &headers);
+    let neighbour = limiter.key("2001:db8:1:2::2".parse().unwrap(), &headers);
+    for _ in 0..3 {
+        assert_eq!(limiter.check_at(first, 0).retry_after, None);
+    }
+    assert!(limiter.check_at(neighbour, 0).retry_after.is_some());
+}
+
+/// `ipv6_prefix` is the policy's: 128 counts every address, 48 a whole site.
+#[test]
+fn the_ipv6_prefix_is_the_policys() {
+    static EXACT: RateLimit = RateLimit {
+        name: "exact",
+        ipv6_prefix: 128,
+        ..POLICIES[BY_IP]
+    };
+    static SITE: RateLimit = RateLimit {
+        name: "site",
+        ipv6_prefix: 48,
+        ..POLICIES[BY_IP]
+    };
+    let headers = HeaderMap::new();
+    let (exact, site) = (Limiter::new(&EXACT), Limiter::new(&SITE));
+    let key = |limiter: &Limiter, ip: &str| limiter.key(ip.parse().unwrap(), &headers);
+    assert_ne!(
+        key(&exact, "2001:db8:1:2::1"),
+        key(&exact, "2001:db8:1:2::2")
+    );
+    assert_eq!(
+        key(&exact, "::ffff:198.51.100.7"),
+        key(&exact, "198.51.100.7")
+    );
+    assert_eq!(
+        key(&site, "2001:db8:1:2::1"),
+        key(&site, "2001:db8:1:ff00::1")
+    );
+    assert_ne!(key(&site, "2001:db8:1::1"), key(&site, "2001:db8:2::1"));
 }

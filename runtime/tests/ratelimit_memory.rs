@@ -37,6 +37,7 @@ static POLICY: RateLimit = RateLimit {
     period: Duration::from_secs(60),
     burst: 20,
     key: RateKey::Ip,
+    ipv6_prefix: 64,
     on_store_failure: OnStoreFailure::Allow,
     allowed_headers: true,
 };

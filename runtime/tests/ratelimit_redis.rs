@@ -47,6 +47,7 @@ const fn policy(
         period: HOUR,
         burst,
         key,
+        ipv6_prefix: 64,
         on_store_failure,
         allowed_headers: true,
     }
@@ -75,6 +76,7 @@ static POLICIES: [RateLimit; 8] = [
         period: Duration::from_secs(60),
         burst: 5,
         key: RateKey::Ip,
+        ipv6_prefix: 64,
         on_store_failure: OnStoreFailure::Allow,
         allowed_headers: true,
     },
@@ -84,6 +86,7 @@ static POLICIES: [RateLimit; 8] = [
         period: Duration::from_secs(60),
         burst: 2,
         key: RateKey::Header("x-tenant"),
+        ipv6_prefix: 64,
         on_store_failure: OnStoreFailure::Allow,
         allowed_headers: true,
     },
@@ -606,6 +609,158 @@ async fn trusted_proxies_shared() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trusted_proxies_in_memory() {
     forwarded_for_is_believed_only_from_trusted_proxies(&LOCAL).await;
+}
+
+/// Attack (issue 11, item 3): behind the trusted proxy, two addresses of one IPv6 /64 are
+/// one client (they used to be two buckets, so a /64 had 2^64 of them); two /64s are two;
+/// an IPv4-mapped address is its IPv4 form. In Redis the key is the network.
+async fn an_ipv6_client_is_counted_by_its_prefix(gateway: &'static Gateway) {
+    let redis = RedisServer::start();
+    let upstream = mock("a").await;
+    let gw = replica(gateway, &upstream, &redis).await;
+    let from = |xff: &'static str| {
+        let gw = &gw;
+        async move { get_from("127.0.0.2", gw, "/api/ip", &[("x-forwarded-for", xff)]).await }
+    };
+    // `by-ip` allows one request an hour.
+    assert_eq!(from("2001:db8:1:2::1").await.0, 200);
+    assert_eq!(from("2001:db8:1:2:aaaa:bbbb:cccc:dddd").await.0, 429);
+    assert_eq!(from("[2001:db8:1:2::7]:443").await.0, 429);
+    assert_eq!(from("2001:db8:1:3::1").await.0, 200, "another /64");
+    assert_eq!(from("198.51.100.9").await.0, 200);
+    assert_eq!(from("::ffff:198.51.100.9").await.0, 429);
+    assert_eq!(from("198.51.100.10").await.0, 200);
+    if gateway.rate_limit_store != Store::Memory {
+        let keys = redis.command("KEYS *");
+        for network in ["2001:db8:1:2::/64", "2001:db8:1:3::/64", "198.51.100.9"] {
+            assert!(
+                keys.contains(&format!("gateway:test-gateway:by-ip:i:{network}\r")),
+                "{network}: {keys}"
+            );
+        }
+        assert!(!keys.contains("2001:db8:1:2::1"), "{keys}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_prefixes_shared() {
+    an_ipv6_client_is_counted_by_its_prefix(&SHARED).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_prefixes_in_memory() {
+    an_ipv6_client_is_counted_by_its_prefix(&LOCAL).await;
+}
+
+/// No trusted proxy: the client is the TCP peer.
+static DIRECT: Gateway = Gateway {
+    trusted_proxies: &[],
+    ..SHARED
+};
+
+/// Attack (issue 11, item 3): a replica listening on a dual-stack socket (`[::]`) sees an
+/// IPv4 client as `::ffff:a.b.c.d`, one listening on IPv4 as `a.b.c.d`; they used to count
+/// it under two keys, doubling its limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ipv4_client_is_one_key_on_dual_stack_and_ipv4_replicas() {
+    let redis = RedisServer::start();
+    let upstream = mock("a").await;
+    let dual = std::net::TcpListener::bind("[::]:0").unwrap();
+    dual.set_nonblocking(true).unwrap();
+    let port = dual.local_addr().unwrap().port();
+    let (url, upstream_url) = (redis.url(), upstream.url());
+    let mut v6 = start_configured(&DIRECT, move |config| {
+        config.listener = tokio::net::TcpListener::from_std(dual).unwrap();
+        config.upstreams = [("users".to_owned(), vec![upstream_url])].into();
+        config.rate_limit_store_url = Some(url);
+    })
+    .await;
+    v6.addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let v4 = replica(&DIRECT, &upstream, &redis).await;
+    // `by-ip` allows one request an hour: the second, through the other replica, is refused.
+    assert_eq!(get_from("127.0.0.1", &v6, "/api/ip", &[]).await.0, 200);
+    assert_eq!(get_from("127.0.0.1", &v4, "/api/ip", &[]).await.0, 429);
+    let keys = redis.command("KEYS *");
+    assert!(
+        keys.contains("gateway:test-gateway:by-ip:i:127.0.0.1\r"),
+        "{keys}"
+    );
+    assert!(!keys.contains("ffff"), "{keys}");
+}
+
+static FOUR_AN_HOUR: RateLimit = RateLimit {
+    name: "auth_failures",
+    count: 1,
+    period: HOUR,
+    burst: 4,
+    key: RateKey::Ip,
+    ipv6_prefix: 64,
+    on_store_failure: OnStoreFailure::Allow,
+    allowed_headers: false,
+};
+
+/// Failed authentications are counted in Redis: four at once, then one an hour.
+static GUARDED: Gateway = Gateway {
+    auth_failures: Some(&FOUR_AN_HOUR),
+    trusted_proxies: &[],
+    ..SHARED
+};
+
+/// Attack (issue 11, item 6), with the shared store: failed authentications count for the
+/// whole fleet, so a guesser gains nothing by spreading its guesses over the replicas.
+/// A replica that sees the store refuse an address refuses it too, before any check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_credentials_count_across_replicas() {
+    let redis = RedisServer::start();
+    let upstream = mock("a").await;
+    let (a, b) = (
+        replica(&GUARDED, &upstream, &redis).await,
+        replica(&GUARDED, &upstream, &redis).await,
+    );
+    let key = |gw: &Running, key: &'static str| {
+        let url = gw.url("/api/consumer");
+        async move { request("GET", &url, &[("x-api-key", key)], empty()).await }
+    };
+    assert_eq!(key(&a, "guess-1").await.status, 401);
+    assert_eq!(key(&a, "guess-2").await.status, 401);
+    assert_eq!(key(&b, "guess-3").await.status, 401);
+    assert_eq!(key(&b, "guess-4").await.status, 401);
+    // B counted the fourth of the fleet's four: refused before any check.
+    let refused = key(&b, "guess-5").await;
+    let problem = refused.problem(429);
+    assert_eq!(
+        problem["type"],
+        "urn:gateway:problem:too-many-auth-failures"
+    );
+    assert_eq!(refused.header("retry-after"), Some("3600"));
+    key(&b, "alice-key").await.problem(429);
+    // A last heard two: it checks one more, which the store refuses, and then knows.
+    assert_eq!(key(&a, "guess-6").await.status, 401);
+    key(&a, "guess-7").await.problem(429);
+    key(&a, "alice-key").await.problem(429);
+    let keys = redis.command("KEYS *");
+    assert!(
+        keys.contains("gateway:test-gateway:auth_failures:f:127.0.0.1\r"),
+        "{keys}"
+    );
+}
+
+/// While the store cannot be reached, each replica counts failures on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_credentials_are_counted_here_while_the_store_is_down() {
+    let mut redis = RedisServer::start();
+    redis.kill();
+    let upstream = mock("a").await;
+    let gw = replica(&GUARDED, &upstream, &redis).await;
+    let key = |key: &'static str| {
+        let url = gw.url("/api/consumer");
+        async move { request("GET", &url, &[("x-api-key", key)], empty()).await }
+    };
+    for guess in ["guess-1", "guess-2", "guess-3", "guess-4"] {
+        assert_eq!(key(guess).await.status, 401);
+    }
+    key("guess-5").await.problem(429);
+    key("alice-key").await.problem(429);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -72,6 +72,13 @@ pub fn routes_rs(gateway: &Gateway) -> TokenStream {
     let routes = gateway.routes.iter().map(|r| route_entry(gateway, r));
     let rate_limits = gateway.rate_limits.iter().map(rate_limit_entry);
     let schemes = gateway.schemes.iter().map(scheme_entry);
+    let auth_failures = match &gateway.auth_failures {
+        Some(limit) => {
+            let limit = rate_limit_entry(limit);
+            quote!(::std::option::Option::Some(&#limit))
+        }
+        None => quote!(::std::option::Option::None),
+    };
     let store = match &gateway.rate_limit_store {
         RateLimitStore::Memory => quote!(::gateway_runtime::Store::Memory),
         RateLimitStore::Redis {
@@ -105,6 +112,7 @@ pub fn routes_rs(gateway: &Gateway) -> TokenStream {
             services: &[#(#services),*],
             routes: &[#(#routes),*],
             rate_limits: &[#(#rate_limits),*],
+            auth_failures: #auth_failures,
             schemes: &[#(#schemes),*],
             rate_limit_store: #store,
             trusted_proxies: &[#(#trusted_proxies),*],
@@ -219,6 +227,7 @@ fn rate_limit_entry(policy: &RateLimit) -> TokenStream {
         RateKey::Consumer => quote!(::gateway_runtime::RateKey::Consumer),
         RateKey::Claim(claim) => quote!(::gateway_runtime::RateKey::Claim(#claim)),
     };
+    let ipv6_prefix = Literal::u8_unsuffixed(policy.ipv6_prefix);
     let on_store_failure = if policy.deny_on_store_failure {
         quote!(Deny)
     } else {
@@ -232,6 +241,7 @@ fn rate_limit_entry(policy: &RateLimit) -> TokenStream {
             period: ::std::time::Duration::from_secs(#period),
             burst: #burst,
             key: #key,
+            ipv6_prefix: #ipv6_prefix,
             on_store_failure: ::gateway_runtime::OnStoreFailure::#on_store_failure,
             allowed_headers: #allowed_headers,
         }

@@ -105,24 +105,28 @@ pub fn lower(loaded: &Loaded, diags: &mut Diagnostics) -> Option<Gateway> {
     if failed {
         return None;
     }
-    let rate_limits = manifest
-        .rate_limits
-        .iter()
-        .map(|p| RateLimit {
-            name: p.name.clone(),
-            count: p.count,
-            period_secs: p.period.as_secs(),
-            burst: p.burst,
-            key: match &p.key {
-                crate::load::RateKey::Ip => RateKey::Ip,
-                crate::load::RateKey::Header(name) => RateKey::Header(name.clone()),
-                crate::load::RateKey::Consumer => RateKey::Consumer,
-                crate::load::RateKey::Claim(name) => RateKey::Claim(name.clone()),
-            },
-            deny_on_store_failure: p.deny_on_store_failure,
-            allowed_headers: p.allowed_headers,
-        })
-        .collect();
+    let lower_policy = |p: &crate::load::RateLimitPolicy| RateLimit {
+        name: p.name.clone(),
+        count: p.count,
+        period_secs: p.period.as_secs(),
+        burst: p.burst,
+        key: match &p.key {
+            crate::load::RateKey::Ip => RateKey::Ip,
+            crate::load::RateKey::Header(name) => RateKey::Header(name.clone()),
+            crate::load::RateKey::Consumer => RateKey::Consumer,
+            crate::load::RateKey::Claim(name) => RateKey::Claim(name.clone()),
+        },
+        ipv6_prefix: p.ipv6_prefix,
+        deny_on_store_failure: p.deny_on_store_failure,
+        allowed_headers: p.allowed_headers,
+    };
+    let rate_limits = manifest.rate_limits.iter().map(lower_policy).collect();
+    // Without a scheme there is no credential to guess.
+    let auth_failures = manifest
+        .auth_failures
+        .as_ref()
+        .filter(|_| !schemes.is_empty())
+        .map(lower_policy);
     let rate_limit_store = match &manifest.rate_limit_store {
         crate::load::RateLimitStore::Memory => crate::ir::RateLimitStore::Memory,
         crate::load::RateLimitStore::Redis { url_env, timeout } => {
@@ -139,6 +143,7 @@ pub fn lower(loaded: &Loaded, diags: &mut Diagnostics) -> Option<Gateway> {
         services,
         routes,
         rate_limits,
+        auth_failures,
         rate_limit_store,
         trusted_proxies: manifest.trusted_proxies.clone(),
         schemes,

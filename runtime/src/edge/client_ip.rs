@@ -35,10 +35,6 @@ impl TrustedProxies {
         Ok(TrustedProxies { blocks })
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.blocks.is_empty()
-    }
-
     pub(crate) fn trusts(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
         self.blocks
@@ -46,7 +42,8 @@ impl TrustedProxies {
             .any(|&(network, bits)| contains(network, bits, ip))
     }
 
-    /// The client's address for a request from `peer` with these headers.
+    /// The client's address for a request from `peer` with these headers, IPv4-mapped
+    /// IPv6 addresses in their IPv4 form.
     pub(crate) fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         let peer = peer.to_canonical();
         if self.blocks.is_empty() || !self.trusts(peer) {

@@ -382,6 +382,7 @@ impl Metrics {
         self.rate_limits.render(
             &mut out,
             gateway.rate_limits,
+            gateway.auth_failures.is_some(),
             matches!(
                 gateway.rate_limit_store,
                 crate::edge::ratelimit::Store::Redis(_)

@@ -20,7 +20,7 @@ use crate::base::method::Method;
 use crate::base::problem::{FieldError, PROBLEM_JSON, Problem};
 use crate::check::body;
 use crate::check::params::{Forward, Request, parse_query};
-use crate::edge::auth::{Auth, Authenticated, Verifiers};
+use crate::edge::auth::{Auth, Authenticated, Failure, Verifiers};
 use crate::edge::client_ip::TrustedProxies;
 use crate::edge::cors::Cors;
 use crate::edge::ratelimit::{self, Caller, Limiters, Quota, Verdict};
@@ -70,12 +70,9 @@ pub(super) async fn handle(
     request: http::Request<Incoming>,
 ) -> Result<Response<ObservedBody<State>>, Infallible> {
     let request_id = request_id(request.headers());
-    // The peer, or behind trusted proxies the address they say they served.
-    let client_ip = if state.trusted_proxies.is_empty() {
-        peer
-    } else {
-        state.trusted_proxies.client_ip(peer, request.headers())
-    };
+    // The peer, or behind trusted proxies the address they say they served; IPv4 as
+    // IPv4 even when a dual-stack socket shows it IPv4-mapped.
+    let client_ip = state.trusted_proxies.client_ip(peer, request.headers());
     // Answers to preflights carry their own CORS headers (none when refused).
     let preflight = request.method() == http::Method::OPTIONS
         && request
@@ -141,8 +138,12 @@ enum Decision {
     /// A CORS preflight, answered here with these headers.
     Preflight(Slot, HeaderMap),
     Problem(Slot, Problem),
+    /// Credentials were sent and failed: the problem answers, and the failure counts
+    /// against the client's address (`rate_limits.auth_failures`).
+    AuthFailed(Slot, Problem),
     /// A token named a `kid` unknown to this JWKS scheme: fetch its keys again and decide
-    /// once more; the problem answers if it comes to this again.
+    /// once more; the problem answers (an authentication failure) if it comes to this
+    /// again.
     Refetch(&'static str, Slot, Problem),
 }
 
@@ -167,6 +168,11 @@ async fn dispatch(
     if let Decision::Refetch(scheme, ..) = decision {
         state.verifiers.refetch(scheme).await;
         decision = decide(state, &parts, has_body, client_ip, quota).await;
+        if let Decision::Refetch(_, slot, problem) = decision {
+            // The `kid` is still unknown: an invalid token.
+            state.metrics.auth_failed(slot, Unauthorized::Invalid);
+            decision = Decision::AuthFailed(slot, problem);
+        }
     }
     let (index, forward) = match decision {
         Decision::Forward(index, forward, authenticated) => {
@@ -186,8 +192,14 @@ async fn dispatch(
             *response.headers_mut() = headers;
             return Ok(response);
         }
-        Decision::Problem(slot, problem) | Decision::Refetch(_, slot, problem) => {
+        Decision::Problem(slot, problem) => {
             progress.slot = slot;
+            return Err(problem);
+        }
+        Decision::AuthFailed(slot, problem) | Decision::Refetch(_, slot, problem) => {
+            progress.slot = slot;
+            let counters = &state.metrics.rate_limits;
+            state.limiters.count_failure(client_ip, counters).await;
             return Err(problem);
         }
     };
@@ -351,19 +363,36 @@ async fn decide(
         alternatives,
     } = route.auth
     {
+        // An address that failed too often is refused before its credentials cost
+        // anything (a key lookup, a signature check, a JWKS fetch).
+        let counters = &state.metrics.rate_limits;
+        if let Some(wait) = state.limiters.failure_wait(client_ip, counters) {
+            return Decision::Problem(slot, ratelimit::too_many_failures(wait));
+        }
         match state
             .verifiers
             .authenticate(alternatives, &parts.headers, &query)
         {
             Ok(granted) => authenticated = Some(granted),
-            Err(failure @ crate::edge::auth::Failure::UnknownKid(scheme)) => {
+            Err(failure @ Failure::UnknownKid(scheme)) => {
                 return Decision::Refetch(scheme, slot, auth_problem(&failure, challenge));
             }
             Err(failure) => {
                 if let Some(reason) = Unauthorized::of(&failure) {
                     state.metrics.auth_failed(slot, reason);
                 }
-                return Decision::Problem(slot, auth_problem(&failure, challenge));
+                let problem = auth_problem(&failure, challenge);
+                // Guesses count; a request without credentials guesses nothing, and
+                // missing scopes or keys not loaded yet are no failure of the client's
+                // credentials.
+                return match failure {
+                    Failure::Invalid(_) | Failure::BadRequest(_) | Failure::UnknownKid(_) => {
+                        Decision::AuthFailed(slot, problem)
+                    }
+                    Failure::Missing
+                    | Failure::InsufficientScope(_)
+                    | Failure::KeysNotLoaded(_) => Decision::Problem(slot, problem),
+                };
             }
         }
     }
@@ -432,7 +461,7 @@ async fn decide(
 }
 
 /// The 401 or 403 answering an authentication failure (RFC 6750 challenges).
-fn auth_problem(failure: &crate::edge::auth::Failure, challenge: &'static str) -> Problem {
+fn auth_problem(failure: &Failure, challenge: &'static str) -> Problem {
     let (status, value, detail) = failure.answer(challenge);
     if status == http::StatusCode::SERVICE_UNAVAILABLE {
         // Keys not loaded yet: not the client's fault, and no challenge to answer.

@@ -460,6 +460,7 @@ mod tests {
             routes,
             rate_limits: &[],
             schemes: &[],
+            auth_failures: None,
             rate_limit_store: crate::Store::Memory,
             trusted_proxies: &[],
             otlp_endpoint_env: None,

@@ -319,6 +319,7 @@ pub async fn serve(
         Limiters::with_store(
             gateway.name,
             gateway.rate_limits,
+            gateway.auth_failures,
             gateway.rate_limit_store,
             config.rate_limit_store_url.as_deref(),
         )
@@ -385,17 +386,18 @@ pub async fn serve(
         jwks,
     });
     // Idle keys are forgotten every few seconds; the task ends with `serve`.
-    let _sweeper = (!gateway.rate_limits.is_empty()).then(|| {
-        let limiters = limiters.clone();
-        AbortOnDrop(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(SWEEP_INTERVAL);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                limiters.sweep();
-            }
-        }))
-    });
+    let _sweeper =
+        (!gateway.rate_limits.is_empty() || gateway.auth_failures.is_some()).then(|| {
+            let limiters = limiters.clone();
+            AbortOnDrop(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(SWEEP_INTERVAL);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    limiters.sweep();
+                }
+            }))
+        });
     let state = Arc::new(State {
         gateway,
         router,
@@ -462,7 +464,7 @@ impl Drop for AbortOnDrop {
 
 /// Refuses a route table the runtime would fail on later, per request.
 fn check_table(gateway: &Gateway) -> Result<(), StartError> {
-    for policy in gateway.rate_limits {
+    for policy in gateway.rate_limits.iter().chain(gateway.auth_failures) {
         ratelimit::check_policy(policy).map_err(StartError::new)?;
     }
     for route in gateway.routes {
@@ -563,6 +565,7 @@ mod tests {
         routes: &[] as &[Route],
         rate_limits: &[],
         schemes: &[],
+        auth_failures: None,
         rate_limit_store: crate::Store::Memory,
         trusted_proxies: &[],
         otlp_endpoint_env: None,
@@ -648,6 +651,7 @@ mod tests {
             timeout: Duration::from_millis(50),
         };
         static SHARED: Gateway = Gateway {
+            auth_failures: None,
             rate_limit_store: crate::Store::Redis(&STORE),
             ..GATEWAY
         };

@@ -284,6 +284,7 @@ pub static GATEWAY: Gateway = Gateway {
     routes: &ROUTES,
     rate_limits: &[],
     schemes: &SCHEMES,
+    auth_failures: None,
     rate_limit_store: gateway_runtime::Store::Memory,
     trusted_proxies: &[],
     otlp_endpoint_env: None,

@@ -31,7 +31,9 @@ use self::cors::cors;
 use self::discovery::RawDiscovery;
 use self::gateway::{DEFAULT_LISTEN, DEFAULT_MAX_BODY, RawGateway, trusted, valid_crate_name};
 use self::observability::{RawObservability, valid_env_name};
-use self::rate_limits::{RawRateLimits, rate_limit, store, unknown_rate_limit};
+use self::rate_limits::{
+    RawRateLimits, default_auth_failures, rate_limit, store, unknown_rate_limit,
+};
 use self::service::{RawService, service, valid_service_key};
 use super::units;
 use crate::diag::{Diagnostic, Diagnostics, Location, did_you_mean, pointer_push};
@@ -66,6 +68,9 @@ pub struct Manifest {
     pub validate_responses: bool,
     /// `rate_limits.store`.
     pub rate_limit_store: RateLimitStore,
+    /// `rate_limits.auth_failures`: failed authentications allowed per client address
+    /// (a policy keyed by `ip`); `None` when `off`.
+    pub auth_failures: Option<RateLimitPolicy>,
     /// `gateway.trusted_proxies`: CIDR blocks, normalized (`10.0.0.0/8`).
     pub trusted_proxies: Vec<String>,
     /// `observability.otlp_endpoint_env`: the variable naming the OTLP collector.
@@ -345,11 +350,15 @@ pub fn parse(file: &Path, text: &str, diags: &mut Diagnostics) -> Option<Manifes
     let mut policies = Vec::new();
     let mut rate_limits = Vec::new();
     let mut rate_limit_store = RateLimitStore::Memory;
+    let mut auth_failures = Some(default_auth_failures());
     if let Some(value) = sections.shift_remove("rate_limits")
         && let Some(raw) = ctx.part::<RawRateLimits>("/rate_limits", value)
     {
         if let Some(store) = raw.store.and_then(|value| store(value, &mut ctx)) {
             rate_limit_store = store;
+        }
+        if let Some(value) = raw.auth_failures {
+            auth_failures = rate_limits::auth_failures(value, &mut ctx);
         }
         for (policy_name, policy) in raw.policies {
             let pointer = pointer_push("/rate_limits/policies", &policy_name);
@@ -490,6 +499,7 @@ pub fn parse(file: &Path, text: &str, diags: &mut Diagnostics) -> Option<Manifes
         rate_limit: gateway_rate_limit,
         validate_responses,
         rate_limit_store,
+        auth_failures,
         trusted_proxies,
         otlp_endpoint_env,
     })

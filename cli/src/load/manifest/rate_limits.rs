@@ -33,6 +33,8 @@ pub struct RateLimitPolicy {
     /// Requests at once; defaults to `count`.
     pub burst: u64,
     pub key: RateKey,
+    /// The leading bits of an IPv6 client's address it is counted by (1 to 128).
+    pub ipv6_prefix: u8,
     /// `on_store_failure: deny`; `false` is `allow`, the default.
     pub deny_on_store_failure: bool,
     /// `headers: always` (the default): allowed answers carry the `RateLimit-*` fields
@@ -58,6 +60,16 @@ pub(super) struct RawRateLimits {
     pub(super) store: Option<serde_yaml::Value>,
     #[serde(default)]
     pub(super) policies: IndexMap<String, RawPolicy>,
+    pub(super) auth_failures: Option<serde_yaml::Value>,
+}
+
+/// `rate_limits.auth_failures` when it is not `off`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFailureLimit {
+    rate: String,
+    burst: Option<u64>,
+    ipv6_prefix: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -66,6 +78,7 @@ pub(super) struct RawPolicy {
     rate: String,
     burst: Option<u64>,
     key: Option<String>,
+    ipv6_prefix: Option<i64>,
     on_store_failure: Option<String>,
     headers: Option<String>,
 }
@@ -81,6 +94,62 @@ struct RawStore {
 struct RawRedis {
     url_env: String,
     timeout: Option<String>,
+}
+
+/// The prefix an IPv6 client is counted by unless a policy says otherwise: a /64 is what
+/// one subscriber, household or VM is routed (RFC 6177, RFC 7421), so its addresses are
+/// one client's.
+const DEFAULT_IPV6_PREFIX: u8 = 64;
+
+/// The name the failure limit goes by in diagnostics, in the generated crate and in the
+/// shared store's keys.
+const AUTH_FAILURES: &str = "auth_failures";
+const AUTH_FAILURES_POINTER: &str = "/rate_limits/auth_failures";
+
+/// `rate_limits.auth_failures` when the manifest does not say: 20 failed authentications
+/// at once per client address, then 10 a minute (docs/manifest.md, "Failed
+/// authentications", says why).
+pub(super) fn default_auth_failures() -> RateLimitPolicy {
+    RateLimitPolicy {
+        name: AUTH_FAILURES.to_owned(),
+        count: 10,
+        period: Duration::from_secs(60),
+        burst: 20,
+        key: RateKey::Ip,
+        ipv6_prefix: DEFAULT_IPV6_PREFIX,
+        deny_on_store_failure: false,
+        allowed_headers: false,
+    }
+}
+
+/// `rate_limits.auth_failures`: `off`, or `{ rate, burst, ipv6_prefix }` like a policy's.
+/// `None` when it is off or unusable (then with diagnostics).
+pub(super) fn auth_failures(raw: serde_yaml::Value, ctx: &mut Ctx<'_>) -> Option<RateLimitPolicy> {
+    const POINTER: &str = AUTH_FAILURES_POINTER;
+    if raw.as_str() == Some("off") {
+        return None;
+    }
+    if !raw.is_mapping() {
+        ctx.error(
+            "gateway::manifest::invalid_value",
+            POINTER,
+            "`auth_failures` must be `off` or `{ rate: <count>/<unit>, burst: <n> }`".into(),
+            "failed authentications are limited per client address by default (`{ rate: 10/minute, burst: 20 }`); `off` lifts the limit",
+        );
+        return None;
+    }
+    let raw: RawFailureLimit = ctx.part(POINTER, raw)?;
+    let policy = RawPolicy {
+        rate: raw.rate,
+        burst: raw.burst,
+        key: None,
+        ipv6_prefix: raw.ipv6_prefix,
+        on_store_failure: None,
+        headers: None,
+    };
+    let mut limit = rate_limit(AUTH_FAILURES, POINTER, policy, ctx)?;
+    limit.allowed_headers = false;
+    Some(limit)
 }
 
 /// How long a rate-limit check waits for Redis, by default and at most.
@@ -189,16 +258,36 @@ pub(super) fn rate_limit(
         }
     };
     if raw.burst == Some(0) {
+        let what = if pointer == AUTH_FAILURES_POINTER {
+            "the failure limit".to_owned()
+        } else {
+            format!("policy `{name}`")
+        };
         ctx.error(
             "gateway::manifest::invalid_rate",
             &format!("{pointer}/burst"),
-            format!("policy `{name}` has a burst of 0, which refuses every request"),
+            format!("{what} has a burst of 0, which refuses every request"),
             "`burst` is how many requests may come at once: at least 1 (default: the rate's count)",
         );
     }
     let key = match raw.key.as_deref() {
         None | Some("ip") => Some(RateKey::Ip),
         Some(key) => rate_key(key, &format!("{pointer}/key"), ctx),
+    };
+    let ipv6_prefix = match raw.ipv6_prefix {
+        None => DEFAULT_IPV6_PREFIX,
+        Some(bits) => u8::try_from(bits)
+            .ok()
+            .filter(|bits| (1..=128).contains(bits))
+            .unwrap_or_else(|| {
+                ctx.error(
+                    "gateway::manifest::invalid_value",
+                    &format!("{pointer}/ipv6_prefix"),
+                    format!("an IPv6 prefix of {bits} bits is not between 1 and 128"),
+                    "IPv6 clients are counted by their network of this many bits: 64 (the default) is one subscriber's, 128 one address",
+                );
+                DEFAULT_IPV6_PREFIX
+            }),
     };
     let deny_on_store_failure = match raw.on_store_failure.as_deref() {
         None | Some("allow") => false,
@@ -236,6 +325,7 @@ pub(super) fn rate_limit(
         period,
         burst: raw.burst.unwrap_or(count),
         key: key?,
+        ipv6_prefix,
         deny_on_store_failure,
         allowed_headers,
     })
@@ -296,7 +386,7 @@ mod tests {
 
     #[test]
     fn rate_limit_policies() {
-        let text = "version: 1\ngateway: {name: shop, rate_limit: base}\nrate_limits:\n  store: memory\n  policies:\n    base: {rate: 100/minute}\n    keyed: {rate: 10/s, burst: 30, key: 'header:X-Api-Key'}\nservices:\n  users:\n    spec: u.yaml\n    upstream: {urls: ['http://x']}\n    rate_limit: keyed\n";
+        let text = "version: 1\ngateway: {name: shop, rate_limit: base}\nrate_limits:\n  store: memory\n  policies:\n    base: {rate: 100/minute}\n    keyed: {rate: 10/s, burst: 30, key: 'header:X-Api-Key', ipv6_prefix: 48}\nservices:\n  users:\n    spec: u.yaml\n    upstream: {urls: ['http://x']}\n    rate_limit: keyed\n";
         let (manifest, diags) = check(text);
         assert!(diags.is_empty(), "{diags:?}");
         let manifest = manifest.unwrap();
@@ -311,6 +401,7 @@ mod tests {
                     period: Duration::from_secs(60),
                     burst: 100,
                     key: RateKey::Ip,
+                    ipv6_prefix: 64,
                     deny_on_store_failure: false,
                     allowed_headers: true,
                 },
@@ -320,11 +411,67 @@ mod tests {
                     period: Duration::from_secs(1),
                     burst: 30,
                     key: RateKey::Header("x-api-key".into()),
+                    ipv6_prefix: 48,
                     deny_on_store_failure: false,
                     allowed_headers: true,
                 },
             ]
         );
+    }
+
+    #[test]
+    fn failed_authentications_are_limited_unless_off() {
+        let text = "version: 1\ngateway: {name: shop}\nservices:\n  users:\n    spec: u.yaml\n    upstream: {urls: ['http://x']}\n";
+        let (manifest, diags) = check(text);
+        assert!(diags.is_empty(), "{diags:?}");
+        let default = manifest.unwrap().auth_failures.unwrap();
+        assert_eq!(default, default_auth_failures());
+        assert_eq!(
+            (
+                default.count,
+                default.period,
+                default.burst,
+                default.ipv6_prefix
+            ),
+            (10, Duration::from_secs(60), 20, 64)
+        );
+        let with = |limit: &str| check(&format!("{text}rate_limits:\n  auth_failures: {limit}\n"));
+        assert_eq!(with("off").0.unwrap().auth_failures, None);
+        let custom = with("{rate: 5/minute, burst: 10, ipv6_prefix: 56}")
+            .0
+            .unwrap()
+            .auth_failures
+            .unwrap();
+        assert_eq!(
+            (
+                custom.name.as_str(),
+                custom.count,
+                custom.burst,
+                custom.ipv6_prefix
+            ),
+            ("auth_failures", 5, 10, 56)
+        );
+        assert_eq!((custom.key, custom.allowed_headers), (RateKey::Ip, false));
+        for (bad, pointer) in [
+            ("sometimes", "/rate_limits/auth_failures"),
+            (
+                "{rate: 5/minute, key: consumer}",
+                "/rate_limits/auth_failures",
+            ),
+            (
+                "{rate: 5/minute, burst: 0}",
+                "/rate_limits/auth_failures/burst",
+            ),
+            (
+                "{rate: 5/minute, ipv6_prefix: 0}",
+                "/rate_limits/auth_failures/ipv6_prefix",
+            ),
+        ] {
+            let (manifest, diags) = with(bad);
+            assert!(manifest.is_none(), "{bad}");
+            let rendered = format!("{diags:?}");
+            assert!(rendered.contains(pointer), "{bad}: {rendered}");
+        }
     }
 
     #[test]

@@ -865,10 +865,23 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
             period: ::std::time::Duration::from_secs(60),
             burst: 5,
             key: ::gateway_runtime::RateKey::Ip,
+            ipv6_prefix: 64,
             on_store_failure: ::gateway_runtime::OnStoreFailure::Allow,
             allowed_headers: true,
         },
     ],
+    auth_failures: ::std::option::Option::Some(
+        &::gateway_runtime::RateLimit {
+            name: "auth_failures",
+            count: 10,
+            period: ::std::time::Duration::from_secs(60),
+            burst: 20,
+            key: ::gateway_runtime::RateKey::Ip,
+            ipv6_prefix: 64,
+            on_store_failure: ::gateway_runtime::OnStoreFailure::Allow,
+            allowed_headers: false,
+        },
+    ),
     schemes: &[
         ::gateway_runtime::auth::Scheme {
             name: "bearerAuth",

@@ -5,14 +5,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::policy::RateLimit;
 use crate::base::prometheus::{Escaped, family};
 
-/// The rate-limit counters of `/metrics`: refusals by policy, and how the shared store
-/// fared.
+/// The rate-limit counters of `/metrics`: refusals by policy and by the failure limit,
+/// and how the shared store fared.
 #[derive(Debug)]
 pub struct Counters {
     /// Per policy: 429s.
     limited: Vec<AtomicU64>,
     /// Per policy: checks decided without the store, by `on_store_failure` (allow, deny).
     fallbacks: Vec<[AtomicU64; 2]>,
+    /// Requests refused because their address was over the failure limit.
+    failures_limited: AtomicU64,
     /// Store calls that failed: (timeout, error).
     pub(crate) store_timeouts: AtomicU64,
     pub(crate) store_errors: AtomicU64,
@@ -23,6 +25,7 @@ impl Counters {
         Counters {
             limited: policies.iter().map(|_| AtomicU64::new(0)).collect(),
             fallbacks: policies.iter().map(|_| Default::default()).collect(),
+            failures_limited: AtomicU64::new(0),
             store_timeouts: AtomicU64::new(0),
             store_errors: AtomicU64::new(0),
         }
@@ -34,6 +37,10 @@ impl Counters {
         }
     }
 
+    pub(super) fn failure_limited(&self) {
+        self.failures_limited.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(super) fn fell_back(&self, policy: usize, deny: bool) {
         if let Some(counters) = self.fallbacks.get(policy) {
             counters[usize::from(deny)].fetch_add(1, Ordering::Relaxed);
@@ -41,29 +48,49 @@ impl Counters {
     }
 
     /// Appends the Prometheus families (text format 0.0.4); `policies` are the
-    /// gateway's, in the order these counters were made for.
-    pub(crate) fn render(&self, out: &mut String, policies: &[RateLimit], shared_store: bool) {
+    /// gateway's, in the order these counters were made for; `auth_failures`: whether the
+    /// gateway has a failure limit.
+    pub(crate) fn render(
+        &self,
+        out: &mut String,
+        policies: &[RateLimit],
+        auth_failures: bool,
+        shared_store: bool,
+    ) {
         use std::fmt::Write as _;
-        if policies.is_empty() {
-            return;
+        if auth_failures {
+            family(
+                out,
+                "gateway_auth_failures_limited_total",
+                "counter",
+                "Requests refused with 429 before their credentials were checked: their address had failed authentication more than rate_limits.auth_failures allows.",
+            );
+            let _ = writeln!(
+                out,
+                "gateway_auth_failures_limited_total {}",
+                self.failures_limited.load(Ordering::Relaxed)
+            );
         }
-        family(
-            out,
-            "gateway_rate_limited_total",
-            "counter",
-            "Requests refused with 429, by the rate-limit policy that refused them.",
-        );
-        for (policy, counter) in policies.iter().zip(&self.limited) {
-            let value = counter.load(Ordering::Relaxed);
-            if value > 0 {
-                let _ = writeln!(
-                    out,
-                    "gateway_rate_limited_total{{policy=\"{}\"}} {value}",
-                    Escaped(policy.name)
-                );
+        if !policies.is_empty() {
+            family(
+                out,
+                "gateway_rate_limited_total",
+                "counter",
+                "Requests refused with 429, by the rate-limit policy that refused them.",
+            );
+            for (policy, counter) in policies.iter().zip(&self.limited) {
+                let value = counter.load(Ordering::Relaxed);
+                if value > 0 {
+                    let _ = writeln!(
+                        out,
+                        "gateway_rate_limited_total{{policy=\"{}\"}} {value}",
+                        Escaped(policy.name)
+                    );
+                }
             }
         }
-        if !shared_store {
+        // The store is used when something counts in it.
+        if !shared_store || (policies.is_empty() && !auth_failures) {
             return;
         }
         family(
@@ -81,6 +108,9 @@ impl Counters {
                 "gateway_rate_limit_store_errors_total{{reason=\"{reason}\"}} {}",
                 counter.load(Ordering::Relaxed)
             );
+        }
+        if policies.is_empty() {
+            return;
         }
         family(
             out,

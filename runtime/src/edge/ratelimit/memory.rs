@@ -87,7 +87,8 @@ impl Limiter {
 
     /// The key hash of a request.
     pub fn key_for(&self, caller: &Caller<'_>) -> u64 {
-        self.hasher.hash_one(self.policy.key.value(caller))
+        self.hasher
+            .hash_one(self.policy.key.value(caller, self.policy.ipv6_prefix))
     }
 
     /// The key hash of raw bytes (tests and benchmarks).
@@ -126,6 +127,28 @@ impl Limiter {
             reset: ceil_secs(new_tat - now),
             retry_after: None,
         }
+    }
+
+    /// The seconds `key` must wait at `now` before `check_at` would allow it; `None` when
+    /// it would. Nothing changes: the failure limit asks this before any credential is
+    /// checked, and counts with `check_at` only what fails.
+    pub fn wait_at(&self, key: u64, now: u64) -> Option<u64> {
+        let shard = self.shard(key).lock().unwrap_or_else(|e| e.into_inner());
+        let tat = shard.get(&key).copied()?.max(now);
+        let ahead = tat.saturating_add(self.interval) - now;
+        (ahead > self.tolerance).then(|| ceil_secs(ahead - self.tolerance).max(1))
+    }
+
+    /// Moves `key`'s TAT up to `ahead` nanoseconds after `now` (what the shared store
+    /// holds for it), never back.
+    pub(crate) fn raise_at(&self, key: u64, now: u64, ahead: u64) {
+        let tat = now.saturating_add(ahead);
+        let mut shard = self.shard(key).lock().unwrap_or_else(|e| e.into_inner());
+        if shard.len() >= SHARD_CAPACITY && !shard.contains_key(&key) {
+            make_room(&mut shard, now);
+        }
+        let entry = shard.entry(key).or_insert(tat);
+        *entry = (*entry).max(tat);
     }
 
     /// Gives back the request `check_at` just allowed (another policy refused it).

@@ -18,29 +18,46 @@
 //! With `store: { redis: ... }` every replica checks the same GCRA state in Redis instead
 //! ([`redis`]); these in-memory limiters then only decide for the
 //! policies that fall back to them while the store cannot be reached.
+//!
+//! The failure limit (`rate_limits.auth_failures`) is one more GCRA limiter, keyed by the
+//! client's address, that counts only failed authentications ([`Limiters::count_failure`])
+//! and is asked, without counting, before any credential is checked
+//! ([`Limiters::failure_wait`]): an address over it is refused without costing a key
+//! lookup, a signature check or a JWKS fetch. With the shared store the failures are
+//! counted in Redis, so they add up over the fleet; the question before the check is
+//! asked of this replica's limiter, which holds what the store answered the last time
+//! this replica counted a failure of the address. A replica so learns that an address
+//! is over the limit from the first failure of it that it counts after the fleet's
+//! reached the limit: at most one more credential check per replica, and no round trip
+//! to Redis for requests that do not fail.
 
 mod counters;
 mod memory;
 mod policy;
 pub(crate) mod redis;
 
+use std::net::IpAddr;
 use std::time::Instant;
 
-use http::header::HeaderValue;
+use http::header::{HeaderMap, HeaderValue};
 
 pub use counters::Counters;
 pub use memory::{Limiter, MAX_KEYS, MAX_TABLE_BYTES, SHARD_CAPACITY, SHARDS};
+use policy::Network;
 pub use policy::{
     Caller, OnStoreFailure, Quota, RateKey, RateLimit, RedisStore, Store, check_policy,
 };
 
 use crate::base::problem::Problem;
 
-/// Every policy of a gateway, with one clock, and the shared store if there is one.
+/// Every policy of a gateway, with one clock, the failure limit, and the shared store if
+/// there is one.
 #[derive(Debug)]
 pub struct Limiters {
     start: Instant,
     pub limiters: Vec<Limiter>,
+    /// `rate_limits.auth_failures`: failed authentications per client address.
+    failures: Option<Limiter>,
     shared: Option<redis::Shared>,
 }
 
@@ -57,27 +74,32 @@ pub enum Verdict {
 
 impl Limiters {
     /// In-memory limiters only.
-    pub fn new(policies: &'static [RateLimit]) -> Limiters {
+    pub fn new(
+        policies: &'static [RateLimit],
+        auth_failures: Option<&'static RateLimit>,
+    ) -> Limiters {
         Limiters {
             start: Instant::now(),
             limiters: policies.iter().map(Limiter::new).collect(),
+            failures: auth_failures.map(Limiter::new),
             shared: None,
         }
     }
 
-    /// The limiters of the gateway `name`'s `policies`, kept in `store`, a shared one at
-    /// `url` (read from the environment variable the manifest names, never compiled in).
-    /// Connecting happens on the first check, so a store that is down at start delays
-    /// nothing. Must be called inside a tokio runtime.
+    /// The limiters of the gateway `name`'s `policies` and failure limit, kept in `store`,
+    /// a shared one at `url` (read from the environment variable the manifest names,
+    /// never compiled in). Connecting happens on the first check, so a store that is down
+    /// at start delays nothing. Must be called inside a tokio runtime.
     pub fn with_store(
         name: &'static str,
         policies: &'static [RateLimit],
+        auth_failures: Option<&'static RateLimit>,
         store: Store,
         url: Option<&str>,
     ) -> Result<Limiters, String> {
-        let mut limiters = Limiters::new(policies);
+        let mut limiters = Limiters::new(policies, auth_failures);
         if let Store::Redis(store) = store
-            && !policies.is_empty()
+            && (!policies.is_empty() || auth_failures.is_some())
         {
             let url = url.filter(|url| !url.trim().is_empty()).ok_or_else(|| {
                 format!(
@@ -176,12 +198,58 @@ impl Limiters {
         outcome
     }
 
+    /// Before any credential of a request from `ip` is checked: the seconds it must wait
+    /// when its address is over the failure limit (then the request is refused and
+    /// counted in `counters`), `None` when the credential may be checked. Counts nothing
+    /// else and never waits on the store.
+    pub fn failure_wait(&self, ip: IpAddr, counters: &Counters) -> Option<u64> {
+        let failures = self.failures.as_ref()?;
+        let wait = failures.wait_at(failures.key(ip, &HeaderMap::new()), self.now())?;
+        counters.failure_limited();
+        Some(wait)
+    }
+
+    /// Counts a failed authentication of a request from `ip` against the failure limit:
+    /// in the shared store if there is one (this replica then holds what the fleet
+    /// counted), else, or while the store fails, here.
+    pub async fn count_failure(&self, ip: IpAddr, counters: &Counters) {
+        let Some(failures) = &self.failures else {
+            return;
+        };
+        let key = failures.key(ip, &HeaderMap::new());
+        if let Some(shared) = &self.shared {
+            let network = Network::of(ip, failures.policy.ipv6_prefix);
+            if let Ok(ahead_micros) = shared
+                .count_failure(failures, network, counters, self.start)
+                .await
+            {
+                failures.raise_at(key, self.now(), ahead_micros.saturating_mul(1000));
+                return;
+            }
+        }
+        failures.check_at(key, self.now());
+    }
+
     pub fn sweep(&self) {
         let now = self.now();
-        for limiter in &self.limiters {
+        for limiter in self.limiters.iter().chain(&self.failures) {
             limiter.sweep_at(now);
         }
     }
+}
+
+/// The answer to a request from an address over the failure limit: 429, with
+/// `Retry-After`, whatever credential it carries (it was not looked at).
+pub fn too_many_failures(retry_after: u64) -> Problem {
+    Problem::new(
+        http::StatusCode::TOO_MANY_REQUESTS,
+        "too-many-auth-failures",
+        "Too many requests",
+        format!(
+            "too many failed authentications from this address; credentials are checked again in {retry_after} s"
+        ),
+    )
+    .with_header(http::header::RETRY_AFTER, HeaderValue::from(retry_after))
 }
 
 /// The answer of a policy with `on_store_failure: deny` while the store fails: 503, since
@@ -210,6 +278,7 @@ mod tests {
         period: Duration::from_secs(60),
         burst: 5,
         key: RateKey::Ip,
+        ipv6_prefix: 64,
         on_store_failure: OnStoreFailure::Allow,
         allowed_headers: true,
     };
@@ -235,6 +304,31 @@ mod tests {
         assert_eq!(limiter.check_at(key, 12 * SEC).retry_after, Some(12));
         // 1 s later: 11 s to wait.
         assert_eq!(limiter.check_at(key, 13 * SEC).retry_after, Some(11));
+    }
+
+    #[test]
+    fn waiting_is_asked_without_counting_and_the_store_only_raises() {
+        let limiter = Limiter::new(&FIVE_A_MINUTE);
+        let key = limiter.key_of(b"a");
+        assert_eq!(limiter.wait_at(key, 0), None, "an unknown key");
+        for _ in 0..4 {
+            limiter.check_at(key, 0);
+        }
+        for _ in 0..10 {
+            assert_eq!(limiter.wait_at(key, 0), None, "asking counts nothing");
+        }
+        limiter.check_at(key, 0);
+        // Refused exactly when check_at refuses, with its wait.
+        assert_eq!(limiter.wait_at(key, 0), Some(12));
+        assert_eq!(limiter.check_at(key, 0).retry_after, Some(12));
+        assert_eq!(limiter.wait_at(key, 5 * SEC), Some(7));
+        assert_eq!(limiter.wait_at(key, 12 * SEC), None);
+        // What the store holds moves the TAT forward, never back.
+        let other = limiter.key_of(b"b");
+        limiter.raise_at(other, 0, 60 * SEC);
+        assert_eq!(limiter.wait_at(other, 0), Some(12));
+        limiter.raise_at(other, 0, 12 * SEC);
+        assert_eq!(limiter.wait_at(other, 0), Some(12));
     }
 
     #[test]

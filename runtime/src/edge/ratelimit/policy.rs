@@ -2,6 +2,7 @@
 //! what a policy counts by ([`RateKey`], read from a [`Caller`]), and the [`Quota`] one check
 //! gives, with the `RateLimit-*` headers it becomes.
 
+use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -19,6 +20,9 @@ pub struct RateLimit {
     pub burst: u64,
     /// What tells clients apart.
     pub key: RateKey,
+    /// An IPv6 client is counted by this many leading bits of its address (1 to 128): one
+    /// household or VM is routed a whole /64, so a single address names nobody.
+    pub ipv6_prefix: u8,
     /// What the policy decides while the shared store cannot be reached (the memory
     /// store never fails).
     pub on_store_failure: OnStoreFailure,
@@ -30,7 +34,8 @@ pub struct RateLimit {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RateKey {
     /// The client's address: the TCP peer, or when the peer is a trusted proxy, the
-    /// right-most untrusted address of `X-Forwarded-For` (see `edge::client_ip`).
+    /// right-most untrusted address of `X-Forwarded-For` (see `edge::client_ip`); for
+    /// IPv6, its network of `RateLimit::ipv6_prefix` bits.
     Ip,
     /// The value of this request header (lower case); requests without it share one key.
     Header(&'static str),
@@ -86,18 +91,60 @@ pub struct Caller<'a> {
 /// The part of a request a policy counts by: a kind tag and its value.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub(crate) enum KeyValue<'a> {
-    Ip(IpAddr),
+    Ip(Network),
     /// (kind tag, value).
     Text(u8, std::borrow::Cow<'a, [u8]>),
 }
 
+/// What a client address is counted as: an IPv4 address, or an IPv6 network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Network {
+    /// With the bits past the prefix cleared.
+    address: IpAddr,
+    /// The prefix length of an IPv6 network; 32 for IPv4.
+    bits: u8,
+}
+
+impl Network {
+    /// The network of `ip` counted by a policy with `ipv6_prefix`: an IPv4-mapped IPv6
+    /// address (`::ffff:192.0.2.1`, what a dual-stack socket shows of an IPv4 peer) is its
+    /// IPv4 form, which is counted whole.
+    pub(crate) fn of(ip: IpAddr, ipv6_prefix: u8) -> Network {
+        match ip.to_canonical() {
+            IpAddr::V4(v4) => Network {
+                address: IpAddr::V4(v4),
+                bits: 32,
+            },
+            IpAddr::V6(v6) => {
+                let bits = ipv6_prefix.clamp(1, 128);
+                let mask = u128::MAX << (128 - u32::from(bits));
+                Network {
+                    address: IpAddr::V6((u128::from(v6) & mask).into()),
+                    bits,
+                }
+            }
+        }
+    }
+}
+
+/// `192.0.2.1`, or `2001:db8:1:2::/64`: the text of a Redis key.
+impl fmt::Display for Network {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.address {
+            IpAddr::V4(v4) => v4.fmt(f),
+            IpAddr::V6(v6) => write!(f, "{v6}/{}", self.bits),
+        }
+    }
+}
+
 impl RateKey {
-    /// The value this key takes for `caller`; a missing identity or claim falls back to
-    /// the client's address.
-    pub(crate) fn value<'a>(self, caller: &Caller<'a>) -> KeyValue<'a> {
+    /// The value this key takes for `caller`, under a policy counting IPv6 clients by
+    /// `ipv6_prefix`; a missing identity or claim falls back to the client's address.
+    pub(crate) fn value<'a>(self, caller: &Caller<'a>, ipv6_prefix: u8) -> KeyValue<'a> {
         use std::borrow::Cow;
+        let ip = || KeyValue::Ip(Network::of(caller.ip, ipv6_prefix));
         match self {
-            RateKey::Ip => KeyValue::Ip(caller.ip),
+            RateKey::Ip => ip(),
             RateKey::Header(name) => KeyValue::Text(
                 b'h',
                 Cow::Borrowed(
@@ -109,7 +156,7 @@ impl RateKey {
             ),
             RateKey::Consumer => match caller.identity.and_then(|i| i.consumer.as_deref()) {
                 Some(consumer) => KeyValue::Text(b'c', Cow::Borrowed(consumer.as_bytes())),
-                None => KeyValue::Ip(caller.ip),
+                None => ip(),
             },
             RateKey::Claim(claim) => {
                 let value = caller
@@ -117,7 +164,7 @@ impl RateKey {
                     .and_then(|i| i.claims.as_ref())
                     .and_then(|claims| claims.get(claim));
                 match value {
-                    None | Some(serde_json::Value::Null) => KeyValue::Ip(caller.ip),
+                    None | Some(serde_json::Value::Null) => ip(),
                     Some(serde_json::Value::String(text)) => {
                         KeyValue::Text(b'j', Cow::Owned(text.as_bytes().to_vec()))
                     }
@@ -166,6 +213,12 @@ pub fn check_policy(policy: &RateLimit) -> Result<(), String> {
             policy.name
         ));
     }
+    if !(1..=128).contains(&policy.ipv6_prefix) {
+        return Err(format!(
+            "rate-limit policy `{}`: an IPv6 prefix of {} bits is not between 1 and 128",
+            policy.name, policy.ipv6_prefix
+        ));
+    }
     if let RateKey::Header(name) = policy.key
         && HeaderName::from_bytes(name.as_bytes()).is_err()
     {
@@ -175,4 +228,30 @@ pub fn check_policy(policy: &RateLimit) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn network(ip: &str, ipv6_prefix: u8) -> String {
+        Network::of(ip.parse().unwrap(), ipv6_prefix).to_string()
+    }
+
+    #[test]
+    fn client_addresses_become_networks() {
+        assert_eq!(network("2001:db8:1:2:3:4:5:6", 64), "2001:db8:1:2::/64");
+        assert_eq!(network("2001:db8:1:2:3:4:5:6", 56), "2001:db8:1::/56");
+        assert_eq!(
+            network("2001:db8:1:2:3:4:5:6", 128),
+            "2001:db8:1:2:3:4:5:6/128"
+        );
+        assert_eq!(network("2001:db8:1:2:3:4:5:6", 1), "::/1");
+        assert_eq!(network("ffff::1", 1), "8000::/1");
+        assert_eq!(network("198.51.100.7", 64), "198.51.100.7");
+        assert_eq!(network("::ffff:198.51.100.7", 64), "198.51.100.7");
+        // Not IPv4-mapped: an IPv6 address like any other.
+        assert_eq!(network("::1", 64), "::/64");
+        assert_eq!(network("64:ff9b::c633:6407", 96), "64:ff9b::/96");
+    }
 }

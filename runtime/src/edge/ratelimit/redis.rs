@@ -8,9 +8,11 @@
 //! is full again, which is when forgetting it changes nothing, so Redis holds only the
 //! keys of clients that are being limited.
 //!
-//! Keys are `gateway:<gateway>:<policy>:<kind>:<value>`: the client's address as text,
-//! or for header, consumer and claim values the first 128 bits of their SHA-256 in hex
-//! (bounded size, and no identities in clear in Redis).
+//! Keys are `gateway:<gateway>:<policy>:<kind>:<value>`: the client's address as text
+//! (an IPv6 client's network, `2001:db8:1:2::/64`), or for header, consumer and claim
+//! values the first 128 bits of their SHA-256 in hex (bounded size, and no identities in
+//! clear in Redis). The failure limit's are `gateway:<gateway>:auth_failures:f:<address>`,
+//! a kind no policy's key has.
 //!
 //! A failing store must neither slow the gateway down nor be hammered: a call waits at
 //! most the store's `timeout`; after a failure the store is not asked again for
@@ -29,7 +31,7 @@ use tracing::{info, warn};
 
 use super::counters::Counters;
 use super::memory::Limiter;
-use super::policy::{Caller, KeyValue, Quota, RateLimit, RedisStore};
+use super::policy::{Caller, KeyValue, Network, Quota, RateLimit, RedisStore};
 
 /// How long the store is left alone after a failure, before one request probes it.
 pub const BACKOFF: Duration = Duration::from_secs(1);
@@ -131,9 +133,9 @@ impl Shared {
         let mut key = String::with_capacity(self.prefix.len() + limiter.policy.name.len() + 40);
         key.push_str(&self.prefix);
         key.push_str(limiter.policy.name);
-        match limiter.policy.key.value(caller) {
-            KeyValue::Ip(ip) => {
-                let _ = write!(key, ":i:{ip}");
+        match limiter.policy.key.value(caller, limiter.policy.ipv6_prefix) {
+            KeyValue::Ip(network) => {
+                let _ = write!(key, ":i:{network}");
             }
             KeyValue::Text(kind, value) => {
                 let digest = Sha256::digest(&value);
@@ -158,19 +160,58 @@ impl Shared {
         counters: &Counters,
         start: Instant,
     ) -> Result<Option<(Quota, &'static RateLimit)>, u64> {
-        let checked: Vec<&Limiter> = policies.iter().filter_map(|&i| limiters.get(i)).collect();
+        let checked: Vec<(String, &Limiter)> = policies
+            .iter()
+            .filter_map(|&i| limiters.get(i))
+            .map(|limiter| (self.key(limiter, caller), limiter))
+            .collect();
         if checked.is_empty() {
             return Ok(None);
         }
+        let answer = self.run(&checked, counters, start).await?;
+        let checked: Vec<&Limiter> = checked.iter().map(|(_, limiter)| *limiter).collect();
+        Ok(quota(&checked, &answer))
+    }
+
+    /// Counts one failed authentication of the client at `network` against `failures`
+    /// (`rate_limits.auth_failures`). `Ok` with how far ahead of now, in microseconds, the
+    /// client's TAT is in the store (what this replica should hold too); `Err` as
+    /// [`Shared::check`].
+    pub(crate) async fn count_failure(
+        &self,
+        failures: &Limiter,
+        network: Network,
+        counters: &Counters,
+        start: Instant,
+    ) -> Result<u64, u64> {
+        // Kind `f`, which no policy's key has: a policy named like this limit never shares
+        // its counts.
+        let key = format!("{}{}:f:{network}", self.prefix, failures.policy.name);
+        let answer = self.run(&[(key, failures)], counters, start).await?;
+        // Allowed: `{0, ahead}`; refused: `{1, ahead, wait}`.
+        Ok(answer
+            .get(1)
+            .and_then(|&ahead| u64::try_from(ahead).ok())
+            .unwrap_or(0))
+    }
+
+    /// One script call over `checked` (key, limiter): the script's answer, or `Err` when
+    /// the store failed or is backed off, with the seconds a client should wait.
+    async fn run(
+        &self,
+        checked: &[(String, &Limiter)],
+        counters: &Counters,
+        start: Instant,
+    ) -> Result<Vec<i64>, u64> {
         let now_ms = || u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX - 1) + 1;
         if !self.admit(now_ms()) {
             return Err(BACKOFF.as_secs().max(1));
         }
         let mut invocation = self.script.prepare_invoke();
-        for limiter in &checked {
-            invocation.key(self.key(limiter, caller));
+        for (key, _) in checked {
+            invocation.key(key);
         }
-        for limiter in &checked {
+        for (_, limiter) in checked {
             let interval = (limiter.interval / 1000).max(1);
             let burst = limiter.policy.burst.max(1);
             invocation.arg(interval).arg(interval.saturating_mul(burst));
@@ -186,15 +227,16 @@ impl Shared {
             Ok(Err(error)) => Err(Failure::Error(error)),
             Err(_) => Err(Failure::Timeout),
         };
-        let answer = match answer {
-            Ok(answer) => answer,
+        match answer {
+            Ok(answer) => {
+                self.answered();
+                Ok(answer)
+            }
             Err(failure) => {
                 self.failed(now_ms(), failure, counters);
-                return Err(BACKOFF.as_secs().max(1));
+                Err(BACKOFF.as_secs().max(1))
             }
-        };
-        self.answered();
-        Ok(quota(&checked, &answer))
+        }
     }
 
     /// Whether to ask the store now: yes while it answers; while it is backed off, only
@@ -298,6 +340,7 @@ mod tests {
         period: Duration::from_secs(60),
         burst: 3,
         key: RateKey::Ip,
+        ipv6_prefix: 64,
         on_store_failure: OnStoreFailure::Allow,
         allowed_headers: true,
     };
