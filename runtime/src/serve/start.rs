@@ -557,6 +557,7 @@ mod tests {
         name: "test",
         generator_version: "0",
         listen: "0.0.0.0:8080",
+        connections: crate::gateway::Connections::DEFAULT,
         openapi_json: "{}",
         max_body: 1024,
         services: &SERVICES,
