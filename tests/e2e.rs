@@ -1168,6 +1168,71 @@ async fn hop_by_hop_headers_are_stripped_both_ways() {
     assert_eq!(seen.headers["x-kept"], "yes");
 }
 
+/// Raises this process's soft limit on open files to its hard limit; returns the limit.
+fn raise_fd_limit() -> u64 {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        limit.current = limit.maximum;
+        let _ = setrlimit(Resource::Nofile, limit.clone());
+    }
+    getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX)
+}
+
+/// Whether the peer closes `stream` within `bound`, reading and dropping what comes first.
+async fn closed_within(stream: &mut tokio::net::TcpStream, bound: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let drained = async {
+        let mut buffer = vec![0; 16 * 1024];
+        while let Ok(1..) = stream.read(&mut buffer).await {}
+    };
+    tokio::time::timeout(bound, drained).await.is_ok()
+}
+
+/// The example keeps the default `header_timeout` (10 s): connections that send nothing,
+/// or stop inside their first head, are closed, and a thousand of them do not keep a
+/// client from being served meanwhile.
+#[tokio::test]
+async fn silent_and_half_sent_connections_are_closed_and_do_not_crowd_out_clients() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let limit = raise_fd_limit();
+    assert!(
+        limit >= 1_500,
+        "this test needs 1,500 file descriptors, the limit is {limit}"
+    );
+    let world = &world();
+    let address = world.gateway.base.trim_start_matches("http://").to_owned();
+    let mut silent = Vec::new();
+    for _ in 0..1_000 {
+        silent.push(tokio::net::TcpStream::connect(&address).await.unwrap());
+    }
+    let mut half = tokio::net::TcpStream::connect(&address).await.unwrap();
+    half.write_all(b"GET /api/products HTTP/1.1\r\nhost: shop\r\n")
+        .await
+        .unwrap();
+    let response = client()
+        .get(format!("{}/api/products?marker=crowd1", world.gateway.base))
+        .timeout(Duration::from_secs(20))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // Not closed at once...
+    let mut byte = [0; 1];
+    let quiet = tokio::time::timeout(Duration::from_millis(250), silent[0].read(&mut byte)).await;
+    assert!(quiet.is_err(), "a silent connection was closed at once");
+    // ...but well within four times the 10 s deadline.
+    let bound = Duration::from_secs(40);
+    assert!(
+        closed_within(&mut silent[0], bound).await,
+        "a connection that sent nothing was still open after {bound:?}"
+    );
+    assert!(
+        closed_within(&mut half, bound).await,
+        "a connection stalled inside its head was still open after {bound:?}"
+    );
+}
+
 #[tokio::test]
 async fn ten_megabyte_bodies_stream_both_ways() {
     let world = &world();
