@@ -1233,6 +1233,85 @@ async fn silent_and_half_sent_connections_are_closed_and_do_not_crowd_out_client
     );
 }
 
+/// An upstream with a permissive CORS middleware (a common framework default): it
+/// reflects any `Origin`, allows credentials, exposes a header of its own.
+async fn reflecting_upstream() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new().fallback(|headers: axum::http::HeaderMap| async move {
+        let mut response = Response::new(Body::from("[]"));
+        let out = response.headers_mut();
+        if let Some(origin) = headers.get("origin") {
+            out.insert("access-control-allow-origin", origin.clone());
+        }
+        for (name, value) in [
+            ("access-control-allow-credentials", "true"),
+            ("access-control-expose-headers", "x-session-token"),
+            ("content-type", "application/json"),
+            ("vary", "Accept-Encoding"),
+        ] {
+            out.insert(name, axum::http::HeaderValue::from_static(value));
+        }
+        response
+    });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    url
+}
+
+fn vary_tokens(headers: &reqwest::header::HeaderMap) -> Vec<String> {
+    headers
+        .get_all("vary")
+        .iter()
+        .flat_map(|value| value.to_str().unwrap().split(','))
+        .map(|token| token.trim().to_ascii_lowercase())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_upstream_that_reflects_any_origin_opens_nothing_to_an_evil_origin() {
+    let upstream = reflecting_upstream().await;
+    let gateway = Gateway::start(&upstream, &upstream, &upstream);
+    let get = |origin: Option<&'static str>| {
+        let mut request = client().get(format!("{}/api/products", gateway.base));
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.send()
+    };
+    let response = get(Some("https://evil.example.com")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let leaked: Vec<&str> = response
+        .headers()
+        .keys()
+        .map(|name| name.as_str())
+        .filter(|name| name.starts_with("access-control-"))
+        .collect();
+    assert!(leaked.is_empty(), "an evil origin got {leaked:?}");
+    assert_eq!(
+        vary_tokens(response.headers()),
+        ["accept-encoding", "origin"]
+    );
+
+    // The shop's origin gets the example's policy: no credentials, its exposed header.
+    let response = get(Some("https://shop.example.com")).await.unwrap();
+    let headers = response.headers();
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://shop.example.com"
+    );
+    assert!(headers.get("access-control-allow-credentials").is_none());
+    assert_eq!(headers["access-control-expose-headers"], "x-request-id");
+    assert_eq!(vary_tokens(headers), ["accept-encoding", "origin"]);
+    // No origin: the answer still varies on it, for the caches between.
+    let response = get(None).await.unwrap();
+    assert_eq!(
+        vary_tokens(response.headers()),
+        ["accept-encoding", "origin"]
+    );
+}
+
 #[tokio::test]
 async fn ten_megabyte_bodies_stream_both_ways() {
     let world = &world();
