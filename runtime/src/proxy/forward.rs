@@ -29,6 +29,7 @@ use super::upstream::{NoInstance, Upstream};
 use crate::base::bodies::{BodyError, LimitedBody, Replay};
 use crate::base::problem::Problem;
 use crate::base::traceparent::{self, TraceContext};
+use crate::edge::cors;
 
 /// `X-Request-Id`, sent upstream and returned to the client.
 pub(crate) static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -360,6 +361,7 @@ async fn tries(
         let result = match tried_result {
             Tried::Answer(mut response) => {
                 strip_hop_by_hop(response.headers_mut());
+                cors::strip_upstream(response.headers_mut());
                 // The client talks to the gateway, not to the upstream: an HTTP/1.0 upstream
                 // must not turn the answer to an HTTP/1.1 client into an HTTP/1.0 one.
                 *response.version_mut() = client_version;
