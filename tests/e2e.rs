@@ -1312,6 +1312,63 @@ async fn an_upstream_that_reflects_any_origin_opens_nothing_to_an_evil_origin() 
     );
 }
 
+/// The client's address, scheme and host as upstreams receive them are the gateway's word:
+/// the headers a client could set to claim otherwise never arrive, in either spelling.
+#[tokio::test]
+async fn the_client_cannot_claim_an_address_scheme_or_host() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let world = &world();
+    let claims = [
+        ("true-client-ip", "203.0.113.7"),
+        ("x-client-ip", "203.0.113.7"),
+        ("cf-connecting-ip", "203.0.113.7"),
+        ("x-forwarded-ssl", "on"),
+        ("x-url-scheme", "https"),
+        ("x-original-host", "admin.internal"),
+        ("x_real_ip", "203.0.113.7"),
+        ("x_forwarded_for", "203.0.113.7"),
+        ("x_forwarded_host", "admin.internal"),
+        ("x-real-ip", "203.0.113.7"),
+        ("x-forwarded-proto", "https"),
+    ];
+    let mut request = client().get(format!("{}/api/products?marker=claim1", world.gateway.base));
+    for (name, value) in claims {
+        request = request.header(name, value);
+    }
+    assert_eq!(request.send().await.unwrap().status(), 200);
+    let seen = world.orders.seen();
+    let seen = seen.iter().find(|s| s.uri.contains("claim1")).unwrap();
+    for (name, _) in &claims[..9] {
+        assert!(
+            seen.headers.get(*name).is_none(),
+            "{name} reached the upstream"
+        );
+    }
+    // The gateway's own: the address it saw, the scheme it served.
+    assert_eq!(seen.headers["x-real-ip"], "127.0.0.1");
+    assert_eq!(seen.headers["x-forwarded-proto"], "http");
+
+    // A `Host` that is not a host is not passed on as one.
+    let address = world.gateway.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream
+        .write_all(
+            b"GET /api/products?marker=claim2 HTTP/1.1\r\nhost: evil.example/admin?x=\r\nconnection: close\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    assert!(response.starts_with(b"HTTP/1.1 200"));
+    let seen = world.orders.seen();
+    let seen = seen.iter().find(|s| s.uri.contains("claim2")).unwrap();
+    assert!(
+        seen.headers.get("x-forwarded-host").is_none(),
+        "{:?}",
+        seen.headers.get("x-forwarded-host")
+    );
+}
+
 #[tokio::test]
 async fn ten_megabyte_bodies_stream_both_ways() {
     let world = &world();
