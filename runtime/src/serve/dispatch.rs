@@ -244,15 +244,20 @@ async fn dispatch(
         .routes
         .get(index)
         .map_or("", |route| route.operation_id);
+    // `X-Forwarded-For` gets the peer appended: the list trusted proxies wrote, plus the
+    // hop that reached the gateway. The scheme is a trusted proxy's word, or plain HTTP.
+    let forwarded = forward::Forwarded {
+        peer,
+        client: client_ip,
+        https: state.trusted_proxies.trusts(peer) && forward::proxy_says_https(&parts.headers),
+    };
     let response = forward::forward(
         upstream,
         operation_id,
         forward.path,
         parts,
         body,
-        // `X-Forwarded-For` gets the peer appended: the list trusted proxies wrote, plus
-        // the hop that reached the gateway.
-        peer,
+        forwarded,
         request_id,
         &mut progress.attempt,
     )
