@@ -1307,6 +1307,207 @@ async fn hop_by_hop_headers_are_stripped_both_ways() {
     assert_eq!(seen.headers["x-kept"], "yes");
 }
 
+/// Raises this process's soft limit on open files to its hard limit; returns the limit.
+fn raise_fd_limit() -> u64 {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        limit.current = limit.maximum;
+        let _ = setrlimit(Resource::Nofile, limit);
+    }
+    getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX)
+}
+
+/// Whether the peer closes `stream` within `bound`, reading and dropping what comes first.
+async fn closed_within(stream: &mut tokio::net::TcpStream, bound: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let drained = async {
+        let mut buffer = vec![0; 16 * 1024];
+        while let Ok(1..) = stream.read(&mut buffer).await {}
+    };
+    tokio::time::timeout(bound, drained).await.is_ok()
+}
+
+/// The example keeps the default `header_timeout` (10 s): connections that send nothing,
+/// or stop inside their first head, are closed, and a thousand of them do not keep a
+/// client from being served meanwhile.
+#[tokio::test]
+async fn silent_and_half_sent_connections_are_closed_and_do_not_crowd_out_clients() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let limit = raise_fd_limit();
+    assert!(
+        limit >= 1_500,
+        "this test needs 1,500 file descriptors, the limit is {limit}"
+    );
+    let world = &world();
+    let address = world.gateway.base.trim_start_matches("http://").to_owned();
+    let mut silent = Vec::new();
+    for _ in 0..1_000 {
+        silent.push(tokio::net::TcpStream::connect(&address).await.unwrap());
+    }
+    let mut half = tokio::net::TcpStream::connect(&address).await.unwrap();
+    half.write_all(b"GET /api/products HTTP/1.1\r\nhost: shop\r\n")
+        .await
+        .unwrap();
+    let response = client()
+        .get(format!("{}/api/products?marker=crowd1", world.gateway.base))
+        .timeout(Duration::from_secs(20))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // Not closed at once...
+    let mut byte = [0; 1];
+    let quiet = tokio::time::timeout(Duration::from_millis(250), silent[0].read(&mut byte)).await;
+    assert!(quiet.is_err(), "a silent connection was closed at once");
+    // ...but well within four times the 10 s deadline.
+    let bound = Duration::from_secs(40);
+    assert!(
+        closed_within(&mut silent[0], bound).await,
+        "a connection that sent nothing was still open after {bound:?}"
+    );
+    assert!(
+        closed_within(&mut half, bound).await,
+        "a connection stalled inside its head was still open after {bound:?}"
+    );
+}
+
+/// An upstream with a permissive CORS middleware (a common framework default): it
+/// reflects any `Origin`, allows credentials, exposes a header of its own.
+async fn reflecting_upstream() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new().fallback(|headers: axum::http::HeaderMap| async move {
+        let mut response = Response::new(Body::from("[]"));
+        let out = response.headers_mut();
+        if let Some(origin) = headers.get("origin") {
+            out.insert("access-control-allow-origin", origin.clone());
+        }
+        for (name, value) in [
+            ("access-control-allow-credentials", "true"),
+            ("access-control-expose-headers", "x-session-token"),
+            ("content-type", "application/json"),
+            ("vary", "Accept-Encoding"),
+        ] {
+            out.insert(name, axum::http::HeaderValue::from_static(value));
+        }
+        response
+    });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    url
+}
+
+fn vary_tokens(headers: &reqwest::header::HeaderMap) -> Vec<String> {
+    headers
+        .get_all("vary")
+        .iter()
+        .flat_map(|value| value.to_str().unwrap().split(','))
+        .map(|token| token.trim().to_ascii_lowercase())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_upstream_that_reflects_any_origin_opens_nothing_to_an_evil_origin() {
+    let upstream = reflecting_upstream().await;
+    let gateway = Gateway::start(&upstream, &upstream, &upstream);
+    let get = |origin: Option<&'static str>| {
+        let mut request = client().get(format!("{}/api/products", gateway.base));
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.send()
+    };
+    let response = get(Some("https://evil.example.com")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let leaked: Vec<&str> = response
+        .headers()
+        .keys()
+        .map(|name| name.as_str())
+        .filter(|name| name.starts_with("access-control-"))
+        .collect();
+    assert!(leaked.is_empty(), "an evil origin got {leaked:?}");
+    assert_eq!(
+        vary_tokens(response.headers()),
+        ["accept-encoding", "origin"]
+    );
+
+    // The shop's origin gets the example's policy: no credentials, its exposed header.
+    let response = get(Some("https://shop.example.com")).await.unwrap();
+    let headers = response.headers();
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://shop.example.com"
+    );
+    assert!(headers.get("access-control-allow-credentials").is_none());
+    assert_eq!(headers["access-control-expose-headers"], "x-request-id");
+    assert_eq!(vary_tokens(headers), ["accept-encoding", "origin"]);
+    // No origin: the answer still varies on it, for the caches between.
+    let response = get(None).await.unwrap();
+    assert_eq!(
+        vary_tokens(response.headers()),
+        ["accept-encoding", "origin"]
+    );
+}
+
+/// The client's address, scheme and host as upstreams receive them are the gateway's word:
+/// the headers a client could set to claim otherwise never arrive, in either spelling.
+#[tokio::test]
+async fn the_client_cannot_claim_an_address_scheme_or_host() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let world = &world();
+    let claims = [
+        ("true-client-ip", "203.0.113.7"),
+        ("x-client-ip", "203.0.113.7"),
+        ("cf-connecting-ip", "203.0.113.7"),
+        ("x-forwarded-ssl", "on"),
+        ("x-url-scheme", "https"),
+        ("x-original-host", "admin.internal"),
+        ("x_real_ip", "203.0.113.7"),
+        ("x_forwarded_for", "203.0.113.7"),
+        ("x_forwarded_host", "admin.internal"),
+        ("x-real-ip", "203.0.113.7"),
+        ("x-forwarded-proto", "https"),
+    ];
+    let mut request = client().get(format!("{}/api/products?marker=claim1", world.gateway.base));
+    for (name, value) in claims {
+        request = request.header(name, value);
+    }
+    assert_eq!(request.send().await.unwrap().status(), 200);
+    let seen = world.orders.seen();
+    let seen = seen.iter().find(|s| s.uri.contains("claim1")).unwrap();
+    for (name, _) in &claims[..9] {
+        assert!(
+            seen.headers.get(*name).is_none(),
+            "{name} reached the upstream"
+        );
+    }
+    // The gateway's own: the address it saw, the scheme it served.
+    assert_eq!(seen.headers["x-real-ip"], "127.0.0.1");
+    assert_eq!(seen.headers["x-forwarded-proto"], "http");
+
+    // A `Host` that is not a host is not passed on as one.
+    let address = world.gateway.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream
+        .write_all(
+            b"GET /api/products?marker=claim2 HTTP/1.1\r\nhost: evil.example/admin?x=\r\nconnection: close\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    assert!(response.starts_with(b"HTTP/1.1 200"));
+    let seen = world.orders.seen();
+    let seen = seen.iter().find(|s| s.uri.contains("claim2")).unwrap();
+    assert!(
+        seen.headers.get("x-forwarded-host").is_none(),
+        "{:?}",
+        seen.headers.get("x-forwarded-host")
+    );
+}
+
 #[tokio::test]
 async fn ten_megabyte_bodies_stream_both_ways() {
     let world = &world();
@@ -1701,17 +1902,14 @@ async fn what_upstreams_might_trust_is_never_the_clients_word() {
     assert_eq!(response.status(), 200);
     let seen = world.orders.seen();
     let seen = seen.iter().find(|s| s.uri.contains("spoof1")).unwrap();
-    for name in [
-        "x-http-method-override",
-        "forwarded",
-        "x-real-ip",
-        "x-original-url",
-    ] {
+    for name in ["x-http-method-override", "forwarded", "x-original-url"] {
         assert!(
             seen.headers.get(name).is_none(),
             "{name} reached the upstream"
         );
     }
+    // `X-Real-IP` is the gateway's: the address it saw, not the client's claim.
+    assert_eq!(seen.headers["x-real-ip"], "127.0.0.1");
     // The client's own list is kept, with the address the gateway saw appended.
     assert_eq!(seen.headers["x-forwarded-for"], "203.0.113.7, 127.0.0.1");
 }

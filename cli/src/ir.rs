@@ -15,6 +15,8 @@ pub struct Gateway {
     pub name: String,
     pub listen: String,
     pub max_body: u64,
+    /// The deadlines and the cap of client connections (`gateway.limits`).
+    pub connections: Connections,
     pub services: Vec<Service>,
     /// Sorted by public path, then method: the order of every listing.
     pub routes: Vec<Route>,
@@ -33,6 +35,16 @@ pub struct Gateway {
     pub openapi: serde_json::Value,
     /// The environment variable naming the OTLP collector spans are exported to.
     pub otlp_endpoint_env: Option<String>,
+}
+
+/// The runtime's `Connections`, durations in milliseconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Connections {
+    pub header_timeout_ms: u64,
+    pub idle_timeout_ms: u64,
+    pub send_timeout_ms: u64,
+    /// `None`: derived from the file-descriptor limit at start.
+    pub max_connections: Option<u32>,
 }
 
 /// A security scheme and how the gateway verifies it.

@@ -71,6 +71,7 @@ static GATEWAY: Gateway = Gateway {
     name: "failover",
     generator_version: "bench",
     listen: "127.0.0.1:0",
+    connections: gateway_runtime::Connections::DEFAULT,
     openapi_json: "{}",
     max_body: 1 << 20,
     services: &SERVICES,

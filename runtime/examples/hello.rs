@@ -54,6 +54,7 @@ static GATEWAY: Gateway = Gateway {
     name: "hello",
     generator_version: "example",
     listen: "127.0.0.1:8080",
+    connections: gateway_runtime::Connections::DEFAULT,
     openapi_json: r#"{"openapi":"3.0.3","info":{"title":"hello","version":"1"},"paths":{}}"#,
     max_body: 1024 * 1024,
     services: &SERVICES,

@@ -85,6 +85,7 @@ static GATEWAY: Gateway = Gateway {
     name: "upstream-bench",
     generator_version: "bench",
     listen: "127.0.0.1:18083",
+    connections: gateway_runtime::Connections::DEFAULT,
     openapi_json: "{}",
     max_body: 1 << 20,
     services: &SERVICES,

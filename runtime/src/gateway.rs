@@ -4,6 +4,8 @@
 //! checks, the edge and the proxy, and below observability and the listener that read
 //! the whole table.
 
+use std::time::Duration;
+
 use crate::base::method::Method;
 use crate::base::problem::Problem;
 use crate::check::body::BodySpec;
@@ -22,6 +24,8 @@ pub struct Gateway {
     pub generator_version: &'static str,
     /// Default public listen address (`GATEWAY_LISTEN` overrides).
     pub listen: &'static str,
+    /// How long client connections may take and stay (`gateway.limits`).
+    pub connections: Connections,
     /// The public OpenAPI document served at `GET /openapi.json`.
     pub openapi_json: &'static str,
     /// Largest request body accepted, in bytes.
@@ -45,6 +49,32 @@ pub struct Gateway {
     /// `observability.otlp_endpoint_env`); spans are exported only when it is set and
     /// not empty.
     pub otlp_endpoint_env: Option<&'static str>,
+}
+
+/// The deadlines and the cap of client connections (`gateway.limits` in the manifest;
+/// docs/runtime.md, "Security").
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Connections {
+    /// From accept to the first complete request head (protocol detection included),
+    /// and for HTTP/1 from the first byte of each later head to its end.
+    pub header_timeout: Duration,
+    /// How long a connection with no request in flight stays open.
+    pub idle_timeout: Duration,
+    /// How long a response may wait on a client that reads nothing of it.
+    pub send_timeout: Duration,
+    /// Most client connections open at once; `None`: derived from the file-descriptor
+    /// limit at start.
+    pub max_connections: Option<u32>,
+}
+
+impl Connections {
+    /// The manifest's defaults.
+    pub const DEFAULT: Connections = Connections {
+        header_timeout: Duration::from_secs(10),
+        idle_timeout: Duration::from_secs(75),
+        send_timeout: Duration::from_secs(60),
+        max_connections: None,
+    };
 }
 
 /// One public route: an operation of a service's spec.

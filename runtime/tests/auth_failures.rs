@@ -85,6 +85,7 @@ static BEARER: Jwt = Jwt {
     audiences: &[],
     leeway_secs: 0,
     max_token: 8192,
+    types: &["JWT", "at+jwt"],
     forward_claims: &[],
     strip_authorization: false,
 };
@@ -97,6 +98,7 @@ static API_KEY: ApiKey = ApiKey {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/keys/api_keys.txt"
     )),
+    strip: false,
 };
 
 static SCHEMES: [Scheme; 2] = [

@@ -54,6 +54,7 @@ fn gateway(discovery: Discovery) -> &'static Gateway {
         name: "discovery-test",
         generator_version: "0.0.0-test",
         listen: "127.0.0.1:0",
+        connections: gateway_runtime::Connections::DEFAULT,
         openapi_json: OPENAPI,
         max_body: 1024,
         services,

@@ -271,6 +271,7 @@ fn gateway(url: &str, ca_file: Option<&str>, timing: Timing) -> &'static Gateway
         name: "jwks-test",
         generator_version: "0.0.0-test",
         listen: "127.0.0.1:0",
+        connections: gateway_runtime::Connections::DEFAULT,
         openapi_json: support::OPENAPI,
         max_body: 1024,
         services: &support::SERVICES,

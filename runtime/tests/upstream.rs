@@ -375,6 +375,7 @@ static GATEWAY: Gateway = Gateway {
     name: "upstream-test",
     generator_version: "0.0.0-test",
     listen: "127.0.0.1:0",
+    connections: gateway_runtime::Connections::DEFAULT,
     openapi_json: "{}",
     max_body: 1 << 20,
     services: &SERVICES,

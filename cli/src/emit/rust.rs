@@ -94,6 +94,27 @@ pub fn routes_rs(gateway: &Gateway) -> TokenStream {
             }
         }
     };
+    let connections = {
+        let limits = &gateway.connections;
+        let header = Literal::u64_unsuffixed(limits.header_timeout_ms);
+        let idle = Literal::u64_unsuffixed(limits.idle_timeout_ms);
+        let send = Literal::u64_unsuffixed(limits.send_timeout_ms);
+        let max = match limits.max_connections {
+            Some(max) => {
+                let max = Literal::u32_unsuffixed(max);
+                quote!(::std::option::Option::Some(#max))
+            }
+            None => quote!(::std::option::Option::None),
+        };
+        quote! {
+            ::gateway_runtime::Connections {
+                header_timeout: ::std::time::Duration::from_millis(#header),
+                idle_timeout: ::std::time::Duration::from_millis(#idle),
+                send_timeout: ::std::time::Duration::from_millis(#send),
+                max_connections: #max,
+            }
+        }
+    };
     let trusted_proxies = &gateway.trusted_proxies;
     let otlp = match &gateway.otlp_endpoint_env {
         Some(name) => quote!(::std::option::Option::Some(#name)),
@@ -107,6 +128,7 @@ pub fn routes_rs(gateway: &Gateway) -> TokenStream {
             name: #name,
             generator_version: #version,
             listen: #listen,
+            connections: #connections,
             openapi_json: ::std::include_str!("../openapi.json"),
             max_body: #max_body,
             services: &[#(#services),*],

@@ -140,6 +140,12 @@ pub fn lower(loaded: &Loaded, diags: &mut Diagnostics) -> Option<Gateway> {
         name: manifest.name.clone(),
         listen: manifest.listen.clone(),
         max_body: manifest.max_body,
+        connections: crate::ir::Connections {
+            header_timeout_ms: duration_ms(manifest.connections.header_timeout),
+            idle_timeout_ms: duration_ms(manifest.connections.idle_timeout),
+            send_timeout_ms: duration_ms(manifest.connections.send_timeout),
+            max_connections: manifest.connections.max_connections,
+        },
         services,
         routes,
         rate_limits,

@@ -3,8 +3,10 @@
 //!
 //! The policy is per service (the manifest's `gateway.cors`, or a service's own `cors`),
 //! compiled into the route table. A preflight is never forwarded: the upstream would have
-//! to know the policy, and a gateway is where it belongs.
+//! to know the policy, and a gateway is where it belongs. For the same reason the
+//! upstreams' own `Access-Control-*` headers never reach a browser.
 
+use http::header::HeaderName;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use crate::base::method::Method;
@@ -52,22 +54,45 @@ impl Cors {
         })
     }
 
+    /// Whether answers depend on the request's `Origin`: all but `*` without credentials,
+    /// which answers every origin alike.
+    pub(crate) fn varies(&self) -> bool {
+        self.allow_origins != ["*"] || self.allow_credentials
+    }
+
     /// The `Access-Control-Allow-Origin` value for an allowed origin.
     fn allow_origin(&self, origin: &HeaderValue) -> HeaderValue {
-        if self.allow_origins == ["*"] && !self.allow_credentials {
-            HeaderValue::from_static("*")
-        } else {
+        if self.varies() {
             origin.clone()
+        } else {
+            HeaderValue::from_static("*")
+        }
+    }
+
+    /// The policy's headers on an answer that is not a preflight's, whose request came
+    /// from `origin`. The upstream's own `Access-Control-*` headers are gone by then
+    /// ([`strip_upstream`]): only the gateway's policy speaks. `*` is the same for every
+    /// answer, with an `Origin` or without; any other policy answers only the origins it
+    /// allows, and says that the answer varies with the origin, whoever asked.
+    pub(crate) fn apply(&self, origin: Option<&HeaderValue>, headers: &mut HeaderMap) {
+        if !self.varies() {
+            self.decorate(&HeaderValue::from_static("*"), headers);
+            return;
+        }
+        vary_on_origin(headers);
+        if let Some(origin) = origin
+            && origin.to_str().is_ok_and(|text| self.allows(text))
+        {
+            self.decorate(origin, headers);
         }
     }
 
     /// Headers for the answer to an allowed cross-origin request.
-    pub(crate) fn decorate(&self, origin: &HeaderValue, headers: &mut HeaderMap) {
+    fn decorate(&self, origin: &HeaderValue, headers: &mut HeaderMap) {
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_ORIGIN,
             self.allow_origin(origin),
         );
-        headers.append(header::VARY, HeaderValue::from_static("Origin"));
         if self.allow_credentials {
             headers.insert(
                 header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
@@ -138,6 +163,9 @@ impl Cors {
         if let Some(requested) = requested_headers {
             headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, requested.clone());
         }
+        if self.varies() {
+            headers.append(header::VARY, HeaderValue::from_static("Origin"));
+        }
         headers.append(
             header::VARY,
             HeaderValue::from_static(
@@ -148,6 +176,45 @@ impl Cors {
             headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from(age));
         }
         Ok(headers)
+    }
+}
+
+/// Removes every `Access-Control-*` header of an upstream's answer: the gateway's policy
+/// is the only one, and an upstream that reflects any origin with credentials (a common
+/// framework default) must not open what the manifest closes.
+pub(crate) fn strip_upstream(headers: &mut HeaderMap) {
+    let is_cors = |name: &HeaderName| name.as_str().starts_with("access-control-");
+    // Collected first because the names borrow the map; only answers that carry one pay.
+    if headers.keys().any(is_cors) {
+        let names: Vec<HeaderName> = headers.keys().filter(|n| is_cors(n)).cloned().collect();
+        for name in names {
+            headers.remove(name);
+        }
+    }
+}
+
+/// Adds `Origin` to `Vary`, folding the fields into one, unless it (or `*`) is there.
+pub(crate) fn vary_on_origin(headers: &mut HeaderMap) {
+    let mut listed = Vec::new();
+    for value in headers.get_all(header::VARY) {
+        for token in value.as_bytes().split(|&b| b == b',') {
+            let token = token.trim_ascii();
+            if token == b"*" || token.eq_ignore_ascii_case(b"origin") {
+                return;
+            }
+            if !token.is_empty() {
+                listed.push(token);
+            }
+        }
+    }
+    let mut folded = listed.join(&b", "[..]);
+    if !folded.is_empty() {
+        folded.extend_from_slice(b", ");
+    }
+    folded.extend_from_slice(b"Origin");
+    // Tokens of valid header values joined by `, ` are a valid header value.
+    if let Ok(value) = HeaderValue::from_bytes(&folded) {
+        headers.insert(header::VARY, value);
     }
 }
 
@@ -222,20 +289,90 @@ mod tests {
     }
 
     #[test]
-    fn any_origin_without_credentials_is_a_star() {
+    fn any_origin_without_credentials_is_a_star_for_everyone() {
         let open = Cors {
             allow_origins: &["*"],
             allow_credentials: false,
             ..SHOP
         };
+        for origin in [Some(HeaderValue::from_static("https://x.org")), None] {
+            let mut headers = HeaderMap::new();
+            open.apply(origin.as_ref(), &mut headers);
+            assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+            assert!(
+                headers
+                    .get(header::ACCESS_CONTROL_ALLOW_CREDENTIALS)
+                    .is_none()
+            );
+            // The same answer for every origin: nothing for a cache to tell apart.
+            assert!(headers.get(header::VARY).is_none());
+        }
+    }
+
+    #[test]
+    fn other_policies_answer_allowed_origins_and_always_vary() {
         let mut headers = HeaderMap::new();
-        open.decorate(&HeaderValue::from_static("https://x.org"), &mut headers);
-        assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
-        assert!(
-            headers
-                .get(header::ACCESS_CONTROL_ALLOW_CREDENTIALS)
-                .is_none()
+        SHOP.apply(
+            Some(&HeaderValue::from_static("https://shop.example.com")),
+            &mut headers,
+        );
+        assert_eq!(
+            headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+            "https://shop.example.com"
         );
         assert_eq!(headers[header::VARY], "Origin");
+        for origin in [Some(HeaderValue::from_static("https://evil.com")), None] {
+            let mut headers = HeaderMap::new();
+            SHOP.apply(origin.as_ref(), &mut headers);
+            assert_eq!(headers.len(), 1, "{headers:?}");
+            assert_eq!(headers[header::VARY], "Origin");
+        }
+    }
+
+    #[test]
+    fn vary_gets_origin_once_in_one_field() {
+        let vary = |fields: &[&'static str]| {
+            let mut headers = HeaderMap::new();
+            for field in fields {
+                headers.append(header::VARY, HeaderValue::from_static(field));
+            }
+            vary_on_origin(&mut headers);
+            let all: Vec<&str> = headers
+                .get_all(header::VARY)
+                .iter()
+                .map(|v| v.to_str().unwrap())
+                .collect();
+            all.join(" | ")
+        };
+        assert_eq!(vary(&[]), "Origin");
+        assert_eq!(
+            vary(&["Accept-Encoding", "Accept-Language, Cookie"]),
+            "Accept-Encoding, Accept-Language, Cookie, Origin"
+        );
+        assert_eq!(vary(&["accept, ORIGIN"]), "accept, ORIGIN");
+        assert_eq!(vary(&["*"]), "*");
+        assert_eq!(vary(&[" , Accept ,"]), "Accept, Origin");
+    }
+
+    #[test]
+    fn every_access_control_header_of_an_upstream_goes() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("access-control-allow-origin", "https://evil.com"),
+            ("access-control-allow-credentials", "true"),
+            ("access-control-allow-private-network", "true"),
+            ("access-control-expose-headers", "x-token"),
+            ("vary", "Origin"),
+            ("content-type", "application/json"),
+        ] {
+            headers.append(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        strip_upstream(&mut headers);
+        let mut left: Vec<&str> = headers.keys().map(|k| k.as_str()).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["content-type", "vary"]);
     }
 }

@@ -29,12 +29,14 @@ use super::upstream::{NoInstance, Upstream};
 use crate::base::bodies::{BodyError, LimitedBody, Replay};
 use crate::base::problem::Problem;
 use crate::base::traceparent::{self, TraceContext};
+use crate::edge::cors;
 
 /// `X-Request-Id`, sent upstream and returned to the client.
 pub(crate) static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 
 /// Hop-by-hop headers (RFC 9110 7.6.1 and the ones proxies still meet in practice): they
 /// describe one connection, so they are never passed on to the next one.
@@ -50,17 +52,24 @@ static HOP_BY_HOP: [HeaderName; 9] = [
     header::TRAILER,
 ];
 
-/// Removes the hop-by-hop headers and every header the `Connection` header names.
-/// Headers some upstreams trust to tell them the client's address, the original URL or the
-/// real method. Only the gateway may say such things, so clients' copies are removed (the
-/// gateway sets `X-Forwarded-For/Proto/Host` itself): an upstream honouring
-/// `X-HTTP-Method-Override` would otherwise turn a public GET into a DELETE.
-const SPOOFABLE: [HeaderName; 10] = [
+/// Headers some upstreams (or their frameworks and CDN integrations) trust to tell them
+/// the client's address, scheme or host, the original URL or the real method. Only the
+/// gateway may say such things, so clients' copies are removed (the gateway sets
+/// `X-Forwarded-For/Proto/Host` and `X-Real-IP` itself): an upstream honouring
+/// `X-HTTP-Method-Override` would otherwise turn a public GET into a DELETE, one reading
+/// `True-Client-IP` would log and rate-limit whatever address the client chose.
+const SPOOFABLE: [HeaderName; 16] = [
     HeaderName::from_static("forwarded"),
     HeaderName::from_static("x-forwarded-port"),
     HeaderName::from_static("x-forwarded-prefix"),
     HeaderName::from_static("x-forwarded-server"),
+    HeaderName::from_static("x-forwarded-ssl"),
+    HeaderName::from_static("x-url-scheme"),
+    HeaderName::from_static("x-original-host"),
     HeaderName::from_static("x-real-ip"),
+    HeaderName::from_static("true-client-ip"),
+    HeaderName::from_static("x-client-ip"),
+    HeaderName::from_static("cf-connecting-ip"),
     HeaderName::from_static("x-original-url"),
     HeaderName::from_static("x-rewrite-url"),
     HeaderName::from_static("x-http-method-override"),
@@ -68,6 +77,75 @@ const SPOOFABLE: [HeaderName; 10] = [
     HeaderName::from_static("x-method-override"),
 ];
 
+/// Whether `name` spells one of the headers only the gateway sets with `_` for `-`
+/// (`x_real_ip`): CGI and WSGI servers read both as `HTTP_X_REAL_IP`, so the client's
+/// copy could stand beside, or for, the gateway's.
+fn underscore_alias(name: &str) -> bool {
+    let same = |ours: &str| {
+        ours.len() == name.len()
+            && ours
+                .bytes()
+                .zip(name.bytes())
+                .all(|(a, b)| a == b || (a == b'-' && b == b'_'))
+    };
+    name.contains('_')
+        && (SPOOFABLE.iter().any(|ours| same(ours.as_str()))
+            || [&X_FORWARDED_FOR, &X_FORWARDED_PROTO, &X_FORWARDED_HOST]
+                .iter()
+                .any(|ours| same(ours.as_str())))
+}
+
+/// Who the gateway forwards a request for: what `X-Forwarded-*` and `X-Real-IP` say.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Forwarded {
+    /// The TCP peer, appended to `X-Forwarded-For` (and the consistent-hash key's `ip`).
+    pub(crate) peer: IpAddr,
+    /// The client's address: the peer, or behind trusted proxies the one they name.
+    pub(crate) client: IpAddr,
+    /// Whether the client used HTTPS: a trusted proxy in front says so, as the gateway
+    /// itself serves plain HTTP.
+    pub(crate) https: bool,
+}
+
+/// Whether a proxy's `X-Forwarded-Proto` says `https`: its left-most value (the scheme
+/// the first proxy was reached with), exactly `https` in any case.
+pub(crate) fn proxy_says_https(headers: &HeaderMap) -> bool {
+    headers
+        .get(&X_FORWARDED_PROTO)
+        .and_then(|value| value.as_bytes().split(|&b| b == b',').next())
+        .is_some_and(|scheme| scheme.trim_ascii().eq_ignore_ascii_case(b"https"))
+}
+
+/// `host[:port]`: a DNS name or IPv4 address (letters, digits, `-`, `.`, `_`) or a
+/// bracketed IPv6 address, with an optional port of 1 to 5 digits up to 65535. Anything
+/// else (a path, userinfo, a query, markup) is not passed on as `X-Forwarded-Host`.
+fn valid_host(value: &[u8]) -> bool {
+    let (host, port) = match value.iter().rposition(|&b| b == b':') {
+        Some(colon) if !value.starts_with(b"[") || value[..colon].ends_with(b"]") => {
+            (&value[..colon], Some(&value[colon + 1..]))
+        }
+        _ => (value, None),
+    };
+    let port_ok = port.is_none_or(|port| {
+        (1..=5).contains(&port.len())
+            && std::str::from_utf8(port).is_ok_and(|port| port.parse::<u16>().is_ok())
+    });
+    let host_ok = match host.strip_prefix(b"[") {
+        Some(rest) => rest.strip_suffix(b"]").is_some_and(|address| {
+            std::str::from_utf8(address).is_ok_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok())
+        }),
+        None => {
+            !host.is_empty()
+                && host.len() <= 253
+                && host
+                    .iter()
+                    .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+        }
+    };
+    port_ok && host_ok
+}
+
+/// Removes the hop-by-hop headers and every header the `Connection` header names.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     if let header::Entry::Occupied(entry) = headers.entry(header::CONNECTION) {
         // Collected first because the names borrow values of the map being edited; only
@@ -137,7 +215,7 @@ pub(crate) async fn forward(
     path: String,
     parts: http::request::Parts,
     body: LimitedBody,
-    client_ip: IpAddr,
+    forwarded: Forwarded,
     request_id: &HeaderValue,
     attempt: &mut Attempt,
 ) -> Result<Response<Incoming>, Problem> {
@@ -183,7 +261,7 @@ pub(crate) async fn forward(
         &path,
         parts,
         body,
-        client_ip,
+        forwarded,
         request_id,
         attempt,
     )
@@ -207,7 +285,7 @@ async fn tries(
     path: &str,
     parts: http::request::Parts,
     body: LimitedBody,
-    client_ip: IpAddr,
+    forwarded: Forwarded,
     request_id: &HeaderValue,
     attempt: &mut Attempt,
 ) -> Result<Response<Incoming>, Problem> {
@@ -217,7 +295,7 @@ async fn tries(
     let started = Instant::now();
     let deadline = total_timeout.map(|total| started + total);
     let idempotent = retry::idempotent(&parts.method);
-    let key = super::upstream::hash_key(policy, &parts.headers, client_ip);
+    let key = super::upstream::hash_key(policy, &parts.headers, forwarded.peer);
     let client_version = parts.version;
     let method = parts.method;
     let query = parts.uri.query().map(str::to_owned);
@@ -235,12 +313,29 @@ async fn tries(
     for name in &SPOOFABLE {
         headers.remove(name);
     }
-    append_forwarded_for(&mut headers, client_ip);
-    headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
-    match client_host {
+    // Collected first because the names borrow the map; only requests with a `_` in a
+    // header name pay.
+    if headers.keys().any(|name| name.as_str().contains('_')) {
+        let aliases: Vec<HeaderName> = headers
+            .keys()
+            .filter(|name| underscore_alias(name.as_str()))
+            .cloned()
+            .collect();
+        for name in aliases {
+            headers.remove(name);
+        }
+    }
+    append_forwarded_for(&mut headers, forwarded.peer);
+    let scheme = if forwarded.https { "https" } else { "http" };
+    headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(scheme));
+    match client_host.filter(|host| valid_host(host.as_bytes())) {
         Some(host) => headers.insert(X_FORWARDED_HOST.clone(), host),
         None => headers.remove(&X_FORWARDED_HOST),
     };
+    // An address is ASCII: always a valid header value.
+    if let Ok(client) = HeaderValue::try_from(forwarded.client.to_string()) {
+        headers.insert(X_REAL_IP.clone(), client);
+    }
     headers.insert(X_REQUEST_ID.clone(), request_id.clone());
     attempt.trace = Some(traceparent::propagate(&mut headers));
 
@@ -360,6 +455,7 @@ async fn tries(
         let result = match tried_result {
             Tried::Answer(mut response) => {
                 strip_hop_by_hop(response.headers_mut());
+                cors::strip_upstream(response.headers_mut());
                 // The client talks to the gateway, not to the upstream: an HTTP/1.0 upstream
                 // must not turn the answer to an HTTP/1.1 client into an HTTP/1.0 one.
                 *response.version_mut() = client_version;
@@ -581,6 +677,72 @@ mod tests {
         let mut left: Vec<&str> = headers.keys().map(|k| k.as_str()).collect();
         left.sort_unstable();
         assert_eq!(left, ["content-length", "x-kept"]);
+    }
+
+    #[test]
+    fn hosts_are_names_or_addresses_with_a_port_at_most() {
+        for valid in [
+            "shop.example.com",
+            "shop.example.com:8443",
+            "127.0.0.1",
+            "127.0.0.1:1",
+            "[::1]",
+            "[2001:db8::1]:65535",
+            "internal_host",
+        ] {
+            assert!(valid_host(valid.as_bytes()), "{valid}");
+        }
+        for invalid in [
+            "",
+            ":80",
+            "a:",
+            "a:65536",
+            "a:123456",
+            "a:-1",
+            "a:b:c",
+            "a/b",
+            "u@a",
+            "a?b",
+            "a b",
+            "[::1",
+            "[x]:80",
+            "::1",
+            "é.example",
+            &"a".repeat(254),
+        ] {
+            assert!(!valid_host(invalid.as_bytes()), "{invalid}");
+        }
+    }
+
+    #[test]
+    fn underscore_spellings_of_the_gateways_headers_are_aliases() {
+        for alias in [
+            "x_real_ip",
+            "x_forwarded_for",
+            "x_forwarded_proto",
+            "x_forwarded_host",
+            "true_client_ip",
+            "x-forwarded_for",
+        ] {
+            assert!(underscore_alias(alias), "{alias}");
+        }
+        for other in ["x-real-ip", "x_user_agent", "x_real_ip_", "api_key"] {
+            assert!(!underscore_alias(other), "{other}");
+        }
+    }
+
+    #[test]
+    fn only_https_first_is_https() {
+        let says = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static(value));
+            proxy_says_https(&headers)
+        };
+        assert!(says("https"));
+        assert!(says(" HTTPS , http"));
+        assert!(!says("http, https"));
+        assert!(!says("httpsx"));
+        assert!(!proxy_says_https(&HeaderMap::new()));
     }
 
     #[test]

@@ -22,7 +22,7 @@ use crate::check::body;
 use crate::check::params::{Forward, Request, parse_query};
 use crate::edge::auth::{Auth, Authenticated, Failure, Verifiers};
 use crate::edge::client_ip::TrustedProxies;
-use crate::edge::cors::Cors;
+use crate::edge::cors::{self, Cors};
 use crate::edge::ratelimit::{self, Caller, Limiters, Quota, Verdict};
 use crate::gateway::Gateway;
 use crate::observe::access::{Exchange, ObservedBody, Progress, Sinks};
@@ -78,11 +78,7 @@ pub(super) async fn handle(
         && request
             .headers()
             .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-    let origin = request
-        .headers()
-        .get(header::ORIGIN)
-        .filter(|_| !preflight)
-        .cloned();
+    let origin = request.headers().get(header::ORIGIN).cloned();
     let mut exchange = Exchange::start(state, client_ip, request.method(), &request_id);
     exchange.trace(&request);
     let mut quota = None;
@@ -100,10 +96,13 @@ pub(super) async fn handle(
     if let Some(quota) = quota {
         quota.decorate(response.headers_mut());
     }
-    if let Some(origin) = &origin
-        && let Some(cors) = cors_for(&exchange.state, exchange.progress.slot, origin)
-    {
-        cors.decorate(origin, response.headers_mut());
+    if let Some(cors) = cors_for(&exchange.state, exchange.progress.slot) {
+        if !preflight {
+            cors.apply(origin.as_ref(), response.headers_mut());
+        } else if cors.varies() {
+            // A refused preflight: whether it is refused depends on the origin too.
+            cors::vary_on_origin(response.headers_mut());
+        }
     }
     response
         .headers_mut()
@@ -258,15 +257,20 @@ async fn dispatch(
         .routes
         .get(index)
         .map_or("", |route| route.operation_id);
+    // `X-Forwarded-For` gets the peer appended: the list trusted proxies wrote, plus the
+    // hop that reached the gateway. The scheme is a trusted proxy's word, or plain HTTP.
+    let forwarded = forward::Forwarded {
+        peer,
+        client: client_ip,
+        https: state.trusted_proxies.trusts(peer) && forward::proxy_says_https(&parts.headers),
+    };
     let response = forward::forward(
         upstream,
         operation_id,
         forward.path,
         parts,
         body,
-        // `X-Forwarded-For` gets the peer appended: the list trusted proxies wrote, plus
-        // the hop that reached the gateway.
-        peer,
+        forwarded,
         request_id,
         &mut progress.attempt,
     )
@@ -527,14 +531,13 @@ fn preflight(
     }
 }
 
-/// The CORS policy that applies to the answer to `slot`, if the origin is allowed.
-fn cors_for(state: &State, slot: Slot, origin: &HeaderValue) -> Option<&'static Cors> {
+/// The CORS policy of the route of `slot`, if it has one.
+fn cors_for(state: &State, slot: Slot) -> Option<&'static Cors> {
     let Slot::Route(index) = slot else {
         return None;
     };
     let route = state.gateway.routes.get(index)?;
-    let cors = state.gateway.services.get(route.service)?.cors?;
-    cors.allows(origin.to_str().ok()?).then_some(cors)
+    state.gateway.services.get(route.service)?.cors
 }
 
 fn openapi_response(gateway: &'static Gateway) -> Response<ResponseBody> {

@@ -454,6 +454,7 @@ mod tests {
             name: "test",
             generator_version: "0",
             listen: "127.0.0.1:0",
+            connections: crate::gateway::Connections::DEFAULT,
             openapi_json: "{}",
             max_body: 1024,
             services: &SERVICES,

@@ -219,6 +219,7 @@ async fn bind(variable: &str, address: &str) -> Result<TcpListener, StartError> 
 /// (after logging why) when the gateway cannot start.
 pub fn run(gateway: &'static Gateway) -> ExitCode {
     init_logging();
+    raise_fd_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -245,6 +246,50 @@ pub fn run(gateway: &'static Gateway) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Raises the soft limit on open files to the hard limit, as systemd advises programs
+/// that do not use `select()` (systemd.exec, `LimitNOFILE=`) and as Go does at start: the
+/// soft limit is often 1024 for the sake of `select()`, far below what a proxy needs.
+#[cfg(unix)]
+fn raise_fd_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    // `None` is unlimited, which Linux refuses for this limit anyway.
+    if limit.maximum.is_some() && limit.current < limit.maximum {
+        limit.current = limit.maximum;
+        if let Err(error) = setrlimit(Resource::Nofile, limit) {
+            warn!(%error, "cannot raise the limit on open files");
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn raise_fd_limit() {}
+
+/// File descriptors kept out of the connection cap: the listeners, the runtime's own,
+/// DNS, Redis, JWKS and OTLP clients, files read at start.
+const RESERVED_FDS: u64 = 128;
+
+/// The connection cap when the manifest sets none: half of the file descriptors left
+/// after [`RESERVED_FDS`], since every client connection may hold one upstream connection
+/// (in flight, or idle in the pool). `nofile`: the soft limit, `None` if unlimited.
+fn default_max_connections(nofile: Option<u64>) -> usize {
+    let usable = nofile.unwrap_or(u64::MAX).saturating_sub(RESERVED_FDS) / 2;
+    usize::try_from(usable)
+        .unwrap_or(usize::MAX)
+        .clamp(1, tokio::sync::Semaphore::MAX_PERMITS)
+}
+
+#[cfg(unix)]
+fn fd_limit() -> Option<u64> {
+    rustix::process::getrlimit(rustix::process::Resource::Nofile).current
+}
+
+/// No such limit to read: no cap unless the manifest sets one.
+#[cfg(not(unix))]
+fn fd_limit() -> Option<u64> {
+    None
 }
 
 fn init_logging() {
@@ -356,12 +401,20 @@ pub async fn serve(
     };
     let listen = config.listener.local_addr().ok();
     let admin_listen = config.admin_listener.local_addr().ok();
+    let limits = gateway.connections;
+    let max_connections = match limits.max_connections {
+        Some(max) => usize::try_from(max)
+            .unwrap_or(usize::MAX)
+            .clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+        None => default_max_connections(fd_limit()),
+    };
     info!(
         gateway = gateway.name,
         generator_version = gateway.generator_version,
         listen = %OrUnknown(listen),
         admin_listen = %OrUnknown(admin_listen),
         routes = gateway.routes.len(),
+        max_connections,
         "gateway listening"
     );
     for upstream in upstreams
@@ -432,7 +485,14 @@ pub async fn serve(
             () = bound => {}
         }
     };
-    let public = serve_public(config.listener, state, stopped(), drain);
+    let public = serve_public(
+        config.listener,
+        state,
+        limits,
+        max_connections,
+        stopped(),
+        drain,
+    );
     let mut servers = std::pin::pin!(async {
         tokio::join!(admin, public);
     });
@@ -559,6 +619,7 @@ mod tests {
         name: "test",
         generator_version: "0",
         listen: "0.0.0.0:8080",
+        connections: crate::gateway::Connections::DEFAULT,
         openapi_json: "{}",
         max_body: 1024,
         services: &SERVICES,
@@ -665,6 +726,18 @@ mod tests {
         assert_eq!(
             Settings::read(&GATEWAY, vars).unwrap().rate_limit_store_url,
             None
+        );
+    }
+
+    #[test]
+    fn the_default_connection_cap_leaves_descriptors_for_upstreams_and_files() {
+        // A common soft limit, one raised, and limits too small or unknown.
+        assert_eq!(default_max_connections(Some(1024)), 448);
+        assert_eq!(default_max_connections(Some(1 << 20)), 524_224);
+        assert_eq!(default_max_connections(Some(100)), 1);
+        assert_eq!(
+            default_max_connections(None),
+            tokio::sync::Semaphore::MAX_PERMITS
         );
     }
 

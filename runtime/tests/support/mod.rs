@@ -278,6 +278,7 @@ pub static GATEWAY: Gateway = Gateway {
     name: "test-gateway",
     generator_version: "0.0.0-test",
     listen: "127.0.0.1:0",
+    connections: gateway_runtime::Connections::DEFAULT,
     openapi_json: OPENAPI,
     max_body: 16 * 1024 * 1024,
     services: &SERVICES,

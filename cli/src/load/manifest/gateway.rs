@@ -5,10 +5,13 @@
 //! and its own diagnostic; what is here is the shape serde checks and the value checks that
 //! belong to no other section.
 
+use std::time::Duration;
+
 use serde::Deserialize;
 
 use super::Ctx;
 use super::cors::RawCors;
+use crate::load::units;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,6 +32,75 @@ pub(super) struct RawGateway {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawLimits {
     pub(super) max_body: Option<String>,
+    pub(super) header_timeout: Option<String>,
+    pub(super) idle_timeout: Option<String>,
+    pub(super) send_timeout: Option<String>,
+    pub(super) max_connections: Option<u32>,
+}
+
+/// `gateway.limits` on client connections: the runtime's `Connections`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectionLimits {
+    pub header_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub send_timeout: Duration,
+    /// `None`: derived from the file-descriptor limit when the gateway starts.
+    pub max_connections: Option<u32>,
+}
+
+impl Default for ConnectionLimits {
+    /// nginx's `send_timeout`; an idle timeout longer than the 60 s of common load
+    /// balancers, so that the one in front closes first (nginx's `keepalive_timeout`).
+    fn default() -> ConnectionLimits {
+        ConnectionLimits {
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(75),
+            send_timeout: Duration::from_secs(60),
+            max_connections: None,
+        }
+    }
+}
+
+/// The connection deadlines and cap of `gateway.limits`; each a positive duration or count.
+pub(super) fn connection_limits(raw: &RawLimits, ctx: &mut Ctx<'_>) -> ConnectionLimits {
+    let mut limits = ConnectionLimits::default();
+    for (key, text, slot) in [
+        (
+            "header_timeout",
+            &raw.header_timeout,
+            &mut limits.header_timeout,
+        ),
+        ("idle_timeout", &raw.idle_timeout, &mut limits.idle_timeout),
+        ("send_timeout", &raw.send_timeout, &mut limits.send_timeout),
+    ] {
+        let Some(text) = text else { continue };
+        let pointer = format!("/gateway/limits/{key}");
+        match units::duration(text) {
+            Ok(duration) if !duration.is_zero() => *slot = duration,
+            Ok(_) => ctx.error(
+                "gateway::manifest::invalid_duration",
+                &pointer,
+                "this duration must be longer than zero".into(),
+                "",
+            ),
+            Err(message) => ctx.error(
+                "gateway::manifest::invalid_duration",
+                &pointer,
+                message,
+                "durations are written like `500ms`, `2s` or `1m`",
+            ),
+        }
+    }
+    match raw.max_connections {
+        Some(0) => ctx.error(
+            "gateway::manifest::invalid_value",
+            "/gateway/limits/max_connections",
+            "`max_connections: 0` would serve no one".into(),
+            "leave it out to derive it from the file-descriptor limit",
+        ),
+        max => limits.max_connections = max,
+    }
+    limits
 }
 
 pub(super) const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
@@ -84,6 +156,47 @@ pub(super) fn valid_crate_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connection_limits_default_and_are_checked() {
+        use crate::load::manifest::tests::check;
+        let manifest = |limits: &str| {
+            format!(
+                "version: 1\ngateway: {{name: shop, limits: {limits}}}\nservices:\n  users: {{spec: u.yaml, upstream: {{urls: ['http://a']}}}}\n"
+            )
+        };
+        let (parsed, diags) = check(&manifest("{}"));
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(parsed.unwrap().connections, ConnectionLimits::default());
+        let (parsed, diags) = check(&manifest(
+            "{header_timeout: 1s, idle_timeout: 2m, send_timeout: 500ms, max_connections: 64}",
+        ));
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(
+            parsed.unwrap().connections,
+            ConnectionLimits {
+                header_timeout: Duration::from_secs(1),
+                idle_timeout: Duration::from_secs(120),
+                send_timeout: Duration::from_millis(500),
+                max_connections: Some(64),
+            }
+        );
+        // Every bad value is reported, each at its own key.
+        let (parsed, diags) = check(&manifest(
+            "{header_timeout: 0s, idle_timeout: soon, send_timeout: 10sec, max_connections: 0}",
+        ));
+        assert!(parsed.is_none());
+        let at: Vec<&str> = diags.iter().map(|(_, at)| at.as_str()).collect();
+        assert_eq!(
+            at,
+            [
+                "/gateway/limits/header_timeout",
+                "/gateway/limits/idle_timeout",
+                "/gateway/limits/send_timeout",
+                "/gateway/limits/max_connections"
+            ]
+        );
+    }
 
     #[test]
     fn names() {

@@ -29,7 +29,9 @@ use serde::de::DeserializeOwned;
 use self::auth::{RawScheme, auth_scheme};
 use self::cors::cors;
 use self::discovery::RawDiscovery;
-use self::gateway::{DEFAULT_LISTEN, DEFAULT_MAX_BODY, RawGateway, trusted, valid_crate_name};
+use self::gateway::{
+    DEFAULT_LISTEN, DEFAULT_MAX_BODY, RawGateway, connection_limits, trusted, valid_crate_name,
+};
 use self::observability::{RawObservability, valid_env_name};
 use self::rate_limits::{
     RawRateLimits, default_auth_failures, rate_limit, store, unknown_rate_limit,
@@ -41,6 +43,7 @@ use crate::diag::{Diagnostic, Diagnostics, Location, did_you_mean, pointer_push}
 pub use self::auth::{AuthKind, AuthScheme, JwksSource, JwksUrl, JwtConfig, KeySource, jwks_url};
 pub use self::cors::CorsPolicy;
 pub use self::discovery::{DiscoveryConfig, DnsRecord};
+pub use self::gateway::ConnectionLimits;
 pub use self::rate_limits::{RateKey, RateLimitPolicy, RateLimitStore};
 pub use self::resilience::OperationTimeouts;
 pub use self::service::{ServiceConfig, upstream_url};
@@ -56,6 +59,8 @@ pub struct Manifest {
     /// The manifest's `output`, resolved against its directory.
     pub output: Option<PathBuf>,
     pub max_body: u64,
+    /// `gateway.limits`: the deadlines and the cap of client connections.
+    pub connections: ConnectionLimits,
     pub services: Vec<ServiceConfig>,
     /// The security schemes the manifest configures, in its order.
     pub auth: Vec<AuthScheme>,
@@ -295,6 +300,7 @@ pub fn parse(file: &Path, text: &str, diags: &mut Diagnostics) -> Option<Manifes
     let mut listen = DEFAULT_LISTEN.to_owned();
     let mut base_path = String::new();
     let mut max_body = DEFAULT_MAX_BODY;
+    let mut connections = ConnectionLimits::default();
     let mut gateway_cors = None;
     let mut gateway_rate_limit = None;
     let mut validate_responses = false;
@@ -331,6 +337,7 @@ pub fn parse(file: &Path, text: &str, diags: &mut Diagnostics) -> Option<Manifes
         {
             base_path = b;
         }
+        connections = connection_limits(&gateway.limits, &mut ctx);
         if let Some(size) = gateway.limits.max_body {
             match units::size(&size) {
                 Ok(n) => max_body = n,
@@ -493,6 +500,7 @@ pub fn parse(file: &Path, text: &str, diags: &mut Diagnostics) -> Option<Manifes
         base_path,
         output: output.map(|o| file.parent().unwrap_or(Path::new("")).join(o)),
         max_body,
+        connections,
         services,
         auth,
         rate_limits,

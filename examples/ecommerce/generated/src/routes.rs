@@ -5,6 +5,12 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
     name: "shop-gateway",
     generator_version: "0.1.0",
     listen: "0.0.0.0:8080",
+    connections: ::gateway_runtime::Connections {
+        header_timeout: ::std::time::Duration::from_millis(10000),
+        idle_timeout: ::std::time::Duration::from_millis(75000),
+        send_timeout: ::std::time::Duration::from_millis(60000),
+        max_connections: ::std::option::Option::None,
+    },
     openapi_json: ::std::include_str!("../openapi.json"),
     max_body: 16777216,
     services: &[
