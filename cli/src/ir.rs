@@ -15,6 +15,8 @@ pub struct Gateway {
     pub name: String,
     pub listen: String,
     pub max_body: u64,
+    /// Most pairs, parts or members one place of a request may hold.
+    pub max_fields: usize,
     pub services: Vec<Service>,
     /// Sorted by public path, then method: the order of every listing.
     pub routes: Vec<Route>,

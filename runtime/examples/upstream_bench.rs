@@ -87,6 +87,7 @@ static GATEWAY: Gateway = Gateway {
     listen: "127.0.0.1:18083",
     openapi_json: "{}",
     max_body: 1 << 20,
+    max_fields: 1000,
     services: &SERVICES,
     routes: &ROUTES,
     rate_limits: &[],

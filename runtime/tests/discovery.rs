@@ -56,6 +56,7 @@ fn gateway(discovery: Discovery) -> &'static Gateway {
         listen: "127.0.0.1:0",
         openapi_json: OPENAPI,
         max_body: 1024,
+        max_fields: 1000,
         services,
         routes: &ROUTES,
         rate_limits: &[],

@@ -271,6 +271,7 @@ fn gateway(url: &str, ca_file: Option<&str>, timing: Timing) -> &'static Gateway
         listen: "127.0.0.1:0",
         openapi_json: support::OPENAPI,
         max_body: 1024,
+        max_fields: 1000,
         services: &support::SERVICES,
         routes,
         rate_limits: &[],

@@ -67,6 +67,7 @@ pub fn routes_rs(gateway: &Gateway) -> TokenStream {
     let name = &gateway.name;
     let listen = &gateway.listen;
     let max_body = Literal::u64_unsuffixed(gateway.max_body);
+    let max_fields = Literal::usize_unsuffixed(gateway.max_fields);
     let version = crate::VERSION;
     let services = gateway.services.iter().map(service_entry);
     let routes = gateway.routes.iter().map(|r| route_entry(gateway, r));
@@ -102,6 +103,7 @@ pub fn routes_rs(gateway: &Gateway) -> TokenStream {
             listen: #listen,
             openapi_json: ::std::include_str!("../openapi.json"),
             max_body: #max_body,
+            max_fields: #max_fields,
             services: &[#(#services),*],
             routes: &[#(#routes),*],
             rate_limits: &[#(#rate_limits),*],

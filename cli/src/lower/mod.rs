@@ -136,6 +136,7 @@ pub fn lower(loaded: &Loaded, diags: &mut Diagnostics) -> Option<Gateway> {
         name: manifest.name.clone(),
         listen: manifest.listen.clone(),
         max_body: manifest.max_body,
+        max_fields: manifest.max_fields,
         services,
         routes,
         rate_limits,

@@ -456,6 +456,7 @@ mod tests {
             listen: "127.0.0.1:0",
             openapi_json: "{}",
             max_body: 1024,
+            max_fields: 1000,
             services: &SERVICES,
             routes,
             rate_limits: &[],

@@ -559,6 +559,7 @@ mod tests {
         listen: "0.0.0.0:8080",
         openapi_json: "{}",
         max_body: 1024,
+        max_fields: 1000,
         services: &SERVICES,
         routes: &[] as &[Route],
         rate_limits: &[],

@@ -279,6 +279,7 @@ pub static GATEWAY: Gateway = Gateway {
     listen: "127.0.0.1:0",
     openapi_json: OPENAPI,
     max_body: 16 * 1024 * 1024,
+    max_fields: 1000,
     services: &SERVICES,
     routes: &ROUTES,
     rate_limits: &[],

@@ -29,7 +29,9 @@ use serde::de::DeserializeOwned;
 use self::auth::{RawScheme, auth_scheme};
 use self::cors::cors;
 use self::discovery::RawDiscovery;
-use self::gateway::{DEFAULT_LISTEN, DEFAULT_MAX_BODY, RawGateway, trusted, valid_crate_name};
+use self::gateway::{
+    DEFAULT_LISTEN, DEFAULT_MAX_BODY, DEFAULT_MAX_FIELDS, RawGateway, trusted, valid_crate_name,
+};
 use self::observability::{RawObservability, valid_env_name};
 use self::rate_limits::{RawRateLimits, rate_limit, store, unknown_rate_limit};
 use self::service::{RawService, service, valid_service_key};
@@ -54,6 +56,9 @@ pub struct Manifest {
     /// The manifest's `output`, resolved against its directory.
     pub output: Option<PathBuf>,
     pub max_body: u64,
+    /// `gateway.limits.max_fields`: most pairs, parts or members one place of a request
+    /// may hold.
+    pub max_fields: usize,
     pub services: Vec<ServiceConfig>,
     /// The security schemes the manifest configures, in its order.
     pub auth: Vec<AuthScheme>,
@@ -290,6 +295,7 @@ pub fn parse(file: &Path, text: &str, diags: &mut Diagnostics) -> Option<Manifes
     let mut listen = DEFAULT_LISTEN.to_owned();
     let mut base_path = String::new();
     let mut max_body = DEFAULT_MAX_BODY;
+    let mut max_fields = DEFAULT_MAX_FIELDS;
     let mut gateway_cors = None;
     let mut gateway_rate_limit = None;
     let mut validate_responses = false;
@@ -336,6 +342,16 @@ pub fn parse(file: &Path, text: &str, diags: &mut Diagnostics) -> Option<Manifes
                     "sizes are written like `512KiB`, `1MiB` or `10MB`",
                 ),
             }
+        }
+        match gateway.limits.max_fields.map(usize::try_from) {
+            None => {}
+            Some(Ok(n)) if n > 0 => max_fields = n,
+            Some(_) => ctx.error(
+                "gateway::manifest::invalid_value",
+                "/gateway/limits/max_fields",
+                "`max_fields` must be at least 1".into(),
+                "the default is 1000 pairs, parts or members per place",
+            ),
         }
         if let Some(raw) = gateway.cors {
             gateway_cors = cors("/gateway/cors", raw, &mut ctx);
@@ -484,6 +500,7 @@ pub fn parse(file: &Path, text: &str, diags: &mut Diagnostics) -> Option<Manifes
         base_path,
         output: output.map(|o| file.parent().unwrap_or(Path::new("")).join(o)),
         max_body,
+        max_fields,
         services,
         auth,
         rate_limits,

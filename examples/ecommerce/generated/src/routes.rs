@@ -7,6 +7,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
     listen: "0.0.0.0:8080",
     openapi_json: ::std::include_str!("../openapi.json"),
     max_body: 16777216,
+    max_fields: 1000,
     services: &[
         ::gateway_runtime::Service {
             name: "users",
