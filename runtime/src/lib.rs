@@ -76,6 +76,13 @@ pub mod json {
     };
 }
 
+/// The work request parsing did on this thread, counted only with the `steps` feature
+/// (the tests' bound on work per byte of input).
+#[cfg(feature = "steps")]
+pub mod steps {
+    pub use crate::check::steps::take;
+}
+
 /// Urlencoded and multipart bodies: what generated code declares of them.
 pub mod form {
     pub use crate::check::form::{Encoding, FormBody, FormKind};

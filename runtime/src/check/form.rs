@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 
 use crate::base::problem::FieldError;
 use crate::check::json::{Pointer, Validate};
+use crate::check::steps::step;
 use crate::check::styled::Shape;
 
 /// Longest part name echoed in an error.
@@ -57,7 +58,10 @@ pub struct Encoding {
 
 impl FormBody {
     fn encoding(&self, property: &str) -> Option<&Encoding> {
-        self.encoding.iter().find(|e| e.property == property)
+        self.encoding.iter().find(|e| {
+            step();
+            e.property == property
+        })
     }
 
     /// Checks a whole body of this form; the failures, empty if it is valid.
@@ -78,17 +82,24 @@ impl FormBody {
         // `deepObject` properties: name -> [(key, value)].
         let mut deep: Vec<(&str, Vec<(&str, &str)>)> = Vec::new();
         for (key, value) in &pairs {
+            step();
             if let Some((name, rest)) = key.split_once('[')
                 && let Some(inner) = rest.strip_suffix(']')
                 && let Some(encoding) = self.encoding(name).filter(|e| e.deep_object)
             {
-                match deep.iter_mut().find(|(n, _)| *n == encoding.property) {
+                match deep.iter_mut().find(|(n, _)| {
+                    step();
+                    *n == encoding.property
+                }) {
                     Some((_, entries)) => entries.push((inner, value)),
                     None => deep.push((encoding.property, vec![(inner, value)])),
                 }
                 continue;
             }
-            match properties.iter_mut().find(|(k, _)| k == key) {
+            match properties.iter_mut().find(|(k, _)| {
+                step();
+                k == key
+            }) {
                 Some((_, values)) => values.push(value),
                 None => properties.push((Cow::Borrowed(key), vec![value])),
             }
@@ -162,6 +173,7 @@ impl FormBody {
                     return errors;
                 }
             };
+            step();
             let Some(name) = field.name().map(str::to_owned) else {
                 continue;
             };
@@ -188,12 +200,18 @@ impl FormBody {
                     ));
                 }
             }
-            if !seen.contains(&name) {
+            if !seen.iter().any(|s| {
+                step();
+                *s == name
+            }) {
                 seen.push(name);
             }
         }
         for required in self.required {
-            if !seen.iter().any(|s| s == required) {
+            if !seen.iter().any(|s| {
+                step();
+                s == required
+            }) {
                 errors.push(failure(
                     "",
                     format!("must have the part `{}`", echo_name(required)),

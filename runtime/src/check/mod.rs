@@ -14,4 +14,5 @@ pub(crate) mod json;
 pub(crate) mod media;
 pub(crate) mod params;
 pub(crate) mod responses;
+pub(crate) mod steps;
 pub(crate) mod styled;

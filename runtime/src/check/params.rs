@@ -17,6 +17,7 @@ use std::fmt::{Display, Write as _};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::base::problem::{FieldError, Problem};
+use crate::check::steps::step;
 
 /// A parser of one raw parameter value. The error is a message for the client.
 pub type Parse<T> = fn(&str) -> Result<T, String>;
@@ -53,7 +54,10 @@ impl<'a> Request<'a> {
     pub fn query_values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s str> + 's {
         self.query
             .iter()
-            .filter(move |(key, _)| key == name)
+            .filter(move |(key, _)| {
+                step();
+                key == name
+            })
             .map(|(_, value)| value.as_ref())
     }
 
@@ -81,6 +85,7 @@ pub fn parse_query(query: &str) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
         .split('&')
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
+            step();
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             (form_decode(key), form_decode(value))
         })
@@ -248,6 +253,7 @@ impl Errors {
         let mut parsed = Vec::with_capacity(items.len());
         let mut ok = true;
         for (index, item) in items.into_iter().enumerate() {
+            step();
             match parse(item) {
                 Ok(value) => parsed.push(value),
                 Err(message) => {
@@ -490,8 +496,12 @@ impl Errors {
             ok = false;
         }
         if unique
-            && let Some(second) =
-                (1..count).find(|&i| items[..i].iter().any(|earlier| *earlier == items[i]))
+            && let Some(second) = (1..count).find(|&i| {
+                items[..i].iter().any(|earlier| {
+                    step();
+                    *earlier == items[i]
+                })
+            })
         {
             self.push(
                 location,

@@ -16,6 +16,7 @@ use serde_json::{Map, Number, Value};
 
 use crate::check::json::Validate;
 use crate::check::params::{Errors, Parse, Request};
+use crate::check::steps::step;
 
 /// The JSON type a parameter's text is read as, from its schema.
 #[derive(Debug)]
@@ -37,7 +38,10 @@ impl Shape {
         match self {
             Shape::Object(properties) => properties
                 .iter()
-                .find(|(n, _)| *n == name)
+                .find(|(n, _)| {
+                    step();
+                    *n == name
+                })
                 .map(|(_, s)| s)
                 .unwrap_or(&Shape::Any),
             _ => &Shape::Any,
@@ -166,6 +170,7 @@ pub fn cookie_values<'r>(req: &'r Request<'_>, name: &str) -> Option<Vec<Cow<'r,
     for header in req.header_values("cookie") {
         let header = header.ok()?;
         for pair in header.split(';') {
+            step();
             let Some((key, value)) = pair.trim().split_once('=') else {
                 continue;
             };
@@ -205,7 +210,10 @@ fn split_pairs<'v>(list: &[&'v str], explode: bool) -> Result<Vec<(&'v str, &'v 
 type Properties<'v> = Vec<(Cow<'v, str>, Vec<Cow<'v, str>>)>;
 
 fn add<'v>(properties: &mut Properties<'v>, key: Cow<'v, str>, value: Cow<'v, str>) {
-    match properties.iter_mut().find(|(k, _)| *k == key) {
+    match properties.iter_mut().find(|(k, _)| {
+        step();
+        *k == key
+    }) {
         Some((_, values)) => values.push(value),
         None => properties.push((key, vec![value])),
     }
@@ -319,7 +327,10 @@ impl Errors {
         let mut list = |this: &mut Errors, raw: &str, separator: char, explode: bool| {
             let items: Vec<&str> = raw
                 .split(separator)
-                .map(|item| if trim { item.trim() } else { item })
+                .map(|item| {
+                    step();
+                    if trim { item.trim() } else { item }
+                })
                 .collect();
             match split_pairs(&items, explode) {
                 Ok(pairs) => {
@@ -483,6 +494,7 @@ impl Errors {
         let mut object = Map::new();
         let mut ok = true;
         for (key, values) in &properties {
+            step();
             let property = shape.property(key);
             if values.len() > 1 && !matches!(property, Shape::Array(_)) {
                 self.push(

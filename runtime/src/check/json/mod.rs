@@ -28,6 +28,7 @@ use std::cmp::Ordering;
 pub use serde_json::Value as OwnedValue;
 
 use crate::base::problem::{FieldError, MAX_FIELD_ERRORS};
+use crate::check::steps::step;
 
 mod format;
 mod pattern;
@@ -665,7 +666,10 @@ pub fn equal(a: Value<'_>, b: Value<'_>) -> bool {
 fn first_duplicate(items: Array<'_>) -> Option<(usize, usize)> {
     if items.len() <= 16 {
         for (i, a) in items.iter().enumerate() {
-            if let Some(j) = items.iter().take(i).position(|b| equal(a, b)) {
+            if let Some(j) = items.iter().take(i).position(|b| {
+                step();
+                equal(a, b)
+            }) {
                 return Some((j, i));
             }
         }
@@ -679,8 +683,12 @@ fn first_duplicate(items: Array<'_>) -> Option<(usize, usize)> {
     let mut seen: std::collections::HashSet<u64, Prehashed> =
         std::collections::HashSet::with_capacity_and_hasher(items.len(), Prehashed::default());
     for (i, a) in items.iter().enumerate() {
+        step();
         if !seen.insert(json_hash(&state, a))
-            && let Some(j) = items.iter().take(i).position(|b| equal(a, b))
+            && let Some(j) = items.iter().take(i).position(|b| {
+                step();
+                equal(a, b)
+            })
         {
             return Some((j, i));
         }
@@ -715,6 +723,7 @@ impl std::hash::Hasher for Identity {
 /// order-independent sum of their members.
 fn json_hash(state: &foldhash::quality::RandomState, value: Value<'_>) -> u64 {
     use std::hash::{BuildHasher, Hash, Hasher};
+    step();
     // Strings first, and alone (the commonest items: tags, ids); a string and another
     // value hashing alike is only a collision, which equality then settles.
     if let Some(s) = value.as_str() {
@@ -828,17 +837,22 @@ fn first_repeated_key<'t>(object: Object<'t>) -> Option<&'t str> {
         return object
             .iter()
             .enumerate()
-            .find(|(i, (key, _))| object.iter().take(*i).any(|(k, _)| k == *key))
+            .find(|(i, (key, _))| {
+                object.iter().take(*i).any(|(k, _)| {
+                    step();
+                    k == *key
+                })
+            })
             .map(|(_, (key, _))| key);
     }
     let mut seen = std::collections::HashSet::with_capacity_and_hasher(
         object.len(),
         foldhash::quality::RandomState::default(),
     );
-    object
-        .iter()
-        .map(|(key, _)| key)
-        .find(|key| !seen.insert(*key))
+    object.iter().map(|(key, _)| key).find(|key| {
+        step();
+        !seen.insert(*key)
+    })
 }
 
 /// What is wrong with a body simd-json refused, as serde_json words it.
