@@ -253,3 +253,142 @@ async fn object_members_and_cookie_pairs_past_max_fields_are_refused() {
     assert_eq!(problem["errors"][0]["name"], "session");
     assert_eq!(upstream.seen().len(), 1);
 }
+
+// ---- Values in mixed path segments ------------------------------------------------------
+
+static RANGE: Shape = Shape::Object(&[("from", Shape::Integer), ("to", Shape::Integer)]);
+
+/// `/compare/{range}...{head}`, `range` an object (`simple`, not exploded), as generated
+/// code reads and forwards it.
+fn compare(req: &Request<'_>) -> Result<Forward, Problem> {
+    let mut errors = Errors::default();
+    let range = errors.object(
+        req,
+        In::Path(0),
+        "range",
+        Style::Simple { explode: false },
+        &RANGE,
+        any_object,
+    );
+    let head = errors.path(req, 1, "head", params::int64);
+    let (Some(_), Some(_)) = (range, head) else {
+        return Err(errors.into_problem());
+    };
+    Ok(UpstreamPath::new()
+        .literal("/compare/")
+        .param(&req.path_param(0).unwrap_or_default())
+        .literal("...")
+        .param(&req.path_param(1).unwrap_or_default())
+        .forward())
+}
+
+/// `/diff/{base}...{head}`, `base` a string.
+fn diff(req: &Request<'_>) -> Result<Forward, Problem> {
+    let mut errors = Errors::default();
+    let base = errors.path_before(req, 0, "base", "...", params::string);
+    let head = errors.path(req, 1, "head", params::int64);
+    let (Some(_), Some(_)) = (base, head) else {
+        return Err(errors.into_problem());
+    };
+    Ok(UpstreamPath::new()
+        .literal("/diff/")
+        .param(&req.path_param(0).unwrap_or_default())
+        .literal("...")
+        .param(&req.path_param(1).unwrap_or_default())
+        .forward())
+}
+
+/// `/lists/{ids}.json`, `ids` an array of strings.
+fn list(req: &Request<'_>) -> Result<Forward, Problem> {
+    let mut errors = Errors::default();
+    let ids = errors.path_array(req, 0, "ids", params::string);
+    let Some(Some(_)) = ids else {
+        return Err(errors.into_problem());
+    };
+    Ok(UpstreamPath::new()
+        .literal("/lists/")
+        .param(&req.path_param(0).unwrap_or_default())
+        .literal(".json")
+        .forward())
+}
+
+static PATH_ROUTES: [Route; 3] = [
+    route(
+        Method::Get,
+        "/api/compare/{range}...{head}",
+        BodySpec::Undeclared,
+        compare,
+    ),
+    route(
+        Method::Get,
+        "/api/diff/{base}...{head}",
+        BodySpec::Undeclared,
+        diff,
+    ),
+    route(
+        Method::Get,
+        "/api/lists/{ids}.json",
+        BodySpec::Undeclared,
+        list,
+    ),
+];
+
+static PATHS: Gateway = Gateway {
+    routes: &PATH_ROUTES,
+    ..GATEWAY
+};
+
+/// docs/runtime.md: "a value in a mixed segment may not contain the literal that ends it".
+/// The router ends a value at the first occurrence of the literal in the raw path, so a
+/// value that holds it once decoded (`%2E%2E%2E`), or that forms it with the literal after
+/// it (`a.` before `...`), goes upstream as a path the upstream splits elsewhere: the
+/// upstream would read other values than the gateway checked. Whatever the value's type.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_path_value_may_not_hold_or_form_the_literal_that_ends_it() {
+    let upstream = mock("a").await;
+    let gw = start(
+        &PATHS,
+        &[("users", vec![upstream.url()])],
+        Duration::from_secs(5),
+    )
+    .await;
+    for (path, forwarded) in [
+        (
+            "/api/compare/from,1,to,2...7",
+            "/compare/from%2C1%2Cto%2C2...7",
+        ),
+        ("/api/diff/main...7", "/diff/main...7"),
+        ("/api/diff/a.b...7", "/diff/a.b...7"),
+        ("/api/lists/a,b.json", "/lists/a%2Cb.json"),
+    ] {
+        let answer = get(&gw.url(path)).await;
+        assert_eq!(answer.status, 200, "{path}");
+        assert_eq!(answer.json()["uri"], forwarded, "{path}");
+    }
+    for (path, name, literal) in [
+        // An object holding the literal: upstream, `range` would be `from,1`.
+        ("/api/compare/from,1%2E%2E%2E,to,2...7", "range", "..."),
+        // A string forming it with the literal: upstream, `a....7` is `a` and `.7`.
+        ("/api/diff/a%2E...7", "base", "..."),
+        ("/api/diff/a%2E%2E...7", "base", "..."),
+        // An array holding it: upstream, `a.json.json` is `a` and more.
+        ("/api/lists/a%2Ejson.json", "ids", ".json"),
+    ] {
+        let problem = get(&gw.url(path)).await.problem(400);
+        let error = &problem["errors"][0];
+        assert_eq!(error["in"], "path", "{path}: {problem}");
+        assert_eq!(error["name"], name, "{path}: {problem}");
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("must not contain `{literal}`")),
+            "{path}: {problem}"
+        );
+    }
+    assert_eq!(
+        upstream.seen().len(),
+        4,
+        "only the valid paths went upstream"
+    );
+}
