@@ -55,8 +55,8 @@ pub use uuid::Uuid;
 /// scalar values, and the upstream path it builds.
 pub mod params {
     pub use crate::check::params::{
-        Bound, Errors, Forward, Parse, Request, UpstreamPath, boolean, int_multiple_of, int_range,
-        int32, int64, length, number, number_range, parse_query, string, uuid,
+        Bound, Errors, Forward, Item, Parse, Request, UpstreamPath, boolean, int_multiple_of,
+        int_range, int32, int64, length, number, number_range, parse_query, string, uuid,
     };
 }
 

@@ -538,6 +538,12 @@ fn enum_type(e: &EnumType) -> TokenStream {
                 f.write_str(self.as_str())
             }
         }
+
+        impl ::gateway_runtime::params::Item for #name {
+            fn hash_item(&self, state: &mut dyn ::std::hash::Hasher) {
+                state.write(self.as_str().as_bytes());
+            }
+        }
     }
 }
 

@@ -16,6 +16,7 @@ use bytes::Bytes;
 use serde_json::{Map, Value};
 
 use crate::base::problem::FieldError;
+use crate::check::fields::{RandomState, group, grouped};
 use crate::check::json::{Pointer, Validate};
 use crate::check::steps::step;
 use crate::check::styled::Shape;
@@ -78,7 +79,7 @@ impl FormBody {
         };
         let pairs = crate::check::params::parse_query(text);
         let mut errors = Vec::new();
-        let mut properties: Vec<(Cow<'_, str>, Vec<&str>)> = Vec::new();
+        let mut properties = grouped();
         // `deepObject` properties: name -> [(key, value)].
         let mut deep: Vec<(&str, Vec<(&str, &str)>)> = Vec::new();
         for (key, value) in &pairs {
@@ -96,13 +97,7 @@ impl FormBody {
                 }
                 continue;
             }
-            match properties.iter_mut().find(|(k, _)| {
-                step();
-                k == key
-            }) {
-                Some((_, values)) => values.push(value),
-                None => properties.push((Cow::Borrowed(key), vec![value])),
-            }
+            group(&mut properties, Cow::Borrowed(key.as_ref()), value.as_ref());
         }
         let mut object = Map::new();
         for (name, values) in &properties {
@@ -159,7 +154,7 @@ impl FormBody {
                 .per_field(limit),
         );
         let mut multipart = multer::Multipart::with_constraints(stream, boundary, constraints);
-        let mut seen: Vec<String> = Vec::new();
+        let mut seen = std::collections::HashSet::with_hasher(RandomState::default());
         let mut errors = Vec::new();
         loop {
             let field = match multipart.next_field().await {
@@ -200,18 +195,10 @@ impl FormBody {
                     ));
                 }
             }
-            if !seen.iter().any(|s| {
-                step();
-                *s == name
-            }) {
-                seen.push(name);
-            }
+            seen.insert(name);
         }
         for required in self.required {
-            if !seen.iter().any(|s| {
-                step();
-                s == required
-            }) {
+            if !seen.contains(*required) {
                 errors.push(failure(
                     "",
                     format!("must have the part `{}`", echo_name(required)),

@@ -9,6 +9,7 @@
 //! May use: `base`.
 
 pub(crate) mod body;
+pub(crate) mod fields;
 pub(crate) mod form;
 pub(crate) mod json;
 pub(crate) mod media;

@@ -13,10 +13,12 @@
 
 use std::borrow::Cow;
 use std::fmt::{Display, Write as _};
+use std::hash::{BuildHasher, Hash, Hasher};
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::base::problem::{FieldError, Problem};
+use crate::check::fields::first_repeat;
 use crate::check::steps::step;
 
 /// A parser of one raw parameter value. The error is a message for the client.
@@ -465,9 +467,36 @@ pub fn length(value: &str, min: Option<usize>, max: Option<usize>) -> Result<(),
     Ok(())
 }
 
+/// An item of an array parameter as `uniqueItems` compares it: items that are equal
+/// (`==`) feed the hasher alike, so a long array is checked by hash, not pairwise. The
+/// compiler implements it for the enums it generates.
+pub trait Item: PartialEq {
+    fn hash_item(&self, state: &mut dyn Hasher);
+}
+
+macro_rules! item_by_hash {
+    ($($ty:ty),*) => {$(
+        impl Item for $ty {
+            fn hash_item(&self, mut state: &mut dyn Hasher) {
+                self.hash(&mut state);
+            }
+        }
+    )*};
+}
+
+item_by_hash!(i32, i64, bool, String, uuid::Uuid);
+
+impl Item for f64 {
+    fn hash_item(&self, state: &mut dyn Hasher) {
+        // `-0.0 == 0.0`; no two other equal numbers differ in bits (NaN never parses).
+        let value = if *self == 0.0 { 0.0 } else { *self };
+        state.write_u64(value.to_bits());
+    }
+}
+
 impl Errors {
     /// `minItems`, `maxItems` and `uniqueItems` of an array parameter that parsed.
-    pub fn items<T: PartialEq>(
+    pub fn items<T: Item>(
         &mut self,
         location: &'static str,
         name: &str,
@@ -495,14 +524,12 @@ impl Errors {
             );
             ok = false;
         }
-        if unique
-            && let Some(second) = (1..count).find(|&i| {
-                items[..i].iter().any(|earlier| {
-                    step();
-                    *earlier == items[i]
-                })
-            })
-        {
+        let hash = |state: &crate::check::fields::RandomState, item: &T| {
+            let mut hasher = state.build_hasher();
+            item.hash_item(&mut hasher);
+            hasher.finish()
+        };
+        if unique && let Some((_, second)) = first_repeat(items, hash, |a, b| a == b) {
             self.push(
                 location,
                 name,
@@ -778,6 +805,38 @@ mod tests {
         let problem = errors.into_problem();
         assert_eq!(problem.errors.len(), 2);
         assert!(problem.errors[1].message.contains("item 2"));
+        // Past 16 items, by hash: still `==`, so `-0` repeats `0`.
+        let mut errors = Errors::default();
+        let mut numbers: Vec<f64> = (1..40).map(f64::from).collect();
+        assert!(
+            errors
+                .items("query", "n", Some(Some(numbers.clone())), None, None, true)
+                .is_some()
+        );
+        numbers.extend([0.0, -0.0]);
+        assert_eq!(
+            errors.items("query", "n", Some(Some(numbers)), None, None, true),
+            None
+        );
+        let mut words: Vec<String> = (0..40).map(|i| format!("w{i}")).collect();
+        words.push("w7".to_owned());
+        assert_eq!(
+            errors.items("query", "w", Some(Some(words)), None, None, true),
+            None
+        );
+        let messages: Vec<String> = errors
+            .into_problem()
+            .errors
+            .into_iter()
+            .map(|e| e.message)
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                "items must be unique; item 40 repeats an earlier one",
+                "items must be unique; item 40 repeats an earlier one"
+            ]
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Number, Value};
 
+use crate::check::fields::{Grouped, group, grouped};
 use crate::check::json::Validate;
 use crate::check::params::{Errors, Parse, Request};
 use crate::check::steps::step;
@@ -207,17 +208,7 @@ fn split_pairs<'v>(list: &[&'v str], explode: bool) -> Result<Vec<(&'v str, &'v 
 }
 
 /// Properties in the order read, a repeated one with all its values.
-type Properties<'v> = Vec<(Cow<'v, str>, Vec<Cow<'v, str>>)>;
-
-fn add<'v>(properties: &mut Properties<'v>, key: Cow<'v, str>, value: Cow<'v, str>) {
-    match properties.iter_mut().find(|(k, _)| {
-        step();
-        *k == key
-    }) {
-        Some((_, values)) => values.push(value),
-        None => properties.push((key, vec![value])),
-    }
-}
+type Properties<'v> = Grouped<'v, Cow<'v, str>>;
 
 impl Errors {
     /// An array query parameter in the `pipeDelimited` (`|`) or `spaceDelimited` style: one
@@ -320,7 +311,7 @@ impl Errors {
         validate: Validate,
     ) -> Option<Option<Value>> {
         let location = at.as_str();
-        let mut properties: Properties<'_> = Vec::new();
+        let mut properties: Properties<'_> = grouped();
         // A list of items in one value: `size,3,color,red` or `size=3,color=red`.
         // Header lists may have spaces around their commas (RFC 9110 `#rule`).
         let trim = at == In::Header;
@@ -335,7 +326,7 @@ impl Errors {
             match split_pairs(&items, explode) {
                 Ok(pairs) => {
                     for (k, v) in pairs {
-                        add(
+                        group(
                             &mut properties,
                             Cow::Owned(k.trim().to_owned()),
                             Cow::Owned(v.to_owned()),
@@ -359,7 +350,7 @@ impl Errors {
                         .and_then(|rest| rest.strip_suffix(']'))
                     {
                         any = true;
-                        add(
+                        group(
                             &mut properties,
                             Cow::Owned(property.to_owned()),
                             Cow::Owned(value.to_owned()),
@@ -374,7 +365,7 @@ impl Errors {
                 if let Shape::Object(known) = shape {
                     for (property, _) in *known {
                         for value in req.query_values(property) {
-                            add(
+                            group(
                                 &mut properties,
                                 Cow::Borrowed(property),
                                 Cow::Owned(value.to_owned()),
@@ -459,7 +450,7 @@ impl Errors {
                         }
                     }
                     for (property, value) in found {
-                        add(&mut properties, Cow::Borrowed(property), Cow::Owned(value));
+                        group(&mut properties, Cow::Borrowed(property), Cow::Owned(value));
                     }
                     !properties.is_empty()
                 } else {

@@ -28,6 +28,7 @@ use std::cmp::Ordering;
 pub use serde_json::Value as OwnedValue;
 
 use crate::base::problem::{FieldError, MAX_FIELD_ERRORS};
+use crate::check::fields::{Prehashed, RandomState};
 use crate::check::steps::step;
 
 mod format;
@@ -675,7 +676,7 @@ fn first_duplicate(items: Array<'_>) -> Option<(usize, usize)> {
         }
         return None;
     }
-    let state = foldhash::quality::RandomState::default();
+    let state = RandomState::default();
     // Keyed by the hash already computed: not hashed again. Items are visited in order and
     // not collected (a large array would be a large allocation); an equal hash sends us
     // back to compare the items themselves, which only equal items or a true collision of
@@ -696,32 +697,10 @@ fn first_duplicate(items: Array<'_>) -> Option<(usize, usize)> {
     None
 }
 
-/// The hasher of a set whose keys are hashes already.
-type Prehashed = std::hash::BuildHasherDefault<Identity>;
-
-#[derive(Default)]
-struct Identity(u64);
-
-impl std::hash::Hasher for Identity {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
 /// A hash of `value` under which values [`equal`] hash alike: whole numbers by their exact
 /// value (`1` and `1.0`; `-0.0` as `0`), other numbers by their `f64`, objects by an
 /// order-independent sum of their members.
-fn json_hash(state: &foldhash::quality::RandomState, value: Value<'_>) -> u64 {
+fn json_hash(state: &RandomState, value: Value<'_>) -> u64 {
     use std::hash::{BuildHasher, Hash, Hasher};
     step();
     // Strings first, and alone (the commonest items: tags, ids); a string and another
@@ -845,10 +824,8 @@ fn first_repeated_key<'t>(object: Object<'t>) -> Option<&'t str> {
             })
             .map(|(_, (key, _))| key);
     }
-    let mut seen = std::collections::HashSet::with_capacity_and_hasher(
-        object.len(),
-        foldhash::quality::RandomState::default(),
-    );
+    let mut seen =
+        std::collections::HashSet::with_capacity_and_hasher(object.len(), RandomState::default());
     object.iter().map(|(key, _)| key).find(|key| {
         step();
         !seen.insert(*key)
@@ -958,6 +935,21 @@ mod tests {
         assert!(!equal(val(json!(1)), val(json!("1"))));
         assert!(!equal(val(json!([1])), val(json!([1, 1]))));
         assert!(!equal(val(json!(i64::MAX)), val(json!(i64::MAX - 1))));
+        // Past 16 members, looked up by name: the order still does not matter.
+        let forward: serde_json::Map<String, serde_json::Value> =
+            (0..40).map(|i| (format!("k{i}"), json!(i))).collect();
+        let backward: serde_json::Map<String, serde_json::Value> =
+            (0..40).rev().map(|i| (format!("k{i}"), json!(i))).collect();
+        assert!(equal(
+            val(serde_json::Value::Object(forward.clone())),
+            val(serde_json::Value::Object(backward.clone()))
+        ));
+        let mut other = backward;
+        other.insert("k3".to_owned(), json!(3.5));
+        assert!(!equal(
+            val(serde_json::Value::Object(forward)),
+            val(serde_json::Value::Object(other))
+        ));
         static E: Enum = Enum::new(r#"["a", 1, {"k": [true]}]"#);
         for ok in [json!("a"), json!(1.0), json!({"k": [true]})] {
             assert!(
