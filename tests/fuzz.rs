@@ -541,7 +541,7 @@ fn validate_item<'t>(value: Value<'t>, at: &mut Pointer<'t>, errors: &mut BodyEr
 }
 
 /// Every parameter reader, on one request.
-fn parameters(input: &Input) -> Result<(), TestCaseError> {
+fn parameters(input: &Input, max_fields: usize) -> Result<(), TestCaseError> {
     let path: Vec<Cow<'_, str>> = input
         .path
         .iter()
@@ -552,7 +552,7 @@ fn parameters(input: &Input) -> Result<(), TestCaseError> {
     bounded("parse_query", bytes, || {
         query = params::parse_query(&input.query)
     })?;
-    let request = Request::new(&path, &query, &input.headers);
+    let request = Request::new(&path, &query, &input.headers, max_fields);
     let req = &request;
     for gateway in [&routes::GATEWAY, &styles::GATEWAY] {
         for route in gateway.routes {
@@ -624,7 +624,7 @@ fn parameters(input: &Input) -> Result<(), TestCaseError> {
 }
 
 /// Every form and JSON body check of both crates, and the `uniqueItems` validator.
-fn bodies(input: &Input) -> Result<(), TestCaseError> {
+fn bodies(input: &Input, max_fields: usize) -> Result<(), TestCaseError> {
     let json = input.json.as_bytes();
     bounded("uniqueItems over objects", json.len(), || {
         let _ = gateway_runtime::json::check(json, validate_unique);
@@ -637,6 +637,7 @@ fn bodies(input: &Input) -> Result<(), TestCaseError> {
                         Bytes::from(body.clone()),
                         content_type,
                         body.len() as u64 + 1,
+                        max_fields,
                     );
                     let _ = futures_util::FutureExt::now_or_never(check)
                         .expect("a body in memory is checked without waiting");
@@ -694,7 +695,11 @@ proptest! {
     fn parsing_never_panics_and_its_work_is_linear_in_the_input(case in case()) {
         let input = Input::new(&case);
         prop_assert_eq!(input.pairs.len(), case.pairs);
-        parameters(&input)?;
-        bodies(&input)?;
+        // As a gateway reads them (at most `gateway.limits.max_fields` pairs, parts or
+        // members in one place, the default), and with no such limit: linear either way.
+        for max_fields in [1000, usize::MAX] {
+            parameters(&input, max_fields)?;
+            bodies(&input, max_fields)?;
+        }
     }
 }

@@ -1,6 +1,7 @@
-//! The name/value pairs, parts and members a request holds, looked up by hash: a client
-//! chooses how many there are, so no lookup may compare one with every other (a form of
-//! 200,000 distinct names cost minutes of CPU that way).
+//! The name/value pairs, parts and members a request holds: at most
+//! `gateway.limits.max_fields` in one place (a 400 beyond, as soon as they are counted),
+//! and looked up by hash. A client chooses how many there are, so no lookup may compare
+//! one with every other (a form of 200,000 distinct names cost minutes of CPU that way).
 //!
 //! Hashes are seeded at random per table (foldhash's `quality` state), so a client cannot
 //! choose names that collide.
@@ -8,7 +9,35 @@
 use std::borrow::Cow;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use crate::base::problem::{FieldError, Problem};
 use crate::check::steps::step;
+
+/// What a place holding more than `max` `things` (`name=value pairs`, `parts`,
+/// `members`) is told, after what names the place.
+pub(crate) fn too_many(max: usize, things: &str) -> String {
+    format!("has more than {max} {things}, the most `gateway.limits.max_fields` allows")
+}
+
+/// The 400 for a whole query string or body holding too many: `place` names it in the
+/// detail (`the query string`), `location` and `pointer` in the error listed.
+pub(crate) fn too_many_problem(
+    location: &'static str,
+    pointer: Option<String>,
+    place: &str,
+    max: usize,
+    things: &str,
+) -> Problem {
+    let message = too_many(max, things);
+    let detail = format!("{place} {message}");
+    let mut problem = Problem::invalid_request(vec![FieldError {
+        location,
+        name: None,
+        pointer,
+        message,
+    }]);
+    problem.detail = detail;
+    problem
+}
 
 /// The hash state of every table keyed by what a client sent.
 pub(crate) type RandomState = foldhash::quality::RandomState;

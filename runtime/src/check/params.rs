@@ -33,20 +33,29 @@ pub struct Request<'a> {
     path_params: &'a [Cow<'a, str>],
     query: &'a [(Cow<'a, str>, Cow<'a, str>)],
     headers: &'a http::HeaderMap,
+    max_fields: usize,
 }
 
 impl<'a> Request<'a> {
-    /// `path_params` in template order; `query` as decoded `(name, value)` pairs in order.
+    /// `path_params` in template order; `query` as decoded `(name, value)` pairs in order;
+    /// `max_fields`: the most members an object parameter, or pairs the `Cookie` header,
+    /// may have (`gateway.limits.max_fields`).
     pub fn new(
         path_params: &'a [Cow<'a, str>],
         query: &'a [(Cow<'a, str>, Cow<'a, str>)],
         headers: &'a http::HeaderMap,
+        max_fields: usize,
     ) -> Request<'a> {
         Request {
             path_params,
             query,
             headers,
+            max_fields,
         }
+    }
+
+    pub fn max_fields(&self) -> usize {
+        self.max_fields
     }
 
     pub fn path_param(&self, index: usize) -> Option<&str> {
@@ -80,18 +89,28 @@ impl<'a> Request<'a> {
     }
 }
 
+/// A query string or form as decoded `(name, value)` pairs, in order.
+pub type Pairs<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+
 /// Splits a raw query string into decoded `(name, value)` pairs
 /// (`application/x-www-form-urlencoded`: `+` is a space).
-pub fn parse_query(query: &str) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            step();
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (form_decode(key), form_decode(value))
-        })
-        .collect()
+pub fn parse_query(query: &str) -> Pairs<'_> {
+    parse_pairs(query, usize::MAX).unwrap_or_default()
+}
+
+/// [`parse_query`], or `None` as soon as there are more than `max` pairs (the rest of the
+/// text is not read).
+pub(crate) fn parse_pairs(text: &str, max: usize) -> Option<Pairs<'_>> {
+    let mut pairs = Vec::new();
+    for pair in text.split('&').filter(|pair| !pair.is_empty()) {
+        if pairs.len() == max {
+            return None;
+        }
+        step();
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        pairs.push((form_decode(key), form_decode(value)));
+    }
+    Some(pairs)
 }
 
 fn form_decode(raw: &str) -> Cow<'_, str> {
@@ -607,7 +626,7 @@ mod tests {
                 http::HeaderValue::from_str(v).unwrap(),
             );
         }
-        f(&Request::new(&path, &query, &map))
+        f(&Request::new(&path, &query, &map, 1000))
     }
 
     #[test]
