@@ -285,7 +285,7 @@ fn compare(req: &Request<'_>) -> Result<Forward, Problem> {
 /// `/diff/{base}...{head}`, `base` a string.
 fn diff(req: &Request<'_>) -> Result<Forward, Problem> {
     let mut errors = Errors::default();
-    let base = errors.path_before(req, 0, "base", "...", params::string);
+    let base = errors.path(req, 0, "base", params::string);
     let head = errors.path(req, 1, "head", params::int64);
     let (Some(_), Some(_)) = (base, head) else {
         return Err(errors.into_problem());

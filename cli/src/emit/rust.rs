@@ -806,26 +806,7 @@ fn checked_parser(service: &Service, param: &Param) -> Option<TokenStream> {
     })
 }
 
-/// For each path parameter that a literal follows in a mixed segment (`{base}...{head}`),
-/// that literal, decoded: the value must not contain it.
-fn following_literals(route: &Route) -> Vec<(String, String)> {
-    let mut found = Vec::new();
-    for segment in &route.upstream_path.segments {
-        if let Segment::Mixed(pieces) = segment {
-            for pair in pieces.windows(2) {
-                if let [Piece::Param(name), Piece::Literal(literal)] = pair {
-                    let decoded = percent_encoding::percent_decode_str(literal)
-                        .decode_utf8_lossy()
-                        .into_owned();
-                    found.push((name.clone(), decoded));
-                }
-            }
-        }
-    }
-    found
-}
-
-fn read(service: &Service, param: &Param, path_index: usize, before: Option<&str>) -> TokenStream {
+fn read(service: &Service, param: &Param, path_index: usize) -> TokenStream {
     let name = &param.name;
     let parse = if checked_parser(service, param).is_some() {
         let parse = format_ident!("parse_{}", param.field.trim_end_matches('_'));
@@ -844,10 +825,9 @@ fn read(service: &Service, param: &Param, path_index: usize, before: Option<&str
         }
         (ParamIn::Path, _) => {
             let index = Literal::usize_unsuffixed(path_index);
-            return match before {
-                Some(literal) => quote!(errors.path_before(req, #index, #name, #literal, #parse)),
-                None => quote!(errors.path(req, #index, #name, #parse)),
-            };
+            // A value that a literal ends in a mixed segment was checked against it by the
+            // router, whatever its type.
+            return quote!(errors.path(req, #index, #name, #parse));
         }
         (ParamIn::Query, ParamType::Array(_)) => match param.style {
             ParamStyle::PipeDelimited => quote!(errors.query_delimited(req, #name, '|', #parse)),
@@ -978,14 +958,9 @@ fn handler(service: &Service, route: &Route) -> TokenStream {
         }
     });
     let mut path_index = 0;
-    let following = following_literals(route);
     let reads = params.iter().map(|p| {
         let field = ident(&p.field);
-        let before = following
-            .iter()
-            .find(|(name, _)| p.location == ParamIn::Path && *name == p.name)
-            .map(|(_, literal)| literal.as_str());
-        let read = read(service, p, path_index, before);
+        let read = read(service, p, path_index);
         if p.location == ParamIn::Path {
             path_index += 1;
         }

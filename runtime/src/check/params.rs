@@ -182,24 +182,6 @@ impl Errors {
         Some(raw)
     }
 
-    /// A path parameter followed by `literal` in a mixed segment (`{base}...{head}`): the
-    /// router split the raw segment at the literal's first occurrence, so a value that
-    /// contains it once decoded (`a%2E%2E%2Eb`) would be split elsewhere by the upstream.
-    pub fn path_before<T>(
-        &mut self,
-        req: &Request<'_>,
-        index: usize,
-        name: &str,
-        literal: &str,
-        parse: Parse<T>,
-    ) -> Option<T> {
-        if req.path_param(index).unwrap_or_default().contains(literal) {
-            self.push("path", name, format!("must not contain `{literal}`"));
-            return None;
-        }
-        self.path(req, index, name, parse)
-    }
-
     /// A query parameter that may appear once: `Some(None)` when absent, `None` on error.
     /// An empty value (`?name=` or `?name`) is refused, as OpenAPI's `allowEmptyValue:
     /// false` (the default) says; see [`Errors::query_allowing_empty`].
@@ -756,16 +738,6 @@ mod tests {
                 errors.header_array(req, "x-ids", int32),
                 Some(Some(vec![1, 2, 3]))
             );
-        });
-    }
-
-    #[test]
-    fn a_value_may_not_hold_the_literal_that_ends_it() {
-        with_request(&["a...x", "main"], "", &[], |req| {
-            let mut errors = Errors::default();
-            assert_eq!(errors.path_before(req, 0, "base", "...", string), None);
-            assert_eq!(errors.path(req, 1, "head", string), Some("main".to_owned()));
-            assert!(!errors.is_empty());
         });
     }
 

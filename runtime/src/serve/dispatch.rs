@@ -17,7 +17,7 @@ use hyper::body::Incoming;
 
 use crate::base::bodies::{LimitedBody, ResponseBody};
 use crate::base::method::Method;
-use crate::base::problem::{FieldError, PROBLEM_JSON, Problem};
+use crate::base::problem::{PROBLEM_JSON, Problem};
 use crate::check::body;
 use crate::check::fields;
 use crate::check::params::{Forward, Request, parse_pairs};
@@ -413,18 +413,9 @@ async fn decide(
             }
         }
     }
-    if let Err(at) = router::decode_params(&mut params) {
+    if let Err(error) = state.router.decode(index, &mut params) {
         state.metrics.validation_failed(slot, Invalid::Parameters);
-        let name = state.router.param_names(index).get(at).copied();
-        return Decision::Problem(
-            slot,
-            Problem::invalid_request(vec![FieldError {
-                location: "path",
-                name: name.map(str::to_owned),
-                pointer: None,
-                message: "must be valid UTF-8 once percent-decoded".to_owned(),
-            }]),
-        );
+        return Decision::Problem(slot, Problem::invalid_request(vec![error]));
     }
     if let Err(problem) = body::check_media_type(route.body, &parts.headers, has_body) {
         return Decision::Problem(slot, problem);
