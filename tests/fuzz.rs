@@ -233,6 +233,8 @@ enum Json {
     Nested,
     /// A body cut short.
     Truncated,
+    /// Objects nested in their `child` (at most 16 deep), as a recursive schema reads.
+    Chain,
 }
 
 fn case() -> impl Strategy<Value = Case> {
@@ -251,6 +253,7 @@ fn case() -> impl Strategy<Value = Case> {
         Just(Json::NearlyEqualObjects),
         Just(Json::Nested),
         Just(Json::Truncated),
+        Just(Json::Chain),
     ];
     let values = prop_oneof![Just(Values::Distinct), Just(Values::Mixed)];
     let place = prop_oneof![
@@ -461,6 +464,10 @@ fn json(kind: Json, n: usize, rng: &mut Rng) -> String {
             let cut = rng.below(text.len() + 1);
             text[..cut].to_owned()
         }
+        Json::Chain => {
+            let depth = n % 17;
+            format!("{}{{}}{}", "{\"child\":".repeat(depth), "}".repeat(depth))
+        }
     }
 }
 
@@ -537,6 +544,33 @@ fn validate_item<'t>(value: Value<'t>, at: &mut Pointer<'t>, errors: &mut BodyEr
         errors.items(at, items, None, None, true);
     } else {
         errors.enumeration(at, value, &KINDS);
+    }
+}
+
+/// A recursive schema whose alternatives both read the same member: `Node = oneOf: [{child:
+/// Node}, {child: Node, required: [x]}]` (each alternative checks the whole subtree).
+fn validate_node<'t>(value: Value<'t>, at: &mut Pointer<'t>, errors: &mut BodyErrors) {
+    errors.one_of(at, value, &[node_child as Validate, node_child_and_x]);
+}
+
+fn node_child<'t>(value: Value<'t>, at: &mut Pointer<'t>, errors: &mut BodyErrors) {
+    if !errors.types(at, value, &[Type::Object]) {
+        return;
+    }
+    if let Some(object) = value.as_object() {
+        let mut seen = [false; 1];
+        for (key, member) in object.iter() {
+            if key == "child" {
+                errors.member(at, key, &mut seen[0], member, validate_node);
+            }
+        }
+    }
+}
+
+fn node_child_and_x<'t>(value: Value<'t>, at: &mut Pointer<'t>, errors: &mut BodyErrors) {
+    node_child(value, at, errors);
+    if let Some(object) = value.as_object() {
+        errors.required(at, &[("x", object.iter().any(|(key, _)| key == "x"))]);
     }
 }
 
@@ -628,6 +662,9 @@ fn bodies(input: &Input, max_fields: usize) -> Result<(), TestCaseError> {
     let json = input.json.as_bytes();
     bounded("uniqueItems over objects", json.len(), || {
         let _ = gateway_runtime::json::check(json, validate_unique);
+    })?;
+    bounded("recursive oneOf", json.len(), || {
+        let _ = gateway_runtime::json::check(json, validate_node);
     })?;
     for gateway in [&routes::GATEWAY, &styles::GATEWAY] {
         for route in gateway.routes {

@@ -650,6 +650,7 @@ fn bounded(text: &str) -> String {
 
 /// Whether `value` passes `validate` (its failures are not kept).
 fn passes<'t>(validate: Validate, value: Value<'t>, at: &mut Pointer<'t>) -> bool {
+    step();
     let mut scratch = BodyErrors::new();
     validate(value, at, &mut scratch);
     scratch.is_empty()
