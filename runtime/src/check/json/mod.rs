@@ -23,7 +23,10 @@
 //! }
 //! ```
 
+use std::cell::RefCell;
 use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::rc::Rc;
 
 pub use serde_json::Value as OwnedValue;
 
@@ -294,12 +297,21 @@ impl Enum {
     }
 }
 
-/// Every body failure of one request (the first [`MAX_FIELD_ERRORS`] are kept).
+/// Every body failure of one request (the first [`MAX_FIELD_ERRORS`] are kept). One
+/// collector serves one document: the verdicts it remembers are by node address.
 #[derive(Debug, Default)]
 pub struct BodyErrors {
     errors: Vec<FieldError>,
     failed: usize,
+    /// Whether each (validator, value) checked for `anyOf`, `oneOf` or `not` passed,
+    /// shared with the scratch collectors of those checks: a recursive schema whose
+    /// alternatives recurse into the same values would otherwise check a value nested `d`
+    /// deep 2^d times.
+    verdicts: Option<Verdicts>,
 }
+
+/// See [`BodyErrors::passes`]; keyed by the validator's address and the value's node.
+type Verdicts = Rc<RefCell<HashMap<(usize, usize), bool, RandomState>>>;
 
 impl BodyErrors {
     pub fn new() -> BodyErrors {
@@ -549,7 +561,7 @@ impl BodyErrors {
         value: Value<'t>,
         alternatives: &[Validate],
     ) {
-        let holds = alternatives.iter().any(|v| passes(*v, value, at));
+        let holds = alternatives.iter().any(|v| self.passes(*v, value, at));
         if !holds {
             self.fail(at, "must match at least one of the schemas of `anyOf`");
         }
@@ -564,7 +576,7 @@ impl BodyErrors {
     ) {
         let mut holding = Vec::new();
         for (i, v) in alternatives.iter().enumerate() {
-            if passes(*v, value, at) {
+            if self.passes(*v, value, at) {
                 holding.push(i);
             }
         }
@@ -634,9 +646,29 @@ impl BodyErrors {
 
     /// `not`.
     pub fn not<'t>(&mut self, at: &mut Pointer<'t>, value: Value<'t>, schema: Validate) {
-        if passes(schema, value, at) {
+        if self.passes(schema, value, at) {
             self.fail(at, "must not match the schema of `not`");
         }
+    }
+
+    /// Whether `value` passes `validate` (its failures are not kept). A validator reads
+    /// nothing but the value, so its verdict on a node is remembered for the document.
+    fn passes<'t>(&mut self, validate: Validate, value: Value<'t>, at: &mut Pointer<'t>) -> bool {
+        step();
+        let verdicts = self.verdicts.get_or_insert_with(Verdicts::default).clone();
+        let key = (validate as usize, value.address());
+        let known = verdicts.borrow().get(&key).copied();
+        if let Some(passed) = known {
+            return passed;
+        }
+        let mut scratch = BodyErrors {
+            verdicts: Some(verdicts.clone()),
+            ..BodyErrors::default()
+        };
+        validate(value, at, &mut scratch);
+        let passed = scratch.is_empty();
+        verdicts.borrow_mut().insert(key, passed);
+        passed
     }
 }
 
@@ -646,14 +678,6 @@ fn bounded(text: &str) -> String {
         Some((end, _)) => format!("{}…", &text[..end]),
         None => text.to_owned(),
     }
-}
-
-/// Whether `value` passes `validate` (its failures are not kept).
-fn passes<'t>(validate: Validate, value: Value<'t>, at: &mut Pointer<'t>) -> bool {
-    step();
-    let mut scratch = BodyErrors::new();
-    validate(value, at, &mut scratch);
-    scratch.is_empty()
 }
 
 /// JSON equality as JSON Schema defines it: numbers by mathematical value (`1 == 1.0`),

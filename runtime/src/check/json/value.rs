@@ -142,6 +142,12 @@ impl<'t> Value<'t> {
         &self.0[0]
     }
 
+    /// Where the value's node is: the same for every view of one node of a document.
+    #[inline]
+    pub(crate) fn address(self) -> usize {
+        self.0.as_ptr() as usize
+    }
+
     /// How many nodes the value spans.
     #[inline]
     fn size(self) -> usize {
