@@ -700,10 +700,7 @@ fn bodies(input: &Input, max_fields: usize) -> Result<(), TestCaseError> {
 }
 
 /// The forms of a route's body, each with the generated body of its kind.
-fn forms<'i>(
-    body: BodySpec,
-    input: &'i Input,
-) -> Vec<(&'static FormBody, &'i String, &'static str)> {
+fn forms(body: BodySpec, input: &Input) -> Vec<(&'static FormBody, &String, &'static str)> {
     let BodySpec::Declared { forms, .. } = body else {
         return Vec::new();
     };
