@@ -10,13 +10,16 @@
 //! and paths in the other `explode`, object cookies, `uniqueItems` arrays of each scalar
 //! type). Path styles `label` and `matrix` have no parser: the compiler refuses them
 //! (`gateway::spec::unsupported_param_style`). Bodies: every urlencoded and multipart
-//! form and every JSON validator (request and response) of both crates, and a validator
-//! with `uniqueItems` over objects, on generated bodies.
+//! form and every JSON validator (request and response) of both crates, a validator with
+//! `uniqueItems` over objects and a recursive `oneOf`, on generated bodies. Each input is
+//! read as a gateway reads it (at most `gateway.limits.max_fields` pairs, parts or members
+//! in one place) and with no such limit.
 //!
 //! Work is counted, not timed: built with the runtime's `steps` feature (this crate turns
 //! it on), every loop of request parsing counts a step per item it visits, comparison it
-//! makes and hash probe (`runtime/src/check/steps.rs`). Each call must stay within
-//! `K * bytes + C` steps, `bytes` being the size of the request parts it reads. A lookup
+//! makes, hash probe, and alternative of `anyOf`/`oneOf`/`not` it checks
+//! (`runtime/src/check/steps.rs`). Each call must stay within `K * bytes + C` steps,
+//! `bytes` being the size of the request parts it may read. A lookup
 //! that compares each pair with every earlier one makes steps grow with the square of
 //! the pairs: a few thousand pairs break the bound by far.
 //!

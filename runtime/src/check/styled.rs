@@ -334,12 +334,12 @@ impl Errors {
                     if trim { item.trim() } else { item }
                 })
                 .collect();
-            if (if explode {
+            let members = if explode {
                 items.len()
             } else {
                 items.len() / 2
-            }) > max
-            {
+            };
+            if members > max {
                 too_many_members(this);
                 return false;
             }

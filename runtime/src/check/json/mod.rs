@@ -23,10 +23,8 @@
 //! }
 //! ```
 
-use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::collections::HashMap;
-use std::rc::Rc;
 
 pub use serde_json::Value as OwnedValue;
 
@@ -303,15 +301,12 @@ impl Enum {
 pub struct BodyErrors {
     errors: Vec<FieldError>,
     failed: usize,
-    /// Whether each (validator, value) checked for `anyOf`, `oneOf` or `not` passed,
-    /// shared with the scratch collectors of those checks: a recursive schema whose
+    /// Whether each (validator, value) checked for `anyOf`, `oneOf` or `not` passed, by
+    /// the validator's address and the value's node: a recursive schema whose
     /// alternatives recurse into the same values would otherwise check a value nested `d`
     /// deep 2^d times.
-    verdicts: Option<Verdicts>,
+    verdicts: Option<HashMap<(usize, usize), bool, RandomState>>,
 }
-
-/// See [`BodyErrors::passes`]; keyed by the validator's address and the value's node.
-type Verdicts = Rc<RefCell<HashMap<(usize, usize), bool, RandomState>>>;
 
 impl BodyErrors {
     pub fn new() -> BodyErrors {
@@ -655,19 +650,23 @@ impl BodyErrors {
     /// nothing but the value, so its verdict on a node is remembered for the document.
     fn passes<'t>(&mut self, validate: Validate, value: Value<'t>, at: &mut Pointer<'t>) -> bool {
         step();
-        let verdicts = self.verdicts.get_or_insert_with(Verdicts::default).clone();
         let key = (validate as usize, value.address());
-        let known = verdicts.borrow().get(&key).copied();
-        if let Some(passed) = known {
-            return passed;
+        if let Some(passed) = self.verdicts.as_ref().and_then(|known| known.get(&key)) {
+            return *passed;
         }
+        // The table goes to the scratch collector and comes back with what it learned.
         let mut scratch = BodyErrors {
-            verdicts: Some(verdicts.clone()),
+            verdicts: self.verdicts.take(),
             ..BodyErrors::default()
         };
         validate(value, at, &mut scratch);
         let passed = scratch.is_empty();
-        verdicts.borrow_mut().insert(key, passed);
+        let mut verdicts = scratch
+            .verdicts
+            .take()
+            .unwrap_or_else(|| HashMap::with_hasher(RandomState::default()));
+        verdicts.insert(key, passed);
+        self.verdicts = Some(verdicts);
         passed
     }
 }
