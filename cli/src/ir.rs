@@ -17,6 +17,8 @@ pub struct Gateway {
     pub max_body: u64,
     /// The deadlines and the cap of client connections (`gateway.limits`).
     pub connections: Connections,
+    /// Most pairs, parts or members one place of a request may hold.
+    pub max_fields: usize,
     pub services: Vec<Service>,
     /// Sorted by public path, then method: the order of every listing.
     pub routes: Vec<Route>,

@@ -57,6 +57,7 @@ static GATEWAY: Gateway = Gateway {
     connections: gateway_runtime::Connections::DEFAULT,
     openapi_json: r#"{"openapi":"3.0.3","info":{"title":"hello","version":"1"},"paths":{}}"#,
     max_body: 1024 * 1024,
+    max_fields: 1000,
     services: &SERVICES,
     routes: &ROUTES,
     rate_limits: &[],

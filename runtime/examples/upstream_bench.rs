@@ -88,6 +88,7 @@ static GATEWAY: Gateway = Gateway {
     connections: gateway_runtime::Connections::DEFAULT,
     openapi_json: "{}",
     max_body: 1 << 20,
+    max_fields: 1000,
     services: &SERVICES,
     routes: &ROUTES,
     rate_limits: &[],

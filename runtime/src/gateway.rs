@@ -30,6 +30,10 @@ pub struct Gateway {
     pub openapi_json: &'static str,
     /// Largest request body accepted, in bytes.
     pub max_body: u64,
+    /// Most name/value pairs a query string, a checked form body or a `Cookie` header may
+    /// hold, parts a checked multipart body, and members an object parameter (the
+    /// manifest's `gateway.limits.max_fields`); 400 beyond.
+    pub max_fields: usize,
     pub services: &'static [Service],
     pub routes: &'static [Route],
     /// The rate-limit policies routes refer to (`Route::rate_limits`).

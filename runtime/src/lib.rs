@@ -55,8 +55,8 @@ pub use uuid::Uuid;
 /// scalar values, and the upstream path it builds.
 pub mod params {
     pub use crate::check::params::{
-        Bound, Errors, Forward, Parse, Request, UpstreamPath, boolean, int_multiple_of, int_range,
-        int32, int64, length, number, number_range, parse_query, string, uuid,
+        Bound, Errors, Forward, Item, Parse, Request, UpstreamPath, boolean, int_multiple_of,
+        int_range, int32, int64, length, number, number_range, parse_query, string, uuid,
     };
 }
 
@@ -74,6 +74,13 @@ pub mod json {
         OwnedValue, Pattern, Pointer, Type, Validate, Value, check, check_owned, equal, is_integer,
         parse,
     };
+}
+
+/// The work request parsing did on this thread, counted only with the `steps` feature
+/// (the tests' bound on work per byte of input).
+#[cfg(feature = "steps")]
+pub mod steps {
+    pub use crate::check::steps::take;
 }
 
 /// Urlencoded and multipart bodies: what generated code declares of them.

@@ -94,6 +94,7 @@ static CORS_GATEWAY: Gateway = Gateway {
     connections: Connections::DEFAULT,
     openapi_json: OPENAPI,
     max_body: 1024,
+    max_fields: 1000,
     services: &SERVICES,
     routes: &ROUTES,
     rate_limits: &[],

@@ -57,6 +57,7 @@ fn gateway(discovery: Discovery) -> &'static Gateway {
         connections: gateway_runtime::Connections::DEFAULT,
         openapi_json: OPENAPI,
         max_body: 1024,
+        max_fields: 1000,
         services,
         routes: &ROUTES,
         rate_limits: &[],

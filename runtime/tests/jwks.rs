@@ -274,6 +274,7 @@ fn gateway(url: &str, ca_file: Option<&str>, timing: Timing) -> &'static Gateway
         connections: gateway_runtime::Connections::DEFAULT,
         openapi_json: support::OPENAPI,
         max_body: 1024,
+        max_fields: 1000,
         services: &support::SERVICES,
         routes,
         rate_limits: &[],

@@ -67,6 +67,7 @@ pub fn routes_rs(gateway: &Gateway) -> TokenStream {
     let name = &gateway.name;
     let listen = &gateway.listen;
     let max_body = Literal::u64_unsuffixed(gateway.max_body);
+    let max_fields = Literal::usize_unsuffixed(gateway.max_fields);
     let version = crate::VERSION;
     let services = gateway.services.iter().map(service_entry);
     let routes = gateway.routes.iter().map(|r| route_entry(gateway, r));
@@ -131,6 +132,7 @@ pub fn routes_rs(gateway: &Gateway) -> TokenStream {
             connections: #connections,
             openapi_json: ::std::include_str!("../openapi.json"),
             max_body: #max_body,
+            max_fields: #max_fields,
             services: &[#(#services),*],
             routes: &[#(#routes),*],
             rate_limits: &[#(#rate_limits),*],
@@ -572,6 +574,12 @@ fn enum_type(e: &EnumType) -> TokenStream {
                 f.write_str(self.as_str())
             }
         }
+
+        impl ::gateway_runtime::params::Item for #name {
+            fn hash_item(&self, state: &mut dyn ::std::hash::Hasher) {
+                state.write(self.as_str().as_bytes());
+            }
+        }
     }
 }
 
@@ -834,26 +842,7 @@ fn checked_parser(service: &Service, param: &Param) -> Option<TokenStream> {
     })
 }
 
-/// For each path parameter that a literal follows in a mixed segment (`{base}...{head}`),
-/// that literal, decoded: the value must not contain it.
-fn following_literals(route: &Route) -> Vec<(String, String)> {
-    let mut found = Vec::new();
-    for segment in &route.upstream_path.segments {
-        if let Segment::Mixed(pieces) = segment {
-            for pair in pieces.windows(2) {
-                if let [Piece::Param(name), Piece::Literal(literal)] = pair {
-                    let decoded = percent_encoding::percent_decode_str(literal)
-                        .decode_utf8_lossy()
-                        .into_owned();
-                    found.push((name.clone(), decoded));
-                }
-            }
-        }
-    }
-    found
-}
-
-fn read(service: &Service, param: &Param, path_index: usize, before: Option<&str>) -> TokenStream {
+fn read(service: &Service, param: &Param, path_index: usize) -> TokenStream {
     let name = &param.name;
     let parse = if checked_parser(service, param).is_some() {
         let parse = format_ident!("parse_{}", param.field.trim_end_matches('_'));
@@ -872,10 +861,9 @@ fn read(service: &Service, param: &Param, path_index: usize, before: Option<&str
         }
         (ParamIn::Path, _) => {
             let index = Literal::usize_unsuffixed(path_index);
-            return match before {
-                Some(literal) => quote!(errors.path_before(req, #index, #name, #literal, #parse)),
-                None => quote!(errors.path(req, #index, #name, #parse)),
-            };
+            // A value that a literal ends in a mixed segment was checked against it by the
+            // router, whatever its type.
+            return quote!(errors.path(req, #index, #name, #parse));
         }
         (ParamIn::Query, ParamType::Array(_)) => match param.style {
             ParamStyle::PipeDelimited => quote!(errors.query_delimited(req, #name, '|', #parse)),
@@ -1006,14 +994,9 @@ fn handler(service: &Service, route: &Route) -> TokenStream {
         }
     });
     let mut path_index = 0;
-    let following = following_literals(route);
     let reads = params.iter().map(|p| {
         let field = ident(&p.field);
-        let before = following
-            .iter()
-            .find(|(name, _)| p.location == ParamIn::Path && *name == p.name)
-            .map(|(_, literal)| literal.as_str());
-        let read = read(service, p, path_index, before);
+        let read = read(service, p, path_index);
         if p.location == ParamIn::Path {
             path_index += 1;
         }

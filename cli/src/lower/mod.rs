@@ -146,6 +146,7 @@ pub fn lower(loaded: &Loaded, diags: &mut Diagnostics) -> Option<Gateway> {
             send_timeout_ms: duration_ms(manifest.connections.send_timeout),
             max_connections: manifest.connections.max_connections,
         },
+        max_fields: manifest.max_fields,
         services,
         routes,
         rate_limits,

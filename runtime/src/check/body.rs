@@ -54,12 +54,14 @@ pub(crate) fn check_for(spec: BodySpec, headers: &HeaderMap) -> Option<Check> {
         .map(|(_, form)| Check::Form(form))
 }
 
-/// Checks a whole body: `Ok` to forward it (unchanged), or the 400.
+/// Checks a whole body of at most `limit` bytes (and `max_fields` pairs or parts, for a
+/// form): `Ok` to forward it (unchanged), or the 400.
 pub(crate) async fn check(
     bytes: &Bytes,
     check: Check,
     headers: &HeaderMap,
     limit: u64,
+    max_fields: usize,
 ) -> Result<(), Problem> {
     match check {
         Check::Json(validate) => self::validate(bytes, validate),
@@ -68,12 +70,8 @@ pub(crate) async fn check(
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default();
-            let errors = form.check(bytes.clone(), content_type, limit).await;
-            if errors.is_empty() {
-                Ok(())
-            } else {
-                Err(Problem::invalid_request(errors))
-            }
+            form.check(bytes.clone(), content_type, limit, max_fields)
+                .await
         }
     }
 }

@@ -15,8 +15,11 @@ use std::borrow::Cow;
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
-use crate::base::problem::FieldError;
+use crate::base::problem::{FieldError, Problem};
+use crate::check::fields::{RandomState, group, grouped, too_many_problem};
 use crate::check::json::{Pointer, Validate};
+use crate::check::params::parse_pairs;
+use crate::check::steps::step;
 use crate::check::styled::Shape;
 
 /// Longest part name echoed in an error.
@@ -57,41 +60,74 @@ pub struct Encoding {
 
 impl FormBody {
     fn encoding(&self, property: &str) -> Option<&Encoding> {
-        self.encoding.iter().find(|e| e.property == property)
+        self.encoding.iter().find(|e| {
+            step();
+            e.property == property
+        })
     }
 
-    /// Checks a whole body of this form; the failures, empty if it is valid.
-    pub async fn check(&self, bytes: Bytes, content_type: &str, limit: u64) -> Vec<FieldError> {
-        match self.kind {
-            FormKind::UrlEncoded => self.check_urlencoded(&bytes),
-            FormKind::Multipart => self.check_multipart(bytes, content_type, limit).await,
+    /// Checks a whole body of this form, of at most `limit` bytes and `max_fields` pairs or
+    /// parts: `Ok` if it is valid, else the 400 listing what is wrong.
+    pub async fn check(
+        &self,
+        bytes: Bytes,
+        content_type: &str,
+        limit: u64,
+        max_fields: usize,
+    ) -> Result<(), Problem> {
+        let errors = match self.kind {
+            FormKind::UrlEncoded => self.check_urlencoded(&bytes, max_fields)?,
+            FormKind::Multipart => {
+                self.check_multipart(bytes, content_type, limit, max_fields)
+                    .await?
+            }
+        };
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Problem::invalid_request(errors))
         }
     }
 
-    fn check_urlencoded(&self, bytes: &[u8]) -> Vec<FieldError> {
+    /// The failures of an urlencoded body (empty if it is valid), or the 400 for too many
+    /// pairs.
+    fn check_urlencoded(
+        &self,
+        bytes: &[u8],
+        max_fields: usize,
+    ) -> Result<Vec<FieldError>, Problem> {
         let Ok(text) = std::str::from_utf8(bytes) else {
-            return vec![failure("", "the form is not UTF-8".to_owned())];
+            return Ok(vec![failure("", "the form is not UTF-8".to_owned())]);
         };
-        let pairs = crate::check::params::parse_query(text);
+        let Some(pairs) = parse_pairs(text, max_fields) else {
+            return Err(too_many_problem(
+                "body",
+                Some(String::new()),
+                "the form",
+                max_fields,
+                "name=value pairs",
+            ));
+        };
         let mut errors = Vec::new();
-        let mut properties: Vec<(Cow<'_, str>, Vec<&str>)> = Vec::new();
+        let mut properties = grouped();
         // `deepObject` properties: name -> [(key, value)].
         let mut deep: Vec<(&str, Vec<(&str, &str)>)> = Vec::new();
         for (key, value) in &pairs {
+            step();
             if let Some((name, rest)) = key.split_once('[')
                 && let Some(inner) = rest.strip_suffix(']')
                 && let Some(encoding) = self.encoding(name).filter(|e| e.deep_object)
             {
-                match deep.iter_mut().find(|(n, _)| *n == encoding.property) {
+                match deep.iter_mut().find(|(n, _)| {
+                    step();
+                    *n == encoding.property
+                }) {
                     Some((_, entries)) => entries.push((inner, value)),
                     None => deep.push((encoding.property, vec![(inner, value)])),
                 }
                 continue;
             }
-            match properties.iter_mut().find(|(k, _)| k == key) {
-                Some((_, values)) => values.push(value),
-                None => properties.push((Cow::Borrowed(key), vec![value])),
-            }
+            group(&mut properties, Cow::Borrowed(key.as_ref()), value.as_ref());
         }
         let mut object = Map::new();
         for (name, values) in &properties {
@@ -121,25 +157,28 @@ impl FormBody {
             object.insert(name.to_owned(), Value::Object(inner));
         }
         if !errors.is_empty() {
-            return errors;
+            return Ok(errors);
         }
         let Some(validate) = self.validate else {
-            return errors;
+            return Ok(errors);
         };
-        crate::check::json::check_owned(&Value::Object(object), validate).into_errors()
+        Ok(crate::check::json::check_owned(&Value::Object(object), validate).into_errors())
     }
 
+    /// The failures of a multipart body (empty if it is valid), or the 400 for too many
+    /// parts.
     async fn check_multipart(
         &self,
         bytes: Bytes,
         content_type: &str,
         limit: u64,
-    ) -> Vec<FieldError> {
+        max_fields: usize,
+    ) -> Result<Vec<FieldError>, Problem> {
         let Ok(boundary) = multer::parse_boundary(content_type) else {
-            return vec![failure(
+            return Ok(vec![failure(
                 "",
                 "a multipart body needs a `boundary` in its Content-Type".to_owned(),
-            )];
+            )]);
         };
         let stream = futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(bytes) });
         let constraints = multer::Constraints::new().size_limit(
@@ -148,8 +187,9 @@ impl FormBody {
                 .per_field(limit),
         );
         let mut multipart = multer::Multipart::with_constraints(stream, boundary, constraints);
-        let mut seen: Vec<String> = Vec::new();
+        let mut seen = std::collections::HashSet::with_hasher(RandomState::default());
         let mut errors = Vec::new();
+        let mut parts = 0;
         loop {
             let field = match multipart.next_field().await {
                 Ok(Some(field)) => field,
@@ -159,9 +199,20 @@ impl FormBody {
                         "",
                         format!("the multipart body is malformed: {error}"),
                     ));
-                    return errors;
+                    return Ok(errors);
                 }
             };
+            step();
+            parts += 1;
+            if parts > max_fields {
+                return Err(too_many_problem(
+                    "body",
+                    Some(String::new()),
+                    "the multipart body",
+                    max_fields,
+                    "parts",
+                ));
+            }
             let Some(name) = field.name().map(str::to_owned) else {
                 continue;
             };
@@ -188,19 +239,17 @@ impl FormBody {
                     ));
                 }
             }
-            if !seen.contains(&name) {
-                seen.push(name);
-            }
+            seen.insert(name);
         }
         for required in self.required {
-            if !seen.iter().any(|s| s == required) {
+            if !seen.contains(*required) {
                 errors.push(failure(
                     "",
                     format!("must have the part `{}`", echo_name(required)),
                 ));
             }
         }
-        errors
+        Ok(errors)
     }
 }
 
@@ -306,7 +355,8 @@ mod tests {
 
     fn urlencoded(body: &str) -> Vec<(String, String)> {
         URLENCODED
-            .check_urlencoded(body.as_bytes())
+            .check_urlencoded(body.as_bytes(), 1000)
+            .unwrap()
             .into_iter()
             .map(|e| (e.pointer.unwrap(), e.message))
             .collect()
@@ -337,9 +387,21 @@ mod tests {
             [("/sku".to_owned(), "must appear at most once".to_owned())]
         );
         assert_eq!(
-            URLENCODED.check_urlencoded(b"sku=\xff")[0].message,
+            URLENCODED.check_urlencoded(b"sku=\xff", 1000).unwrap()[0].message,
             "the form is not UTF-8"
         );
+        // `gateway.limits.max_fields`: refused once one pair too many is read.
+        assert!(URLENCODED.check_urlencoded(b"sku=a&quantity=1", 2).is_ok());
+        let problem = URLENCODED
+            .check_urlencoded(b"sku=a&quantity=1&gift=true", 2)
+            .unwrap_err();
+        assert_eq!(problem.status, 400);
+        assert_eq!(
+            problem.detail,
+            "the form has more than 2 name=value pairs, the most `gateway.limits.max_fields` allows"
+        );
+        assert_eq!(problem.errors[0].location, "body");
+        assert_eq!(problem.errors[0].pointer.as_deref(), Some(""));
     }
 
     static UPLOAD: FormBody = FormBody {
@@ -355,6 +417,15 @@ mod tests {
         validate: None,
     };
 
+    /// The failures `UPLOAD` finds in a body, once checked.
+    fn upload(body: impl Into<Bytes>, content_type: &str, max_fields: usize) -> Vec<FieldError> {
+        let check = UPLOAD.check(body.into(), content_type, 1 << 20, max_fields);
+        match futures_util::FutureExt::now_or_never(check).unwrap() {
+            Ok(()) => Vec::new(),
+            Err(problem) => problem.errors,
+        }
+    }
+
     fn multipart(parts: &[(&str, Option<&str>)]) -> Vec<(String, String)> {
         let mut body = String::new();
         for (name, content_type) in parts {
@@ -368,13 +439,7 @@ mod tests {
             body.push_str("\r\ncontent\r\n");
         }
         body.push_str("--XyZ--\r\n");
-        let check = UPLOAD.check(
-            Bytes::from(body),
-            "multipart/form-data; boundary=XyZ",
-            1 << 20,
-        );
-        futures_util::FutureExt::now_or_never(check)
-            .unwrap()
+        upload(body, "multipart/form-data; boundary=XyZ", 1000)
             .into_iter()
             .map(|e| (e.pointer.unwrap(), e.message))
             .collect()
@@ -402,15 +467,24 @@ mod tests {
                 .1
                 .contains("no Content-Type")
         );
-        let check = UPLOAD.check(Bytes::from_static(b"x"), "multipart/form-data", 1024);
-        let errors = futures_util::FutureExt::now_or_never(check).unwrap();
+        let errors = upload(&b"x"[..], "multipart/form-data", 1000);
         assert!(errors[0].message.contains("boundary"));
-        let check = UPLOAD.check(
-            Bytes::from_static(b"--XyZ\r\nbroken"),
+        let errors = upload(
+            &b"--XyZ\r\nbroken"[..],
             "multipart/form-data; boundary=XyZ",
-            1024,
+            1000,
         );
-        let errors = futures_util::FutureExt::now_or_never(check).unwrap();
         assert!(errors[0].message.contains("malformed"), "{errors:?}");
+        // `gateway.limits.max_fields`: parts, named or not, counted as they are read.
+        let parts = |n: usize| {
+            let part = "--XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\nContent-Type: image/png\r\n\r\nx\r\n";
+            format!("{}--XyZ--\r\n", part.repeat(n))
+        };
+        assert_eq!(upload(parts(3), "multipart/form-data; boundary=XyZ", 3), []);
+        let errors = upload(parts(4), "multipart/form-data; boundary=XyZ", 3);
+        assert_eq!(
+            errors[0].message,
+            "has more than 3 parts, the most `gateway.limits.max_fields` allows"
+        );
     }
 }

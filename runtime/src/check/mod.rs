@@ -9,9 +9,11 @@
 //! May use: `base`.
 
 pub(crate) mod body;
+pub(crate) mod fields;
 pub(crate) mod form;
 pub(crate) mod json;
 pub(crate) mod media;
 pub(crate) mod params;
 pub(crate) mod responses;
+pub(crate) mod steps;
 pub(crate) mod styled;

@@ -13,10 +13,13 @@
 
 use std::borrow::Cow;
 use std::fmt::{Display, Write as _};
+use std::hash::{BuildHasher, Hash, Hasher};
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::base::problem::{FieldError, Problem};
+use crate::check::fields::first_repeat;
+use crate::check::steps::step;
 
 /// A parser of one raw parameter value. The error is a message for the client.
 pub type Parse<T> = fn(&str) -> Result<T, String>;
@@ -30,20 +33,29 @@ pub struct Request<'a> {
     path_params: &'a [Cow<'a, str>],
     query: &'a [(Cow<'a, str>, Cow<'a, str>)],
     headers: &'a http::HeaderMap,
+    max_fields: usize,
 }
 
 impl<'a> Request<'a> {
-    /// `path_params` in template order; `query` as decoded `(name, value)` pairs in order.
+    /// `path_params` in template order; `query` as decoded `(name, value)` pairs in order;
+    /// `max_fields`: the most members an object parameter, or pairs the `Cookie` header,
+    /// may have (`gateway.limits.max_fields`).
     pub fn new(
         path_params: &'a [Cow<'a, str>],
         query: &'a [(Cow<'a, str>, Cow<'a, str>)],
         headers: &'a http::HeaderMap,
+        max_fields: usize,
     ) -> Request<'a> {
         Request {
             path_params,
             query,
             headers,
+            max_fields,
         }
+    }
+
+    pub fn max_fields(&self) -> usize {
+        self.max_fields
     }
 
     pub fn path_param(&self, index: usize) -> Option<&str> {
@@ -53,7 +65,10 @@ impl<'a> Request<'a> {
     pub fn query_values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s str> + 's {
         self.query
             .iter()
-            .filter(move |(key, _)| key == name)
+            .filter(move |(key, _)| {
+                step();
+                key == name
+            })
             .map(|(_, value)| value.as_ref())
     }
 
@@ -74,17 +89,28 @@ impl<'a> Request<'a> {
     }
 }
 
+/// A query string or form as decoded `(name, value)` pairs, in order.
+pub type Pairs<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+
 /// Splits a raw query string into decoded `(name, value)` pairs
 /// (`application/x-www-form-urlencoded`: `+` is a space).
-pub fn parse_query(query: &str) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (form_decode(key), form_decode(value))
-        })
-        .collect()
+pub fn parse_query(query: &str) -> Pairs<'_> {
+    parse_pairs(query, usize::MAX).unwrap_or_default()
+}
+
+/// [`parse_query`], or `None` as soon as there are more than `max` pairs (the rest of the
+/// text is not read).
+pub(crate) fn parse_pairs(text: &str, max: usize) -> Option<Pairs<'_>> {
+    let mut pairs = Vec::new();
+    for pair in text.split('&').filter(|pair| !pair.is_empty()) {
+        if pairs.len() == max {
+            return None;
+        }
+        step();
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        pairs.push((form_decode(key), form_decode(value)));
+    }
+    Some(pairs)
 }
 
 fn form_decode(raw: &str) -> Cow<'_, str> {
@@ -154,24 +180,6 @@ impl Errors {
             return None;
         }
         Some(raw)
-    }
-
-    /// A path parameter followed by `literal` in a mixed segment (`{base}...{head}`): the
-    /// router split the raw segment at the literal's first occurrence, so a value that
-    /// contains it once decoded (`a%2E%2E%2Eb`) would be split elsewhere by the upstream.
-    pub fn path_before<T>(
-        &mut self,
-        req: &Request<'_>,
-        index: usize,
-        name: &str,
-        literal: &str,
-        parse: Parse<T>,
-    ) -> Option<T> {
-        if req.path_param(index).unwrap_or_default().contains(literal) {
-            self.push("path", name, format!("must not contain `{literal}`"));
-            return None;
-        }
-        self.path(req, index, name, parse)
     }
 
     /// A query parameter that may appear once: `Some(None)` when absent, `None` on error.
@@ -248,6 +256,7 @@ impl Errors {
         let mut parsed = Vec::with_capacity(items.len());
         let mut ok = true;
         for (index, item) in items.into_iter().enumerate() {
+            step();
             match parse(item) {
                 Ok(value) => parsed.push(value),
                 Err(message) => {
@@ -459,9 +468,36 @@ pub fn length(value: &str, min: Option<usize>, max: Option<usize>) -> Result<(),
     Ok(())
 }
 
+/// An item of an array parameter as `uniqueItems` compares it: items that are equal
+/// (`==`) feed the hasher alike, so a long array is checked by hash, not pairwise. The
+/// compiler implements it for the enums it generates.
+pub trait Item: PartialEq {
+    fn hash_item(&self, state: &mut dyn Hasher);
+}
+
+macro_rules! item_by_hash {
+    ($($ty:ty),*) => {$(
+        impl Item for $ty {
+            fn hash_item(&self, mut state: &mut dyn Hasher) {
+                self.hash(&mut state);
+            }
+        }
+    )*};
+}
+
+item_by_hash!(i32, i64, bool, String, uuid::Uuid);
+
+impl Item for f64 {
+    fn hash_item(&self, state: &mut dyn Hasher) {
+        // `-0.0 == 0.0`; no two other equal numbers differ in bits (NaN never parses).
+        let value = if *self == 0.0 { 0.0 } else { *self };
+        state.write_u64(value.to_bits());
+    }
+}
+
 impl Errors {
     /// `minItems`, `maxItems` and `uniqueItems` of an array parameter that parsed.
-    pub fn items<T: PartialEq>(
+    pub fn items<T: Item>(
         &mut self,
         location: &'static str,
         name: &str,
@@ -489,10 +525,12 @@ impl Errors {
             );
             ok = false;
         }
-        if unique
-            && let Some(second) =
-                (1..count).find(|&i| items[..i].iter().any(|earlier| *earlier == items[i]))
-        {
+        let hash = |state: &crate::check::fields::RandomState, item: &T| {
+            let mut hasher = state.build_hasher();
+            item.hash_item(&mut hasher);
+            hasher.finish()
+        };
+        if unique && let Some((_, second)) = first_repeat(items, hash, |a, b| a == b) {
             self.push(
                 location,
                 name,
@@ -570,7 +608,7 @@ mod tests {
                 http::HeaderValue::from_str(v).unwrap(),
             );
         }
-        f(&Request::new(&path, &query, &map))
+        f(&Request::new(&path, &query, &map, 1000))
     }
 
     #[test]
@@ -704,16 +742,6 @@ mod tests {
     }
 
     #[test]
-    fn a_value_may_not_hold_the_literal_that_ends_it() {
-        with_request(&["a...x", "main"], "", &[], |req| {
-            let mut errors = Errors::default();
-            assert_eq!(errors.path_before(req, 0, "base", "...", string), None);
-            assert_eq!(errors.path(req, 1, "head", string), Some("main".to_owned()));
-            assert!(!errors.is_empty());
-        });
-    }
-
-    #[test]
     fn dot_segments_are_refused() {
         with_request(&[".."], "", &[], |req| {
             let mut errors = Errors::default();
@@ -768,6 +796,38 @@ mod tests {
         let problem = errors.into_problem();
         assert_eq!(problem.errors.len(), 2);
         assert!(problem.errors[1].message.contains("item 2"));
+        // Past 16 items, by hash: still `==`, so `-0` repeats `0`.
+        let mut errors = Errors::default();
+        let mut numbers: Vec<f64> = (1..40).map(f64::from).collect();
+        assert!(
+            errors
+                .items("query", "n", Some(Some(numbers.clone())), None, None, true)
+                .is_some()
+        );
+        numbers.extend([0.0, -0.0]);
+        assert_eq!(
+            errors.items("query", "n", Some(Some(numbers)), None, None, true),
+            None
+        );
+        let mut words: Vec<String> = (0..40).map(|i| format!("w{i}")).collect();
+        words.push("w7".to_owned());
+        assert_eq!(
+            errors.items("query", "w", Some(Some(words)), None, None, true),
+            None
+        );
+        let messages: Vec<String> = errors
+            .into_problem()
+            .errors
+            .into_iter()
+            .map(|e| e.message)
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                "items must be unique; item 40 repeats an earlier one",
+                "items must be unique; item 40 repeats an earlier one"
+            ]
+        );
     }
 
     #[test]

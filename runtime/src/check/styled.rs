@@ -14,8 +14,10 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Number, Value};
 
+use crate::check::fields::{Grouped, group, grouped, too_many};
 use crate::check::json::Validate;
 use crate::check::params::{Errors, Parse, Request};
+use crate::check::steps::step;
 
 /// The JSON type a parameter's text is read as, from its schema.
 #[derive(Debug)]
@@ -37,7 +39,10 @@ impl Shape {
         match self {
             Shape::Object(properties) => properties
                 .iter()
-                .find(|(n, _)| *n == name)
+                .find(|(n, _)| {
+                    step();
+                    *n == name
+                })
                 .map(|(_, s)| s)
                 .unwrap_or(&Shape::Any),
             _ => &Shape::Any,
@@ -159,14 +164,25 @@ impl In {
     }
 }
 
-/// The values of cookie `name` in the request's `Cookie` header(s), percent-decoded.
-/// `None` when a header is not visible ASCII (or a value is not UTF-8 once decoded).
-pub fn cookie_values<'r>(req: &'r Request<'_>, name: &str) -> Option<Vec<Cow<'r, str>>> {
+/// The values of cookie `name` in the request's `Cookie` header(s), percent-decoded; the
+/// message for the client when a header is not visible ASCII, a value is not UTF-8 once
+/// decoded, or the headers hold more pairs than the request's `max_fields`.
+pub fn cookie_values<'r>(req: &'r Request<'_>, name: &str) -> Result<Vec<Cow<'r, str>>, String> {
+    let unreadable = || "the Cookie header is not readable".to_owned();
     let mut found = Vec::new();
+    let mut pairs = 0;
     for header in req.header_values("cookie") {
-        let header = header.ok()?;
-        for pair in header.split(';') {
-            let Some((key, value)) = pair.trim().split_once('=') else {
+        let header = header.map_err(|()| unreadable())?;
+        for pair in header.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+            step();
+            pairs += 1;
+            if pairs > req.max_fields() {
+                return Err(format!(
+                    "the Cookie header {}",
+                    too_many(req.max_fields(), "pairs")
+                ));
+            }
+            let Some((key, value)) = pair.split_once('=') else {
                 continue;
             };
             if key.trim() == name {
@@ -177,12 +193,12 @@ pub fn cookie_values<'r>(req: &'r Request<'_>, name: &str) -> Option<Vec<Cow<'r,
                     .unwrap_or(value);
                 let decoded = percent_encoding::percent_decode_str(value)
                     .decode_utf8()
-                    .ok()?;
+                    .map_err(|_| unreadable())?;
                 found.push(decoded);
             }
         }
     }
-    Some(found)
+    Ok(found)
 }
 
 fn split_pairs<'v>(list: &[&'v str], explode: bool) -> Result<Vec<(&'v str, &'v str)>, String> {
@@ -202,14 +218,7 @@ fn split_pairs<'v>(list: &[&'v str], explode: bool) -> Result<Vec<(&'v str, &'v 
 }
 
 /// Properties in the order read, a repeated one with all its values.
-type Properties<'v> = Vec<(Cow<'v, str>, Vec<Cow<'v, str>>)>;
-
-fn add<'v>(properties: &mut Properties<'v>, key: Cow<'v, str>, value: Cow<'v, str>) {
-    match properties.iter_mut().find(|(k, _)| *k == key) {
-        Some((_, values)) => values.push(value),
-        None => properties.push((key, vec![value])),
-    }
-}
+type Properties<'v> = Grouped<'v, Cow<'v, str>>;
 
 impl Errors {
     /// An array query parameter in the `pipeDelimited` (`|`) or `spaceDelimited` style: one
@@ -239,13 +248,12 @@ impl Errors {
         name: &str,
         parse: Parse<T>,
     ) -> Option<Option<T>> {
-        let Some(values) = cookie_values(req, name) else {
-            self.push(
-                "cookie",
-                name,
-                "the Cookie header is not readable".to_owned(),
-            );
-            return None;
+        let values = match cookie_values(req, name) {
+            Ok(values) => values,
+            Err(message) => {
+                self.push("cookie", name, message);
+                return None;
+            }
         };
         match values.as_slice() {
             [] => Some(None),
@@ -265,13 +273,12 @@ impl Errors {
         explode: bool,
         parse: Parse<T>,
     ) -> Option<Option<Vec<T>>> {
-        let Some(values) = cookie_values(req, name) else {
-            self.push(
-                "cookie",
-                name,
-                "the Cookie header is not readable".to_owned(),
-            );
-            return None;
+        let values = match cookie_values(req, name) {
+            Ok(values) => values,
+            Err(message) => {
+                self.push("cookie", name, message);
+                return None;
+            }
         };
         if values.is_empty() {
             return Some(None);
@@ -312,19 +319,34 @@ impl Errors {
         validate: Validate,
     ) -> Option<Option<Value>> {
         let location = at.as_str();
-        let mut properties: Properties<'_> = Vec::new();
+        let max = req.max_fields();
+        let too_many_members =
+            |this: &mut Errors| this.push(location, name, too_many(max, "members"));
+        let mut properties: Properties<'_> = grouped();
         // A list of items in one value: `size,3,color,red` or `size=3,color=red`.
         // Header lists may have spaces around their commas (RFC 9110 `#rule`).
         let trim = at == In::Header;
         let mut list = |this: &mut Errors, raw: &str, separator: char, explode: bool| {
             let items: Vec<&str> = raw
                 .split(separator)
-                .map(|item| if trim { item.trim() } else { item })
+                .map(|item| {
+                    step();
+                    if trim { item.trim() } else { item }
+                })
                 .collect();
+            let members = if explode {
+                items.len()
+            } else {
+                items.len() / 2
+            };
+            if members > max {
+                too_many_members(this);
+                return false;
+            }
             match split_pairs(&items, explode) {
                 Ok(pairs) => {
                     for (k, v) in pairs {
-                        add(
+                        group(
                             &mut properties,
                             Cow::Owned(k.trim().to_owned()),
                             Cow::Owned(v.to_owned()),
@@ -341,21 +363,25 @@ impl Errors {
         let present = match (at, style) {
             (In::Query, Style::DeepObject) => {
                 let prefix = format!("{name}[");
-                let mut any = false;
+                let mut members = 0;
                 for (key, value) in req.query_pairs() {
                     if let Some(property) = key
                         .strip_prefix(prefix.as_str())
                         .and_then(|rest| rest.strip_suffix(']'))
                     {
-                        any = true;
-                        add(
+                        members += 1;
+                        if members > max {
+                            too_many_members(self);
+                            return None;
+                        }
+                        group(
                             &mut properties,
                             Cow::Owned(property.to_owned()),
                             Cow::Owned(value.to_owned()),
                         );
                     }
                 }
-                any
+                members > 0
             }
             (In::Query, Style::Form { explode: true }) => {
                 // Each property is a query parameter of its own; only those the schema
@@ -363,7 +389,7 @@ impl Errors {
                 if let Shape::Object(known) = shape {
                     for (property, _) in *known {
                         for value in req.query_values(property) {
-                            add(
+                            group(
                                 &mut properties,
                                 Cow::Borrowed(property),
                                 Cow::Owned(value.to_owned()),
@@ -431,34 +457,29 @@ impl Errors {
                     if let Shape::Object(known) = shape {
                         for (property, _) in *known {
                             match cookie_values(req, property) {
-                                Some(values) => {
+                                Ok(values) => {
                                     for value in values {
                                         found.push((*property, value.into_owned()));
                                     }
                                 }
-                                None => {
-                                    self.push(
-                                        location,
-                                        name,
-                                        "the Cookie header is not readable".to_owned(),
-                                    );
+                                Err(message) => {
+                                    self.push(location, name, message);
                                     return None;
                                 }
                             }
                         }
                     }
                     for (property, value) in found {
-                        add(&mut properties, Cow::Borrowed(property), Cow::Owned(value));
+                        group(&mut properties, Cow::Borrowed(property), Cow::Owned(value));
                     }
                     !properties.is_empty()
                 } else {
-                    let Some(values) = cookie_values(req, name) else {
-                        self.push(
-                            location,
-                            name,
-                            "the Cookie header is not readable".to_owned(),
-                        );
-                        return None;
+                    let values = match cookie_values(req, name) {
+                        Ok(values) => values,
+                        Err(message) => {
+                            self.push(location, name, message);
+                            return None;
+                        }
                     };
                     match values.as_slice() {
                         [] => false,
@@ -480,9 +501,16 @@ impl Errors {
         if !present {
             return Some(None);
         }
+        // Exploded members are query pairs or cookies of their own, counted as such; the
+        // object is held to the limit too.
+        if properties.values().map(Vec::len).sum::<usize>() > max {
+            too_many_members(self);
+            return None;
+        }
         let mut object = Map::new();
         let mut ok = true;
         for (key, values) in &properties {
+            step();
             let property = shape.property(key);
             if values.len() > 1 && !matches!(property, Shape::Array(_)) {
                 self.push(
@@ -603,7 +631,7 @@ mod tests {
                 http::HeaderValue::from_str(v).unwrap(),
             );
         }
-        f(&Request::new(&path, &query, &map))
+        f(&Request::new(&path, &query, &map, 1000))
     }
 
     fn read(
@@ -879,6 +907,60 @@ mod tests {
                 assert_eq!(problem.errors[1].location, "path");
                 assert!(problem.errors[1].message.starts_with("item 2:"));
             },
+        );
+    }
+
+    /// `gateway.limits.max_fields` (2 here): members of an object in any style, pairs of
+    /// the `Cookie` header.
+    #[test]
+    fn members_and_cookie_pairs_past_max_fields() {
+        let path: Vec<Cow<str>> = vec![Cow::Borrowed("size,1,color,red,on,true")];
+        let query = crate::check::params::parse_query(
+            "filter[size]=1&filter[color]=red&filter[color]=blue&other=1",
+        );
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            "filter",
+            http::HeaderValue::from_static("size=1, color=red"),
+        );
+        headers.insert("cookie", http::HeaderValue::from_static("a=1; b=2;; c=3"));
+        let req = Request::new(&path, &query, &headers, 2);
+        let mut errors = Errors::default();
+        let too_many = "has more than 2 members, the most `gateway.limits.max_fields` allows";
+        for (at, style) in [
+            (In::Query, Style::DeepObject),
+            (In::Path(0), Style::Simple { explode: false }),
+        ] {
+            assert_eq!(
+                errors.object(&req, at, "filter", style, &FILTER, validate_filter),
+                None
+            );
+        }
+        // Two members are within the limit.
+        let header = Style::Simple { explode: true };
+        let value = errors.object(&req, In::Header, "filter", header, &FILTER, validate_filter);
+        assert_eq!(
+            value,
+            Some(Some(serde_json::json!({"size": 1, "color": "red"})))
+        );
+        assert_eq!(errors.cookie(&req, "a", crate::check::params::string), None);
+        let messages: Vec<(String, String)> = errors
+            .into_problem()
+            .errors
+            .into_iter()
+            .map(|e| (e.location.to_owned(), e.message))
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                ("query".to_owned(), too_many.to_owned()),
+                ("path".to_owned(), too_many.to_owned()),
+                (
+                    "cookie".to_owned(),
+                    "the Cookie header has more than 2 pairs, the most `gateway.limits.max_fields` allows"
+                        .to_owned()
+                ),
+            ]
         );
     }
 

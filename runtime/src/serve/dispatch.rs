@@ -17,9 +17,10 @@ use hyper::body::Incoming;
 
 use crate::base::bodies::{LimitedBody, ResponseBody};
 use crate::base::method::Method;
-use crate::base::problem::{FieldError, PROBLEM_JSON, Problem};
+use crate::base::problem::{PROBLEM_JSON, Problem};
 use crate::check::body;
-use crate::check::params::{Forward, Request, parse_query};
+use crate::check::fields;
+use crate::check::params::{Forward, Request, parse_pairs};
 use crate::edge::auth::{Auth, Authenticated, Failure, Verifiers};
 use crate::edge::client_ip::TrustedProxies;
 use crate::edge::cors::{self, Cors};
@@ -242,7 +243,9 @@ async fn dispatch(
                         ),
                     )
                 })??;
-            if let Err(problem) = body::check(&bytes, validate, &parts.headers, max_body).await {
+            let max_fields = state.gateway.max_fields;
+            let checked = body::check(&bytes, validate, &parts.headers, max_body, max_fields).await;
+            if let Err(problem) = checked {
                 state
                     .metrics
                     .validation_failed(Slot::Route(index), Invalid::Body);
@@ -359,7 +362,21 @@ async fn decide(
     let Some(route) = state.gateway.routes.get(index) else {
         return Decision::Problem(Slot::Unmatched, Problem::not_found());
     };
-    let query = parse_query(parts.uri.query().unwrap_or(""));
+    let max_fields = state.gateway.max_fields;
+    // Counted before anything reads it: past the limit, the rest is not even split.
+    let Some(query) = parse_pairs(parts.uri.query().unwrap_or(""), max_fields) else {
+        state.metrics.validation_failed(slot, Invalid::Parameters);
+        return Decision::Problem(
+            slot,
+            fields::too_many_problem(
+                "query",
+                None,
+                "the query string",
+                max_fields,
+                "name=value pairs",
+            ),
+        );
+    };
     // Public routes skip this entirely.
     let mut authenticated = None;
     if let Auth::Required {
@@ -430,23 +447,14 @@ async fn decide(
             }
         }
     }
-    if let Err(at) = router::decode_params(&mut params) {
+    if let Err(error) = state.router.decode(index, &mut params) {
         state.metrics.validation_failed(slot, Invalid::Parameters);
-        let name = state.router.param_names(index).get(at).copied();
-        return Decision::Problem(
-            slot,
-            Problem::invalid_request(vec![FieldError {
-                location: "path",
-                name: name.map(str::to_owned),
-                pointer: None,
-                message: "must be valid UTF-8 once percent-decoded".to_owned(),
-            }]),
-        );
+        return Decision::Problem(slot, Problem::invalid_request(vec![error]));
     }
     if let Err(problem) = body::check_media_type(route.body, &parts.headers, has_body) {
         return Decision::Problem(slot, problem);
     }
-    let handled = (route.handler)(&Request::new(&params, &query, &parts.headers));
+    let handled = (route.handler)(&Request::new(&params, &query, &parts.headers, max_fields));
     // A missing required body is listed with the parameters' failures, in one 400.
     let problem = match (handled, body::missing_body(route.body, has_body)) {
         (Ok(forward), None) => return Decision::Forward(index, forward, authenticated),

@@ -14,11 +14,18 @@
 //! `/users/{id}/orders` can both match; trailing slashes are significant; the template
 //! that matches the path decides the methods, so a wrong method is a 405 listing that
 //! template's methods, not a fall-through to a less specific template.
+//!
+//! A value that a literal ends in a mixed segment may not contain that literal once
+//! decoded, nor form it with the literal after it (`a%2E` before `...`): the value is
+//! forwarded re-encoded (`.` is not encoded) and the upstream, splitting at the first
+//! `...`, would read other values than the gateway checked. This holds for values of any
+//! type, so it is the router's rule, checked as the values are decoded.
 
 use std::borrow::Cow;
 use std::fmt;
 
 use crate::base::method::Method;
+use crate::base::problem::FieldError;
 use crate::gateway::Gateway;
 
 /// Every `Method`, in the order `Allow` lists them (the order of an OpenAPI path item).
@@ -201,12 +208,20 @@ fn parse_segment(template: &'static str, segment: &'static str) -> Result<Segmen
     }
 }
 
+/// A path parameter of a route.
+#[derive(Debug)]
+pub(crate) struct PathParam {
+    pub(crate) name: &'static str,
+    /// In a mixed segment, the literal that ends the value, decoded.
+    pub(crate) until: Option<String>,
+}
+
 /// The segment trie over every public path template.
 #[derive(Debug)]
 pub(crate) struct Router {
     root: Node,
-    /// Parameter names of each route, in template order, indexed like `Gateway::routes`.
-    param_names: Vec<Vec<&'static str>>,
+    /// Path parameters of each route, in template order, indexed like `Gateway::routes`.
+    params: Vec<Vec<PathParam>>,
     /// The most parameters any template has: the capacity a lookup reserves.
     max_params: usize,
 }
@@ -216,10 +231,14 @@ impl Router {
     /// on the same path shape (the compiler's checks reject both, so this is a guard).
     pub(crate) fn new(gateway: &Gateway) -> Result<Router, BuildError> {
         let mut root = Node::default();
-        let mut param_names = Vec::with_capacity(gateway.routes.len());
+        let mut params = Vec::with_capacity(gateway.routes.len());
         for (index, route) in gateway.routes.iter().enumerate() {
-            let names = insert(&mut root, route.path, route.method, Endpoint::Route(index))?;
-            param_names.push(names);
+            params.push(insert(
+                &mut root,
+                route.path,
+                route.method,
+                Endpoint::Route(index),
+            )?);
         }
         // The gateway's own document, unless a route has exactly this path; a template like
         // `/{name}` does not claim it, since the literal wins.
@@ -231,10 +250,10 @@ impl Router {
             insert(&mut root, OPENAPI_PATH, Method::Get, Endpoint::OpenApi)?;
         }
         finish(&mut root);
-        let max_params = param_names.iter().map(Vec::len).max().unwrap_or(0);
+        let max_params = params.iter().map(Vec::len).max().unwrap_or(0);
         Ok(Router {
             root,
-            param_names,
+            params,
             max_params,
         })
     }
@@ -254,19 +273,60 @@ impl Router {
         walk(&self.root, rest, params)
     }
 
-    /// The parameter names of a route, in template order.
-    pub(crate) fn param_names(&self, route: usize) -> &[&'static str] {
-        self.param_names.get(route).map_or(&[], Vec::as_slice)
+    /// The path parameters of a route, in template order.
+    pub(crate) fn params(&self, route: usize) -> &[PathParam] {
+        self.params.get(route).map_or(&[], Vec::as_slice)
+    }
+
+    /// Percent-decodes the values `find` captured for `route` in place, each checked
+    /// against the literal that ends it; the failure of the first that is refused.
+    pub(crate) fn decode(
+        &self,
+        route: usize,
+        values: &mut [Cow<'_, str>],
+    ) -> Result<(), FieldError> {
+        let params = self.params(route);
+        for (index, value) in values.iter_mut().enumerate() {
+            let param = params.get(index);
+            let refuse = |message: String| FieldError {
+                location: "path",
+                name: param.map(|p| p.name.to_owned()),
+                pointer: None,
+                message,
+            };
+            if value.contains('%') {
+                let decoded = percent_encoding::percent_decode_str(value)
+                    .decode_utf8()
+                    .map_err(|_| refuse("must be valid UTF-8 once percent-decoded".to_owned()))?;
+                if let Cow::Owned(decoded) = decoded {
+                    *value = Cow::Owned(decoded);
+                }
+            }
+            if let Some(literal) = param.and_then(|p| p.until.as_deref())
+                && !ends_at_its_literal(value, literal)
+            {
+                return Err(refuse(format!(
+                    "must not contain `{literal}`, nor form it with the `{literal}` that follows"
+                )));
+            }
+        }
+        Ok(())
     }
 }
 
-/// Inserts one template; returns its parameter names.
+/// Whether `value` followed by `literal` is split back right after `value`: the first
+/// occurrence of `literal` is the one that follows.
+fn ends_at_its_literal(value: &str, literal: &str) -> bool {
+    format!("{value}{literal}").find(literal) == Some(value.len())
+}
+
+/// Inserts one template; returns its path parameters.
 fn insert(
     root: &mut Node,
     template: &'static str,
     method: Method,
     endpoint: Endpoint,
-) -> Result<Vec<&'static str>, BuildError> {
+) -> Result<Vec<PathParam>, BuildError> {
     let Some(rest) = template.strip_prefix('/') else {
         return Err(BuildError(format!(
             "route `{template}`: a path template must start with `/`"
@@ -286,14 +346,23 @@ fn insert(
                 }
             }
             Segment::Param(name) => {
-                names.push(name);
+                names.push(PathParam { name, until: None });
                 node.param.get_or_insert_with(Box::default)
             }
             Segment::Pattern(pattern) => {
-                names.extend(pattern.pieces.iter().filter_map(|piece| match piece {
-                    Piece::Param(name) => Some(*name),
-                    Piece::Literal(_) => None,
-                }));
+                for (at, piece) in pattern.pieces.iter().enumerate() {
+                    if let Piece::Param(name) = piece {
+                        let until = match pattern.pieces.get(at + 1) {
+                            Some(Piece::Literal(literal)) => Some(
+                                percent_encoding::percent_decode_str(literal)
+                                    .decode_utf8_lossy()
+                                    .into_owned(),
+                            ),
+                            _ => None,
+                        };
+                        names.push(PathParam { name, until });
+                    }
+                }
                 match node
                     .patterns
                     .iter()
@@ -394,23 +463,6 @@ fn walk<'r, 'p>(node: &'r Node, rest: &'p str, params: &mut Vec<Cow<'p, str>>) -
     None
 }
 
-/// Percent-decodes captured values in place. On invalid UTF-8, returns the index of the
-/// offending parameter.
-pub(crate) fn decode_params(params: &mut [Cow<'_, str>]) -> Result<(), usize> {
-    for (index, value) in params.iter_mut().enumerate() {
-        if !value.contains('%') {
-            continue;
-        }
-        let decoded = percent_encoding::percent_decode_str(value)
-            .decode_utf8()
-            .map_err(|_| index)?;
-        if let Cow::Owned(decoded) = decoded {
-            *value = Cow::Owned(decoded);
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -457,6 +509,7 @@ mod tests {
             connections: crate::gateway::Connections::DEFAULT,
             openapi_json: "{}",
             max_body: 1024,
+            max_fields: 1000,
             services: &SERVICES,
             routes,
             rate_limits: &[],
@@ -477,6 +530,10 @@ mod tests {
         route(Method::Get, "/"),
         route(Method::Get, "/{any}/x/{y}"),
     ];
+
+    fn names(router: &Router, route: usize) -> Vec<&'static str> {
+        router.params(route).iter().map(|p| p.name).collect()
+    }
 
     fn lookup(router: &Router, method: Method, path: &str) -> Option<(Endpoint, Vec<String>)> {
         let mut params = Vec::new();
@@ -540,7 +597,7 @@ mod tests {
         // The literal template decides, even though `{id}` has DELETE.
         let leaf = router.find("/users/me", &mut params).unwrap();
         assert_eq!(leaf.allow(), "GET");
-        assert_eq!(router.param_names(2), ["user_id"]);
+        assert_eq!(names(&router, 2), ["user_id"]);
     }
 
     #[test]
@@ -605,20 +662,77 @@ mod tests {
             lookup(&router, Method::Get, "/v2/x"),
             Some((Endpoint::Route(4), vec!["2".into()]))
         );
-        assert_eq!(router.param_names(0), ["base", "head"]);
+        assert_eq!(names(&router, 0), ["base", "head"]);
     }
 
     #[test]
     fn params_are_decoded_after_matching() {
+        static THREE: [Route; 1] = [route(Method::Get, "/{a}/{b}/{c}")];
+        let router = Router::new(&gateway(&THREE)).unwrap();
         let mut params = vec![
             Cow::Borrowed("plain"),
             Cow::Borrowed("..%2Fadmin"),
             Cow::Borrowed("caf%C3%A9"),
         ];
-        assert_eq!(decode_params(&mut params), Ok(()));
+        assert_eq!(router.decode(0, &mut params), Ok(()));
         assert_eq!(params, ["plain", "../admin", "café"]);
         assert!(matches!(params[0], Cow::Borrowed(_)));
-        let mut params = vec![Cow::Borrowed("ok"), Cow::Borrowed("%FF")];
-        assert_eq!(decode_params(&mut params), Err(1));
+        let mut params = vec![
+            Cow::Borrowed("ok"),
+            Cow::Borrowed("%FF"),
+            Cow::Borrowed("x"),
+        ];
+        let error = router.decode(0, &mut params).unwrap_err();
+        assert_eq!(error.name.as_deref(), Some("b"));
+        assert_eq!(error.message, "must be valid UTF-8 once percent-decoded");
+    }
+
+    /// The upstream gets `value + literal + ...` and ends the value at the first literal:
+    /// it must be the one after the value.
+    #[test]
+    fn a_value_may_not_hold_or_form_the_literal_that_ends_it() {
+        static MIXED: [Route; 2] = [
+            route(Method::Get, "/compare/{base}...{head}"),
+            route(Method::Get, "/files/{name}.json"),
+        ];
+        let router = Router::new(&gateway(&MIXED)).unwrap();
+        assert_eq!(router.params(0)[0].until.as_deref(), Some("..."));
+        assert_eq!(router.params(0)[1].until, None);
+        let decode = |route: usize, raw: &[&'static str]| {
+            let mut values: Vec<Cow<'_, str>> = raw.iter().map(|v| Cow::Borrowed(*v)).collect();
+            router
+                .decode(route, &mut values)
+                .map_err(|e| (e.name.unwrap(), e.message))
+        };
+        for ok in [
+            ["main", "x"],
+            ["a.b", "..."],
+            ["%2E%2Ea", "7"],
+            ["a..b", "7"],
+        ] {
+            assert_eq!(decode(0, &ok), Ok(()), "{ok:?}");
+        }
+        for bad in [
+            ["a%2E%2E%2Eb", "7"],
+            ["a%2E", "7"],
+            ["a..", "7"],
+            ["...", "7"],
+        ] {
+            assert_eq!(
+                decode(0, &bad),
+                Err((
+                    "base".to_owned(),
+                    "must not contain `...`, nor form it with the `...` that follows".to_owned()
+                )),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(decode(1, &["a.b"]), Ok(()));
+        assert_eq!(
+            decode(1, &["a."]),
+            Ok(()),
+            "`a..json` ends `a.` where it should"
+        );
+        assert!(decode(1, &["a%2Ejson"]).is_err());
     }
 }

@@ -622,6 +622,7 @@ mod tests {
         connections: crate::gateway::Connections::DEFAULT,
         openapi_json: "{}",
         max_body: 1024,
+        max_fields: 1000,
         services: &SERVICES,
         routes: &[] as &[Route],
         rate_limits: &[],

@@ -281,6 +281,7 @@ pub static GATEWAY: Gateway = Gateway {
     connections: gateway_runtime::Connections::DEFAULT,
     openapi_json: OPENAPI,
     max_body: 16 * 1024 * 1024,
+    max_fields: 1000,
     services: &SERVICES,
     routes: &ROUTES,
     rate_limits: &[],

@@ -1,5 +1,5 @@
 //! The `gateway` section: the settings of the gateway process itself (crate name, listen
-//! address, base path, body limit, trusted proxies).
+//! address, base path, body and field limits, trusted proxies).
 //!
 //! The driver in `mod.rs` reads these fields one by one, because each has its own default
 //! and its own diagnostic; what is here is the shape serde checks and the value checks that
@@ -32,6 +32,7 @@ pub(super) struct RawGateway {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawLimits {
     pub(super) max_body: Option<String>,
+    pub(super) max_fields: Option<u64>,
     pub(super) header_timeout: Option<String>,
     pub(super) idle_timeout: Option<String>,
     pub(super) send_timeout: Option<String>,
@@ -105,6 +106,8 @@ pub(super) fn connection_limits(raw: &RawLimits, ctx: &mut Ctx<'_>) -> Connectio
 
 pub(super) const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
 pub(super) const DEFAULT_MAX_BODY: u64 = 1 << 20;
+/// Go's `multipart` reader and PHP's `max_input_vars` stop at 1000 too.
+pub(super) const DEFAULT_MAX_FIELDS: usize = 1000;
 
 /// `gateway.trusted_proxies`: CIDR blocks or single addresses, normalized to blocks.
 pub(super) fn trusted(blocks: &[String], ctx: &mut Ctx<'_>) -> Vec<String> {

@@ -30,7 +30,8 @@ use self::auth::{RawScheme, auth_scheme};
 use self::cors::cors;
 use self::discovery::RawDiscovery;
 use self::gateway::{
-    DEFAULT_LISTEN, DEFAULT_MAX_BODY, RawGateway, connection_limits, trusted, valid_crate_name,
+    DEFAULT_LISTEN, DEFAULT_MAX_BODY, DEFAULT_MAX_FIELDS, RawGateway, connection_limits, trusted,
+    valid_crate_name,
 };
 use self::observability::{RawObservability, valid_env_name};
 use self::rate_limits::{
@@ -61,6 +62,9 @@ pub struct Manifest {
     pub max_body: u64,
     /// `gateway.limits`: the deadlines and the cap of client connections.
     pub connections: ConnectionLimits,
+    /// `gateway.limits.max_fields`: most pairs, parts or members one place of a request
+    /// may hold.
+    pub max_fields: usize,
     pub services: Vec<ServiceConfig>,
     /// The security schemes the manifest configures, in its order.
     pub auth: Vec<AuthScheme>,
@@ -301,6 +305,7 @@ pub fn parse(file: &Path, text: &str, diags: &mut Diagnostics) -> Option<Manifes
     let mut base_path = String::new();
     let mut max_body = DEFAULT_MAX_BODY;
     let mut connections = ConnectionLimits::default();
+    let mut max_fields = DEFAULT_MAX_FIELDS;
     let mut gateway_cors = None;
     let mut gateway_rate_limit = None;
     let mut validate_responses = false;
@@ -348,6 +353,16 @@ pub fn parse(file: &Path, text: &str, diags: &mut Diagnostics) -> Option<Manifes
                     "sizes are written like `512KiB`, `1MiB` or `10MB`",
                 ),
             }
+        }
+        match gateway.limits.max_fields.map(usize::try_from) {
+            None => {}
+            Some(Ok(n)) if n > 0 => max_fields = n,
+            Some(_) => ctx.error(
+                "gateway::manifest::invalid_value",
+                "/gateway/limits/max_fields",
+                "`max_fields` must be at least 1".into(),
+                "the default is 1000 pairs, parts or members per place",
+            ),
         }
         if let Some(raw) = gateway.cors {
             gateway_cors = cors("/gateway/cors", raw, &mut ctx);
@@ -501,6 +516,7 @@ pub fn parse(file: &Path, text: &str, diags: &mut Diagnostics) -> Option<Manifes
         output: output.map(|o| file.parent().unwrap_or(Path::new("")).join(o)),
         max_body,
         connections,
+        max_fields,
         services,
         auth,
         rate_limits,

@@ -38,6 +38,11 @@ impl ::std::fmt::Display for ListProductsCurrency {
         f.write_str(self.as_str())
     }
 }
+impl ::gateway_runtime::params::Item for ListProductsCurrency {
+    fn hash_item(&self, state: &mut dyn ::std::hash::Hasher) {
+        state.write(self.as_str().as_bytes());
+    }
+}
 /// The values the spec allows: `any`, `pending`, `paid`, `shipped`, `delivered`, `cancelled`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ListOrdersStatus {
@@ -88,6 +93,11 @@ impl ListOrdersStatus {
 impl ::std::fmt::Display for ListOrdersStatus {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+impl ::gateway_runtime::params::Item for ListOrdersStatus {
+    fn hash_item(&self, state: &mut dyn ::std::hash::Hasher) {
+        state.write(self.as_str().as_bytes());
     }
 }
 /// The parameters of operation `listOrders`.

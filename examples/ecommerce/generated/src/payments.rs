@@ -38,6 +38,11 @@ impl ::std::fmt::Display for ListPaymentMethodsCurrency {
         f.write_str(self.as_str())
     }
 }
+impl ::gateway_runtime::params::Item for ListPaymentMethodsCurrency {
+    fn hash_item(&self, state: &mut dyn ::std::hash::Hasher) {
+        state.write(self.as_str().as_bytes());
+    }
+}
 /// The values the spec allows: `refunds`, `method`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GetPaymentExpand {
@@ -70,6 +75,11 @@ impl GetPaymentExpand {
 impl ::std::fmt::Display for GetPaymentExpand {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+impl ::gateway_runtime::params::Item for GetPaymentExpand {
+    fn hash_item(&self, state: &mut dyn ::std::hash::Hasher) {
+        state.write(self.as_str().as_bytes());
     }
 }
 /// The parameters of operation `listPaymentMethods`.

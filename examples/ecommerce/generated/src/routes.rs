@@ -13,6 +13,7 @@ pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
     },
     openapi_json: ::std::include_str!("../openapi.json"),
     max_body: 16777216,
+    max_fields: 1000,
     services: &[
         ::gateway_runtime::Service {
             name: "users",

@@ -40,6 +40,11 @@ impl ::std::fmt::Display for ListUsersRole {
         f.write_str(self.as_str())
     }
 }
+impl ::gateway_runtime::params::Item for ListUsersRole {
+    fn hash_item(&self, state: &mut dyn ::std::hash::Hasher) {
+        state.write(self.as_str().as_bytes());
+    }
+}
 /// The values the spec allows: `eu`, `us`, `uk`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ListUsersXTenant {
@@ -78,6 +83,11 @@ impl ::std::fmt::Display for ListUsersXTenant {
         f.write_str(self.as_str())
     }
 }
+impl ::gateway_runtime::params::Item for ListUsersXTenant {
+    fn hash_item(&self, state: &mut dyn ::std::hash::Hasher) {
+        state.write(self.as_str().as_bytes());
+    }
+}
 /// The values the spec allows: `shipping`, `billing`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ListAddressesKind {
@@ -110,6 +120,11 @@ impl ListAddressesKind {
 impl ::std::fmt::Display for ListAddressesKind {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+impl ::gateway_runtime::params::Item for ListAddressesKind {
+    fn hash_item(&self, state: &mut dyn ::std::hash::Hasher) {
+        state.write(self.as_str().as_bytes());
     }
 }
 /// The parameters of operation `listUsers`.

@@ -24,10 +24,13 @@
 //! ```
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 
 pub use serde_json::Value as OwnedValue;
 
 use crate::base::problem::{FieldError, MAX_FIELD_ERRORS};
+use crate::check::fields::{Prehashed, RandomState};
+use crate::check::steps::step;
 
 mod format;
 mod pattern;
@@ -292,11 +295,17 @@ impl Enum {
     }
 }
 
-/// Every body failure of one request (the first [`MAX_FIELD_ERRORS`] are kept).
+/// Every body failure of one request (the first [`MAX_FIELD_ERRORS`] are kept). One
+/// collector serves one document: the verdicts it remembers are by node address.
 #[derive(Debug, Default)]
 pub struct BodyErrors {
     errors: Vec<FieldError>,
     failed: usize,
+    /// Whether each (validator, value) checked for `anyOf`, `oneOf` or `not` passed, by
+    /// the validator's address and the value's node: a recursive schema whose
+    /// alternatives recurse into the same values would otherwise check a value nested `d`
+    /// deep 2^d times.
+    verdicts: Option<HashMap<(usize, usize), bool, RandomState>>,
 }
 
 impl BodyErrors {
@@ -547,7 +556,7 @@ impl BodyErrors {
         value: Value<'t>,
         alternatives: &[Validate],
     ) {
-        let holds = alternatives.iter().any(|v| passes(*v, value, at));
+        let holds = alternatives.iter().any(|v| self.passes(*v, value, at));
         if !holds {
             self.fail(at, "must match at least one of the schemas of `anyOf`");
         }
@@ -562,7 +571,7 @@ impl BodyErrors {
     ) {
         let mut holding = Vec::new();
         for (i, v) in alternatives.iter().enumerate() {
-            if passes(*v, value, at) {
+            if self.passes(*v, value, at) {
                 holding.push(i);
             }
         }
@@ -632,9 +641,33 @@ impl BodyErrors {
 
     /// `not`.
     pub fn not<'t>(&mut self, at: &mut Pointer<'t>, value: Value<'t>, schema: Validate) {
-        if passes(schema, value, at) {
+        if self.passes(schema, value, at) {
             self.fail(at, "must not match the schema of `not`");
         }
+    }
+
+    /// Whether `value` passes `validate` (its failures are not kept). A validator reads
+    /// nothing but the value, so its verdict on a node is remembered for the document.
+    fn passes<'t>(&mut self, validate: Validate, value: Value<'t>, at: &mut Pointer<'t>) -> bool {
+        step();
+        let key = (validate as usize, value.address());
+        if let Some(passed) = self.verdicts.as_ref().and_then(|known| known.get(&key)) {
+            return *passed;
+        }
+        // The table goes to the scratch collector and comes back with what it learned.
+        let mut scratch = BodyErrors {
+            verdicts: self.verdicts.take(),
+            ..BodyErrors::default()
+        };
+        validate(value, at, &mut scratch);
+        let passed = scratch.is_empty();
+        let mut verdicts = scratch
+            .verdicts
+            .take()
+            .unwrap_or_else(|| HashMap::with_hasher(RandomState::default()));
+        verdicts.insert(key, passed);
+        self.verdicts = Some(verdicts);
+        passed
     }
 }
 
@@ -644,13 +677,6 @@ fn bounded(text: &str) -> String {
         Some((end, _)) => format!("{}…", &text[..end]),
         None => text.to_owned(),
     }
-}
-
-/// Whether `value` passes `validate` (its failures are not kept).
-fn passes<'t>(validate: Validate, value: Value<'t>, at: &mut Pointer<'t>) -> bool {
-    let mut scratch = BodyErrors::new();
-    validate(value, at, &mut scratch);
-    scratch.is_empty()
 }
 
 /// JSON equality as JSON Schema defines it: numbers by mathematical value (`1 == 1.0`),
@@ -665,13 +691,16 @@ pub fn equal(a: Value<'_>, b: Value<'_>) -> bool {
 fn first_duplicate(items: Array<'_>) -> Option<(usize, usize)> {
     if items.len() <= 16 {
         for (i, a) in items.iter().enumerate() {
-            if let Some(j) = items.iter().take(i).position(|b| equal(a, b)) {
+            if let Some(j) = items.iter().take(i).position(|b| {
+                step();
+                equal(a, b)
+            }) {
                 return Some((j, i));
             }
         }
         return None;
     }
-    let state = foldhash::quality::RandomState::default();
+    let state = RandomState::default();
     // Keyed by the hash already computed: not hashed again. Items are visited in order and
     // not collected (a large array would be a large allocation); an equal hash sends us
     // back to compare the items themselves, which only equal items or a true collision of
@@ -679,8 +708,12 @@ fn first_duplicate(items: Array<'_>) -> Option<(usize, usize)> {
     let mut seen: std::collections::HashSet<u64, Prehashed> =
         std::collections::HashSet::with_capacity_and_hasher(items.len(), Prehashed::default());
     for (i, a) in items.iter().enumerate() {
+        step();
         if !seen.insert(json_hash(&state, a))
-            && let Some(j) = items.iter().take(i).position(|b| equal(a, b))
+            && let Some(j) = items.iter().take(i).position(|b| {
+                step();
+                equal(a, b)
+            })
         {
             return Some((j, i));
         }
@@ -688,33 +721,12 @@ fn first_duplicate(items: Array<'_>) -> Option<(usize, usize)> {
     None
 }
 
-/// The hasher of a set whose keys are hashes already.
-type Prehashed = std::hash::BuildHasherDefault<Identity>;
-
-#[derive(Default)]
-struct Identity(u64);
-
-impl std::hash::Hasher for Identity {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
 /// A hash of `value` under which values [`equal`] hash alike: whole numbers by their exact
 /// value (`1` and `1.0`; `-0.0` as `0`), other numbers by their `f64`, objects by an
 /// order-independent sum of their members.
-fn json_hash(state: &foldhash::quality::RandomState, value: Value<'_>) -> u64 {
+fn json_hash(state: &RandomState, value: Value<'_>) -> u64 {
     use std::hash::{BuildHasher, Hash, Hasher};
+    step();
     // Strings first, and alone (the commonest items: tags, ids); a string and another
     // value hashing alike is only a collision, which equality then settles.
     if let Some(s) = value.as_str() {
@@ -828,17 +840,20 @@ fn first_repeated_key<'t>(object: Object<'t>) -> Option<&'t str> {
         return object
             .iter()
             .enumerate()
-            .find(|(i, (key, _))| object.iter().take(*i).any(|(k, _)| k == *key))
+            .find(|(i, (key, _))| {
+                object.iter().take(*i).any(|(k, _)| {
+                    step();
+                    k == *key
+                })
+            })
             .map(|(_, (key, _))| key);
     }
-    let mut seen = std::collections::HashSet::with_capacity_and_hasher(
-        object.len(),
-        foldhash::quality::RandomState::default(),
-    );
-    object
-        .iter()
-        .map(|(key, _)| key)
-        .find(|key| !seen.insert(*key))
+    let mut seen =
+        std::collections::HashSet::with_capacity_and_hasher(object.len(), RandomState::default());
+    object.iter().map(|(key, _)| key).find(|key| {
+        step();
+        !seen.insert(*key)
+    })
 }
 
 /// What is wrong with a body simd-json refused, as serde_json words it.
@@ -944,6 +959,21 @@ mod tests {
         assert!(!equal(val(json!(1)), val(json!("1"))));
         assert!(!equal(val(json!([1])), val(json!([1, 1]))));
         assert!(!equal(val(json!(i64::MAX)), val(json!(i64::MAX - 1))));
+        // Past 16 members, looked up by name: the order still does not matter.
+        let forward: serde_json::Map<String, serde_json::Value> =
+            (0..40).map(|i| (format!("k{i}"), json!(i))).collect();
+        let backward: serde_json::Map<String, serde_json::Value> =
+            (0..40).rev().map(|i| (format!("k{i}"), json!(i))).collect();
+        assert!(equal(
+            val(serde_json::Value::Object(forward.clone())),
+            val(serde_json::Value::Object(backward.clone()))
+        ));
+        let mut other = backward;
+        other.insert("k3".to_owned(), json!(3.5));
+        assert!(!equal(
+            val(serde_json::Value::Object(forward)),
+            val(serde_json::Value::Object(other))
+        ));
         static E: Enum = Enum::new(r#"["a", 1, {"k": [true]}]"#);
         for ok in [json!("a"), json!(1.0), json!({"k": [true]})] {
             assert!(
