@@ -152,6 +152,16 @@ impl FormBody {
             let shape = self.shape.property(name);
             let mut inner = Map::new();
             for (key, value) in entries {
+                // Kept silently, the last copy would be checked while an upstream that
+                // reads the first acts on one never checked.
+                if inner.contains_key(key) {
+                    let (outer, member) = (echo_name(name), echo_name(key));
+                    let mut at = Pointer::new();
+                    at.push_key(&outer);
+                    at.push_key(&member);
+                    errors.push(failure(&at.text(), "must appear at most once".to_owned()));
+                    continue;
+                }
                 inner.insert(key.to_owned(), shape.property(key).scalar(value));
             }
             object.insert(name.to_owned(), Value::Object(inner));
@@ -385,6 +395,14 @@ mod tests {
         assert_eq!(
             urlencoded("sku=a&sku=b&quantity=1"),
             [("/sku".to_owned(), "must appear at most once".to_owned())]
+        );
+        // A deepObject member given twice: which copy would the upstream read?
+        assert_eq!(
+            urlencoded("sku=a&quantity=1&address[zip]=1&address[zip]=2"),
+            [(
+                "/address/zip".to_owned(),
+                "must appear at most once".to_owned()
+            )]
         );
         assert_eq!(
             URLENCODED.check_urlencoded(b"sku=\xff", 1000).unwrap()[0].message,
