@@ -1991,38 +1991,43 @@ async fn sign_ups_are_rate_limited_per_client_address() {
     assert!(response.headers().get("ratelimit-limit").is_none());
 }
 
+/// Generates fixtures/<fixture> into a scratch folder and builds it (in the shared target
+/// folder, where its binary `binary` stays); callers keep the path in a `OnceLock`, so
+/// each fixture is built once per test run.
+fn built(fixture: &str, binary: &str) -> PathBuf {
+    let out = std::env::temp_dir().join(format!("gateway-{fixture}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let (out_arg, runtime) = (
+        out.display().to_string(),
+        workspace().join("runtime").display().to_string(),
+    );
+    let manifest = format!("fixtures/{fixture}/gateway.yaml");
+    let (code, _, err) = gateway_tests::gateway(&[
+        "generate",
+        "--manifest",
+        &manifest,
+        "--out",
+        &out_arg,
+        "--runtime-path",
+        &runtime,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let output = cargo("build", &out.join("Cargo.toml"), &["--quiet"]);
+    assert!(
+        output.status.success(),
+        "building fixtures/{fixture} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&out);
+    generated_target_dir().join("debug").join(binary)
+}
+
 /// fixtures/client-addresses, generated and built once per test run: a gateway behind a
 /// trusted proxy on 127.0.0.1 (the example trusts none), so that a test names its clients
 /// in `X-Forwarded-For`.
 fn client_addresses_binary() -> &'static PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let out =
-            std::env::temp_dir().join(format!("gateway-client-addresses-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&out);
-        let (out_arg, runtime) = (
-            out.display().to_string(),
-            workspace().join("runtime").display().to_string(),
-        );
-        let (code, _, err) = gateway_tests::gateway(&[
-            "generate",
-            "--manifest",
-            "fixtures/client-addresses/gateway.yaml",
-            "--out",
-            &out_arg,
-            "--runtime-path",
-            &runtime,
-        ]);
-        assert_eq!(code, 0, "{err}");
-        let output = cargo("build", &out.join("Cargo.toml"), &["--quiet"]);
-        assert!(
-            output.status.success(),
-            "building fixtures/client-addresses failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let _ = std::fs::remove_dir_all(&out);
-        generated_target_dir().join("debug/client-addresses")
-    })
+    BINARY.get_or_init(|| built("client-addresses", "client-addresses"))
 }
 
 /// Attack (issue 11, item 3), through a generated gateway behind a trusted proxy: two
@@ -2681,32 +2686,7 @@ fn row_problems(
 /// example lacks (a Redis rate-limit store, DNS discovery, a JWKS scheme).
 fn every_metric_binary() -> &'static PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let out = std::env::temp_dir().join(format!("gateway-every-metric-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&out);
-        let (out_arg, runtime) = (
-            out.display().to_string(),
-            workspace().join("runtime").display().to_string(),
-        );
-        let (code, _, err) = gateway_tests::gateway(&[
-            "generate",
-            "--manifest",
-            "fixtures/every-metric/gateway.yaml",
-            "--out",
-            &out_arg,
-            "--runtime-path",
-            &runtime,
-        ]);
-        assert_eq!(code, 0, "{err}");
-        let output = cargo("build", &out.join("Cargo.toml"), &["--quiet"]);
-        assert!(
-            output.status.success(),
-            "building fixtures/every-metric failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let _ = std::fs::remove_dir_all(&out);
-        generated_target_dir().join("debug/docs-every-metric")
-    })
+    BINARY.get_or_init(|| built("every-metric", "docs-every-metric"))
 }
 
 /// The rows of the table the example cannot show (conditional_families) are what a gateway
