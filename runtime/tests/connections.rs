@@ -119,15 +119,35 @@ async fn read_response(stream: &mut TcpStream) -> u16 {
 
 const GET_ME: &[u8] = b"GET /api/users/me HTTP/1.1\r\nhost: gateway\r\n\r\n";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_silent_connection_is_closed_after_the_header_timeout() {
+/// A gateway with `limits` in front of one mock upstream (kept alive by the caller).
+async fn gateway(limits: &'static Gateway) -> (Mock, Running) {
     let upstream = mock("a").await;
     let gw = start(
-        &QUICK,
+        limits,
         &[("users", vec![upstream.url()])],
         Duration::from_secs(5),
     )
     .await;
+    (upstream, gw)
+}
+
+/// An HTTP/2 (prior knowledge) connection to the gateway: its request sender, and the
+/// connection future, which ends when the gateway closes it.
+async fn h2(
+    gw: &Running,
+) -> (
+    hyper::client::conn::http2::SendRequest<TestBody>,
+    hyper::client::conn::http2::Connection<TokioIo<TcpStream>, TestBody, TokioExecutor>,
+) {
+    let tcp = TcpStream::connect(gw.addr).await.unwrap();
+    hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_connection_is_closed_after_the_header_timeout() {
+    let (_upstream, gw) = gateway(&QUICK).await;
     let mut silent = TcpStream::connect(gw.addr).await.unwrap();
     assert!(
         open_and_quiet_after(&mut silent, SOON).await,
@@ -141,13 +161,7 @@ async fn a_silent_connection_is_closed_after_the_header_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_that_stalls_inside_its_first_head_is_closed() {
-    let upstream = mock("a").await;
-    let gw = start(
-        &QUICK,
-        &[("users", vec![upstream.url()])],
-        Duration::from_secs(5),
-    )
-    .await;
+    let (_upstream, gw) = gateway(&QUICK).await;
     // HTTP/1: a request line and one header, then nothing. HTTP/2: part of the preface,
     // which the server reads before it knows the protocol.
     for partial in [
@@ -170,13 +184,7 @@ async fn a_connection_that_stalls_inside_its_first_head_is_closed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_later_head_that_stalls_is_closed_after_the_header_timeout() {
-    let upstream = mock("a").await;
-    let gw = start(
-        &QUICK,
-        &[("users", vec![upstream.url()])],
-        Duration::from_secs(5),
-    )
-    .await;
+    let (_upstream, gw) = gateway(&QUICK).await;
     let mut stream = TcpStream::connect(gw.addr).await.unwrap();
     stream.write_all(GET_ME).await.unwrap();
     assert_eq!(read_response(&mut stream).await, 200);
@@ -194,20 +202,8 @@ async fn a_later_head_that_stalls_is_closed_after_the_header_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_http2_connection_that_sends_no_request_is_closed() {
-    let upstream = mock("a").await;
-    let gw = start(
-        &QUICK,
-        &[("users", vec![upstream.url()])],
-        Duration::from_secs(5),
-    )
-    .await;
-    let tcp = TcpStream::connect(gw.addr).await.unwrap();
-    let (_send, connection) = hyper::client::conn::http2::handshake::<_, _, TestBody>(
-        TokioExecutor::new(),
-        TokioIo::new(tcp),
-    )
-    .await
-    .unwrap();
+    let (_upstream, gw) = gateway(&QUICK).await;
+    let (_send, connection) = h2(&gw).await;
     let ended = tokio::time::timeout(GENEROUS, connection).await;
     assert!(
         ended.is_ok(),
@@ -217,13 +213,7 @@ async fn an_http2_connection_that_sends_no_request_is_closed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
-    let upstream = mock("a").await;
-    let gw = start(
-        &QUICK_IDLE,
-        &[("users", vec![upstream.url()])],
-        Duration::from_secs(5),
-    )
-    .await;
+    let (_upstream, gw) = gateway(&QUICK_IDLE).await;
     // HTTP/1.1: one request, then nothing.
     let mut stream = TcpStream::connect(gw.addr).await.unwrap();
     stream.write_all(GET_ME).await.unwrap();
@@ -238,13 +228,7 @@ async fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
     );
 
     // HTTP/2: one request, then nothing; the connection ends (GOAWAY, then close).
-    let tcp = TcpStream::connect(gw.addr).await.unwrap();
-    let (mut send, connection) = hyper::client::conn::http2::handshake::<_, _, TestBody>(
-        TokioExecutor::new(),
-        TokioIo::new(tcp),
-    )
-    .await
-    .unwrap();
+    let (mut send, connection) = h2(&gw).await;
     let mut connection = tokio::spawn(connection);
     let request = http::Request::get(gw.url("/api/users/me"))
         .body(empty())
@@ -260,13 +244,7 @@ async fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_the_connection_cap_new_connections_wait_and_are_served_once_a_slot_frees() {
-    let upstream = mock("a").await;
-    let gw = start(
-        &CAPPED,
-        &[("users", vec![upstream.url()])],
-        Duration::from_secs(5),
-    )
-    .await;
+    let (_upstream, gw) = gateway(&CAPPED).await;
     let mut first = TcpStream::connect(gw.addr).await.unwrap();
     first.write_all(GET_ME).await.unwrap();
     assert_eq!(read_response(&mut first).await, 200);
@@ -310,13 +288,7 @@ async fn a_thousand_silent_connections_do_not_stop_a_client_being_served() {
         limit >= 2_500,
         "this test needs 2,500 file descriptors, the limit is {limit}"
     );
-    let upstream = mock("a").await;
-    let gw = start(
-        &PATIENT,
-        &[("users", vec![upstream.url()])],
-        Duration::from_secs(5),
-    )
-    .await;
+    let (_upstream, gw) = gateway(&PATIENT).await;
     let mut silent = Vec::new();
     for _ in 0..1_000 {
         silent.push(TcpStream::connect(gw.addr).await.unwrap());
