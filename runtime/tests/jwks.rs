@@ -685,33 +685,35 @@ async fn unusable_jwks_settings_are_start_errors() {
     assert!(error.contains("/nonexistent/ca.pem"), "{error}");
 }
 
+/// A JWT scheme whose JWKS URL is read from `IDP_JWKS_URL` at start.
+static FROM_ENV: Jwks = Jwks {
+    url: JwksUrl::Env("IDP_JWKS_URL"),
+    ca_file: None,
+    refresh: Duration::from_secs(300),
+    refetch_interval: Duration::from_secs(10),
+};
+static RS: Jwt = Jwt {
+    algorithms: &["RS256"],
+    key: KeySource::Jwks(&FROM_ENV),
+    issuer: None,
+    audiences: &[],
+    leeway_secs: 0,
+    max_token: 8192,
+    types: &["JWT", "at+jwt"],
+    forward_claims: &[],
+    strip_authorization: false,
+};
+static FROM_ENV_SCHEMES: [Scheme; 1] = [Scheme {
+    name: "idp",
+    kind: SchemeKind::Jwt(&RS),
+}];
+
 #[test]
 fn a_jwks_url_from_the_environment_is_checked_like_a_literal() {
-    static FROM_ENV: Jwks = Jwks {
-        url: JwksUrl::Env("IDP_JWKS_URL"),
-        ca_file: None,
-        refresh: Duration::from_secs(300),
-        refetch_interval: Duration::from_secs(10),
-    };
-    static RS: Jwt = Jwt {
-        algorithms: &["RS256"],
-        key: KeySource::Jwks(&FROM_ENV),
-        issuer: None,
-        audiences: &[],
-        leeway_secs: 0,
-        max_token: 8192,
-        types: &["JWT", "at+jwt"],
-        forward_claims: &[],
-        strip_authorization: false,
-    };
     static HS: Jwt = Jwt {
         algorithms: &["HS256"],
         ..RS
     };
-    static SCHEMES: [Scheme; 1] = [Scheme {
-        name: "idp",
-        kind: SchemeKind::Jwt(&RS),
-    }];
     static HMAC: [Scheme; 1] = [Scheme {
         name: "shared",
         kind: SchemeKind::Jwt(&HS),
@@ -723,11 +725,13 @@ fn a_jwks_url_from_the_environment_is_checked_like_a_literal() {
             other => Err(format!("{other} is not set")),
         })
     };
-    assert!(with(&SCHEMES, "https://id.example.com/jwks.json").is_ok());
-    let error = with(&SCHEMES, "http://id.example.com/jwks.json").unwrap_err();
+    assert!(with(&FROM_ENV_SCHEMES, "https://id.example.com/jwks.json").is_ok());
+    let error = with(&FROM_ENV_SCHEMES, "http://id.example.com/jwks.json").unwrap_err();
     assert!(error.contains("https"), "{error}");
-    let error =
-        Verifiers::load(&SCHEMES, |source| Err(format!("{source} is not set"))).unwrap_err();
+    let error = Verifiers::load(&FROM_ENV_SCHEMES, |source| {
+        Err(format!("{source} is not set"))
+    })
+    .unwrap_err();
     assert!(
         error.contains("environment variable IDP_JWKS_URL"),
         "{error}"
@@ -739,38 +743,18 @@ fn a_jwks_url_from_the_environment_is_checked_like_a_literal() {
 
 #[test]
 fn a_jwks_url_from_the_environment_with_credentials_is_refused_and_never_printed() {
-    static FROM_ENV: Jwks = Jwks {
-        url: JwksUrl::Env("IDP_JWKS_URL"),
-        ca_file: None,
-        refresh: Duration::from_secs(300),
-        refetch_interval: Duration::from_secs(10),
-    };
-    static RS: Jwt = Jwt {
-        algorithms: &["RS256"],
-        key: KeySource::Jwks(&FROM_ENV),
-        issuer: None,
-        audiences: &[],
-        leeway_secs: 0,
-        max_token: 8192,
-        types: &["JWT", "at+jwt"],
-        forward_claims: &[],
-        strip_authorization: false,
-    };
-    static SCHEMES: [Scheme; 1] = [Scheme {
-        name: "idp",
-        kind: SchemeKind::Jwt(&RS),
-    }];
     for url in [
         "https://svc:hunter2-secret@id.example.com/jwks.json",
         "https://hunter2-secret@id.example.com/jwks.json",
         "http://svc:hunter2-secret@id.example.com/jwks.json",
         "https://svc:hunter2-secret@id.example.com:99999/jwks.json",
     ] {
-        let error = gateway_runtime::auth::Verifiers::load(&SCHEMES, move |source| match source {
-            KeySource::Env("IDP_JWKS_URL") => Ok(url.to_owned()),
-            other => Err(format!("{other} is not set")),
-        })
-        .unwrap_err();
+        let error =
+            gateway_runtime::auth::Verifiers::load(&FROM_ENV_SCHEMES, move |source| match source {
+                KeySource::Env("IDP_JWKS_URL") => Ok(url.to_owned()),
+                other => Err(format!("{other} is not set")),
+            })
+            .unwrap_err();
         assert!(error.contains("credentials"), "{url}: {error}");
         assert!(
             !error.contains("hunter2"),
