@@ -9,7 +9,6 @@ mod support;
 
 use std::time::Duration;
 
-use gateway_runtime::auth::{ApiKey, ApiKeyIn, Jwt, KeySource, Scheme, SchemeKind};
 use gateway_runtime::params::{Forward, Request};
 use gateway_runtime::{
     Auth, BodySpec, Gateway, Method, OnStoreFailure, Problem, RateKey, RateLimit, Requirement,
@@ -75,43 +74,6 @@ static ROUTES: [Route; 4] = [
     ),
 ];
 
-static BEARER: Jwt = Jwt {
-    algorithms: &["HS256"],
-    key: KeySource::File(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/keys/hs_secret.txt"
-    )),
-    issuer: Some("test-issuer"),
-    audiences: &[],
-    leeway_secs: 0,
-    max_token: 8192,
-    types: &["JWT", "at+jwt"],
-    forward_claims: &[],
-    strip_authorization: false,
-};
-
-/// `alice:alice-key`, `bob:bob-key`.
-static API_KEY: ApiKey = ApiKey {
-    location: ApiKeyIn::Header,
-    name: "x-api-key",
-    keys: KeySource::File(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/keys/api_keys.txt"
-    )),
-    strip: false,
-};
-
-static SCHEMES: [Scheme; 2] = [
-    Scheme {
-        name: "bearerAuth",
-        kind: SchemeKind::Jwt(&BEARER),
-    },
-    Scheme {
-        name: "apiKey",
-        kind: SchemeKind::ApiKey(&API_KEY),
-    },
-];
-
 static THREE_AN_HOUR: RateLimit = RateLimit {
     name: "auth_failures",
     count: 1,
@@ -127,7 +89,7 @@ static THREE_AN_HOUR: RateLimit = RateLimit {
 static GUARDED: Gateway = Gateway {
     routes: &ROUTES,
     auth_failures: Some(&THREE_AN_HOUR),
-    schemes: &SCHEMES,
+    schemes: &BEARER_AND_API_KEY,
     ..GATEWAY
 };
 
@@ -146,7 +108,7 @@ static TWO_THEN_EVERY_2S: RateLimit = RateLimit {
 static BRIEF: Gateway = Gateway {
     routes: &ROUTES,
     auth_failures: Some(&TWO_THEN_EVERY_2S),
-    schemes: &SCHEMES,
+    schemes: &BEARER_AND_API_KEY,
     ..GATEWAY
 };
 

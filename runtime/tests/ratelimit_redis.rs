@@ -12,7 +12,6 @@ mod redis_server;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
-use gateway_runtime::auth::{ApiKey, ApiKeyIn, Jwt, KeySource, Scheme, SchemeKind};
 use gateway_runtime::params::{Forward, Request};
 use gateway_runtime::{
     Auth, BodySpec, Gateway, Method, OnStoreFailure, Problem, RateKey, RateLimit, RedisStore,
@@ -143,42 +142,6 @@ static ROUTES: [Route; 8] = [
     route("/api/public-consumer", Auth::Public, &[CONSUMER]),
 ];
 
-static BEARER: Jwt = Jwt {
-    algorithms: &["HS256"],
-    key: KeySource::File(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/keys/hs_secret.txt"
-    )),
-    issuer: Some("test-issuer"),
-    audiences: &[],
-    leeway_secs: 0,
-    max_token: 8192,
-    types: &["JWT", "at+jwt"],
-    forward_claims: &[],
-    strip_authorization: false,
-};
-
-static API_KEY: ApiKey = ApiKey {
-    location: ApiKeyIn::Header,
-    name: "x-api-key",
-    keys: KeySource::File(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/keys/api_keys.txt"
-    )),
-    strip: false,
-};
-
-static SCHEMES: [Scheme; 2] = [
-    Scheme {
-        name: "bearerAuth",
-        kind: SchemeKind::Jwt(&BEARER),
-    },
-    Scheme {
-        name: "apiKey",
-        kind: SchemeKind::ApiKey(&API_KEY),
-    },
-];
-
 /// The longest timeout the manifest allows: a busy CI machine must not turn a slow answer
 /// into a fallback (a killed Redis refuses connections at once anyway).
 static STORE: RedisStore = RedisStore {
@@ -190,7 +153,7 @@ static STORE: RedisStore = RedisStore {
 static SHARED: Gateway = Gateway {
     routes: &ROUTES,
     rate_limits: &POLICIES,
-    schemes: &SCHEMES,
+    schemes: &BEARER_AND_API_KEY,
     rate_limit_store: Store::Redis(&STORE),
     trusted_proxies: &["127.0.0.2/32"],
     ..GATEWAY

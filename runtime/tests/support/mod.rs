@@ -16,7 +16,7 @@ use axum::body::Body as AxumBody;
 use axum::extract::{Request as AxumRequest, State};
 use axum::response::Response as AxumResponse;
 use bytes::Bytes;
-use gateway_runtime::auth::{Jwt, KeySource, Scheme, SchemeKind};
+use gateway_runtime::auth::{ApiKey, ApiKeyIn, Jwt, KeySource, Scheme, SchemeKind};
 use gateway_runtime::params::{self, Forward, Request};
 use gateway_runtime::{
     Auth, BodySpec, Config, Errors, Gateway, Method, Problem, Requirement, Route, Service,
@@ -272,6 +272,29 @@ pub static SCHEMES: [Scheme; 1] = [Scheme {
     name: "bearerAuth",
     kind: SchemeKind::Jwt(&BEARER),
 }];
+
+/// `alice:alice-key`, `bob:bob-key`.
+static API_KEY: ApiKey = ApiKey {
+    location: ApiKeyIn::Header,
+    name: "x-api-key",
+    keys: KeySource::File(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/keys/api_keys.txt"
+    )),
+    strip: false,
+};
+
+/// `bearerAuth` and an API key scheme `apiKey` (header `x-api-key`).
+pub static BEARER_AND_API_KEY: [Scheme; 2] = [
+    Scheme {
+        name: "bearerAuth",
+        kind: SchemeKind::Jwt(&BEARER),
+    },
+    Scheme {
+        name: "apiKey",
+        kind: SchemeKind::ApiKey(&API_KEY),
+    },
+];
 
 /// Large enough for the 10 MiB streaming test.
 pub static GATEWAY: Gateway = Gateway {
