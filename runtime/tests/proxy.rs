@@ -320,6 +320,39 @@ async fn slow_upstream_is_504_after_the_request_timeout() {
     assert!(elapsed >= Duration::from_millis(280), "{elapsed:?}");
 }
 
+/// Attack: a client that announces a body and never sends it held the upstream request
+/// open until its timeout, which was counted against the instance: five such requests,
+/// from anyone, ejected a healthy instance. The client is the one that stalled: 408, and
+/// nothing is counted on the upstream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stalls_its_own_body_is_408_and_never_counts_against_the_upstream() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = mock("a").await;
+    let gw = start_with(&upstream).await;
+    for _ in 0..6 {
+        let mut stream = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+        stream
+            .write_all(b"GET /api/slow-timeout HTTP/1.1\r\nhost: gateway\r\ncontent-type: application/octet-stream\r\ncontent-length: 1000\r\n\r\n")
+            .await
+            .unwrap();
+        let mut head = vec![0; 512];
+        let n = stream.read(&mut head).await.unwrap();
+        let head = String::from_utf8_lossy(&head[..n]);
+        assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+    }
+    let exposition = metrics(&gw).await;
+    assert!(
+        !exposition
+            .lines()
+            .any(|line| line.starts_with("gateway_upstream_attempts_total")
+                && line.contains("outcome=\"timeout\"")
+                && !line.ends_with(" 0")),
+        "{exposition}"
+    );
+    // The instance still takes requests.
+    assert_eq!(get(&gw.url("/api/slow-timeout")).await.status, 504);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn declared_body_over_the_limit_is_413_before_forwarding() {
     let upstream = mock("a").await;
