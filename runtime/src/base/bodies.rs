@@ -6,6 +6,7 @@
 use std::error::Error as StdError;
 use std::fmt;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 
@@ -48,6 +49,9 @@ pub(crate) struct LimitedBody {
     source: Source,
     limit: u64,
     remaining: u64,
+    /// Whether the last read of the client's stream found nothing yet: while it is, the
+    /// request waits on the client, not on the upstream (which is reading).
+    waiting: Arc<AtomicBool>,
 }
 
 #[derive(Debug)]
@@ -66,6 +70,7 @@ impl LimitedBody {
             source: Source::Stream(inner),
             limit,
             remaining: limit,
+            waiting: Arc::default(),
         }
     }
 
@@ -75,6 +80,7 @@ impl LimitedBody {
             source: Source::Full(None),
             limit: 0,
             remaining: 0,
+            waiting: Arc::default(),
         }
     }
 
@@ -83,12 +89,19 @@ impl LimitedBody {
         self.limit
     }
 
+    /// Tells, once the body is on its way, whether the request is waiting for the client
+    /// to send more of it.
+    pub(crate) fn waiting_on_client(&self) -> Arc<AtomicBool> {
+        self.waiting.clone()
+    }
+
     /// A body already read whole (within `limit`).
     pub(crate) fn full(bytes: Bytes, limit: u64) -> LimitedBody {
         LimitedBody {
             source: Source::Full(Some(bytes)),
             limit,
             remaining: limit,
+            waiting: Arc::default(),
         }
     }
 }
@@ -115,7 +128,9 @@ impl Body for LimitedBody {
             Source::Full(bytes) => return Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             Source::Shared(..) => return Poll::Ready(None),
         };
-        let frame = match ready!(Pin::new(inner).poll_frame(cx)) {
+        let polled = Pin::new(inner).poll_frame(cx);
+        this.waiting.store(polled.is_pending(), Ordering::Relaxed);
+        let frame = match ready!(polled) {
             Some(Ok(frame)) => frame,
             Some(Err(error)) => return Poll::Ready(Some(Err(BodyError::Client(error)))),
             None => return Poll::Ready(None),
@@ -232,6 +247,7 @@ impl Replay {
             source,
             limit,
             remaining: limit,
+            waiting: Arc::default(),
         })
     }
 

@@ -138,6 +138,19 @@ impl Problem {
         )
     }
 
+    /// 408: the client did not send its body within `budget`.
+    pub fn body_timeout(budget: std::time::Duration) -> Problem {
+        Problem::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request-timeout",
+            "Request timeout",
+            format!(
+                "the request body did not arrive within {} ms",
+                budget.as_millis()
+            ),
+        )
+    }
+
     pub fn bad_gateway(detail: impl Into<String>) -> Problem {
         Problem::new(
             StatusCode::BAD_GATEWAY,

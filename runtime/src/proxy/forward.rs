@@ -409,6 +409,7 @@ async fn tries(
                 HeaderValue::from_static("chunked"),
             );
         }
+        let waiting_on_client = body.waiting_on_client();
         let mut request = http::Request::new(body);
         *request.method_mut() = method.clone();
         *request.uri_mut() = uri;
@@ -425,7 +426,9 @@ async fn tries(
         attempt.answered = Some(Instant::now());
         let permit = guard.permit.take();
         drop(guard);
-        let tried_result = classify(service, instance, result, limit, timeout);
+        // A timeout while the client was still to send its body is the client's stall.
+        let client_stalled = result.is_err() && waiting_on_client.load(Ordering::Relaxed);
+        let tried_result = classify(service, instance, result, limit, timeout, client_stalled);
         let (failure, retryable) = match &tried_result {
             Tried::Answer(response) => {
                 let status = response.status();
@@ -483,8 +486,10 @@ fn classify(
     result: Sent,
     limit: u64,
     timeout: Duration,
+    client_stalled: bool,
 ) -> Tried {
     let outcome = match &result {
+        _ if client_stalled => None,
         Ok(Ok(_)) => Some(Outcome::Ok),
         // The client's body failing is not the upstream's outcome.
         Ok(Err(error)) if body_error(error).is_some() => None,
@@ -518,6 +523,10 @@ fn classify(
                 Tried::Failed(upstream_failed(service, instance, &error), outcome)
             }
         },
+        Err(_elapsed) if client_stalled => {
+            tracing::debug!(service = service.name, "client body stalled");
+            Tried::ClientBody(Problem::body_timeout(timeout))
+        }
         Err(_elapsed) => {
             tracing::warn!(
                 service = service.name,

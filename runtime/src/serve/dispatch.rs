@@ -232,17 +232,7 @@ async fn dispatch(
             let budget = upstream.service.request_timeout;
             let bytes = tokio::time::timeout(budget, read_whole(body, max_body))
                 .await
-                .map_err(|_| {
-                    Problem::new(
-                        http::StatusCode::REQUEST_TIMEOUT,
-                        "request-timeout",
-                        "Request timeout",
-                        format!(
-                            "the request body did not arrive within {} ms",
-                            budget.as_millis()
-                        ),
-                    )
-                })??;
+                .map_err(|_| Problem::body_timeout(budget))??;
             let max_fields = state.gateway.max_fields;
             let checked = body::check(&bytes, validate, &parts.headers, max_body, max_fields).await;
             if let Err(problem) = checked {
