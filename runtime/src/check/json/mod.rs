@@ -36,7 +36,7 @@ mod format;
 mod pattern;
 mod value;
 
-pub use pattern::Pattern;
+pub use pattern::{Engine, Pattern};
 pub use value::{Array, Document, Items, Members, Number, Object, Value};
 
 /// A generated validator: checks `value` (found at `at`) and records what fails.

@@ -77,6 +77,17 @@ impl Element {
     }
 }
 
+/// How a [`Pattern`] is matched: the work its matching can take on hostile input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// The one-pass matcher of anchored class/literal sequences.
+    Fast,
+    /// A finite automaton (`regex`): time linear in the input.
+    Linear,
+    /// `regress`, which backtracks: quadratic or exponential on some inputs.
+    Backtracking,
+}
+
 impl Pattern {
     pub const fn new(source: &'static str, flags: &'static str) -> Pattern {
         Pattern {
@@ -99,10 +110,16 @@ impl Pattern {
         }
     }
 
-    /// Whether the pattern matches somewhere in `value`.
-    #[inline]
-    pub fn is_match(&self, value: &str) -> bool {
-        let compiled = self.compiled.get_or_init(|| {
+    /// The engine this pattern is matched with.
+    pub fn engine(&self) -> Engine {
+        match self.compiled() {
+            Compiled::Simple(..) => Engine::Fast,
+            Compiled::Regex(_) => Engine::Backtracking,
+        }
+    }
+
+    fn compiled(&self) -> &Compiled {
+        self.compiled.get_or_init(|| {
             // Code points, as in Unicode mode (without it, classes see UTF-16 units).
             let fast = if self.flags.contains('u') {
                 simple(self.source)
@@ -116,8 +133,13 @@ impl Pattern {
                 }
                 None => Compiled::Regex(regress::Regex::with_flags(self.source, self.flags).ok()),
             }
-        });
-        match compiled {
+        })
+    }
+
+    /// Whether the pattern matches somewhere in `value`.
+    #[inline]
+    pub fn is_match(&self, value: &str) -> bool {
+        match self.compiled() {
             Compiled::Simple(elements, true) => ascii_match(elements, value.as_bytes()),
             Compiled::Simple(elements, false) => simple_match(elements, value),
             Compiled::Regex(Some(regex)) => regex.find(value).is_some(),
@@ -374,5 +396,33 @@ mod tests {
         // Without Unicode mode, regress decides (classes see UTF-16 units).
         let units = Pattern::new("^[a]$", "");
         assert!(units.is_match("a") && !units.is_match("b"));
+    }
+
+    /// Issue 11: a pattern that backtracks lets a long value cost quadratic or exponential
+    /// time, whatever its `maxLength`. Every pattern without lookaround or backreferences
+    /// must go to an engine whose work is linear in the input.
+    #[test]
+    fn patterns_without_lookaround_or_backreferences_match_in_linear_time() {
+        for (source, engine) in [
+            ("^[A-Z]{3}-[0-9]{4,8}$", Engine::Fast),
+            ("^\\S+@\\S+\\.\\S+$", Engine::Linear),
+            ("[0-9]+x", Engine::Linear),
+            ("(a+)+$", Engine::Linear),
+            ("^(a|aa)+$", Engine::Linear),
+            ("^.*a.*b.*c$", Engine::Linear),
+            ("\\bword\\b", Engine::Linear),
+            ("^[^\\s]+\\w*\\d?$", Engine::Linear),
+            ("^\\u{1F600}+$", Engine::Linear),
+            // Lookaround and backreferences have no automaton: they still backtrack.
+            ("^(?=a)a+$", Engine::Backtracking),
+            ("^(a)\\1$", Engine::Backtracking),
+        ] {
+            assert_eq!(Pattern::new(source, "u").engine(), engine, "{source}");
+        }
+        // A hostile value of 1 MiB: the old engine needed minutes on these.
+        let hostile = "a".repeat(1 << 20);
+        assert!(!Pattern::new("(a+)+$", "u").is_match(&format!("{hostile}!")));
+        assert!(!Pattern::new("^\\S+@\\S+\\.\\S+$", "u").is_match(&hostile));
+        assert!(!Pattern::new("[0-9]+x", "u").is_match(&"1".repeat(1 << 20)));
     }
 }
