@@ -33,6 +33,7 @@ use crate::check::fields::{Prehashed, RandomState};
 use crate::check::steps::step;
 
 mod format;
+mod linear;
 mod pattern;
 mod value;
 
