@@ -1612,7 +1612,7 @@ pub fn backtracking_pattern(pattern: &str, whose: &str) -> Diagnostic {
         "gateway::spec::backtracking_pattern",
         format!("{whose}`{pattern}` is matched by a backtracking engine (it has lookaround, a backreference, `\\p{{..}}`, `\\B`, or syntax only non-Unicode ECMAScript accepts): a long value can take time quadratic or exponential in its length"),
     )
-    .help("rewrite the pattern without those if you can; else keep `max_body` small on the routes that use it (a `maxLength` does not stop the pattern from running)")
+    .help("rewrite the pattern without those if you can; else keep the values it sees short: `max_body` small on the routes whose bodies use it (a `maxLength` does not stop the pattern from running)")
 }
 
 /// The constraints of a parameter schema: those the generated parser enforces, and the
