@@ -70,7 +70,7 @@ pub mod styled {
 /// collector they write, and one helper per schema keyword (see docs/validation.md).
 pub mod json {
     pub use crate::check::json::{
-        Array, BodyErrors, Bound, Document, Enum, Format, Items, Members, Number, Object,
+        Array, BodyErrors, Bound, Document, Engine, Enum, Format, Items, Members, Number, Object,
         OwnedValue, Pattern, Pointer, Type, Validate, Value, check, check_owned, equal, is_integer,
         parse,
     };

@@ -1390,15 +1390,20 @@ impl<'a> ServiceLowering<'a> {
                 .into_iter()
                 .flatten()
             {
-                if let Err(error) = pattern_flags(pattern) {
-                    self.diags.push(
+                match pattern_flags(pattern) {
+                    Ok(flags) if !pattern_is_linear(pattern, flags) => self.diags.push(
+                        backtracking_pattern(pattern, &format!("parameter `{name}`: "))
+                            .at(self.locate(&schema_at)),
+                    ),
+                    Ok(_) => {}
+                    Err(error) => self.diags.push(
                         Diagnostic::error(
                             "gateway::spec::invalid_pattern",
                             format!("parameter `{name}`: `{pattern}` is not an ECMA-262 regular expression the gateway can compile: {error}"),
                         )
                         .at(self.locate(&schema_at))
                         .help("fix the pattern; it is compiled when the gateway is generated, not when a request arrives"),
-                    );
+                    ),
                 }
             }
             if !unchecked.is_empty() {
@@ -1587,6 +1592,27 @@ pub fn pattern_flags(pattern: &str) -> Result<&'static str, regress::Error> {
         Ok(_) => Ok("u"),
         Err(error) => regress::Regex::new(pattern).map(|_| "").map_err(|_| error),
     }
+}
+
+// The runtime's translation of patterns into `regex` syntax, shared as source: the
+// compiler does not link the runtime.
+#[path = "../../../runtime/src/check/json/linear.rs"]
+#[allow(dead_code)]
+mod linear;
+
+/// Whether the runtime matches `pattern` (valid with `flags`) in time linear in the input;
+/// the rest goes to a backtracking engine.
+pub fn pattern_is_linear(pattern: &str, flags: &str) -> bool {
+    linear::translate(pattern, flags).is_some_and(|regex| regex::Regex::new(&regex).is_ok())
+}
+
+/// `gateway::spec::backtracking_pattern`: a `pattern` a long value can make slow.
+pub fn backtracking_pattern(pattern: &str, whose: &str) -> Diagnostic {
+    Diagnostic::warning(
+        "gateway::spec::backtracking_pattern",
+        format!("{whose}`{pattern}` is matched by a backtracking engine (it has lookaround, a backreference, `\\p{{..}}`, `\\B`, or syntax only non-Unicode ECMAScript accepts): a long value can take time quadratic or exponential in its length"),
+    )
+    .help("rewrite the pattern without those if you can; else keep the values it sees short: `max_body` small on the routes whose bodies use it (a `maxLength` does not stop the pattern from running)")
 }
 
 /// The constraints of a parameter schema: those the generated parser enforces, and the

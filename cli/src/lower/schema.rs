@@ -474,8 +474,10 @@ impl SchemaLowering<'_> {
                         self.invalid(pointer, key, "a string");
                         continue;
                     };
-                    if let Err(error) = super::pattern_flags(pattern) {
-                        self.diags.push(
+                    let flags = match super::pattern_flags(pattern) {
+                        Ok(flags) => flags,
+                        Err(error) => {
+                            self.diags.push(
                             Diagnostic::error(
                                 "gateway::spec::invalid_pattern",
                                 format!("`{pattern}` is not an ECMA-262 regular expression the gateway can compile: {error}"),
@@ -483,7 +485,14 @@ impl SchemaLowering<'_> {
                             .at(self.spec.origins.locate(&pointer_push(pointer, key)))
                             .help("fix the pattern; it is compiled when the gateway is generated, not when a request arrives"),
                         );
-                        continue;
+                            continue;
+                        }
+                    };
+                    if !super::pattern_is_linear(pattern, flags) {
+                        self.diags.push(
+                            super::backtracking_pattern(pattern, "")
+                                .at(self.spec.origins.locate(&pointer_push(pointer, key))),
+                        );
                     }
                     s.pattern = Some(pattern.to_owned());
                 }

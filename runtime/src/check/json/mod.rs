@@ -33,10 +33,11 @@ use crate::check::fields::{Prehashed, RandomState};
 use crate::check::steps::step;
 
 mod format;
+mod linear;
 mod pattern;
 mod value;
 
-pub use pattern::Pattern;
+pub use pattern::{Engine, Pattern};
 pub use value::{Array, Document, Items, Members, Number, Object, Value};
 
 /// A generated validator: checks `value` (found at `at`) and records what fails.

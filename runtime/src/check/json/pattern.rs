@@ -1,9 +1,13 @@
-//! `pattern` of body schemas: ECMA-262 through `regress`, with a fast path for the shape
-//! most API patterns have — anchored at both ends, a sequence of literals and character
-//! classes with quantifiers (`^[A-Z]{3}-[0-9]{4,8}$`) — matched in one pass without
-//! backtracking. The fast path is taken only where one greedy pass decides exactly what
-//! the regex would (each variable-length part's characters cannot start what follows);
-//! anything else goes to `regress`.
+//! `pattern` of body schemas and parameters: ECMA-262, matched by one of three engines.
+//! The shape most API patterns have — anchored at both ends, a sequence of literals and
+//! character classes with quantifiers (`^[A-Z]{3}-[0-9]{4,8}$`) — is matched in one pass
+//! without backtracking, where one greedy pass decides exactly what the regex would (each
+//! variable-length part's characters cannot start what follows). Any other pattern whose
+//! every construct has an exact `regex` equivalent (see [`linear`](super::linear)) goes
+//! to `regex`'s automata, linear in the input, since a backtracking engine lets a hostile
+//! value cost quadratic or exponential time whatever its `maxLength`. Only the rest
+//! (lookaround, backreferences, `\p{..}`, non-Unicode mode) goes to `regress`, which
+//! backtracks; the compiler warns about those.
 
 use std::sync::OnceLock;
 
@@ -21,6 +25,7 @@ pub struct Pattern {
 enum Compiled {
     /// The elements, and whether every class is ASCII (the value is then read as bytes).
     Simple(Vec<Element>, bool),
+    Linear(regex::Regex),
     /// `None`: did not compile (the compiler checks it does): matches nothing.
     Regex(Option<regress::Regex>),
 }
@@ -77,6 +82,17 @@ impl Element {
     }
 }
 
+/// How a [`Pattern`] is matched: the work its matching can take on hostile input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// The one-pass matcher of anchored class/literal sequences.
+    Fast,
+    /// A finite automaton (`regex`): time linear in the input.
+    Linear,
+    /// `regress`, which backtracks: quadratic or exponential on some inputs.
+    Backtracking,
+}
+
 impl Pattern {
     pub const fn new(source: &'static str, flags: &'static str) -> Pattern {
         Pattern {
@@ -99,10 +115,17 @@ impl Pattern {
         }
     }
 
-    /// Whether the pattern matches somewhere in `value`.
-    #[inline]
-    pub fn is_match(&self, value: &str) -> bool {
-        let compiled = self.compiled.get_or_init(|| {
+    /// The engine this pattern is matched with.
+    pub fn engine(&self) -> Engine {
+        match self.compiled() {
+            Compiled::Simple(..) => Engine::Fast,
+            Compiled::Linear(_) => Engine::Linear,
+            Compiled::Regex(_) => Engine::Backtracking,
+        }
+    }
+
+    fn compiled(&self) -> &Compiled {
+        self.compiled.get_or_init(|| {
             // Code points, as in Unicode mode (without it, classes see UTF-16 units).
             let fast = if self.flags.contains('u') {
                 simple(self.source)
@@ -114,16 +137,40 @@ impl Pattern {
                     let ascii = elements.iter().all(Element::is_ascii);
                     Compiled::Simple(elements, ascii)
                 }
-                None => Compiled::Regex(regress::Regex::with_flags(self.source, self.flags).ok()),
+                None => {
+                    // `regress` decides which patterns are valid, so that the engine
+                    // chosen never changes what compiles.
+                    let Ok(backtracking) = regress::Regex::with_flags(self.source, self.flags)
+                    else {
+                        return Compiled::Regex(None);
+                    };
+                    match linear(self.source, self.flags) {
+                        Some(regex) => Compiled::Linear(regex),
+                        None => Compiled::Regex(Some(backtracking)),
+                    }
+                }
             }
-        });
-        match compiled {
+        })
+    }
+
+    /// Whether the pattern matches somewhere in `value`.
+    #[inline]
+    pub fn is_match(&self, value: &str) -> bool {
+        match self.compiled() {
             Compiled::Simple(elements, true) => ascii_match(elements, value.as_bytes()),
             Compiled::Simple(elements, false) => simple_match(elements, value),
+            Compiled::Linear(regex) => regex.is_match(value),
             Compiled::Regex(Some(regex)) => regex.find(value).is_some(),
             Compiled::Regex(None) => false,
         }
     }
+}
+
+/// `source`, valid ECMA-262 with `flags`, as a `regex` that matches the same strings;
+/// `None` where no exact translation is known or it does not compile (such as a counted
+/// repetition past `regex`'s size limit).
+pub fn linear(source: &str, flags: &str) -> Option<regex::Regex> {
+    regex::Regex::new(&super::linear::translate(source, flags)?).ok()
 }
 
 /// [`simple_match`] for ASCII classes: a byte that is not ASCII matches none of them, as
@@ -374,5 +421,222 @@ mod tests {
         // Without Unicode mode, regress decides (classes see UTF-16 units).
         let units = Pattern::new("^[a]$", "");
         assert!(units.is_match("a") && !units.is_match("b"));
+    }
+
+    /// The translation against `regress` on the characters where ECMA-262 and `regex`
+    /// disagree by default: `\s`, `.`, `\d`, `\w`, `\b`, astral characters, the ends.
+    #[test]
+    fn linear_patterns_agree_with_regress() {
+        let patterns = [
+            r"^\s+$",
+            r"\S",
+            r"^\S+@\S+\.\S+$",
+            r"^.$",
+            r"^.+$",
+            r"a.b",
+            r"^\d+$",
+            r"\D",
+            r"^\w+$",
+            r"\W",
+            r"\bé",
+            r"é\b",
+            r"\ba",
+            r"a\b",
+            r"^[\s\d]+$",
+            r"^[^\s]+$",
+            r"^[\S]+$",
+            r"^[\W\d]$",
+            r"^[^\w]$",
+            r"^\u{1F600}+$",
+            r"^\uD83D\uDE00$",
+            r"^[\u{1F600}-\u{1F64F}]$",
+            r"^[^a]$",
+            r"^\x41\u0042\t\n\r\f\v\0$",
+            r"^[\b]$",
+            r"^[a\-z]$",
+            r"^[-a]$",
+            r"^[a-]$",
+            r"^[[]$",
+            r"^[&&~~]+$",
+            r"\/\.\*\+\?\(\)\[\]\{\}\|\^\$\\",
+            r"(a+)+$",
+            r"^(a|aa)+$",
+            r"^(?:ab|a)*?b$",
+            r"[0-9]+x",
+            r"^a{2,3}$",
+            r"^a{2,}$",
+            r"^a{0}b$",
+            r"^(a|)$",
+            r"()",
+            r"^$",
+            r"$^",
+            r"a$|^b",
+            r"^#[0-9a-fA-F]{6}$",
+        ];
+        let inputs = [
+            "",
+            " ",
+            "\t",
+            "\u{0B}",
+            "\u{0C}",
+            "\n",
+            "\r",
+            "\u{85}",
+            "\u{A0}",
+            "\u{1680}",
+            "\u{2000}",
+            "\u{200A}",
+            "\u{200B}",
+            "\u{2028}",
+            "\u{2029}",
+            "\u{202F}",
+            "\u{205F}",
+            "\u{3000}",
+            "\u{FEFF}",
+            "\u{180E}",
+            "a\rb",
+            "a\u{2028}b",
+            "a\nb",
+            "axb",
+            "a.b",
+            "٣",
+            "123",
+            "12٣",
+            "é",
+            "café",
+            "aé",
+            "éa",
+            "a",
+            "ab",
+            "aa",
+            "aaa",
+            "aaaa!",
+            "b",
+            "ba",
+            "aab",
+            "abab",
+            "\u{1F600}",
+            "\u{1F600}\u{1F600}",
+            "\u{1F650}",
+            "😀x",
+            "AB\t\n\r\u{0C}\u{0B}\0",
+            "\u{8}",
+            "-",
+            "z",
+            "[",
+            "&",
+            "~",
+            "&~",
+            "/.*+?()[]{}|^$\\",
+            "x@y.z",
+            "x @y.z",
+            "x@y",
+            "\u{A0}@y.z",
+            "123x",
+            "123",
+            "#a0B9fF",
+            "#a0B9f",
+            "_",
+            "a_1",
+            "ﬀ",
+        ];
+        for source in patterns {
+            let regex = linear(source, "u").unwrap_or_else(|| panic!("{source}: not translated"));
+            let backtracking = regress::Regex::with_flags(source, "u").unwrap();
+            for input in inputs {
+                assert_eq!(
+                    regex.is_match(input),
+                    backtracking.find(input).is_some(),
+                    "{source} on {input:?}"
+                );
+            }
+        }
+        // No exact equivalent known: left to `regress`.
+        for source in [
+            r"(?=a)",
+            r"(?!a)",
+            r"(?<=a)b",
+            r"(?<!a)b",
+            r"(a)\1",
+            r"(?<n>a)\k<n>",
+            r"(?<n>a)",
+            r"\p{L}",
+            r"\P{L}",
+            r"\B",
+            r"\cA",
+            r"[]",
+            r"[^]",
+            r"\uD83D",
+        ] {
+            assert!(linear(source, "u").is_none(), "{source}");
+        }
+        // Translated, but past `regex`'s size limit.
+        assert!(super::super::linear::translate(r"((a{100}){100}){100}", "u").is_some());
+        assert!(linear(r"((a{100}){100}){100}", "u").is_none());
+        // Without Unicode mode, classes see UTF-16 code units.
+        assert!(linear("^.$", "").is_none());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 300,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x7061_7474_6572_6e31),
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+        /// Random strings over the characters the patterns tell apart (ASCII, the
+        /// whitespace and line terminators ECMA-262 and `regex` disagree on, non-ASCII
+        /// letters and digits, an astral character): both engines say the same.
+        #[test]
+        fn linear_and_backtracking_engines_agree_on_random_strings(
+            chars in proptest::collection::vec(proptest::sample::select(vec![
+                'a', 'b', 'x', 'A', 'Z', '0', '9', '_', '-', '.', '@', '#', ' ', '\t', '\n',
+                '\r', '\u{0B}', '\u{85}', '\u{A0}', '\u{2028}', '\u{FEFF}', '\u{3000}', 'é',
+                '٣', 'ﬀ', '\u{1F600}',
+            ]), 0..24),
+        ) {
+            let input: String = chars.into_iter().collect();
+            for source in [
+                r"^\S+@\S+\.\S+$", r"[0-9]+x", r"(a+)+$", r"^(a|ab|b)*x?$", r"\bx", r"x\b",
+                r"^\w*\s\d+$", r"^.{2,5}$", r"^[^\s.]+(\.[^\s.]+)*$", r"^[\W_]+$", r"é|\u{1F600}",
+                r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==)?$", r"^\s*$", r".\D",
+            ] {
+                let regex = linear(source, "u").unwrap();
+                let backtracking = regress::Regex::with_flags(source, "u").unwrap();
+                proptest::prop_assert_eq!(
+                    regex.is_match(&input),
+                    backtracking.find(&input).is_some(),
+                    "{} on {:?}", source, input
+                );
+            }
+        }
+    }
+
+    /// Issue 11: a pattern that backtracks lets a long value cost quadratic or exponential
+    /// time, whatever its `maxLength`. Every pattern without lookaround or backreferences
+    /// must go to an engine whose work is linear in the input.
+    #[test]
+    fn patterns_without_lookaround_or_backreferences_match_in_linear_time() {
+        for (source, engine) in [
+            ("^[A-Z]{3}-[0-9]{4,8}$", Engine::Fast),
+            ("^\\S+@\\S+\\.\\S+$", Engine::Linear),
+            ("[0-9]+x", Engine::Linear),
+            ("(a+)+$", Engine::Linear),
+            ("^(a|aa)+$", Engine::Linear),
+            ("^.*a.*b.*c$", Engine::Linear),
+            ("\\bword\\b", Engine::Linear),
+            ("^[^\\s]+\\w*\\d?$", Engine::Linear),
+            ("^\\u{1F600}+$", Engine::Linear),
+            // Lookaround and backreferences have no automaton: they still backtrack.
+            ("^(?=a)a+$", Engine::Backtracking),
+            ("^(a)\\1$", Engine::Backtracking),
+        ] {
+            assert_eq!(Pattern::new(source, "u").engine(), engine, "{source}");
+        }
+        // A hostile value of 1 MiB: the old engine needed minutes on these.
+        let hostile = "a".repeat(1 << 20);
+        assert!(!Pattern::new("(a+)+$", "u").is_match(&format!("{hostile}!")));
+        assert!(!Pattern::new("^\\S+@\\S+\\.\\S+$", "u").is_match(&hostile));
+        assert!(!Pattern::new("[0-9]+x", "u").is_match(&"1".repeat(1 << 20)));
     }
 }
