@@ -31,6 +31,17 @@ async fn the_clients_own_address_scheme_and_host_headers_never_reach_the_upstrea
         ("x-forwarded-ssl", "on"),
         ("x-url-scheme", "https"),
         ("x-original-host", "admin.internal"),
+        // Found by a new user's trial: what Rails, Rack, Fastly and Envoy read.
+        ("client-ip", "203.0.113.7"),
+        ("x-cluster-client-ip", "203.0.113.7"),
+        ("fastly-client-ip", "203.0.113.7"),
+        ("x-proxyuser-ip", "203.0.113.7"),
+        ("x-envoy-external-address", "203.0.113.7"),
+        ("x-original-forwarded-for", "203.0.113.7"),
+        ("x-forwarded-scheme", "https"),
+        ("x-scheme", "https"),
+        ("front-end-https", "on"),
+        ("x-host", "admin.internal"),
         // CGI and WSGI servers read `_` as `-`: the same headers, spelled to slip by.
         ("x_real_ip", "203.0.113.7"),
         ("x_forwarded_for", "203.0.113.7"),
