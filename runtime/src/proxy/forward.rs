@@ -58,7 +58,7 @@ static HOP_BY_HOP: [HeaderName; 9] = [
 /// `X-Forwarded-For/Proto/Host` and `X-Real-IP` itself): an upstream honouring
 /// `X-HTTP-Method-Override` would otherwise turn a public GET into a DELETE, one reading
 /// `True-Client-IP` would log and rate-limit whatever address the client chose.
-const SPOOFABLE: [HeaderName; 16] = [
+const SPOOFABLE: [HeaderName; 26] = [
     HeaderName::from_static("forwarded"),
     HeaderName::from_static("x-forwarded-port"),
     HeaderName::from_static("x-forwarded-prefix"),
@@ -70,6 +70,16 @@ const SPOOFABLE: [HeaderName; 16] = [
     HeaderName::from_static("true-client-ip"),
     HeaderName::from_static("x-client-ip"),
     HeaderName::from_static("cf-connecting-ip"),
+    HeaderName::from_static("client-ip"),
+    HeaderName::from_static("x-cluster-client-ip"),
+    HeaderName::from_static("fastly-client-ip"),
+    HeaderName::from_static("x-proxyuser-ip"),
+    HeaderName::from_static("x-envoy-external-address"),
+    HeaderName::from_static("x-original-forwarded-for"),
+    HeaderName::from_static("x-forwarded-scheme"),
+    HeaderName::from_static("x-scheme"),
+    HeaderName::from_static("front-end-https"),
+    HeaderName::from_static("x-host"),
     HeaderName::from_static("x-original-url"),
     HeaderName::from_static("x-rewrite-url"),
     HeaderName::from_static("x-http-method-override"),
