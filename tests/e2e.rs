@@ -1170,6 +1170,34 @@ async fn api_keys_are_not_forwarded_when_stripped() {
         seen[0].headers.get("x-api-key").is_none(),
         "the key reached the upstream"
     );
+    // Nor on a public route, where clients that always send their key send it too, and on
+    // a route the key is not a credential for.
+    for (marker, path) in [
+        (
+            "strip-public",
+            "/api/payment-methods?country=DE&marker=strip-public",
+        ),
+        ("strip-token", "/api/orders?marker=strip-token"),
+    ] {
+        let response = client()
+            .get(format!("{base}{path}"))
+            .header("x-api-key", "e2e-plain-key")
+            .bearer_auth(token("user-42", ""))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{marker}");
+        let seen: Vec<Seen> = [&world.orders, &world.payments[0], &world.payments[1]]
+            .iter()
+            .flat_map(|mock| mock.seen())
+            .filter(|seen| seen.uri.contains(marker))
+            .collect();
+        assert_eq!(seen.len(), 1, "{marker}");
+        assert!(
+            seen[0].headers.get("x-api-key").is_none(),
+            "{marker}: the key reached the upstream"
+        );
+    }
 }
 
 #[tokio::test]
