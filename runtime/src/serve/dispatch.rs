@@ -177,8 +177,9 @@ async fn dispatch(
     let (index, forward) = match decision {
         Decision::Forward(index, forward, authenticated) => {
             if let Some(authenticated) = authenticated {
-                authenticated.apply(&mut parts);
+                authenticated.apply(&mut parts.headers);
             }
+            state.verifiers.strip_api_keys(&mut parts);
             (index, forward)
         }
         Decision::OpenApi => {

@@ -133,6 +133,8 @@ pub struct Verifiers {
     jwks: JwksSet,
     /// Every header any JWT scheme sets from a claim (`forward_claims`).
     claim_headers: Vec<HeaderName>,
+    /// Where the API keys of the schemes with `strip: true` are sent, and their names.
+    strip_keys: Vec<(ApiKeyIn, &'static str)>,
 }
 
 impl fmt::Debug for Verifiers {
@@ -183,6 +185,7 @@ impl Verifiers {
         let mut loaded = Vec::with_capacity(schemes.len());
         let mut jwks = Vec::new();
         let mut claim_headers: Vec<HeaderName> = Vec::new();
+        let mut strip_keys = Vec::new();
         // Every scheme's problem at once: an operator fixing a deployment should not
         // have to restart once per missing variable.
         let mut errors = Vec::new();
@@ -217,6 +220,11 @@ impl Verifiers {
                     continue;
                 }
             };
+            if let SchemeKind::ApiKey(config) = scheme.kind
+                && config.strip
+            {
+                strip_keys.push((config.location, config.name));
+            }
             if let SchemeKind::Jwt(config) = scheme.kind {
                 for (_, name) in config.forward_claims {
                     match HeaderName::from_bytes(name.as_bytes()) {
@@ -238,6 +246,7 @@ impl Verifiers {
             schemes: loaded,
             jwks: JwksSet(jwks),
             claim_headers,
+            strip_keys,
         })
     }
 
@@ -360,18 +369,31 @@ impl Verifiers {
             headers.remove(name);
         }
     }
+
+    /// Removes the API key of every scheme with `strip: true` (its header, its cookie or
+    /// its query pair) from a request about to be forwarded, whatever the route: a client
+    /// that sends its key everywhere sends it to public routes too.
+    pub fn strip_api_keys(&self, parts: &mut http::request::Parts) {
+        for &(location, name) in &self.strip_keys {
+            match location {
+                ApiKeyIn::Header => {
+                    parts.headers.remove(name);
+                }
+                ApiKeyIn::Cookie => remove_cookie(&mut parts.headers, name),
+                ApiKeyIn::Query => remove_query_pair(&mut parts.uri, name),
+            }
+        }
+    }
 }
 
 /// What the credentials that granted access change in the forwarded request.
 fn granted_by(granted: Vec<Credential>) -> Authenticated {
     let mut set = Vec::new();
-    let mut strip_keys = Vec::new();
     let mut strip_authorization = false;
     let mut consumer = None;
     let mut claims = None;
     for credential in granted {
         set.extend(credential.forward);
-        strip_keys.extend(credential.strip_key);
         strip_authorization |= credential.strip_authorization;
         if consumer.is_none() {
             consumer = credential.subject;
@@ -382,7 +404,6 @@ fn granted_by(granted: Vec<Credential>) -> Authenticated {
     }
     Authenticated {
         set,
-        strip_keys,
         strip_authorization,
         consumer,
         claims,
@@ -395,8 +416,6 @@ pub struct Authenticated {
     /// Headers set from verified claims (the client's were removed by
     /// [`Verifiers::strip_claim_headers`]).
     pub set: Vec<(HeaderName, HeaderValue)>,
-    /// API keys removed before forwarding (`strip`): where, and their name.
-    pub strip_keys: Vec<(ApiKeyIn, &'static str)>,
     pub strip_authorization: bool,
     /// The API key's consumer, or the token's `sub`.
     pub consumer: Option<String>,
@@ -405,23 +424,13 @@ pub struct Authenticated {
 }
 
 impl Authenticated {
-    /// Applies the changes to the request's head.
-    pub fn apply(&self, parts: &mut http::request::Parts) {
-        let headers = &mut parts.headers;
+    /// Applies the changes to the request's headers.
+    pub fn apply(&self, headers: &mut HeaderMap) {
         for (name, value) in &self.set {
             headers.append(name.clone(), value.clone());
         }
         if self.strip_authorization {
             headers.remove(header::AUTHORIZATION);
-        }
-        for &(location, name) in &self.strip_keys {
-            match location {
-                ApiKeyIn::Header => {
-                    headers.remove(name);
-                }
-                ApiKeyIn::Cookie => remove_cookie(headers, name),
-                ApiKeyIn::Query => remove_query_pair(&mut parts.uri, name),
-            }
         }
     }
 }
@@ -579,8 +588,6 @@ impl Failure {
 struct Credential {
     scopes: Vec<String>,
     forward: Vec<(HeaderName, HeaderValue)>,
-    /// The API key to remove before forwarding.
-    strip_key: Option<(ApiKeyIn, &'static str)>,
     strip_authorization: bool,
     subject: Option<String>,
     /// A token's verified claims (rate limits may count by one).
@@ -831,7 +838,6 @@ fn verify_jwt(
     let credential = Credential {
         scopes,
         forward,
-        strip_key: None,
         strip_authorization: config.strip_authorization,
         subject: claims
             .get("sub")
@@ -937,7 +943,6 @@ fn verify_api_key(
         Some(consumer) => Ok(Credential {
             scopes: Vec::new(),
             forward: Vec::new(),
-            strip_key: config.strip.then_some((config.location, config.name)),
             strip_authorization: false,
             subject: Some(consumer.to_owned()),
             claims: None,
