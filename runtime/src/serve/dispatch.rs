@@ -112,14 +112,17 @@ pub(super) async fn handle(
     Ok(response.map(|body| ObservedBody::new(body, status, exchange)))
 }
 
-/// The client's `X-Request-Id` if it is sane (1 to 200 visible ASCII characters), else a
-/// new UUID v4.
+/// The client's `X-Request-Id` if it is sane (1 to 200 letters, digits and `-_.:+/=@`,
+/// what UUIDs, ULIDs and tracing ids are made of; no quotes or markup to carry into logs,
+/// problems and upstreams), else a new UUID v4.
 fn request_id(headers: &HeaderMap) -> HeaderValue {
     if let Some(id) = headers.get(&X_REQUEST_ID) {
         let bytes = id.as_bytes();
         if !bytes.is_empty()
             && bytes.len() <= MAX_REQUEST_ID
-            && bytes.iter().all(|b| b.is_ascii_graphic())
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:+/=@".contains(b))
         {
             return id.clone();
         }
@@ -573,7 +576,18 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(&X_REQUEST_ID, HeaderValue::from_static("abc-123"));
         assert_eq!(request_id(&headers), "abc-123");
-        for insane in ["", "has space", &"x".repeat(201)] {
+        headers.insert(
+            &X_REQUEST_ID,
+            HeaderValue::from_static("01J9Z:a_b.c+d/e=f@g"),
+        );
+        assert_eq!(request_id(&headers), "01J9Z:a_b.c+d/e=f@g");
+        for insane in [
+            "",
+            "has space",
+            &"x".repeat(201),
+            r#"abc","status":999,"x":""#,
+            "<script>",
+        ] {
             headers.insert(&X_REQUEST_ID, HeaderValue::from_str(insane).unwrap());
             let id = request_id(&headers);
             assert_eq!(id.len(), 36, "{insane}");
