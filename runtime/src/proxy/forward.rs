@@ -27,6 +27,7 @@ use super::policy::Service;
 use super::retry;
 use super::upstream::{NoInstance, Upstream};
 use crate::base::bodies::{BodyError, LimitedBody, Replay};
+use crate::base::header_names::same_cgi_name;
 use crate::base::problem::Problem;
 use crate::base::traceparent::{self, TraceContext};
 use crate::edge::cors;
@@ -91,13 +92,7 @@ const SPOOFABLE: [HeaderName; 26] = [
 /// (`x_real_ip`): CGI and WSGI servers read both as `HTTP_X_REAL_IP`, so the client's
 /// copy could stand beside, or for, the gateway's.
 fn underscore_alias(name: &str) -> bool {
-    let same = |ours: &str| {
-        ours.len() == name.len()
-            && ours
-                .bytes()
-                .zip(name.bytes())
-                .all(|(a, b)| a == b || (a == b'-' && b == b'_'))
-    };
+    let same = |ours: &str| same_cgi_name(ours, name);
     name.contains('_')
         && (SPOOFABLE.iter().any(|ours| same(ours.as_str()))
             || [&X_FORWARDED_FOR, &X_FORWARDED_PROTO, &X_FORWARDED_HOST]

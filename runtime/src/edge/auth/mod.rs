@@ -23,6 +23,8 @@ use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Validation};
 use sha2::{Digest, Sha256};
 
+use crate::base::header_names::same_cgi_name;
+
 pub(crate) mod jwks;
 mod tokens;
 
@@ -361,7 +363,7 @@ impl Verifiers {
             .filter(|name| {
                 self.claim_headers
                     .iter()
-                    .any(|claim| same_variable(name.as_str(), claim.as_str()))
+                    .any(|claim| same_cgi_name(name.as_str(), claim.as_str()))
             })
             .cloned()
             .collect();
@@ -463,11 +465,15 @@ fn remove_cookie(headers: &mut HeaderMap, name: &str) {
 }
 
 fn has_cookie(value: &HeaderValue, name: &str) -> bool {
-    value.to_str().is_ok_and(|text| {
-        text.split(';')
-            .filter_map(|pair| pair.trim().split_once('='))
-            .any(|(key, _)| key == name)
-    })
+    value
+        .to_str()
+        .is_ok_and(|text| cookie_pairs(text).any(|(key, _)| key == name))
+}
+
+/// The `name=value` pairs of one `Cookie` header, as an API key is looked up in them.
+fn cookie_pairs(text: &str) -> impl Iterator<Item = (&str, &str)> {
+    text.split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
 }
 
 /// Removes every query pair whose decoded name is `name` (as the key was found), keeping
@@ -917,8 +923,7 @@ fn verify_api_key(
             .get_all(header::COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
+            .flat_map(cookie_pairs)
             .filter(|(name, _)| *name == config.name)
             .map(|(_, value)| value.as_bytes().to_vec())
             .collect(),
@@ -962,14 +967,6 @@ fn same_type(a: &str, b: &str) -> bool {
         }
     };
     bare(a).eq_ignore_ascii_case(&bare(b))
-}
-
-/// Whether two lowercase header names are the same once `-` and `_` are read alike.
-fn same_variable(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .all(|(x, y)| x == y || (matches!(x, b'-' | b'_') && matches!(y, b'-' | b'_')))
 }
 
 fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
