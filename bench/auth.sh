@@ -63,7 +63,7 @@ CLK_TCK=$(getconf CLK_TCK)
 
 # --- build -------------------------------------------------------------------------------
 echo "== generating $GENERATED from $MANIFEST"
-cargo run -q -p gateway-cli -- generate --manifest "$MANIFEST" --runtime-path runtime >/dev/null
+cargo run -q -p openapi-gateway-compiler -- generate --manifest "$MANIFEST" --runtime-path runtime >/dev/null
 echo "== building the bench gateway (release, CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
 cargo build --release --manifest-path "$GENERATED/Cargo.toml"
 [ -x "$GATEWAY_BIN" ] || { echo "no binary at $GATEWAY_BIN" >&2; exit 1; }

@@ -54,7 +54,7 @@ CLK_TCK=$(getconf CLK_TCK)
 # --- build -------------------------------------------------------------------------------
 if [ ! -f "$GENERATED/Cargo.toml" ]; then
     echo "== generating $GENERATED"
-    cargo run -q -p gateway-cli -- generate --manifest "$MANIFEST" --runtime-path runtime
+    cargo run -q -p openapi-gateway-compiler -- generate --manifest "$MANIFEST" --runtime-path runtime
 fi
 echo "== building the example gateway (release, CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
 cargo build --release --manifest-path "$GENERATED/Cargo.toml"

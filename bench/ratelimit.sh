@@ -61,7 +61,7 @@ variant() { # name, store
         -e "s#^  policies:#  policies:\n    bench: { rate: 1000000/second, key: ip }#" \
         examples/ecommerce/gateway.yaml >"$OUT/$1/gateway.yaml"
     grep -q "rate_limit: bench" "$OUT/$1/gateway.yaml"
-    cargo run -q -p gateway-cli -- generate --manifest "$OUT/$1/gateway.yaml" \
+    cargo run -q -p openapi-gateway-compiler -- generate --manifest "$OUT/$1/gateway.yaml" \
         --out "target/bench-ratelimit/$1/crate" --runtime-path runtime >"$OUT/$1/generate.log" 2>&1 ||
         { cat "$OUT/$1/generate.log" >&2; exit 1; }
     echo "== building bench-$1 (release, CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"

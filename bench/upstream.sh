@@ -47,7 +47,7 @@ CLK_TCK=$(getconf CLK_TCK)
 
 # --- build -------------------------------------------------------------------------------
 echo "== building the upstream_bench example (release, CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
-cargo build --release -p gateway-runtime --example upstream_bench
+cargo build --release -p openapi-gateway-runtime --example upstream_bench
 [ -x "$GATEWAY_BIN" ] || { echo "no binary at $GATEWAY_BIN" >&2; exit 1; }
 
 # --- processes ---------------------------------------------------------------------------

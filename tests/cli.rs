@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use gateway_tests::{cases, gateway, workspace};
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gateway-cli-{name}-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "openapi-gateway-compiler-{name}-{}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }
@@ -164,12 +167,12 @@ fn usage_errors_exit_2_and_input_errors_exit_1() {
 fn real_world_specs_load() {
     for case in cases(&workspace().join("fixtures/real-world")) {
         let manifest = case.join("gateway.yaml");
-        let compiled = gateway_cli::cli::compile(&manifest);
+        let compiled = openapi_gateway_compiler::cli::compile(&manifest);
         let codes: Vec<&str> = compiled
             .diagnostics
             .list
             .iter()
-            .filter(|d| d.severity == gateway_cli::diag::Severity::Error)
+            .filter(|d| d.severity == openapi_gateway_compiler::diag::Severity::Error)
             .map(|d| d.code)
             .collect();
         // Loading never fails outright: whatever is wrong is a construct the compiler

@@ -351,7 +351,7 @@ fn scratch(name: &str) -> PathBuf {
 fn compiles(draft: &Draft, group: &Group) -> Result<(), String> {
     let dir = scratch(&format!("{}-single", draft.name));
     let manifest = write_gateway(&dir, "single", draft, &[(group.file.clone(), vec![group])]);
-    let compiled = gateway_cli::cli::compile(&manifest);
+    let compiled = openapi_gateway_compiler::cli::compile(&manifest);
     if compiled.gateway.is_some() {
         return Ok(());
     }
@@ -359,7 +359,7 @@ fn compiles(draft: &Draft, group: &Group) -> Result<(), String> {
         .diagnostics
         .list
         .iter()
-        .find(|d| d.severity == gateway_cli::diag::Severity::Error)
+        .find(|d| d.severity == openapi_gateway_compiler::diag::Severity::Error)
         .map(|d| format!("{}: {}", d.code, d.message))
         .unwrap_or_else(|| "refused without an error".to_owned());
     Err(first)
@@ -377,24 +377,27 @@ fn run_instances(draft: &Draft, groups: &[&Group]) -> Vec<Result<(), String>> {
     }
     let name = format!("conformance-{}", draft.name.replace('.', "-"));
     let manifest = write_gateway(&dir, &name, draft, &by_file);
-    let compiled = gateway_cli::cli::compile(&manifest);
+    let compiled = openapi_gateway_compiler::cli::compile(&manifest);
     let Some(gateway) = compiled.gateway else {
         panic!(
             "the {} conformance gateway does not compile:\n{}",
             draft.name,
-            gateway_cli::diag::render_human(&compiled.diagnostics, &compiled.sources)
+            openapi_gateway_compiler::diag::render_human(&compiled.diagnostics, &compiled.sources)
         );
     };
     let runtime = workspace().join("runtime").display().to_string();
-    let mut files =
-        gateway_cli::emit::emit(&gateway, &gateway_cli::emit::RuntimeDep::Path(runtime)).unwrap();
+    let mut files = openapi_gateway_compiler::emit::emit(
+        &gateway,
+        &openapi_gateway_compiler::emit::RuntimeDep::Path(runtime),
+    )
+    .unwrap();
     let lib = name.replace('-', "_");
     files.insert(
         PathBuf::from("src/bin/conformance.rs"),
         DRIVER.replace("GATEWAY_LIB", &lib),
     );
     let out = dir.join("out");
-    gateway_cli::write::write(&out, &files).unwrap();
+    openapi_gateway_compiler::write::write(&out, &files).unwrap();
     // The instances: `[operation id, JSON text]` per line of a JSON array.
     let cases: Vec<Value> = groups
         .iter()
@@ -448,7 +451,7 @@ fn run_instances(draft: &Draft, groups: &[&Group]) -> Vec<Result<(), String>> {
 
 /// Calls each operation's body validator, as the gateway does, on each instance.
 const DRIVER: &str = r#"//! Conformance driver (written by tests/conformance.rs).
-use gateway_runtime::json::{BodyErrors, Pointer, parse};
+use openapi_gateway_runtime::json::{BodyErrors, Pointer, parse};
 
 fn main() {
     let path = std::env::args().nth(1).expect("cases file");
@@ -464,7 +467,7 @@ fn main() {
             .iter()
             .find(|r| r.operation_id == id)
             .expect("operation");
-        let gateway_runtime::BodySpec::Declared { validators, .. } = route.body else {
+        let openapi_gateway_runtime::BodySpec::Declared { validators, .. } = route.body else {
             panic!("{id} has no body");
         };
         let (_, validate) = validators

@@ -35,7 +35,7 @@ mod users;
 
 mod oracle;
 
-use gateway_runtime::json::{BodyErrors, Pointer};
+use openapi_gateway_runtime::json::{BodyErrors, Pointer};
 use oracle::resolve;
 use proptest::prelude::Rng;
 use proptest::strategy::{Strategy, ValueTree};
@@ -82,9 +82,9 @@ fn as_written(file: &std::path::Path) -> Value {
 
 pub fn bodies() -> Vec<Body> {
     gateway_tests::set_workspace_cwd();
-    let mut sources = gateway_cli::load::Sources::new();
-    let mut diags = gateway_cli::diag::Diagnostics::default();
-    let loaded = gateway_cli::load::load(
+    let mut sources = openapi_gateway_compiler::load::Sources::new();
+    let mut diags = openapi_gateway_compiler::diag::Diagnostics::default();
+    let loaded = openapi_gateway_compiler::load::load(
         std::path::Path::new("examples/ecommerce/gateway.yaml"),
         &mut sources,
         &mut diags,
@@ -92,7 +92,7 @@ pub fn bodies() -> Vec<Body> {
     .expect("the example loads");
     let mut bodies = Vec::new();
     for spec in &loaded.specs {
-        let draft4 = spec.version == gateway_cli::load::spec::SpecVersion::V30;
+        let draft4 = spec.version == openapi_gateway_compiler::load::spec::SpecVersion::V30;
         let oracle_document = if draft4 {
             spec.document.clone()
         } else {
@@ -143,7 +143,7 @@ fn gateway_verdict(operation_id: &str, instance: &Value) -> bool {
         .iter()
         .find(|r| r.operation_id == operation_id)
         .unwrap();
-    let gateway_runtime::BodySpec::Declared { validators, .. } = route.body else {
+    let openapi_gateway_runtime::BodySpec::Declared { validators, .. } = route.body else {
         panic!("{operation_id} has no body");
     };
     let (_, validate) = validators
@@ -153,7 +153,7 @@ fn gateway_verdict(operation_id: &str, instance: &Value) -> bool {
     // Parsed from text by the gateway's own parser, as a request body is.
     let text = instance.to_string();
     let mut copy = Vec::new();
-    let value = gateway_runtime::json::parse(text.as_bytes(), &mut copy).unwrap();
+    let value = openapi_gateway_runtime::json::parse(text.as_bytes(), &mut copy).unwrap();
     let mut errors = BodyErrors::new();
     validate(value.root(), &mut Pointer::new(), &mut errors);
     errors.is_empty()

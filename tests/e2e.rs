@@ -2498,11 +2498,11 @@ async fn exposed_families(admin: &str) -> std::collections::BTreeMap<String, Exp
 /// manifest, as the compiler's loader reads it, is: the rest of the table is declared by
 /// every gateway.
 fn conditional_families() -> Vec<(&'static str, bool)> {
-    use gateway_cli::load::{AuthKind, KeySource, RateLimitStore};
-    let mut diagnostics = gateway_cli::diag::Diagnostics::default();
-    let loaded = gateway_cli::load::load(
+    use openapi_gateway_compiler::load::{AuthKind, KeySource, RateLimitStore};
+    let mut diagnostics = openapi_gateway_compiler::diag::Diagnostics::default();
+    let loaded = openapi_gateway_compiler::load::load(
         &workspace().join("examples/ecommerce/gateway.yaml"),
-        &mut gateway_cli::load::Sources::new(),
+        &mut openapi_gateway_compiler::load::Sources::new(),
         &mut diagnostics,
     )
     .expect("the example loads");
@@ -2769,7 +2769,7 @@ async fn the_metric_rows_the_example_cannot_show_are_what_a_gateway_configured_f
 /// The example gateway with its access log on, and every line it writes to stdout.
 fn logging_world() -> (World, Arc<Mutex<Vec<String>>>) {
     use std::io::BufRead;
-    let mut world = world_logging("warn,gateway_runtime::access=info", Stdio::piped());
+    let mut world = world_logging("warn,openapi_gateway_runtime::access=info", Stdio::piped());
     let stdout = world.gateway.child.stdout.take().unwrap();
     let lines = Arc::new(Mutex::new(Vec::new()));
     let sink = lines.clone();
@@ -2788,7 +2788,8 @@ async fn access_line(lines: &Mutex<Vec<String>>, request_id: &str) -> serde_json
     loop {
         let found = lines.lock().unwrap().iter().find_map(|line| {
             let value: serde_json::Value = serde_json::from_str(line).ok()?;
-            (value["target"] == "gateway_runtime::access" && value["request_id"] == request_id)
+            (value["target"] == "openapi_gateway_runtime::access"
+                && value["request_id"] == request_id)
                 .then_some(value)
         });
         if let Some(value) = found {

@@ -33,11 +33,11 @@
 use std::borrow::Cow;
 
 use bytes::Bytes;
-use gateway_runtime::form::FormBody;
-use gateway_runtime::json::{BodyErrors, Enum, Pointer, Type, Validate, Value};
-use gateway_runtime::params::{self, Parse, Request};
-use gateway_runtime::styled::{In, Shape, Style};
-use gateway_runtime::{BodySpec, Errors};
+use openapi_gateway_runtime::form::FormBody;
+use openapi_gateway_runtime::json::{BodyErrors, Enum, Pointer, Type, Validate, Value};
+use openapi_gateway_runtime::params::{self, Parse, Request};
+use openapi_gateway_runtime::styled::{In, Shape, Style};
+use openapi_gateway_runtime::{BodySpec, Errors};
 use proptest::prelude::*;
 use proptest::test_runner::{FileFailurePersistence, RngSeed};
 
@@ -476,9 +476,9 @@ fn json(kind: Json, n: usize, rng: &mut Rng) -> String {
 
 /// Runs `f` and checks the steps it took against the bound for `bytes` of input.
 fn bounded(what: &str, bytes: usize, f: impl FnOnce()) -> Result<(), TestCaseError> {
-    gateway_runtime::steps::take();
+    openapi_gateway_runtime::steps::take();
     f();
-    let steps = gateway_runtime::steps::take();
+    let steps = openapi_gateway_runtime::steps::take();
     let bound = K * bytes as u64 + C;
     prop_assert!(
         steps <= bound,
@@ -656,7 +656,7 @@ fn parameters(input: &Input, max_fields: usize) -> Result<(), TestCaseError> {
     })?;
     // The problem answered lists at most 20 failures, however many were found.
     let problem = errors.into_problem();
-    prop_assert!(problem.errors.len() <= gateway_runtime::MAX_FIELD_ERRORS);
+    prop_assert!(problem.errors.len() <= openapi_gateway_runtime::MAX_FIELD_ERRORS);
     Ok(())
 }
 
@@ -664,10 +664,10 @@ fn parameters(input: &Input, max_fields: usize) -> Result<(), TestCaseError> {
 fn bodies(input: &Input, max_fields: usize) -> Result<(), TestCaseError> {
     let json = input.json.as_bytes();
     bounded("uniqueItems over objects", json.len(), || {
-        let _ = gateway_runtime::json::check(json, validate_unique);
+        let _ = openapi_gateway_runtime::json::check(json, validate_unique);
     })?;
     bounded("recursive oneOf", json.len(), || {
-        let _ = gateway_runtime::json::check(json, validate_node);
+        let _ = openapi_gateway_runtime::json::check(json, validate_node);
     })?;
     for gateway in [&routes::GATEWAY, &styles::GATEWAY] {
         for route in gateway.routes {
@@ -694,7 +694,7 @@ fn bodies(input: &Input, max_fields: usize) -> Result<(), TestCaseError> {
                 .chain(responses.iter().filter_map(|r| r.validate));
             for validate in all {
                 bounded(&format!("{} JSON", route.operation_id), json.len(), || {
-                    let _ = gateway_runtime::json::check(json, validate);
+                    let _ = openapi_gateway_runtime::json::check(json, validate);
                 })?;
             }
         }

@@ -53,7 +53,7 @@ pub fn gateway(args: &[&str]) -> (u8, String, String) {
     let argv = std::iter::once("gateway")
         .chain(args.iter().copied())
         .map(std::ffi::OsString::from);
-    let code = gateway_cli::cli::run(argv, &mut out, &mut err);
+    let code = openapi_gateway_compiler::cli::run(argv, &mut out, &mut err);
     (
         code,
         String::from_utf8_lossy(&out).into_owned(),
@@ -125,7 +125,7 @@ pub fn assert_example_up_to_date() {
         "the committed example is stale: examples/ecommerce/generated is not what the \
          compiler generates from {EXAMPLE_MANIFEST} (exit {code}):\n{err}{out}\n\
          Regenerate it and commit the result:\n  \
-         cargo run -p gateway-cli -- generate --manifest {EXAMPLE_MANIFEST} --runtime-path runtime"
+         cargo run -p openapi-gateway-compiler -- generate --manifest {EXAMPLE_MANIFEST} --runtime-path runtime"
     );
     assert!(out.contains("is up to date"), "{out}");
 }

@@ -356,7 +356,7 @@ pub fn documented_access_log_line() -> (serde_json::Value, At) {
     let blocks: Vec<CodeBlock> = doc
         .code_blocks()
         .into_iter()
-        .filter(|b| b.info == "json" && b.text.contains("gateway_runtime::access"))
+        .filter(|b| b.info == "json" && b.text.contains("openapi_gateway_runtime::access"))
         .collect();
     assert_eq!(
         blocks.len(),

@@ -46,9 +46,13 @@ fn generation_is_deterministic() {
     for case in cases(&workspace().join("fixtures/valid")) {
         let manifest = case.join("gateway.yaml");
         let emit = || {
-            let compiled = gateway_cli::cli::compile(&manifest);
+            let compiled = openapi_gateway_compiler::cli::compile(&manifest);
             let gateway = compiled.gateway.expect("valid fixture compiles");
-            gateway_cli::emit::emit(&gateway, &gateway_cli::emit::RuntimeDep::Version).unwrap()
+            openapi_gateway_compiler::emit::emit(
+                &gateway,
+                &openapi_gateway_compiler::emit::RuntimeDep::Version,
+            )
+            .unwrap()
         };
         let (first, second) = (emit(), emit());
         assert_eq!(first, second, "{}", manifest.display());
@@ -132,14 +136,17 @@ fn diagnostics_match_their_snapshots() {
 }
 
 /// The compiler writes `Policy::DEFAULT` for a service whose manifest changes nothing, and
-/// spells every field out from its own defaults (`gateway_cli::upstream`) as soon as one
+/// spells every field out from its own defaults (`openapi_gateway_compiler::upstream`) as soon as one
 /// setting differs: both must mean the same policy.
 #[test]
 fn the_compilers_upstream_defaults_are_the_runtimes() {
-    use gateway_runtime::upstream as runtime;
-    let cli = gateway_cli::upstream::Resilience::default();
+    use openapi_gateway_runtime::upstream as runtime;
+    let cli = openapi_gateway_compiler::upstream::Resilience::default();
     let rt = runtime::Policy::DEFAULT;
-    assert_eq!(cli.balance, gateway_cli::upstream::Balance::RoundRobin);
+    assert_eq!(
+        cli.balance,
+        openapi_gateway_compiler::upstream::Balance::RoundRobin
+    );
     assert_eq!(rt.balance, runtime::Balance::RoundRobin);
     assert_eq!(cli.weights.len(), rt.weights.len());
     assert_eq!(cli.total_timeout, rt.total_timeout);

@@ -263,7 +263,7 @@ impl Method {
         }
     }
 
-    /// The variant name in `gateway_runtime::Method`.
+    /// The variant name in `openapi_gateway_runtime::Method`.
     pub fn variant(self) -> &'static str {
         match self {
             Method::Get => "Get",

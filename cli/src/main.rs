@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let code = gateway_cli::cli::run(
+    let code = openapi_gateway_compiler::cli::run(
         std::env::args_os(),
         &mut std::io::stdout(),
         &mut std::io::stderr(),

@@ -2,7 +2,7 @@
 //! outlier detection, circuit breaker, concurrency limit — as plain data.
 //!
 //! The loader validates the manifest's `upstream` section into it, the IR carries it
-//! unchanged, and emit writes it as a `gateway_runtime::upstream::Policy`. One set of
+//! unchanged, and emit writes it as a `openapi_gateway_runtime::upstream::Policy`. One set of
 //! types for the three stages because it holds no YAML or OpenAPI type and nothing in it
 //! is resolved later (like `http.rs`, shared by the stages).
 

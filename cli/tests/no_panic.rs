@@ -132,12 +132,15 @@ fn compile(manifest: &str, spec: &str) {
     let dir = scratch();
     std::fs::write(dir.join("gateway.yaml"), manifest).unwrap();
     std::fs::write(dir.join("specs/catalog.yaml"), spec).unwrap();
-    let compiled = gateway_cli::cli::compile(&dir.join("gateway.yaml"));
+    let compiled = openapi_gateway_compiler::cli::compile(&dir.join("gateway.yaml"));
     // Rendering must not panic either.
-    let _ = gateway_cli::diag::render_human(&compiled.diagnostics, &compiled.sources);
-    let _ = gateway_cli::diag::render_json(&compiled.diagnostics);
+    let _ = openapi_gateway_compiler::diag::render_human(&compiled.diagnostics, &compiled.sources);
+    let _ = openapi_gateway_compiler::diag::render_json(&compiled.diagnostics);
     if let Some(gateway) = &compiled.gateway {
-        let _ = gateway_cli::emit::emit(gateway, &gateway_cli::emit::RuntimeDep::Version);
+        let _ = openapi_gateway_compiler::emit::emit(
+            gateway,
+            &openapi_gateway_compiler::emit::RuntimeDep::Version,
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -173,7 +176,7 @@ fn the_unmutated_fixture_compiles() {
     let dir = scratch();
     std::fs::write(dir.join("gateway.yaml"), MANIFEST).unwrap();
     std::fs::write(dir.join("specs/catalog.yaml"), SPEC).unwrap();
-    let compiled = gateway_cli::cli::compile(&dir.join("gateway.yaml"));
+    let compiled = openapi_gateway_compiler::cli::compile(&dir.join("gateway.yaml"));
     assert!(compiled.gateway.is_some(), "{:?}", compiled.diagnostics);
     let _ = std::fs::remove_dir_all(Path::new(&dir));
 }

@@ -4,19 +4,19 @@
 //! linear cost shows as a flat time per pair. With the default limit (1000) a large
 //! request costs what its first 1001 pairs do.
 //!
-//! `cargo bench -p gateway-runtime --bench parsing [-- urlencoded]` (plain `main`, no
+//! `cargo bench -p openapi-gateway-runtime --bench parsing [-- urlencoded]` (plain `main`, no
 //! harness: each case runs about a second of calls after a warm-up; a name filters).
 
 use std::hint::black_box;
 use std::time::Instant;
 
 use bytes::Bytes;
-use gateway_runtime::Errors;
-use gateway_runtime::form::{FormBody, FormKind};
-use gateway_runtime::json::{BodyErrors, Pointer, Type, Value};
-use gateway_runtime::params::{self, Request};
-use gateway_runtime::styled::{In, Shape, Style};
 use http::{HeaderMap, HeaderValue};
+use openapi_gateway_runtime::Errors;
+use openapi_gateway_runtime::form::{FormBody, FormKind};
+use openapi_gateway_runtime::json::{BodyErrors, Pointer, Type, Value};
+use openapi_gateway_runtime::params::{self, Request};
+use openapi_gateway_runtime::styled::{In, Shape, Style};
 
 const SIZES: [usize; 4] = [1_000, 10_000, 100_000, 200_000];
 /// The default of `gateway.limits.max_fields`.
@@ -159,7 +159,10 @@ fn main() {
             };
             let body = format!("[{},{}]", object(&mut (0..n)), object(&mut (0..n).rev()));
             measure("JSON uniqueItems, 2 equal objects", n, || {
-                black_box(gateway_runtime::json::check(body.as_bytes(), unique));
+                black_box(openapi_gateway_runtime::json::check(
+                    body.as_bytes(),
+                    unique,
+                ));
             });
         }
     }

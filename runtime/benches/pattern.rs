@@ -3,13 +3,13 @@
 //! Backtracking shows as a time per byte that grows with the value; linear matching as a
 //! flat one.
 //!
-//! `cargo bench -p gateway-runtime --bench pattern` (plain `main`, no harness: each case
+//! `cargo bench -p openapi-gateway-runtime --bench pattern` (plain `main`, no harness: each case
 //! runs at least 0.3 s of calls, or one call if that is longer).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use gateway_runtime::json::Pattern;
+use openapi_gateway_runtime::json::Pattern;
 
 /// Patterns and values that make a backtracking engine try each start with each split.
 const CASES: [(&str, &str, char); 3] = [

@@ -1,7 +1,7 @@
 //! What verifying one bearer token costs, without the network: `Verifiers::authenticate`
 //! on an HS256 and an RS256 token (RSA 2048), as a secured route calls it per request.
 //!
-//! `cargo bench -p gateway-runtime --bench verify [-- hs|rs]` (plain `main`, no harness:
+//! `cargo bench -p openapi-gateway-runtime --bench verify [-- hs|rs]` (plain `main`, no harness:
 //! it prints the mean wall and CPU time per call over ITERATIONS calls (a tenth for
 //! RS256), after a warm-up, per token).
 
@@ -9,10 +9,10 @@ use std::borrow::Cow;
 use std::hint::black_box;
 use std::time::Instant;
 
-use gateway_runtime::Requirement;
-use gateway_runtime::auth::{Jwt, KeySource, Scheme, SchemeKind, Verifiers};
 use http::{HeaderMap, HeaderValue, header};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use openapi_gateway_runtime::Requirement;
+use openapi_gateway_runtime::auth::{Jwt, KeySource, Scheme, SchemeKind, Verifiers};
 
 const ITERATIONS: u32 = 500_000;
 const HS_SECRET: &str = "bench-hs256-secret-of-at-least-32-bytes!";

@@ -3,8 +3,8 @@
 //! percentiles before, around and after the kill.
 //!
 //! ```text
-//! cargo run --release -p gateway-runtime --example failover            # defaults
-//! WORKERS=16 REQUESTS=20000 cargo run --release -p gateway-runtime --example failover
+//! cargo run --release -p openapi-gateway-runtime --example failover            # defaults
+//! WORKERS=16 REQUESTS=20000 cargo run --release -p openapi-gateway-runtime --example failover
 //! ```
 //!
 //! Everything runs in this process on loopback: three hyper instances (each answers
@@ -18,15 +18,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use gateway_runtime::params::{Forward, Request};
-use gateway_runtime::upstream::{Breaker, Policy};
-use gateway_runtime::{
-    Auth, BodySpec, Config, Gateway, Method, Problem, Route, Service, UpstreamPath,
-};
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::service::service_fn;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use openapi_gateway_runtime::params::{Forward, Request};
+use openapi_gateway_runtime::upstream::{Breaker, Policy};
+use openapi_gateway_runtime::{
+    Auth, BodySpec, Config, Gateway, Method, Problem, Route, Service, UpstreamPath,
+};
 use tokio::task::JoinSet;
 
 static SERVICES: [Service; 1] = [Service {
@@ -71,7 +71,7 @@ static GATEWAY: Gateway = Gateway {
     name: "failover",
     generator_version: "bench",
     listen: "127.0.0.1:0",
-    connections: gateway_runtime::Connections::DEFAULT,
+    connections: openapi_gateway_runtime::Connections::DEFAULT,
     openapi_json: "{}",
     max_body: 1 << 20,
     max_fields: 1000,
@@ -80,7 +80,7 @@ static GATEWAY: Gateway = Gateway {
     rate_limits: &[],
     schemes: &[],
     auth_failures: None,
-    rate_limit_store: gateway_runtime::Store::Memory,
+    rate_limit_store: openapi_gateway_runtime::Store::Memory,
     trusted_proxies: &[],
     otlp_endpoint_env: None,
 };
@@ -139,9 +139,13 @@ async fn main() {
     let mut config = Config::new(listener, admin);
     config.upstreams.insert("work".into(), vec![a, b, c]);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let gateway = tokio::spawn(gateway_runtime::serve(&GATEWAY, config, async move {
-        let _ = stopped.await;
-    }));
+    let gateway = tokio::spawn(openapi_gateway_runtime::serve(
+        &GATEWAY,
+        config,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
 
     let issued = Arc::new(AtomicUsize::new(0));
     let kill_at = total / 3;

@@ -1,16 +1,16 @@
 //! The smallest gateway, written by hand the way `gateway generate` writes one: a route
-//! table, one handler, and a `main` that calls `gateway_runtime::run`.
+//! table, one handler, and a `main` that calls `openapi_gateway_runtime::run`.
 //!
 //! ```text
-//! GATEWAY_UPSTREAM_HELLO=http://127.0.0.1:9001 cargo run -p gateway-runtime --example hello
+//! GATEWAY_UPSTREAM_HELLO=http://127.0.0.1:9001 cargo run -p openapi-gateway-runtime --example hello
 //! curl localhost:8080/api/hello/world     # forwarded as GET /hello/world
 //! ```
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use gateway_runtime::params::{self, Forward, Request};
-use gateway_runtime::{
+use openapi_gateway_runtime::params::{self, Forward, Request};
+use openapi_gateway_runtime::{
     Auth, BodySpec, Errors, Gateway, Method, Problem, Route, Service, UpstreamPath,
 };
 
@@ -22,7 +22,7 @@ static SERVICES: [Service; 1] = [Service {
     connect_timeout: Duration::from_secs(1),
     request_timeout: Duration::from_secs(10),
     cors: None,
-    resilience: gateway_runtime::upstream::Policy::DEFAULT,
+    resilience: openapi_gateway_runtime::upstream::Policy::DEFAULT,
 }];
 
 fn say_hello(req: &Request<'_>) -> Result<Forward, Problem> {
@@ -54,7 +54,7 @@ static GATEWAY: Gateway = Gateway {
     name: "hello",
     generator_version: "example",
     listen: "127.0.0.1:8080",
-    connections: gateway_runtime::Connections::DEFAULT,
+    connections: openapi_gateway_runtime::Connections::DEFAULT,
     openapi_json: r#"{"openapi":"3.0.3","info":{"title":"hello","version":"1"},"paths":{}}"#,
     max_body: 1024 * 1024,
     max_fields: 1000,
@@ -63,11 +63,11 @@ static GATEWAY: Gateway = Gateway {
     rate_limits: &[],
     schemes: &[],
     auth_failures: None,
-    rate_limit_store: gateway_runtime::Store::Memory,
+    rate_limit_store: openapi_gateway_runtime::Store::Memory,
     trusted_proxies: &[],
     otlp_endpoint_env: None,
 };
 
 fn main() -> ExitCode {
-    gateway_runtime::run(&GATEWAY)
+    openapi_gateway_runtime::run(&GATEWAY)
 }

@@ -8,15 +8,17 @@
 //!   and a breaker per instance and for the service.
 //!
 //! ```text
-//! cargo build --release -p gateway-runtime --example upstream_bench
+//! cargo build --release -p openapi-gateway-runtime --example upstream_bench
 //! ```
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use gateway_runtime::params::{Forward, Request};
-use gateway_runtime::upstream::{Balance, Breaker, HealthCheck, Policy};
-use gateway_runtime::{Auth, BodySpec, Gateway, Method, Problem, Route, Service, UpstreamPath};
+use openapi_gateway_runtime::params::{Forward, Request};
+use openapi_gateway_runtime::upstream::{Balance, Breaker, HealthCheck, Policy};
+use openapi_gateway_runtime::{
+    Auth, BodySpec, Gateway, Method, Problem, Route, Service, UpstreamPath,
+};
 
 static SERVICES: [Service; 2] = [
     Service {
@@ -85,7 +87,7 @@ static GATEWAY: Gateway = Gateway {
     name: "upstream-bench",
     generator_version: "bench",
     listen: "127.0.0.1:18083",
-    connections: gateway_runtime::Connections::DEFAULT,
+    connections: openapi_gateway_runtime::Connections::DEFAULT,
     openapi_json: "{}",
     max_body: 1 << 20,
     max_fields: 1000,
@@ -94,11 +96,11 @@ static GATEWAY: Gateway = Gateway {
     rate_limits: &[],
     schemes: &[],
     auth_failures: None,
-    rate_limit_store: gateway_runtime::Store::Memory,
+    rate_limit_store: openapi_gateway_runtime::Store::Memory,
     trusted_proxies: &[],
     otlp_endpoint_env: None,
 };
 
 fn main() -> ExitCode {
-    gateway_runtime::run(&GATEWAY)
+    openapi_gateway_runtime::run(&GATEWAY)
 }

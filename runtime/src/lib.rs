@@ -8,7 +8,7 @@
 //! # The public API
 //!
 //! This file is the runtime's whole public surface: re-exports only, nothing defined
-//! here. Every `gateway_runtime::…` path that generated code (and the tests, benches and
+//! here. Every `openapi_gateway_runtime::…` path that generated code (and the tests, benches and
 //! embedders) names is one of them, so the internals can move without changing a byte of
 //! any generated crate. The namespaces below mirror what the compiler emits: the route
 //! table at the root, then one module per kind of check or setting.

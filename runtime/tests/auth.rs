@@ -3,13 +3,13 @@
 
 use std::borrow::Cow;
 
-use gateway_runtime::Requirement;
-use gateway_runtime::auth::{
-    ApiKey, ApiKeyIn, Failure, Jwt, KeySource, Scheme, SchemeKind, Verifiers,
-};
-use gateway_runtime::params::parse_query;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use openapi_gateway_runtime::Requirement;
+use openapi_gateway_runtime::auth::{
+    ApiKey, ApiKeyIn, Failure, Jwt, KeySource, Scheme, SchemeKind, Verifiers,
+};
+use openapi_gateway_runtime::params::parse_query;
 use serde_json::json;
 
 const RSA_PRIVATE: &str = include_str!("keys/rsa_private.pem");

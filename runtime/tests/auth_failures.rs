@@ -9,8 +9,8 @@ mod support;
 
 use std::time::Duration;
 
-use gateway_runtime::params::{Forward, Request};
-use gateway_runtime::{
+use openapi_gateway_runtime::params::{Forward, Request};
+use openapi_gateway_runtime::{
     Auth, BodySpec, Gateway, Method, OnStoreFailure, Problem, RateKey, RateLimit, Requirement,
     Route, UpstreamPath,
 };
@@ -123,7 +123,7 @@ async fn serve(gateway: &'static Gateway, upstream: &Mock) -> Running {
 
 fn token(sub: &str, scope: &str) -> String {
     use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
-    gateway_runtime::auth::install_crypto_provider();
+    openapi_gateway_runtime::auth::install_crypto_provider();
     let claims = serde_json::json!({
         "sub": sub,
         "iss": "test-issuer",

@@ -8,8 +8,8 @@ mod support;
 use std::time::Duration;
 
 use bytes::Bytes;
-use gateway_runtime::{Connections, Gateway};
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use openapi_gateway_runtime::{Connections, Gateway};
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

@@ -5,11 +5,11 @@ mod support;
 
 use std::time::Duration;
 
-use gateway_runtime::params::Forward;
-use gateway_runtime::{
+use http::HeaderMap;
+use openapi_gateway_runtime::params::Forward;
+use openapi_gateway_runtime::{
     Auth, BodySpec, Connections, Cors, Gateway, Method, Problem, Route, Service, UpstreamPath,
 };
-use http::HeaderMap;
 use support::*;
 
 static SHOP: Cors = Cors {
@@ -39,7 +39,7 @@ const fn service(name: &'static str, env: &'static str, cors: Option<&'static Co
         connect_timeout: Duration::from_secs(1),
         request_timeout: Duration::from_secs(5),
         cors,
-        resilience: gateway_runtime::upstream::Policy::DEFAULT,
+        resilience: openapi_gateway_runtime::upstream::Policy::DEFAULT,
     }
 }
 
@@ -49,11 +49,11 @@ static SERVICES: [Service; 3] = [
     service("plain", "GATEWAY_UPSTREAM_PLAIN", None),
 ];
 
-fn reflect(_req: &gateway_runtime::Request<'_>) -> Result<Forward, Problem> {
+fn reflect(_req: &openapi_gateway_runtime::Request<'_>) -> Result<Forward, Problem> {
     Ok(UpstreamPath::new().literal("/reflect").forward())
 }
 
-fn refuse(_req: &gateway_runtime::Request<'_>) -> Result<Forward, Problem> {
+fn refuse(_req: &openapi_gateway_runtime::Request<'_>) -> Result<Forward, Problem> {
     Err(Problem::new(
         http::StatusCode::BAD_REQUEST,
         "invalid-request",
@@ -99,7 +99,7 @@ static CORS_GATEWAY: Gateway = Gateway {
     routes: &ROUTES,
     rate_limits: &[],
     schemes: &[],
-    rate_limit_store: gateway_runtime::Store::Memory,
+    rate_limit_store: openapi_gateway_runtime::Store::Memory,
     trusted_proxies: &[],
     otlp_endpoint_env: None,
     auth_failures: None,

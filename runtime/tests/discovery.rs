@@ -12,8 +12,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use dns::Dns;
-use gateway_runtime::params::{Forward, Request};
-use gateway_runtime::{
+use openapi_gateway_runtime::params::{Forward, Request};
+use openapi_gateway_runtime::{
     Auth, BodySpec, Config, Discovery, DnsRecord, Gateway, Method, Problem, Route, Service,
     UpstreamPath,
 };
@@ -48,13 +48,13 @@ fn gateway(discovery: Discovery) -> &'static Gateway {
         connect_timeout: Duration::from_secs(1),
         request_timeout: Duration::from_secs(5),
         cors: None,
-        resilience: gateway_runtime::upstream::Policy::DEFAULT,
+        resilience: openapi_gateway_runtime::upstream::Policy::DEFAULT,
     }]));
     Box::leak(Box::new(Gateway {
         name: "discovery-test",
         generator_version: "0.0.0-test",
         listen: "127.0.0.1:0",
-        connections: gateway_runtime::Connections::DEFAULT,
+        connections: openapi_gateway_runtime::Connections::DEFAULT,
         openapi_json: OPENAPI,
         max_body: 1024,
         max_fields: 1000,
@@ -64,7 +64,7 @@ fn gateway(discovery: Discovery) -> &'static Gateway {
         schemes: &[],
         otlp_endpoint_env: None,
         auth_failures: None,
-        rate_limit_store: gateway_runtime::Store::Memory,
+        rate_limit_store: openapi_gateway_runtime::Store::Memory,
         trusted_proxies: &[],
     }))
 }
@@ -98,9 +98,13 @@ async fn start_discovering(
         .map(|(name, urls)| ((*name).to_owned(), urls.clone()))
         .collect();
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(gateway_runtime::serve(gateway, config, async move {
-        let _ = stopped.await;
-    }));
+    let task = tokio::spawn(openapi_gateway_runtime::serve(
+        gateway,
+        config,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
     Running::new(addr, admin, stop, task)
 }
 

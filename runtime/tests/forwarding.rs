@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use gateway_runtime::Gateway;
+use openapi_gateway_runtime::Gateway;
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -14,18 +14,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use gateway_runtime::auth::{Jwks, JwksUrl, Jwt, KeySource, Scheme, SchemeKind};
-use gateway_runtime::params::Forward;
-use gateway_runtime::{
-    Auth, BodySpec, Gateway, Method, OnStoreFailure, Problem, RateKey, RateLimit, Request,
-    Requirement, Route, UpstreamPath,
-};
 use http::StatusCode;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
 use hyper_util::rt::TokioIo;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use openapi_gateway_runtime::auth::{Jwks, JwksUrl, Jwt, KeySource, Scheme, SchemeKind};
+use openapi_gateway_runtime::params::Forward;
+use openapi_gateway_runtime::{
+    Auth, BodySpec, Gateway, Method, OnStoreFailure, Problem, RateKey, RateLimit, Request,
+    Requirement, Route, UpstreamPath,
+};
 use serde_json::{Value, json};
 use support::{Answer, Mock, Running, empty, request};
 
@@ -271,7 +271,7 @@ fn gateway(url: &str, ca_file: Option<&str>, timing: Timing) -> &'static Gateway
         name: "jwks-test",
         generator_version: "0.0.0-test",
         listen: "127.0.0.1:0",
-        connections: gateway_runtime::Connections::DEFAULT,
+        connections: openapi_gateway_runtime::Connections::DEFAULT,
         openapi_json: support::OPENAPI,
         max_body: 1024,
         max_fields: 1000,
@@ -280,7 +280,7 @@ fn gateway(url: &str, ca_file: Option<&str>, timing: Timing) -> &'static Gateway
         rate_limits: &[],
         schemes,
         auth_failures: None,
-        rate_limit_store: gateway_runtime::Store::Memory,
+        rate_limit_store: openapi_gateway_runtime::Store::Memory,
         trusted_proxies: &[],
         otlp_endpoint_env: None,
     })
@@ -718,7 +718,7 @@ fn a_jwks_url_from_the_environment_is_checked_like_a_literal() {
         name: "shared",
         kind: SchemeKind::Jwt(&HS),
     }];
-    use gateway_runtime::auth::Verifiers;
+    use openapi_gateway_runtime::auth::Verifiers;
     let with = |schemes: &'static [Scheme], url: &'static str| {
         Verifiers::load(schemes, move |source| match source {
             KeySource::Env("IDP_JWKS_URL") => Ok(format!(" {url}\n")),
@@ -750,9 +750,11 @@ fn a_jwks_url_from_the_environment_with_credentials_is_refused_and_never_printed
         "https://svc:hunter2-secret@id.example.com:99999/jwks.json",
     ] {
         let error =
-            gateway_runtime::auth::Verifiers::load(&FROM_ENV_SCHEMES, move |source| match source {
-                KeySource::Env("IDP_JWKS_URL") => Ok(url.to_owned()),
-                other => Err(format!("{other} is not set")),
+            openapi_gateway_runtime::auth::Verifiers::load(&FROM_ENV_SCHEMES, move |source| {
+                match source {
+                    KeySource::Env("IDP_JWKS_URL") => Ok(url.to_owned()),
+                    other => Err(format!("{other} is not set")),
+                }
             })
             .unwrap_err();
         assert!(error.contains("credentials"), "{url}: {error}");

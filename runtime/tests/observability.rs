@@ -573,7 +573,7 @@ async fn traceparent_is_propagated_with_a_new_parent_or_created() {
 
 // ---- The access log ---------------------------------------------------------------------
 
-/// Every line the process logged under `gateway_runtime::access`, as the gateway's own
+/// Every line the process logged under `openapi_gateway_runtime::access`, as the gateway's own
 /// subscriber formats them (JSON, flattened). Installed once for this test binary.
 fn access_log() -> Arc<Mutex<Vec<u8>>> {
     static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
@@ -587,7 +587,7 @@ fn access_log() -> Arc<Mutex<Vec<u8>>> {
             .with_span_list(false)
             .with_ansi(false)
             .with_env_filter(tracing_subscriber::EnvFilter::new(
-                "warn,gateway_runtime::access=info",
+                "warn,openapi_gateway_runtime::access=info",
             ))
             .with_writer(move || writer.clone())
             .finish();
@@ -646,7 +646,7 @@ async fn every_request_has_an_access_log_line() {
     .await;
     assert_eq!(answer.status, 200);
     let line = access_line(&log, "access-1").await;
-    assert_eq!(line["target"], "gateway_runtime::access");
+    assert_eq!(line["target"], "openapi_gateway_runtime::access");
     assert_eq!(line["level"], "INFO");
     assert_eq!(line["method"], "GET");
     assert_eq!(line["route"], "/api/users/{id}");

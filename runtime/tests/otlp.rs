@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use gateway_runtime::Config;
 use http::StatusCode;
+use openapi_gateway_runtime::Config;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::Span;
@@ -74,9 +74,13 @@ async fn start_exporting(upstream: &Mock, endpoint: Option<String>) -> Running {
     config.upstreams = [("users".to_owned(), vec![upstream.url()])].into();
     config.otlp_endpoint = endpoint;
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(gateway_runtime::serve(&GATEWAY, config, async move {
-        let _ = stopped.await;
-    }));
+    let task = tokio::spawn(openapi_gateway_runtime::serve(
+        &GATEWAY,
+        config,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
     Running::new(addr, admin, stop, task)
 }
 

@@ -6,11 +6,11 @@ mod support;
 
 use std::time::Duration;
 
-use gateway_runtime::form::{FormBody, FormKind};
-use gateway_runtime::json::{BodyErrors, Pointer, Type, Value};
-use gateway_runtime::params::{self, Request};
-use gateway_runtime::styled::{In, Shape, Style};
-use gateway_runtime::{
+use openapi_gateway_runtime::form::{FormBody, FormKind};
+use openapi_gateway_runtime::json::{BodyErrors, Pointer, Type, Value};
+use openapi_gateway_runtime::params::{self, Request};
+use openapi_gateway_runtime::styled::{In, Shape, Style};
+use openapi_gateway_runtime::{
     Auth, BodySpec, Errors, Forward, Gateway, Method, Problem, Route, UpstreamPath,
 };
 use support::*;

@@ -6,8 +6,10 @@ mod support;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use gateway_runtime::{Auth, BodySpec, Forward, Gateway, Method, Problem, Route, UpstreamPath};
 use http_body_util::BodyExt;
+use openapi_gateway_runtime::{
+    Auth, BodySpec, Forward, Gateway, Method, Problem, Route, UpstreamPath,
+};
 use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -179,7 +181,7 @@ async fn request_ids_are_propagated_or_created() {
     let answer = get(&gw.url("/api/users/me")).await;
     let created = answer.header("x-request-id").unwrap().to_owned();
     assert!(
-        gateway_runtime::Uuid::try_parse(&created).is_ok(),
+        openapi_gateway_runtime::Uuid::try_parse(&created).is_ok(),
         "{created}"
     );
     assert_eq!(answer.echoed_header("x-request-id").unwrap(), created);
@@ -195,7 +197,7 @@ async fn request_ids_are_propagated_or_created() {
         )
         .await;
         let id = answer.header("x-request-id").unwrap();
-        assert!(gateway_runtime::Uuid::try_parse(id).is_ok(), "{id}");
+        assert!(openapi_gateway_runtime::Uuid::try_parse(id).is_ok(), "{id}");
         assert_eq!(answer.echoed_header("x-request-id").unwrap(), id);
     }
 
@@ -415,13 +417,13 @@ async fn chunked_body_over_the_limit_is_413_while_streaming() {
 
 /// Accepts any JSON: the route below reads its body whole to validate it.
 fn any_json(
-    _value: gateway_runtime::json::Value<'_>,
-    _pointer: &mut gateway_runtime::json::Pointer<'_>,
-    _errors: &mut gateway_runtime::json::BodyErrors,
+    _value: openapi_gateway_runtime::json::Value<'_>,
+    _pointer: &mut openapi_gateway_runtime::json::Pointer<'_>,
+    _errors: &mut openapi_gateway_runtime::json::BodyErrors,
 ) {
 }
 
-fn validated_path(_req: &gateway_runtime::params::Request<'_>) -> Result<Forward, Problem> {
+fn validated_path(_req: &openapi_gateway_runtime::params::Request<'_>) -> Result<Forward, Problem> {
     Ok(UpstreamPath::new().literal("/upload").forward())
 }
 

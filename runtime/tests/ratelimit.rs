@@ -7,13 +7,13 @@ mod support;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use gateway_runtime::params::{Forward, Request};
-use gateway_runtime::ratelimit::Limiter;
-use gateway_runtime::{
+use http::HeaderMap;
+use openapi_gateway_runtime::params::{Forward, Request};
+use openapi_gateway_runtime::ratelimit::Limiter;
+use openapi_gateway_runtime::{
     Auth, BodySpec, Gateway, Method, OnStoreFailure, Problem, RateKey, RateLimit, Route,
     UpstreamPath,
 };
-use http::HeaderMap;
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

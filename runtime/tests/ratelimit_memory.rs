@@ -5,8 +5,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use gateway_runtime::ratelimit::{Limiter, MAX_KEYS, MAX_TABLE_BYTES};
-use gateway_runtime::{OnStoreFailure, RateKey, RateLimit};
+use openapi_gateway_runtime::ratelimit::{Limiter, MAX_KEYS, MAX_TABLE_BYTES};
+use openapi_gateway_runtime::{OnStoreFailure, RateKey, RateLimit};
 
 struct Counting;
 

@@ -12,8 +12,8 @@ mod redis_server;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
-use gateway_runtime::params::{Forward, Request};
-use gateway_runtime::{
+use openapi_gateway_runtime::params::{Forward, Request};
+use openapi_gateway_runtime::{
     Auth, BodySpec, Gateway, Method, OnStoreFailure, Problem, RateKey, RateLimit, RedisStore,
     Requirement, Route, Store, UpstreamPath,
 };
@@ -459,7 +459,7 @@ async fn consumer_keys_in_memory() {
 
 fn token(sub: &str, tenant: Option<&str>) -> String {
     use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
-    gateway_runtime::auth::install_crypto_provider();
+    openapi_gateway_runtime::auth::install_crypto_provider();
     let mut claims = serde_json::json!({
         "sub": sub,
         "iss": "test-issuer",

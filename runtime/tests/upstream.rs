@@ -13,15 +13,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use gateway_runtime::params::{Forward, Request};
-use gateway_runtime::upstream::{
-    Balance, Breaker, HashOn, HealthCheck, OperationTimeouts, Outlier, Policy, Retries,
-};
-use gateway_runtime::{Auth, BodySpec, Gateway, Method, Problem, Route, Service, UpstreamPath};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use openapi_gateway_runtime::params::{Forward, Request};
+use openapi_gateway_runtime::upstream::{
+    Balance, Breaker, HashOn, HealthCheck, OperationTimeouts, Outlier, Policy, Retries,
+};
+use openapi_gateway_runtime::{
+    Auth, BodySpec, Gateway, Method, Problem, Route, Service, UpstreamPath,
+};
 use support::{Running, empty, full, get, request, start};
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -375,7 +377,7 @@ static GATEWAY: Gateway = Gateway {
     name: "upstream-test",
     generator_version: "0.0.0-test",
     listen: "127.0.0.1:0",
-    connections: gateway_runtime::Connections::DEFAULT,
+    connections: openapi_gateway_runtime::Connections::DEFAULT,
     openapi_json: "{}",
     max_body: 1 << 20,
     max_fields: 1000,
@@ -384,7 +386,7 @@ static GATEWAY: Gateway = Gateway {
     rate_limits: &[],
     schemes: &[],
     auth_failures: None,
-    rate_limit_store: gateway_runtime::Store::Memory,
+    rate_limit_store: openapi_gateway_runtime::Store::Memory,
     trusted_proxies: &[],
     otlp_endpoint_env: None,
 };

@@ -28,7 +28,7 @@ mod users;
 use std::sync::LazyLock;
 
 use divan::{Bencher, black_box};
-use gateway_runtime::json::{BodyErrors, Document, Pointer, Validate};
+use openapi_gateway_runtime::json::{BodyErrors, Document, Pointer, Validate};
 use serde_json::{Value, json};
 
 fn main() {
@@ -64,7 +64,7 @@ type Input = (Value, String, Document<'static>);
 fn prepared(value: Value) -> Input {
     let text = value.to_string();
     let copy: &'static mut Vec<u8> = Box::leak(Box::default());
-    let document = gateway_runtime::json::parse(text.as_bytes(), copy).unwrap();
+    let document = openapi_gateway_runtime::json::parse(text.as_bytes(), copy).unwrap();
     (value, text, document)
 }
 
@@ -88,7 +88,7 @@ static GATEWAY: LazyLock<Validate> = LazyLock::new(|| {
         .iter()
         .find(|r| r.operation_id == "createOrder")
         .unwrap();
-    let gateway_runtime::BodySpec::Declared { validators, .. } = route.body else {
+    let openapi_gateway_runtime::BodySpec::Declared { validators, .. } = route.body else {
         unreachable!()
     };
     validators[0].1
@@ -128,7 +128,7 @@ fn generated_from_bytes(bencher: Bencher, size: &str) {
     let text = &input(size).1;
     bencher.bench(|| {
         let mut copy = Vec::new();
-        let document = gateway_runtime::json::parse(black_box(text.as_bytes()), &mut copy).unwrap();
+        let document = openapi_gateway_runtime::json::parse(black_box(text.as_bytes()), &mut copy).unwrap();
         gateway_valid(&document)
     });
 }
@@ -150,6 +150,6 @@ fn parse(bencher: Bencher, size: &str) {
     let text = &input(size).1;
     bencher.bench(|| {
         let mut copy = Vec::new();
-        gateway_runtime::json::parse(black_box(text.as_bytes()), &mut copy).is_ok()
+        openapi_gateway_runtime::json::parse(black_box(text.as_bytes()), &mut copy).is_ok()
     });
 }

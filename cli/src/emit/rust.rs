@@ -36,7 +36,7 @@ pub fn main_rs(gateway: &Gateway) -> TokenStream {
         #![forbid(unsafe_code)]
 
         fn main() -> ::std::process::ExitCode {
-            ::gateway_runtime::run(&#lib::routes::GATEWAY)
+            ::openapi_gateway_runtime::run(&#lib::routes::GATEWAY)
         }
     }
 }
@@ -81,14 +81,14 @@ pub fn routes_rs(gateway: &Gateway) -> TokenStream {
         None => quote!(::std::option::Option::None),
     };
     let store = match &gateway.rate_limit_store {
-        RateLimitStore::Memory => quote!(::gateway_runtime::Store::Memory),
+        RateLimitStore::Memory => quote!(::openapi_gateway_runtime::Store::Memory),
         RateLimitStore::Redis {
             url_env,
             timeout_ms,
         } => {
             let timeout = Literal::u64_unsuffixed(*timeout_ms);
             quote! {
-                ::gateway_runtime::Store::Redis(&::gateway_runtime::RedisStore {
+                ::openapi_gateway_runtime::Store::Redis(&::openapi_gateway_runtime::RedisStore {
                     url_env: #url_env,
                     timeout: ::std::time::Duration::from_millis(#timeout),
                 })
@@ -108,7 +108,7 @@ pub fn routes_rs(gateway: &Gateway) -> TokenStream {
             None => quote!(::std::option::Option::None),
         };
         quote! {
-            ::gateway_runtime::Connections {
+            ::openapi_gateway_runtime::Connections {
                 header_timeout: ::std::time::Duration::from_millis(#header),
                 idle_timeout: ::std::time::Duration::from_millis(#idle),
                 send_timeout: ::std::time::Duration::from_millis(#send),
@@ -125,7 +125,7 @@ pub fn routes_rs(gateway: &Gateway) -> TokenStream {
         #![doc = " The route table: every public route, its service and its compiled auth decision."]
 
         /// The whole gateway, as compiled.
-        pub static GATEWAY: ::gateway_runtime::Gateway = ::gateway_runtime::Gateway {
+        pub static GATEWAY: ::openapi_gateway_runtime::Gateway = ::openapi_gateway_runtime::Gateway {
             name: #name,
             generator_version: #version,
             listen: #listen,
@@ -147,15 +147,15 @@ pub fn routes_rs(gateway: &Gateway) -> TokenStream {
 
 fn key_source(source: &KeySource) -> TokenStream {
     match source {
-        KeySource::Env(name) => quote!(::gateway_runtime::auth::KeySource::Env(#name)),
-        KeySource::File(path) => quote!(::gateway_runtime::auth::KeySource::File(#path)),
+        KeySource::Env(name) => quote!(::openapi_gateway_runtime::auth::KeySource::Env(#name)),
+        KeySource::File(path) => quote!(::openapi_gateway_runtime::auth::KeySource::File(#path)),
         KeySource::Jwks(jwks) => {
             let url = match &jwks.url {
                 crate::ir::JwksUrl::Literal(url) => {
-                    quote!(::gateway_runtime::auth::JwksUrl::Literal(#url))
+                    quote!(::openapi_gateway_runtime::auth::JwksUrl::Literal(#url))
                 }
                 crate::ir::JwksUrl::Env(name) => {
-                    quote!(::gateway_runtime::auth::JwksUrl::Env(#name))
+                    quote!(::openapi_gateway_runtime::auth::JwksUrl::Env(#name))
                 }
             };
             let ca_file = match &jwks.ca_file {
@@ -164,11 +164,11 @@ fn key_source(source: &KeySource) -> TokenStream {
             };
             let refresh = Literal::u64_unsuffixed(jwks.refresh_secs);
             quote! {
-                ::gateway_runtime::auth::KeySource::Jwks(&::gateway_runtime::auth::Jwks {
+                ::openapi_gateway_runtime::auth::KeySource::Jwks(&::openapi_gateway_runtime::auth::Jwks {
                     url: #url,
                     ca_file: #ca_file,
                     refresh: ::std::time::Duration::from_secs(#refresh),
-                    refetch_interval: ::gateway_runtime::auth::DEFAULT_JWKS_REFETCH_INTERVAL,
+                    refetch_interval: ::openapi_gateway_runtime::auth::DEFAULT_JWKS_REFETCH_INTERVAL,
                 })
             }
         }
@@ -197,7 +197,7 @@ fn scheme_entry(scheme: &Scheme) -> TokenStream {
             let strip = jwt.strip_authorization;
             let types = &jwt.types;
             quote! {
-                ::gateway_runtime::auth::SchemeKind::Jwt(&::gateway_runtime::auth::Jwt {
+                ::openapi_gateway_runtime::auth::SchemeKind::Jwt(&::openapi_gateway_runtime::auth::Jwt {
                     algorithms: &[#(#algorithms),*],
                     key: #key,
                     issuer: #issuer,
@@ -223,8 +223,8 @@ fn scheme_entry(scheme: &Scheme) -> TokenStream {
             };
             let keys = key_source(keys);
             quote! {
-                ::gateway_runtime::auth::SchemeKind::ApiKey(&::gateway_runtime::auth::ApiKey {
-                    location: ::gateway_runtime::auth::ApiKeyIn::#location,
+                ::openapi_gateway_runtime::auth::SchemeKind::ApiKey(&::openapi_gateway_runtime::auth::ApiKey {
+                    location: ::openapi_gateway_runtime::auth::ApiKeyIn::#location,
                     name: #name,
                     keys: #keys,
                     strip: #strip,
@@ -233,7 +233,7 @@ fn scheme_entry(scheme: &Scheme) -> TokenStream {
         }
     };
     quote! {
-        ::gateway_runtime::auth::Scheme {
+        ::openapi_gateway_runtime::auth::Scheme {
             name: #name,
             kind: #kind,
         }
@@ -246,10 +246,10 @@ fn rate_limit_entry(policy: &RateLimit) -> TokenStream {
     let period = Literal::u64_unsuffixed(policy.period_secs);
     let burst = Literal::u64_unsuffixed(policy.burst);
     let key = match &policy.key {
-        RateKey::Ip => quote!(::gateway_runtime::RateKey::Ip),
-        RateKey::Header(header) => quote!(::gateway_runtime::RateKey::Header(#header)),
-        RateKey::Consumer => quote!(::gateway_runtime::RateKey::Consumer),
-        RateKey::Claim(claim) => quote!(::gateway_runtime::RateKey::Claim(#claim)),
+        RateKey::Ip => quote!(::openapi_gateway_runtime::RateKey::Ip),
+        RateKey::Header(header) => quote!(::openapi_gateway_runtime::RateKey::Header(#header)),
+        RateKey::Consumer => quote!(::openapi_gateway_runtime::RateKey::Consumer),
+        RateKey::Claim(claim) => quote!(::openapi_gateway_runtime::RateKey::Claim(#claim)),
     };
     let ipv6_prefix = Literal::u8_unsuffixed(policy.ipv6_prefix);
     let on_store_failure = if policy.deny_on_store_failure {
@@ -259,14 +259,14 @@ fn rate_limit_entry(policy: &RateLimit) -> TokenStream {
     };
     let allowed_headers = policy.allowed_headers;
     quote! {
-        ::gateway_runtime::RateLimit {
+        ::openapi_gateway_runtime::RateLimit {
             name: #name,
             count: #count,
             period: ::std::time::Duration::from_secs(#period),
             burst: #burst,
             key: #key,
             ipv6_prefix: #ipv6_prefix,
-            on_store_failure: ::gateway_runtime::OnStoreFailure::#on_store_failure,
+            on_store_failure: ::openapi_gateway_runtime::OnStoreFailure::#on_store_failure,
             allowed_headers: #allowed_headers,
         }
     }
@@ -284,7 +284,7 @@ fn service_entry(service: &Service) -> TokenStream {
             let origins = &cors.allow_origins;
             let methods = cors.allow_methods.iter().map(|m| {
                 let variant = ident(m.variant());
-                quote!(::gateway_runtime::Method::#variant)
+                quote!(::openapi_gateway_runtime::Method::#variant)
             });
             let headers = &cors.allow_headers;
             let expose = &cors.expose_headers;
@@ -297,7 +297,7 @@ fn service_entry(service: &Service) -> TokenStream {
                 None => quote!(::std::option::Option::None),
             };
             quote! {
-                ::std::option::Option::Some(&::gateway_runtime::Cors {
+                ::std::option::Option::Some(&::openapi_gateway_runtime::Cors {
                     allow_origins: &[#(#origins),*],
                     allow_methods: &[#(#methods),*],
                     allow_headers: &[#(#headers),*],
@@ -315,8 +315,8 @@ fn service_entry(service: &Service) -> TokenStream {
             let dns = &d.dns;
             let port = Literal::u16_unsuffixed(d.port);
             let record = match d.record {
-                crate::ir::DnsRecord::A => quote!(::gateway_runtime::DnsRecord::A),
-                crate::ir::DnsRecord::Srv => quote!(::gateway_runtime::DnsRecord::Srv),
+                crate::ir::DnsRecord::A => quote!(::openapi_gateway_runtime::DnsRecord::A),
+                crate::ir::DnsRecord::Srv => quote!(::openapi_gateway_runtime::DnsRecord::Srv),
             };
             let interval = Literal::u64_unsuffixed(d.interval_ms);
             let scheme = &d.scheme;
@@ -325,7 +325,7 @@ fn service_entry(service: &Service) -> TokenStream {
                 None => quote!(::std::option::Option::None),
             };
             quote! {
-                ::std::option::Option::Some(&::gateway_runtime::Discovery {
+                ::std::option::Option::Some(&::openapi_gateway_runtime::Discovery {
                     name: #dns,
                     port: #port,
                     record: #record,
@@ -337,7 +337,7 @@ fn service_entry(service: &Service) -> TokenStream {
         }
     };
     quote! {
-        ::gateway_runtime::Service {
+        ::openapi_gateway_runtime::Service {
             name: #name,
             env: #env,
             urls: &[#(#urls),*],
@@ -359,7 +359,7 @@ fn route_entry(gateway: &Gateway, route: &Route) -> TokenStream {
     let module = ident(&gateway.services[route.service].module);
     let handler = ident(&route.handler);
     let auth = match &route.auth {
-        Auth::Public => quote!(::gateway_runtime::Auth::Public),
+        Auth::Public => quote!(::openapi_gateway_runtime::Auth::Public),
         Auth::Required {
             alternatives,
             challenge,
@@ -368,12 +368,12 @@ fn route_entry(gateway: &Gateway, route: &Route) -> TokenStream {
                 let all = all.iter().map(|r| {
                     let scheme = &r.scheme;
                     let scopes = &r.scopes;
-                    quote!(::gateway_runtime::Requirement { scheme: #scheme, scopes: &[#(#scopes),*] })
+                    quote!(::openapi_gateway_runtime::Requirement { scheme: #scheme, scopes: &[#(#scopes),*] })
                 });
                 quote!(&[#(#all),*])
             });
             quote! {
-                ::gateway_runtime::Auth::Required {
+                ::openapi_gateway_runtime::Auth::Required {
                     challenge: #challenge,
                     alternatives: &[#(#alternatives),*],
                 }
@@ -386,7 +386,7 @@ fn route_entry(gateway: &Gateway, route: &Route) -> TokenStream {
         .map(|&index| Literal::usize_unsuffixed(index));
     let responses = responses_entry(gateway, route);
     let body = match &route.body {
-        None => quote!(::gateway_runtime::BodySpec::Undeclared),
+        None => quote!(::openapi_gateway_runtime::BodySpec::Undeclared),
         Some(body) => {
             let required = body.required;
             let media: Vec<String> = body
@@ -402,9 +402,9 @@ fn route_entry(gateway: &Gateway, route: &Route) -> TokenStream {
             let forms = body.forms.iter().map(|form| {
                 let media = &form.media_type;
                 let kind = if form.multipart {
-                    quote!(::gateway_runtime::form::FormKind::Multipart)
+                    quote!(::openapi_gateway_runtime::form::FormKind::Multipart)
                 } else {
-                    quote!(::gateway_runtime::form::FormKind::UrlEncoded)
+                    quote!(::openapi_gateway_runtime::form::FormKind::UrlEncoded)
                 };
                 let shape = shape_tokens(&form.shape);
                 let required = &form.required;
@@ -413,7 +413,7 @@ fn route_entry(gateway: &Gateway, route: &Route) -> TokenStream {
                     let (explode, deep) = (e.explode, e.deep_object);
                     let content_types = &e.content_types;
                     quote! {
-                        ::gateway_runtime::form::Encoding {
+                        ::openapi_gateway_runtime::form::Encoding {
                             property: #property,
                             explode: #explode,
                             deep_object: #deep,
@@ -430,7 +430,7 @@ fn route_entry(gateway: &Gateway, route: &Route) -> TokenStream {
                     None => quote!(::std::option::Option::None),
                 };
                 quote! {
-                    (#media, &::gateway_runtime::form::FormBody {
+                    (#media, &::openapi_gateway_runtime::form::FormBody {
                         kind: #kind,
                         shape: &#shape,
                         required: &[#(#required),*],
@@ -440,7 +440,7 @@ fn route_entry(gateway: &Gateway, route: &Route) -> TokenStream {
                 }
             });
             quote! {
-                ::gateway_runtime::BodySpec::Declared {
+                ::openapi_gateway_runtime::BodySpec::Declared {
                     required: #required,
                     media_types: &[#(#media),*],
                     validators: &[#(#validators),*],
@@ -450,8 +450,8 @@ fn route_entry(gateway: &Gateway, route: &Route) -> TokenStream {
         }
     };
     quote! {
-        ::gateway_runtime::Route {
-            method: ::gateway_runtime::Method::#method,
+        ::openapi_gateway_runtime::Route {
+            method: ::openapi_gateway_runtime::Method::#method,
             path: #path,
             upstream_path: #upstream,
             service: #service,
@@ -475,13 +475,15 @@ fn responses_entry(gateway: &Gateway, route: &Route) -> TokenStream {
         let status = match r.status {
             ResponseStatus::Code(code) => {
                 let code = Literal::u16_unsuffixed(code);
-                quote!(::gateway_runtime::responses::Status::Code(#code))
+                quote!(::openapi_gateway_runtime::responses::Status::Code(#code))
             }
             ResponseStatus::Range(digit) => {
                 let digit = Literal::u16_unsuffixed(digit);
-                quote!(::gateway_runtime::responses::Status::Range(#digit))
+                quote!(::openapi_gateway_runtime::responses::Status::Range(#digit))
             }
-            ResponseStatus::Default => quote!(::gateway_runtime::responses::Status::Default),
+            ResponseStatus::Default => {
+                quote!(::openapi_gateway_runtime::responses::Status::Default)
+            }
         };
         let validate = match r.validator {
             Some(index) => {
@@ -491,7 +493,7 @@ fn responses_entry(gateway: &Gateway, route: &Route) -> TokenStream {
             None => quote!(::std::option::Option::None),
         };
         quote! {
-            ::gateway_runtime::responses::ResponseSpec {
+            ::openapi_gateway_runtime::responses::ResponseSpec {
                 status: #status,
                 validate: #validate,
             }
@@ -575,7 +577,7 @@ fn enum_type(e: &EnumType) -> TokenStream {
             }
         }
 
-        impl ::gateway_runtime::params::Item for #name {
+        impl ::openapi_gateway_runtime::params::Item for #name {
             fn hash_item(&self, state: &mut dyn ::std::hash::Hasher) {
                 state.write(self.as_str().as_bytes());
             }
@@ -598,7 +600,7 @@ fn rust_type(service: &Service, ty: &ParamType) -> TokenStream {
         ParamType::Number => quote!(f64),
         ParamType::Boolean => quote!(bool),
         ParamType::String | ParamType::Unchecked => quote!(::std::string::String),
-        ParamType::Uuid => quote!(::gateway_runtime::Uuid),
+        ParamType::Uuid => quote!(::openapi_gateway_runtime::Uuid),
         ParamType::Enum(i) => {
             let name = ident(&service.enums[*i].name);
             quote!(#name)
@@ -607,28 +609,28 @@ fn rust_type(service: &Service, ty: &ParamType) -> TokenStream {
             let item = rust_type(service, item);
             quote!(::std::vec::Vec<#item>)
         }
-        ParamType::Object { .. } => quote!(::gateway_runtime::json::OwnedValue),
+        ParamType::Object { .. } => quote!(::openapi_gateway_runtime::json::OwnedValue),
     }
 }
 
 /// The runtime's `Shape` of an object parameter, as a constant expression.
 fn shape_tokens(shape: &ParamShape) -> TokenStream {
     match shape {
-        ParamShape::String => quote!(::gateway_runtime::styled::Shape::String),
-        ParamShape::Integer => quote!(::gateway_runtime::styled::Shape::Integer),
-        ParamShape::Number => quote!(::gateway_runtime::styled::Shape::Number),
-        ParamShape::Boolean => quote!(::gateway_runtime::styled::Shape::Boolean),
-        ParamShape::Any => quote!(::gateway_runtime::styled::Shape::Any),
+        ParamShape::String => quote!(::openapi_gateway_runtime::styled::Shape::String),
+        ParamShape::Integer => quote!(::openapi_gateway_runtime::styled::Shape::Integer),
+        ParamShape::Number => quote!(::openapi_gateway_runtime::styled::Shape::Number),
+        ParamShape::Boolean => quote!(::openapi_gateway_runtime::styled::Shape::Boolean),
+        ParamShape::Any => quote!(::openapi_gateway_runtime::styled::Shape::Any),
         ParamShape::Array(item) => {
             let item = shape_tokens(item);
-            quote!(::gateway_runtime::styled::Shape::Array(&#item))
+            quote!(::openapi_gateway_runtime::styled::Shape::Array(&#item))
         }
         ParamShape::Object(properties) => {
             let properties = properties.iter().map(|(name, shape)| {
                 let shape = shape_tokens(shape);
                 quote!((#name, #shape))
             });
-            quote!(::gateway_runtime::styled::Shape::Object(&[#(#properties),*]))
+            quote!(::openapi_gateway_runtime::styled::Shape::Object(&[#(#properties),*]))
         }
     }
 }
@@ -646,50 +648,54 @@ fn read_object(
     let at = match param.location {
         ParamIn::Path => {
             let index = Literal::usize_unsuffixed(path_index);
-            quote!(::gateway_runtime::styled::In::Path(#index))
+            quote!(::openapi_gateway_runtime::styled::In::Path(#index))
         }
-        ParamIn::Query => quote!(::gateway_runtime::styled::In::Query),
-        ParamIn::Header => quote!(::gateway_runtime::styled::In::Header),
-        ParamIn::Cookie => quote!(::gateway_runtime::styled::In::Cookie),
+        ParamIn::Query => quote!(::openapi_gateway_runtime::styled::In::Query),
+        ParamIn::Header => quote!(::openapi_gateway_runtime::styled::In::Header),
+        ParamIn::Cookie => quote!(::openapi_gateway_runtime::styled::In::Cookie),
     };
     let style = match (param.location, param.style) {
         (ParamIn::Query, ParamStyle::DeepObject) => {
-            quote!(::gateway_runtime::styled::Style::DeepObject)
+            quote!(::openapi_gateway_runtime::styled::Style::DeepObject)
         }
         (ParamIn::Query, ParamStyle::PipeDelimited) => {
-            quote!(::gateway_runtime::styled::Style::PipeDelimited)
+            quote!(::openapi_gateway_runtime::styled::Style::PipeDelimited)
         }
         (ParamIn::Query, ParamStyle::SpaceDelimited) => {
-            quote!(::gateway_runtime::styled::Style::SpaceDelimited)
+            quote!(::openapi_gateway_runtime::styled::Style::SpaceDelimited)
         }
-        (ParamIn::Query, _) => quote!(::gateway_runtime::styled::Style::Form { explode: #explode }),
+        (ParamIn::Query, _) => {
+            quote!(::openapi_gateway_runtime::styled::Style::Form { explode: #explode })
+        }
         (ParamIn::Cookie, _) => {
-            quote!(::gateway_runtime::styled::Style::Cookie { explode: #explode })
+            quote!(::openapi_gateway_runtime::styled::Style::Cookie { explode: #explode })
         }
-        _ => quote!(::gateway_runtime::styled::Style::Simple { explode: #explode }),
+        _ => quote!(::openapi_gateway_runtime::styled::Style::Simple { explode: #explode }),
     };
     let shape = shape_tokens(shape);
     let function = ident(&service.validators[validator].function);
     quote! {{
-        static SHAPE: ::gateway_runtime::styled::Shape = #shape;
+        static SHAPE: ::openapi_gateway_runtime::styled::Shape = #shape;
         errors.object(req, #at, #name, #style, &SHAPE, self::#function)
     }}
 }
 
 fn parser(service: &Service, ty: &ParamType) -> TokenStream {
     match ty {
-        ParamType::Int32 => quote!(::gateway_runtime::params::int32),
-        ParamType::Int64 => quote!(::gateway_runtime::params::int64),
-        ParamType::Number => quote!(::gateway_runtime::params::number),
-        ParamType::Boolean => quote!(::gateway_runtime::params::boolean),
-        ParamType::String | ParamType::Unchecked => quote!(::gateway_runtime::params::string),
-        ParamType::Uuid => quote!(::gateway_runtime::params::uuid),
+        ParamType::Int32 => quote!(::openapi_gateway_runtime::params::int32),
+        ParamType::Int64 => quote!(::openapi_gateway_runtime::params::int64),
+        ParamType::Number => quote!(::openapi_gateway_runtime::params::number),
+        ParamType::Boolean => quote!(::openapi_gateway_runtime::params::boolean),
+        ParamType::String | ParamType::Unchecked => {
+            quote!(::openapi_gateway_runtime::params::string)
+        }
+        ParamType::Uuid => quote!(::openapi_gateway_runtime::params::uuid),
         ParamType::Enum(i) => {
             let name = ident(&service.enums[*i].name);
             quote!(#name::parse)
         }
         ParamType::Array(item) => parser(service, item),
-        ParamType::Object { .. } => quote!(::gateway_runtime::params::string),
+        ParamType::Object { .. } => quote!(::openapi_gateway_runtime::params::string),
     }
 }
 
@@ -774,16 +780,18 @@ fn checks(ty: &ParamType, c: &Constraints) -> Vec<TokenStream> {
             };
             if c.minimum.is_some() || c.maximum.is_some() {
                 let (min, max) = (int_bound(&c.minimum), int_bound(&c.maximum));
-                out.push(quote!(::gateway_runtime::params::int_range(#value, #min, #max)?;));
+                out.push(
+                    quote!(::openapi_gateway_runtime::params::int_range(#value, #min, #max)?;),
+                );
             }
             if let Some(m) = c.multiple_of {
                 let m = Literal::i64_suffixed(m);
-                out.push(quote!(::gateway_runtime::params::int_multiple_of(#value, #m)?;));
+                out.push(quote!(::openapi_gateway_runtime::params::int_multiple_of(#value, #m)?;));
             }
         }
         ParamType::Number if c.minimum.is_some() || c.maximum.is_some() => {
             let (min, max) = (number_bound(&c.minimum), number_bound(&c.maximum));
-            out.push(quote!(::gateway_runtime::params::number_range(value, #min, #max)?;));
+            out.push(quote!(::openapi_gateway_runtime::params::number_range(value, #min, #max)?;));
         }
         ParamType::String | ParamType::Enum(_) => {
             let text = if *ty == ParamType::String {
@@ -793,13 +801,13 @@ fn checks(ty: &ParamType, c: &Constraints) -> Vec<TokenStream> {
             };
             if c.min_length.is_some() || c.max_length.is_some() {
                 let (min, max) = (usize_option(c.min_length), usize_option(c.max_length));
-                out.push(quote!(::gateway_runtime::params::length(#text, #min, #max)?;));
+                out.push(quote!(::openapi_gateway_runtime::params::length(#text, #min, #max)?;));
             }
             if let Some(pattern) = &c.pattern {
                 let flags = crate::lower::pattern_flags(pattern).unwrap_or("u");
                 out.push(quote! {
-                    static PATTERN: ::gateway_runtime::json::Pattern =
-                        ::gateway_runtime::json::Pattern::new(#pattern, #flags);
+                    static PATTERN: ::openapi_gateway_runtime::json::Pattern =
+                        ::openapi_gateway_runtime::json::Pattern::new(#pattern, #flags);
                     PATTERN.check(#text)?;
                 });
             }
@@ -970,15 +978,15 @@ fn handler(service: &Service, route: &Route) -> TokenStream {
         pieces_out.push(quote!(.literal(#literal)));
     }
     let forward = quote! {
-        ::std::result::Result::Ok(::gateway_runtime::UpstreamPath::new() #(#pieces_out)* .forward())
+        ::std::result::Result::Ok(::openapi_gateway_runtime::UpstreamPath::new() #(#pieces_out)* .forward())
     };
 
     if params.is_empty() {
         return quote! {
             #[doc = #doc]
             pub fn #handler(
-                _req: &::gateway_runtime::Request<'_>,
-            ) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
+                _req: &::openapi_gateway_runtime::Request<'_>,
+            ) -> ::std::result::Result<::openapi_gateway_runtime::Forward, ::openapi_gateway_runtime::Problem> {
                 #forward
             }
         };
@@ -1033,9 +1041,9 @@ fn handler(service: &Service, route: &Route) -> TokenStream {
         impl #params_type {
             /// Parses every parameter, reporting all failures at once.
             pub fn parse(
-                req: &::gateway_runtime::Request<'_>,
-            ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
-                let mut errors = ::gateway_runtime::Errors::default();
+                req: &::openapi_gateway_runtime::Request<'_>,
+            ) -> ::std::result::Result<Self, ::openapi_gateway_runtime::Problem> {
+                let mut errors = ::openapi_gateway_runtime::Errors::default();
                 #(#reads)*
                 #destructure
                 ::std::result::Result::Ok(Self { #(#names),* })
@@ -1046,8 +1054,8 @@ fn handler(service: &Service, route: &Route) -> TokenStream {
 
         #[doc = #doc]
         pub fn #handler(
-            req: &::gateway_runtime::Request<'_>,
-        ) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
+            req: &::openapi_gateway_runtime::Request<'_>,
+        ) -> ::std::result::Result<::openapi_gateway_runtime::Forward, ::openapi_gateway_runtime::Problem> {
             #params_type::parse(req)?;
             #forward
         }

@@ -1,4 +1,4 @@
-//! A service's resilience policy as a `gateway_runtime::upstream::Policy` expression:
+//! A service's resilience policy as a `openapi_gateway_runtime::upstream::Policy` expression:
 //! `Policy::DEFAULT` when the manifest changes nothing, else every field spelled out so
 //! that a reviewer sees exactly what is compiled in.
 
@@ -34,24 +34,26 @@ pub(super) fn policy(resilience: &Resilience) -> TokenStream {
         normalized.weights.clear();
     }
     if normalized == Resilience::default() {
-        return quote!(::gateway_runtime::upstream::Policy::DEFAULT);
+        return quote!(::openapi_gateway_runtime::upstream::Policy::DEFAULT);
     }
     let r = &normalized;
     let balance = match &r.balance {
-        Balance::RoundRobin => quote!(::gateway_runtime::upstream::Balance::RoundRobin),
-        Balance::Weighted => quote!(::gateway_runtime::upstream::Balance::Weighted),
-        Balance::LeastRequests => quote!(::gateway_runtime::upstream::Balance::LeastRequests),
+        Balance::RoundRobin => quote!(::openapi_gateway_runtime::upstream::Balance::RoundRobin),
+        Balance::Weighted => quote!(::openapi_gateway_runtime::upstream::Balance::Weighted),
+        Balance::LeastRequests => {
+            quote!(::openapi_gateway_runtime::upstream::Balance::LeastRequests)
+        }
         Balance::ConsistentHash(on) => {
             let on = match on {
                 HashOn::Header(name) => {
-                    quote!(::gateway_runtime::upstream::HashOn::Header(#name))
+                    quote!(::openapi_gateway_runtime::upstream::HashOn::Header(#name))
                 }
                 HashOn::Cookie(name) => {
-                    quote!(::gateway_runtime::upstream::HashOn::Cookie(#name))
+                    quote!(::openapi_gateway_runtime::upstream::HashOn::Cookie(#name))
                 }
-                HashOn::Ip => quote!(::gateway_runtime::upstream::HashOn::Ip),
+                HashOn::Ip => quote!(::openapi_gateway_runtime::upstream::HashOn::Ip),
             };
-            quote!(::gateway_runtime::upstream::Balance::ConsistentHash(#on))
+            quote!(::openapi_gateway_runtime::upstream::Balance::ConsistentHash(#on))
         }
     };
     let weights = r.weights.iter().map(|w| u32_lit(*w));
@@ -63,7 +65,7 @@ pub(super) fn policy(resilience: &Resilience) -> TokenStream {
         let backoff = millis(r.retries.backoff);
         let max_backoff = millis(r.retries.max_backoff);
         quote! {
-            ::gateway_runtime::upstream::Retries {
+            ::openapi_gateway_runtime::upstream::Retries {
                 attempts: #attempts,
                 budget_percent: #budget,
                 min_per_second: #min,
@@ -85,7 +87,7 @@ pub(super) fn policy(resilience: &Resilience) -> TokenStream {
             let healthy = u32_lit(h.healthy_threshold);
             let unhealthy = u32_lit(h.unhealthy_threshold);
             quote! {
-                ::std::option::Option::Some(::gateway_runtime::upstream::HealthCheck {
+                ::std::option::Option::Some(::openapi_gateway_runtime::upstream::HealthCheck {
                     path: #path,
                     interval: #interval,
                     timeout: #timeout,
@@ -101,7 +103,7 @@ pub(super) fn policy(resilience: &Resilience) -> TokenStream {
         let base = millis(r.outlier.base_ejection);
         let max = u32_lit(r.outlier.max_ejection_percent);
         quote! {
-            ::gateway_runtime::upstream::Outlier {
+            ::openapi_gateway_runtime::upstream::Outlier {
                 consecutive_failures: #failures,
                 base_ejection: #base,
                 max_ejection_percent: #max,
@@ -118,7 +120,7 @@ pub(super) fn policy(resilience: &Resilience) -> TokenStream {
             let open_for = millis(b.open_for);
             let probes = u32_lit(b.half_open_probes);
             quote! {
-                ::std::option::Option::Some(::gateway_runtime::upstream::Breaker {
+                ::std::option::Option::Some(::openapi_gateway_runtime::upstream::Breaker {
                     failure_ratio: #ratio,
                     min_requests: #min,
                     window: #window,
@@ -134,7 +136,7 @@ pub(super) fn policy(resilience: &Resilience) -> TokenStream {
         let request = option_millis(*request);
         let total = option_millis(*total);
         quote! {
-            ::gateway_runtime::upstream::OperationTimeouts {
+            ::openapi_gateway_runtime::upstream::OperationTimeouts {
                 operation_id: #id,
                 request: #request,
                 total: #total,
@@ -142,7 +144,7 @@ pub(super) fn policy(resilience: &Resilience) -> TokenStream {
         }
     });
     quote! {
-        ::gateway_runtime::upstream::Policy {
+        ::openapi_gateway_runtime::upstream::Policy {
             balance: #balance,
             weights: &[#(#weights),*],
             total_timeout: #total,

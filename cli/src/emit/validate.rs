@@ -1,5 +1,5 @@
 //! Body validators as Rust: one function per [`Validator`], straight-line calls of
-//! `gateway_runtime::json` helpers, one per keyword the schema has. A keyword that applies
+//! `openapi_gateway_runtime::json` helpers, one per keyword the schema has. A keyword that applies
 //! to one JSON type is checked only on values of that type, as JSON Schema says.
 
 use proc_macro2::{Ident, Literal, Span, TokenStream};
@@ -27,11 +27,11 @@ fn bound(b: &Option<Bound>) -> TokenStream {
             let value = match value {
                 BoundValue::Int(v) => {
                     let v = Literal::i64_suffixed(*v);
-                    quote!(::gateway_runtime::json::Bound::Int(#v))
+                    quote!(::openapi_gateway_runtime::json::Bound::Int(#v))
                 }
                 BoundValue::Number(v) => {
                     let v = Literal::f64_suffixed(*v);
-                    quote!(::gateway_runtime::json::Bound::Float(#v))
+                    quote!(::openapi_gateway_runtime::json::Bound::Float(#v))
                 }
             };
             quote!(::std::option::Option::Some((#value, #exclusive)))
@@ -51,7 +51,7 @@ fn json_type(ty: JsonType) -> TokenStream {
         JsonType::IntegerLiteral => "IntegerLiteral",
         JsonType::String => "String",
     });
-    quote!(::gateway_runtime::json::Type::#name)
+    quote!(::openapi_gateway_runtime::json::Type::#name)
 }
 
 /// The function of one validator of `service`.
@@ -84,7 +84,7 @@ pub fn validator(service: &Service, v: &Validator) -> TokenStream {
     if let Some(values) = &s.enumeration {
         let text = values.to_string();
         checks.push(quote! {
-            static ENUM: ::gateway_runtime::json::Enum = ::gateway_runtime::json::Enum::new(#text);
+            static ENUM: ::openapi_gateway_runtime::json::Enum = ::openapi_gateway_runtime::json::Enum::new(#text);
             errors.enumeration(at, value, &ENUM);
         });
     }
@@ -97,8 +97,8 @@ pub fn validator(service: &Service, v: &Validator) -> TokenStream {
     if let Some(pattern) = &s.pattern {
         let flags = crate::lower::pattern_flags(pattern).unwrap_or("u");
         string.push(quote! {
-            static PATTERN: ::gateway_runtime::json::Pattern =
-                ::gateway_runtime::json::Pattern::new(#pattern, #flags);
+            static PATTERN: ::openapi_gateway_runtime::json::Pattern =
+                ::openapi_gateway_runtime::json::Pattern::new(#pattern, #flags);
             errors.pattern(at, text, &PATTERN);
         });
     }
@@ -169,7 +169,7 @@ pub fn validator(service: &Service, v: &Validator) -> TokenStream {
         let property = &d.property;
         let names = d.mapping.iter().map(|(name, _)| name);
         let functions = d.mapping.iter().map(|(_, index)| call(*index));
-        quote!(errors.discriminator(at, value, #property, &[#((#names, #functions as ::gateway_runtime::json::Validate)),*]))
+        quote!(errors.discriminator(at, value, #property, &[#((#names, #functions as ::openapi_gateway_runtime::json::Validate)),*]))
     });
     let combinator = |check: TokenStream| match &dispatch {
         Some(dispatch) => quote! {
@@ -206,9 +206,9 @@ pub fn validator(service: &Service, v: &Validator) -> TokenStream {
     quote! {
         #[doc = #doc]
         pub fn #function<'t>(
-            #value: ::gateway_runtime::json::Value<'t>,
-            #at: &mut ::gateway_runtime::json::Pointer<'t>,
-            #errors: &mut ::gateway_runtime::json::BodyErrors,
+            #value: ::openapi_gateway_runtime::json::Value<'t>,
+            #at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+            #errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
         ) {
             #(#checks)*
         }
@@ -345,7 +345,7 @@ fn object_checks(service: &Service, s: &crate::ir::JsonSchema) -> Option<TokenSt
     })
 }
 
-/// `::gateway_runtime::json::Format::<name>`, for bodies and parameters alike.
+/// `::openapi_gateway_runtime::json::Format::<name>`, for bodies and parameters alike.
 pub(super) fn format_path(format: JsonFormat) -> TokenStream {
     let name = ident(match format {
         JsonFormat::Uuid => "Uuid",
@@ -359,5 +359,5 @@ pub(super) fn format_path(format: JsonFormat) -> TokenStream {
         JsonFormat::Uri => "Uri",
         JsonFormat::Byte => "Byte",
     });
-    quote!(::gateway_runtime::json::Format::#name)
+    quote!(::openapi_gateway_runtime::json::Format::#name)
 }

@@ -28,7 +28,13 @@ use names::Scope;
 pub use path::parse_template;
 
 /// Module names a generated crate uses itself; services get other names.
-const CRATE_MODULES: &[&str] = &["routes", "main", "lib", "schemas", "gateway_runtime"];
+const CRATE_MODULES: &[&str] = &[
+    "routes",
+    "main",
+    "lib",
+    "schemas",
+    "openapi_gateway_runtime",
+];
 
 pub fn lower(loaded: &Loaded, diags: &mut Diagnostics) -> Option<Gateway> {
     let manifest = &loaded.manifest;
@@ -1594,9 +1600,9 @@ pub fn pattern_flags(pattern: &str) -> Result<&'static str, regress::Error> {
     }
 }
 
-// The runtime's translation of patterns into `regex` syntax, shared as source: the
-// compiler does not link the runtime.
-#[path = "../../../runtime/src/check/json/linear.rs"]
+// The runtime's translation of patterns into `regex` syntax, shared as source (a symlink to
+// runtime/src/check/json/linear.rs, so each packaged crate carries it): the compiler does
+// not link the runtime.
 #[allow(dead_code)]
 mod linear;
 

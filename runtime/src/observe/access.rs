@@ -7,7 +7,7 @@
 //! `Drop`, whether it ends normally, the client goes away mid-body, or the client goes
 //! away before the response head (then with status 499, as nginx logs it).
 //!
-//! The access log is an `info` event with target `gateway_runtime::access` (a stable name,
+//! The access log is an `info` event with target `openapi_gateway_runtime::access` (a stable name,
 //! not this module's path), one JSON line per request. Whether it is enabled is asked once
 //! per request, and nothing is kept or formatted for it when it is not.
 
@@ -77,8 +77,9 @@ impl<S: Sinks> Exchange<S> {
     ) -> Exchange<S> {
         let started = Instant::now();
         state.metrics().started();
-        let log = tracing::enabled!(target: "gateway_runtime::access", tracing::Level::INFO)
-            .then(|| (request_id.clone(), method.clone()));
+        let log =
+            tracing::enabled!(target: "openapi_gateway_runtime::access", tracing::Level::INFO)
+                .then(|| (request_id.clone(), method.clone()));
         Exchange {
             state,
             progress: Progress {
@@ -191,7 +192,7 @@ impl<S: Sinks> Exchange<S> {
         let upstream = self.progress.attempt.instance.as_deref().map(|i| i.name());
         let attempts = self.progress.attempt.tries;
         tracing::info!(
-            target: "gateway_runtime::access",
+            target: "openapi_gateway_runtime::access",
             request_id = request_id.to_str().unwrap_or(""),
             method = method.as_str(),
             route = template,

@@ -98,7 +98,7 @@ impl Exporter {
                 .with_service_name(gateway_name)
                 .build(),
         );
-        let scope = InstrumentationScope::builder("gateway-runtime")
+        let scope = InstrumentationScope::builder("openapi-gateway-runtime")
             .with_version(env!("CARGO_PKG_VERSION"))
             .build();
         Ok(Exporter { processor, scope })

@@ -16,12 +16,6 @@ use axum::body::Body as AxumBody;
 use axum::extract::{Request as AxumRequest, State};
 use axum::response::Response as AxumResponse;
 use bytes::Bytes;
-use gateway_runtime::auth::{ApiKey, ApiKeyIn, Jwt, KeySource, Scheme, SchemeKind};
-use gateway_runtime::params::{self, Forward, Request};
-use gateway_runtime::{
-    Auth, BodySpec, Config, Errors, Gateway, Method, Problem, Requirement, Route, Service,
-    StartError, UpstreamPath,
-};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body::{Body, Frame};
 use http_body_util::combinators::BoxBody;
@@ -30,6 +24,12 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use openapi_gateway_runtime::auth::{ApiKey, ApiKeyIn, Jwt, KeySource, Scheme, SchemeKind};
+use openapi_gateway_runtime::params::{self, Forward, Request};
+use openapi_gateway_runtime::{
+    Auth, BodySpec, Config, Errors, Gateway, Method, Problem, Requirement, Route, Service,
+    StartError, UpstreamPath,
+};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -48,7 +48,7 @@ pub static SERVICES: [Service; 3] = [
         connect_timeout: Duration::from_secs(1),
         request_timeout: Duration::from_secs(10),
         cors: None,
-        resilience: gateway_runtime::upstream::Policy::DEFAULT,
+        resilience: openapi_gateway_runtime::upstream::Policy::DEFAULT,
     },
     Service {
         name: "slow",
@@ -58,7 +58,7 @@ pub static SERVICES: [Service; 3] = [
         connect_timeout: Duration::from_secs(1),
         request_timeout: Duration::from_millis(300),
         cors: None,
-        resilience: gateway_runtime::upstream::Policy::DEFAULT,
+        resilience: openapi_gateway_runtime::upstream::Policy::DEFAULT,
     },
     Service {
         name: "down",
@@ -68,7 +68,7 @@ pub static SERVICES: [Service; 3] = [
         connect_timeout: Duration::from_secs(1),
         request_timeout: Duration::from_secs(1),
         cors: None,
-        resilience: gateway_runtime::upstream::Policy::DEFAULT,
+        resilience: openapi_gateway_runtime::upstream::Policy::DEFAULT,
     },
 ];
 
@@ -301,7 +301,7 @@ pub static GATEWAY: Gateway = Gateway {
     name: "test-gateway",
     generator_version: "0.0.0-test",
     listen: "127.0.0.1:0",
-    connections: gateway_runtime::Connections::DEFAULT,
+    connections: openapi_gateway_runtime::Connections::DEFAULT,
     openapi_json: OPENAPI,
     max_body: 16 * 1024 * 1024,
     max_fields: 1000,
@@ -310,7 +310,7 @@ pub static GATEWAY: Gateway = Gateway {
     rate_limits: &[],
     schemes: &SCHEMES,
     auth_failures: None,
-    rate_limit_store: gateway_runtime::Store::Memory,
+    rate_limit_store: openapi_gateway_runtime::Store::Memory,
     trusted_proxies: &[],
     otlp_endpoint_env: None,
 };
@@ -511,9 +511,13 @@ pub async fn start_configured(
     let mut config = Config::new(listener, admin_listener);
     edit(&mut config);
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(gateway_runtime::serve(gateway, config, async move {
-        let _ = stopped.await;
-    }));
+    let task = tokio::spawn(openapi_gateway_runtime::serve(
+        gateway,
+        config,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
     Running {
         addr,
         admin,

@@ -2,5 +2,5 @@
 //! Starts the gateway: everything it does is in the route table and the runtime.
 #![forbid(unsafe_code)]
 fn main() -> ::std::process::ExitCode {
-    ::gateway_runtime::run(&shop_gateway::routes::GATEWAY)
+    ::openapi_gateway_runtime::run(&shop_gateway::routes::GATEWAY)
 }

@@ -38,7 +38,7 @@ impl ::std::fmt::Display for ListProductsCurrency {
         f.write_str(self.as_str())
     }
 }
-impl ::gateway_runtime::params::Item for ListProductsCurrency {
+impl ::openapi_gateway_runtime::params::Item for ListProductsCurrency {
     fn hash_item(&self, state: &mut dyn ::std::hash::Hasher) {
         state.write(self.as_str().as_bytes());
     }
@@ -95,7 +95,7 @@ impl ::std::fmt::Display for ListOrdersStatus {
         f.write_str(self.as_str())
     }
 }
-impl ::gateway_runtime::params::Item for ListOrdersStatus {
+impl ::openapi_gateway_runtime::params::Item for ListOrdersStatus {
     fn hash_item(&self, state: &mut dyn ::std::hash::Hasher) {
         state.write(self.as_str().as_bytes());
     }
@@ -119,9 +119,9 @@ pub struct ListOrdersParams {
 impl ListOrdersParams {
     /// Parses every parameter, reporting all failures at once.
     pub fn parse(
-        req: &::gateway_runtime::Request<'_>,
-    ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
-        let mut errors = ::gateway_runtime::Errors::default();
+        req: &::openapi_gateway_runtime::Request<'_>,
+    ) -> ::std::result::Result<Self, ::openapi_gateway_runtime::Problem> {
+        let mut errors = ::openapi_gateway_runtime::Errors::default();
         let status = errors
             .query(req, "status", ListOrdersStatus::parse)
             .map(|v| v.unwrap_or(ListOrdersStatus::Any));
@@ -151,7 +151,7 @@ impl ListOrdersParams {
         };
         let min_total = errors.query(req, "min_total", Self::parse_min_total);
         let include_items = errors
-            .query(req, "include_items", ::gateway_runtime::params::boolean)
+            .query(req, "include_items", ::openapi_gateway_runtime::params::boolean)
             .map(|v| v.unwrap_or(false));
         let limit = errors
             .query(req, "limit", Self::parse_limit)
@@ -179,8 +179,8 @@ impl ListOrdersParams {
     fn parse_tag(
         raw: &str,
     ) -> ::std::result::Result<::std::string::String, ::std::string::String> {
-        let value = ::gateway_runtime::params::string(raw)?;
-        static PATTERN: ::gateway_runtime::json::Pattern = ::gateway_runtime::json::Pattern::new(
+        let value = ::openapi_gateway_runtime::params::string(raw)?;
+        static PATTERN: ::openapi_gateway_runtime::json::Pattern = ::openapi_gateway_runtime::json::Pattern::new(
             "^[a-z0-9-]{1,32}$",
             "u",
         );
@@ -189,8 +189,8 @@ impl ListOrdersParams {
     }
     /// Parses query parameter `ids` and checks its schema's constraints.
     fn parse_ids(raw: &str) -> ::std::result::Result<i64, ::std::string::String> {
-        let value = ::gateway_runtime::params::int64(raw)?;
-        ::gateway_runtime::params::int_range(
+        let value = ::openapi_gateway_runtime::params::int64(raw)?;
+        ::openapi_gateway_runtime::params::int_range(
             value,
             ::std::option::Option::Some((1i64, false)),
             ::std::option::Option::None,
@@ -199,8 +199,8 @@ impl ListOrdersParams {
     }
     /// Parses query parameter `min_total` and checks its schema's constraints.
     fn parse_min_total(raw: &str) -> ::std::result::Result<f64, ::std::string::String> {
-        let value = ::gateway_runtime::params::number(raw)?;
-        ::gateway_runtime::params::number_range(
+        let value = ::openapi_gateway_runtime::params::number(raw)?;
+        ::openapi_gateway_runtime::params::number_range(
             value,
             ::std::option::Option::Some((0f64, false)),
             ::std::option::Option::None,
@@ -209,8 +209,8 @@ impl ListOrdersParams {
     }
     /// Parses query parameter `limit` and checks its schema's constraints.
     fn parse_limit(raw: &str) -> ::std::result::Result<i32, ::std::string::String> {
-        let value = ::gateway_runtime::params::int32(raw)?;
-        ::gateway_runtime::params::int_range(
+        let value = ::openapi_gateway_runtime::params::int32(raw)?;
+        ::openapi_gateway_runtime::params::int_range(
             i64::from(value),
             ::std::option::Option::Some((1i64, false)),
             ::std::option::Option::Some((100i64, false)),
@@ -220,19 +220,25 @@ impl ListOrdersParams {
 }
 /// `GET /api/orders` -> `/orders`: operation `listOrders`. List my orders
 pub fn list_orders(
-    req: &::gateway_runtime::Request<'_>,
-) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
+    req: &::openapi_gateway_runtime::Request<'_>,
+) -> ::std::result::Result<
+    ::openapi_gateway_runtime::Forward,
+    ::openapi_gateway_runtime::Problem,
+> {
     ListOrdersParams::parse(req)?;
     ::std::result::Result::Ok(
-        ::gateway_runtime::UpstreamPath::new().literal("/orders").forward(),
+        ::openapi_gateway_runtime::UpstreamPath::new().literal("/orders").forward(),
     )
 }
 /// `POST /api/orders` -> `/orders`: operation `createOrder`. Place an order
 pub fn create_order(
-    _req: &::gateway_runtime::Request<'_>,
-) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
+    _req: &::openapi_gateway_runtime::Request<'_>,
+) -> ::std::result::Result<
+    ::openapi_gateway_runtime::Forward,
+    ::openapi_gateway_runtime::Problem,
+> {
     ::std::result::Result::Ok(
-        ::gateway_runtime::UpstreamPath::new().literal("/orders").forward(),
+        ::openapi_gateway_runtime::UpstreamPath::new().literal("/orders").forward(),
     )
 }
 /// The parameters of operation `getOrder`.
@@ -246,12 +252,12 @@ pub struct GetOrderParams {
 impl GetOrderParams {
     /// Parses every parameter, reporting all failures at once.
     pub fn parse(
-        req: &::gateway_runtime::Request<'_>,
-    ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
-        let mut errors = ::gateway_runtime::Errors::default();
+        req: &::openapi_gateway_runtime::Request<'_>,
+    ) -> ::std::result::Result<Self, ::openapi_gateway_runtime::Problem> {
+        let mut errors = ::openapi_gateway_runtime::Errors::default();
         let order_id = errors.path(req, 0, "orderId", Self::parse_order_id);
         let include_items = errors
-            .query(req, "include_items", ::gateway_runtime::params::boolean)
+            .query(req, "include_items", ::openapi_gateway_runtime::params::boolean)
             .map(|v| v.unwrap_or(true));
         let (
             ::std::option::Option::Some(order_id),
@@ -263,8 +269,8 @@ impl GetOrderParams {
     }
     /// Parses path parameter `orderId` and checks its schema's constraints.
     fn parse_order_id(raw: &str) -> ::std::result::Result<i64, ::std::string::String> {
-        let value = ::gateway_runtime::params::int64(raw)?;
-        ::gateway_runtime::params::int_range(
+        let value = ::openapi_gateway_runtime::params::int64(raw)?;
+        ::openapi_gateway_runtime::params::int_range(
             value,
             ::std::option::Option::Some((1i64, false)),
             ::std::option::Option::None,
@@ -274,11 +280,14 @@ impl GetOrderParams {
 }
 /// `GET /api/orders/{orderId}` -> `/orders/{orderId}`: operation `getOrder`. Get an order
 pub fn get_order(
-    req: &::gateway_runtime::Request<'_>,
-) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
+    req: &::openapi_gateway_runtime::Request<'_>,
+) -> ::std::result::Result<
+    ::openapi_gateway_runtime::Forward,
+    ::openapi_gateway_runtime::Problem,
+> {
     GetOrderParams::parse(req)?;
     ::std::result::Result::Ok(
-        ::gateway_runtime::UpstreamPath::new()
+        ::openapi_gateway_runtime::UpstreamPath::new()
             .literal("/orders/")
             .param(&req.path_param(0).unwrap_or_default())
             .forward(),
@@ -293,9 +302,9 @@ pub struct UpdateOrderParams {
 impl UpdateOrderParams {
     /// Parses every parameter, reporting all failures at once.
     pub fn parse(
-        req: &::gateway_runtime::Request<'_>,
-    ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
-        let mut errors = ::gateway_runtime::Errors::default();
+        req: &::openapi_gateway_runtime::Request<'_>,
+    ) -> ::std::result::Result<Self, ::openapi_gateway_runtime::Problem> {
+        let mut errors = ::openapi_gateway_runtime::Errors::default();
         let order_id = errors.path(req, 0, "orderId", Self::parse_order_id);
         let ::std::option::Option::Some(order_id) = order_id else {
             return ::std::result::Result::Err(errors.into_problem());
@@ -304,8 +313,8 @@ impl UpdateOrderParams {
     }
     /// Parses path parameter `orderId` and checks its schema's constraints.
     fn parse_order_id(raw: &str) -> ::std::result::Result<i64, ::std::string::String> {
-        let value = ::gateway_runtime::params::int64(raw)?;
-        ::gateway_runtime::params::int_range(
+        let value = ::openapi_gateway_runtime::params::int64(raw)?;
+        ::openapi_gateway_runtime::params::int_range(
             value,
             ::std::option::Option::Some((1i64, false)),
             ::std::option::Option::None,
@@ -315,11 +324,14 @@ impl UpdateOrderParams {
 }
 /// `PATCH /api/orders/{orderId}` -> `/orders/{orderId}`: operation `updateOrder`. Change a pending order
 pub fn update_order(
-    req: &::gateway_runtime::Request<'_>,
-) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
+    req: &::openapi_gateway_runtime::Request<'_>,
+) -> ::std::result::Result<
+    ::openapi_gateway_runtime::Forward,
+    ::openapi_gateway_runtime::Problem,
+> {
     UpdateOrderParams::parse(req)?;
     ::std::result::Result::Ok(
-        ::gateway_runtime::UpstreamPath::new()
+        ::openapi_gateway_runtime::UpstreamPath::new()
             .literal("/orders/")
             .param(&req.path_param(0).unwrap_or_default())
             .forward(),
@@ -334,9 +346,9 @@ pub struct CancelOrderParams {
 impl CancelOrderParams {
     /// Parses every parameter, reporting all failures at once.
     pub fn parse(
-        req: &::gateway_runtime::Request<'_>,
-    ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
-        let mut errors = ::gateway_runtime::Errors::default();
+        req: &::openapi_gateway_runtime::Request<'_>,
+    ) -> ::std::result::Result<Self, ::openapi_gateway_runtime::Problem> {
+        let mut errors = ::openapi_gateway_runtime::Errors::default();
         let order_id = errors.path(req, 0, "orderId", Self::parse_order_id);
         let ::std::option::Option::Some(order_id) = order_id else {
             return ::std::result::Result::Err(errors.into_problem());
@@ -345,8 +357,8 @@ impl CancelOrderParams {
     }
     /// Parses path parameter `orderId` and checks its schema's constraints.
     fn parse_order_id(raw: &str) -> ::std::result::Result<i64, ::std::string::String> {
-        let value = ::gateway_runtime::params::int64(raw)?;
-        ::gateway_runtime::params::int_range(
+        let value = ::openapi_gateway_runtime::params::int64(raw)?;
+        ::openapi_gateway_runtime::params::int_range(
             value,
             ::std::option::Option::Some((1i64, false)),
             ::std::option::Option::None,
@@ -356,11 +368,14 @@ impl CancelOrderParams {
 }
 /// `POST /api/orders/{orderId}/cancel` -> `/orders/{orderId}/cancel`: operation `cancelOrder`. Cancel an order
 pub fn cancel_order(
-    req: &::gateway_runtime::Request<'_>,
-) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
+    req: &::openapi_gateway_runtime::Request<'_>,
+) -> ::std::result::Result<
+    ::openapi_gateway_runtime::Forward,
+    ::openapi_gateway_runtime::Problem,
+> {
     CancelOrderParams::parse(req)?;
     ::std::result::Result::Ok(
-        ::gateway_runtime::UpstreamPath::new()
+        ::openapi_gateway_runtime::UpstreamPath::new()
             .literal("/orders/")
             .param(&req.path_param(0).unwrap_or_default())
             .literal("/cancel")
@@ -376,9 +391,9 @@ pub struct ListOrderItemsParams {
 impl ListOrderItemsParams {
     /// Parses every parameter, reporting all failures at once.
     pub fn parse(
-        req: &::gateway_runtime::Request<'_>,
-    ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
-        let mut errors = ::gateway_runtime::Errors::default();
+        req: &::openapi_gateway_runtime::Request<'_>,
+    ) -> ::std::result::Result<Self, ::openapi_gateway_runtime::Problem> {
+        let mut errors = ::openapi_gateway_runtime::Errors::default();
         let order_id = errors.path(req, 0, "orderId", Self::parse_order_id);
         let ::std::option::Option::Some(order_id) = order_id else {
             return ::std::result::Result::Err(errors.into_problem());
@@ -387,8 +402,8 @@ impl ListOrderItemsParams {
     }
     /// Parses path parameter `orderId` and checks its schema's constraints.
     fn parse_order_id(raw: &str) -> ::std::result::Result<i64, ::std::string::String> {
-        let value = ::gateway_runtime::params::int64(raw)?;
-        ::gateway_runtime::params::int_range(
+        let value = ::openapi_gateway_runtime::params::int64(raw)?;
+        ::openapi_gateway_runtime::params::int_range(
             value,
             ::std::option::Option::Some((1i64, false)),
             ::std::option::Option::None,
@@ -398,11 +413,14 @@ impl ListOrderItemsParams {
 }
 /// `GET /api/orders/{orderId}/items` -> `/orders/{orderId}/items`: operation `listOrderItems`. List an order's line items
 pub fn list_order_items(
-    req: &::gateway_runtime::Request<'_>,
-) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
+    req: &::openapi_gateway_runtime::Request<'_>,
+) -> ::std::result::Result<
+    ::openapi_gateway_runtime::Forward,
+    ::openapi_gateway_runtime::Problem,
+> {
     ListOrderItemsParams::parse(req)?;
     ::std::result::Result::Ok(
-        ::gateway_runtime::UpstreamPath::new()
+        ::openapi_gateway_runtime::UpstreamPath::new()
             .literal("/orders/")
             .param(&req.path_param(0).unwrap_or_default())
             .literal("/items")
@@ -425,7 +443,7 @@ pub struct ListProductsParams {
     /// query parameter `limit`
     pub limit: i32,
     /// query parameter `price`
-    pub price: ::std::option::Option<::gateway_runtime::json::OwnedValue>,
+    pub price: ::std::option::Option<::openapi_gateway_runtime::json::OwnedValue>,
     /// cookie parameter `currency`
     pub currency: ::std::option::Option<ListProductsCurrency>,
     /// header parameter `accept-language`
@@ -434,11 +452,12 @@ pub struct ListProductsParams {
 impl ListProductsParams {
     /// Parses every parameter, reporting all failures at once.
     pub fn parse(
-        req: &::gateway_runtime::Request<'_>,
-    ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
-        let mut errors = ::gateway_runtime::Errors::default();
+        req: &::openapi_gateway_runtime::Request<'_>,
+    ) -> ::std::result::Result<Self, ::openapi_gateway_runtime::Problem> {
+        let mut errors = ::openapi_gateway_runtime::Errors::default();
         let q = errors.query(req, "q", Self::parse_q);
-        let category = errors.query(req, "category", ::gateway_runtime::params::string);
+        let category = errors
+            .query(req, "category", ::openapi_gateway_runtime::params::string);
         let tag = {
             let value = errors.query_array(req, "tag", true, Self::parse_tag);
             errors
@@ -451,31 +470,32 @@ impl ListProductsParams {
                     false,
                 )
         };
-        let in_stock = errors.query(req, "in_stock", ::gateway_runtime::params::boolean);
+        let in_stock = errors
+            .query(req, "in_stock", ::openapi_gateway_runtime::params::boolean);
         let max_price = errors.query(req, "max_price", Self::parse_max_price);
         let limit = errors
             .query(req, "limit", Self::parse_limit)
             .map(|v| v.unwrap_or(20));
         let price = {
-            static SHAPE: ::gateway_runtime::styled::Shape = ::gateway_runtime::styled::Shape::Object(
+            static SHAPE: ::openapi_gateway_runtime::styled::Shape = ::openapi_gateway_runtime::styled::Shape::Object(
                 &[
-                    ("min", ::gateway_runtime::styled::Shape::Number),
-                    ("max", ::gateway_runtime::styled::Shape::Number),
+                    ("min", ::openapi_gateway_runtime::styled::Shape::Number),
+                    ("max", ::openapi_gateway_runtime::styled::Shape::Number),
                 ],
             );
             errors
                 .object(
                     req,
-                    ::gateway_runtime::styled::In::Query,
+                    ::openapi_gateway_runtime::styled::In::Query,
                     "price",
-                    ::gateway_runtime::styled::Style::DeepObject,
+                    ::openapi_gateway_runtime::styled::Style::DeepObject,
                     &SHAPE,
                     self::validate_list_products_price_param,
                 )
         };
         let currency = errors.cookie(req, "currency", ListProductsCurrency::parse);
         let accept_language = errors
-            .header(req, "accept-language", ::gateway_runtime::params::string);
+            .header(req, "accept-language", ::openapi_gateway_runtime::params::string);
         let (
             ::std::option::Option::Some(q),
             ::std::option::Option::Some(category),
@@ -515,8 +535,8 @@ impl ListProductsParams {
     fn parse_q(
         raw: &str,
     ) -> ::std::result::Result<::std::string::String, ::std::string::String> {
-        let value = ::gateway_runtime::params::string(raw)?;
-        ::gateway_runtime::params::length(
+        let value = ::openapi_gateway_runtime::params::string(raw)?;
+        ::openapi_gateway_runtime::params::length(
             &value,
             ::std::option::Option::Some(2),
             ::std::option::Option::Some(100),
@@ -527,8 +547,8 @@ impl ListProductsParams {
     fn parse_tag(
         raw: &str,
     ) -> ::std::result::Result<::std::string::String, ::std::string::String> {
-        let value = ::gateway_runtime::params::string(raw)?;
-        static PATTERN: ::gateway_runtime::json::Pattern = ::gateway_runtime::json::Pattern::new(
+        let value = ::openapi_gateway_runtime::params::string(raw)?;
+        static PATTERN: ::openapi_gateway_runtime::json::Pattern = ::openapi_gateway_runtime::json::Pattern::new(
             "^[a-z0-9-]{1,32}$",
             "u",
         );
@@ -537,8 +557,8 @@ impl ListProductsParams {
     }
     /// Parses query parameter `max_price` and checks its schema's constraints.
     fn parse_max_price(raw: &str) -> ::std::result::Result<f64, ::std::string::String> {
-        let value = ::gateway_runtime::params::number(raw)?;
-        ::gateway_runtime::params::number_range(
+        let value = ::openapi_gateway_runtime::params::number(raw)?;
+        ::openapi_gateway_runtime::params::number_range(
             value,
             ::std::option::Option::Some((0f64, true)),
             ::std::option::Option::None,
@@ -547,8 +567,8 @@ impl ListProductsParams {
     }
     /// Parses query parameter `limit` and checks its schema's constraints.
     fn parse_limit(raw: &str) -> ::std::result::Result<i32, ::std::string::String> {
-        let value = ::gateway_runtime::params::int32(raw)?;
-        ::gateway_runtime::params::int_range(
+        let value = ::openapi_gateway_runtime::params::int32(raw)?;
+        ::openapi_gateway_runtime::params::int_range(
             i64::from(value),
             ::std::option::Option::Some((1i64, false)),
             ::std::option::Option::Some((100i64, false)),
@@ -558,11 +578,14 @@ impl ListProductsParams {
 }
 /// `GET /api/products` -> `/products`: operation `listProducts`. Browse the catalogue
 pub fn list_products(
-    req: &::gateway_runtime::Request<'_>,
-) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
+    req: &::openapi_gateway_runtime::Request<'_>,
+) -> ::std::result::Result<
+    ::openapi_gateway_runtime::Forward,
+    ::openapi_gateway_runtime::Problem,
+> {
     ListProductsParams::parse(req)?;
     ::std::result::Result::Ok(
-        ::gateway_runtime::UpstreamPath::new().literal("/products").forward(),
+        ::openapi_gateway_runtime::UpstreamPath::new().literal("/products").forward(),
     )
 }
 /// The parameters of operation `getProduct`.
@@ -574,9 +597,9 @@ pub struct GetProductParams {
 impl GetProductParams {
     /// Parses every parameter, reporting all failures at once.
     pub fn parse(
-        req: &::gateway_runtime::Request<'_>,
-    ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
-        let mut errors = ::gateway_runtime::Errors::default();
+        req: &::openapi_gateway_runtime::Request<'_>,
+    ) -> ::std::result::Result<Self, ::openapi_gateway_runtime::Problem> {
+        let mut errors = ::openapi_gateway_runtime::Errors::default();
         let sku = errors.path(req, 0, "sku", Self::parse_sku);
         let ::std::option::Option::Some(sku) = sku else {
             return ::std::result::Result::Err(errors.into_problem());
@@ -587,8 +610,8 @@ impl GetProductParams {
     fn parse_sku(
         raw: &str,
     ) -> ::std::result::Result<::std::string::String, ::std::string::String> {
-        let value = ::gateway_runtime::params::string(raw)?;
-        static PATTERN: ::gateway_runtime::json::Pattern = ::gateway_runtime::json::Pattern::new(
+        let value = ::openapi_gateway_runtime::params::string(raw)?;
+        static PATTERN: ::openapi_gateway_runtime::json::Pattern = ::openapi_gateway_runtime::json::Pattern::new(
             "^[A-Z]{3}-[0-9]{4,8}$",
             "u",
         );
@@ -598,11 +621,14 @@ impl GetProductParams {
 }
 /// `GET /api/products/{sku}` -> `/products/{sku}`: operation `getProduct`. Get a product
 pub fn get_product(
-    req: &::gateway_runtime::Request<'_>,
-) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
+    req: &::openapi_gateway_runtime::Request<'_>,
+) -> ::std::result::Result<
+    ::openapi_gateway_runtime::Forward,
+    ::openapi_gateway_runtime::Problem,
+> {
     GetProductParams::parse(req)?;
     ::std::result::Result::Ok(
-        ::gateway_runtime::UpstreamPath::new()
+        ::openapi_gateway_runtime::UpstreamPath::new()
             .literal("/products/")
             .param(&req.path_param(0).unwrap_or_default())
             .forward(),
@@ -619,9 +645,9 @@ pub struct GetProductReviewParams {
 impl GetProductReviewParams {
     /// Parses every parameter, reporting all failures at once.
     pub fn parse(
-        req: &::gateway_runtime::Request<'_>,
-    ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
-        let mut errors = ::gateway_runtime::Errors::default();
+        req: &::openapi_gateway_runtime::Request<'_>,
+    ) -> ::std::result::Result<Self, ::openapi_gateway_runtime::Problem> {
+        let mut errors = ::openapi_gateway_runtime::Errors::default();
         let sku = errors.path(req, 0, "sku", Self::parse_sku);
         let review_id = errors.path(req, 1, "reviewId", Self::parse_review_id);
         let (::std::option::Option::Some(sku), ::std::option::Option::Some(review_id)) = (
@@ -636,8 +662,8 @@ impl GetProductReviewParams {
     fn parse_sku(
         raw: &str,
     ) -> ::std::result::Result<::std::string::String, ::std::string::String> {
-        let value = ::gateway_runtime::params::string(raw)?;
-        static PATTERN: ::gateway_runtime::json::Pattern = ::gateway_runtime::json::Pattern::new(
+        let value = ::openapi_gateway_runtime::params::string(raw)?;
+        static PATTERN: ::openapi_gateway_runtime::json::Pattern = ::openapi_gateway_runtime::json::Pattern::new(
             "^[A-Z]{3}-[0-9]{4,8}$",
             "u",
         );
@@ -646,8 +672,8 @@ impl GetProductReviewParams {
     }
     /// Parses path parameter `reviewId` and checks its schema's constraints.
     fn parse_review_id(raw: &str) -> ::std::result::Result<i64, ::std::string::String> {
-        let value = ::gateway_runtime::params::int64(raw)?;
-        ::gateway_runtime::params::int_range(
+        let value = ::openapi_gateway_runtime::params::int64(raw)?;
+        ::openapi_gateway_runtime::params::int_range(
             value,
             ::std::option::Option::Some((0i64, true)),
             ::std::option::Option::None,
@@ -657,11 +683,14 @@ impl GetProductReviewParams {
 }
 /// `GET /api/products/{sku}/reviews/{reviewId}` -> `/products/{sku}/reviews/{reviewId}`: operation `getProductReview`. Get one review of a product
 pub fn get_product_review(
-    req: &::gateway_runtime::Request<'_>,
-) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
+    req: &::openapi_gateway_runtime::Request<'_>,
+) -> ::std::result::Result<
+    ::openapi_gateway_runtime::Forward,
+    ::openapi_gateway_runtime::Problem,
+> {
     GetProductReviewParams::parse(req)?;
     ::std::result::Result::Ok(
-        ::gateway_runtime::UpstreamPath::new()
+        ::openapi_gateway_runtime::UpstreamPath::new()
             .literal("/products/")
             .param(&req.path_param(0).unwrap_or_default())
             .literal("/reviews/")
@@ -671,11 +700,11 @@ pub fn get_product_review(
 }
 /// Checks a value against the schema at `/paths/~1products/get/parameters/6/schema`.
 pub fn validate_list_products_price_param<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
@@ -711,11 +740,11 @@ pub fn validate_list_products_price_param<'t>(
 }
 /// Checks a value against the schema at `/paths/~1products/get/parameters/6/schema/properties/min`.
 pub fn validate_list_products_price_param_min<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Number]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Number]) {
         return;
     }
     if let ::std::option::Option::Some(number) = value.as_number() {
@@ -724,7 +753,7 @@ pub fn validate_list_products_price_param_min<'t>(
                 at,
                 &number,
                 ::std::option::Option::Some((
-                    ::gateway_runtime::json::Bound::Int(0i64),
+                    ::openapi_gateway_runtime::json::Bound::Int(0i64),
                     false,
                 )),
                 ::std::option::Option::None,
@@ -733,11 +762,11 @@ pub fn validate_list_products_price_param_min<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/NewOrder`.
 pub fn validate_new_order<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
@@ -812,11 +841,11 @@ pub fn validate_new_order<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/NewOrder/properties/items`.
 pub fn validate_new_order_items<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Array]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Array]) {
         return;
     }
     if let ::std::option::Option::Some(items) = value.as_array() {
@@ -833,11 +862,11 @@ pub fn validate_new_order_items<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/NewLineItem`.
 pub fn validate_new_line_item<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
@@ -867,15 +896,15 @@ pub fn validate_new_line_item<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/Sku`.
 pub fn validate_sku<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::String]) {
         return;
     }
     if let ::std::option::Option::Some(text) = value.as_str() {
-        static PATTERN: ::gateway_runtime::json::Pattern = ::gateway_runtime::json::Pattern::new(
+        static PATTERN: ::openapi_gateway_runtime::json::Pattern = ::openapi_gateway_runtime::json::Pattern::new(
             "^[A-Z]{3}-[0-9]{4,8}$",
             "u",
         );
@@ -884,11 +913,11 @@ pub fn validate_sku<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/NewLineItem/properties/quantity`.
 pub fn validate_new_line_item_quantity<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Integer]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Integer]) {
         return;
     }
     if let ::std::option::Option::Some(number) = value.as_number() {
@@ -897,11 +926,11 @@ pub fn validate_new_line_item_quantity<'t>(
                 at,
                 &number,
                 ::std::option::Option::Some((
-                    ::gateway_runtime::json::Bound::Int(0i64),
+                    ::openapi_gateway_runtime::json::Bound::Int(0i64),
                     true,
                 )),
                 ::std::option::Option::Some((
-                    ::gateway_runtime::json::Bound::Int(99i64),
+                    ::openapi_gateway_runtime::json::Bound::Int(99i64),
                     false,
                 )),
             );
@@ -909,11 +938,11 @@ pub fn validate_new_line_item_quantity<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/NewOrder/properties/shipping_address_id`.
 pub fn validate_new_order_shipping_address_id<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Integer]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Integer]) {
         return;
     }
     if let ::std::option::Option::Some(number) = value.as_number() {
@@ -922,11 +951,11 @@ pub fn validate_new_order_shipping_address_id<'t>(
                 at,
                 &number,
                 ::std::option::Option::Some((
-                    ::gateway_runtime::json::Bound::Int(-9223372036854775808i64),
+                    ::openapi_gateway_runtime::json::Bound::Int(-9223372036854775808i64),
                     false,
                 )),
                 ::std::option::Option::Some((
-                    ::gateway_runtime::json::Bound::Int(9223372036854775807i64),
+                    ::openapi_gateway_runtime::json::Bound::Int(9223372036854775807i64),
                     false,
                 )),
             );
@@ -934,25 +963,25 @@ pub fn validate_new_order_shipping_address_id<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/NewOrder/properties/currency`.
 pub fn validate_new_order_currency<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    static ENUM: ::gateway_runtime::json::Enum = ::gateway_runtime::json::Enum::new(
+    static ENUM: ::openapi_gateway_runtime::json::Enum = ::openapi_gateway_runtime::json::Enum::new(
         "[\"EUR\"]",
     );
     errors.enumeration(at, value, &ENUM);
 }
 /// Checks a value against the schema at `/components/schemas/NewOrder/properties/note`.
 pub fn validate_new_order_note<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
     if value.is_null() {
         return;
     }
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::String]) {
         return;
     }
     if let ::std::option::Option::Some(text) = value.as_str() {
@@ -967,11 +996,11 @@ pub fn validate_new_order_note<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/NewOrder/properties/tags`.
 pub fn validate_new_order_tags<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Array]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Array]) {
         return;
     }
     if let ::std::option::Option::Some(items) = value.as_array() {
@@ -988,15 +1017,15 @@ pub fn validate_new_order_tags<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/NewOrder/properties/tags/items`.
 pub fn validate_new_order_tags_item<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::String]) {
         return;
     }
     if let ::std::option::Option::Some(text) = value.as_str() {
-        static PATTERN: ::gateway_runtime::json::Pattern = ::gateway_runtime::json::Pattern::new(
+        static PATTERN: ::openapi_gateway_runtime::json::Pattern = ::openapi_gateway_runtime::json::Pattern::new(
             "^[a-z0-9-]{1,32}$",
             "u",
         );
@@ -1005,11 +1034,11 @@ pub fn validate_new_order_tags_item<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/OrderUpdate`.
 pub fn validate_order_update<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
@@ -1052,11 +1081,11 @@ pub fn validate_order_update<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/Cancellation`.
 pub fn validate_cancellation<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
@@ -1093,28 +1122,28 @@ pub fn validate_cancellation<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/Cancellation/properties/reason`.
 pub fn validate_cancellation_reason<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::String]) {
         return;
     }
-    static ENUM: ::gateway_runtime::json::Enum = ::gateway_runtime::json::Enum::new(
+    static ENUM: ::openapi_gateway_runtime::json::Enum = ::openapi_gateway_runtime::json::Enum::new(
         "[\"changed_mind\",\"found_cheaper\",\"delivery_too_slow\",\"other\"]",
     );
     errors.enumeration(at, value, &ENUM);
 }
 /// Checks a value against the schema at `/components/schemas/Cancellation/properties/comment`.
 pub fn validate_cancellation_comment<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
     if value.is_null() {
         return;
     }
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::String]) {
         return;
     }
     if let ::std::option::Option::Some(text) = value.as_str() {
@@ -1129,11 +1158,11 @@ pub fn validate_cancellation_comment<'t>(
 }
 /// Checks a value against the schema at `/paths/~1products/get/responses/200/content/application~1json/schema`.
 pub fn validate_list_products_200_response<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
@@ -1168,11 +1197,11 @@ pub fn validate_list_products_200_response<'t>(
 }
 /// Checks a value against the schema at `/paths/~1products/get/responses/200/content/application~1json/schema/properties/items`.
 pub fn validate_list_products_200_response_items<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Array]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Array]) {
         return;
     }
     if let ::std::option::Option::Some(items) = value.as_array() {
@@ -1181,11 +1210,11 @@ pub fn validate_list_products_200_response_items<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/Product`.
 pub fn validate_product<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
@@ -1257,30 +1286,30 @@ pub fn validate_product<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/Product/properties/name`.
 pub fn validate_product_name<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    errors.types(at, value, &[::gateway_runtime::json::Type::String]);
+    errors.types(at, value, &[::openapi_gateway_runtime::json::Type::String]);
 }
 /// Checks a value against the schema at `/components/schemas/Product/properties/description`.
 pub fn validate_product_description<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
     if value.is_null() {
         return;
     }
-    errors.types(at, value, &[::gateway_runtime::json::Type::String]);
+    errors.types(at, value, &[::openapi_gateway_runtime::json::Type::String]);
 }
 /// Checks a value against the schema at `/components/schemas/Product/properties/tags`.
 pub fn validate_product_tags<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Array]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Array]) {
         return;
     }
     if let ::std::option::Option::Some(items) = value.as_array() {
@@ -1289,11 +1318,11 @@ pub fn validate_product_tags<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/Money`.
 pub fn validate_money<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
@@ -1322,15 +1351,15 @@ pub fn validate_money<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/Money/properties/amount`.
 pub fn validate_money_amount<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::String]) {
         return;
     }
     if let ::std::option::Option::Some(text) = value.as_str() {
-        static PATTERN: ::gateway_runtime::json::Pattern = ::gateway_runtime::json::Pattern::new(
+        static PATTERN: ::openapi_gateway_runtime::json::Pattern = ::openapi_gateway_runtime::json::Pattern::new(
             "^-?[0-9]+(\\.[0-9]{1,2})?$",
             "u",
         );
@@ -1339,19 +1368,19 @@ pub fn validate_money_amount<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/Product/properties/in_stock`.
 pub fn validate_product_in_stock<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    errors.types(at, value, &[::gateway_runtime::json::Type::Boolean]);
+    errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Boolean]);
 }
 /// Checks a value against the schema at `/components/schemas/Product/properties/weight_kg`.
 pub fn validate_product_weight_kg<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Number]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Number]) {
         return;
     }
     if let ::std::option::Option::Some(number) = value.as_number() {
@@ -1360,7 +1389,7 @@ pub fn validate_product_weight_kg<'t>(
                 at,
                 &number,
                 ::std::option::Option::Some((
-                    ::gateway_runtime::json::Bound::Int(0i64),
+                    ::openapi_gateway_runtime::json::Bound::Int(0i64),
                     true,
                 )),
                 ::std::option::Option::None,
@@ -1369,11 +1398,11 @@ pub fn validate_product_weight_kg<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/Problem`.
 pub fn validate_problem<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
@@ -1411,19 +1440,19 @@ pub fn validate_problem<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/Problem/properties/status`.
 pub fn validate_problem_status<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    errors.types(at, value, &[::gateway_runtime::json::Type::Integer]);
+    errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Integer]);
 }
 /// Checks a value against the schema at `/paths/~1products~1{sku}~1reviews~1{reviewId}/get/responses/200/content/application~1json/schema`.
 pub fn validate_get_product_review_200_response<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
@@ -1468,11 +1497,11 @@ pub fn validate_get_product_review_200_response<'t>(
 }
 /// Checks a value against the schema at `/paths/~1products~1{sku}~1reviews~1{reviewId}/get/responses/200/content/application~1json/schema/properties/rating`.
 pub fn validate_get_product_review_200_response_rating<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Integer]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Integer]) {
         return;
     }
     if let ::std::option::Option::Some(number) = value.as_number() {
@@ -1481,11 +1510,11 @@ pub fn validate_get_product_review_200_response_rating<'t>(
                 at,
                 &number,
                 ::std::option::Option::Some((
-                    ::gateway_runtime::json::Bound::Int(1i64),
+                    ::openapi_gateway_runtime::json::Bound::Int(1i64),
                     false,
                 )),
                 ::std::option::Option::Some((
-                    ::gateway_runtime::json::Bound::Int(5i64),
+                    ::openapi_gateway_runtime::json::Bound::Int(5i64),
                     false,
                 )),
             );
@@ -1493,11 +1522,11 @@ pub fn validate_get_product_review_200_response_rating<'t>(
 }
 /// Checks a value against the schema at `/paths/~1orders/get/responses/200/content/application~1json/schema`.
 pub fn validate_list_orders_200_response<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Array]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Array]) {
         return;
     }
     if let ::std::option::Option::Some(items) = value.as_array() {
@@ -1506,11 +1535,11 @@ pub fn validate_list_orders_200_response<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/Order`.
 pub fn validate_order<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
@@ -1584,25 +1613,25 @@ pub fn validate_order<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/OrderStatus`.
 pub fn validate_order_status<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::String]) {
         return;
     }
-    static ENUM: ::gateway_runtime::json::Enum = ::gateway_runtime::json::Enum::new(
+    static ENUM: ::openapi_gateway_runtime::json::Enum = ::openapi_gateway_runtime::json::Enum::new(
         "[\"pending\",\"paid\",\"shipped\",\"delivered\",\"cancelled\"]",
     );
     errors.enumeration(at, value, &ENUM);
 }
 /// Checks a value against the schema at `/components/schemas/Order/properties/items`.
 pub fn validate_order_items<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Array]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Array]) {
         return;
     }
     if let ::std::option::Option::Some(items) = value.as_array() {
@@ -1611,11 +1640,11 @@ pub fn validate_order_items<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/LineItem`.
 pub fn validate_line_item<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
@@ -1650,11 +1679,11 @@ pub fn validate_line_item<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/LineItem/properties/quantity`.
 pub fn validate_line_item_quantity<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Integer]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Integer]) {
         return;
     }
     if let ::std::option::Option::Some(number) = value.as_number() {
@@ -1663,11 +1692,11 @@ pub fn validate_line_item_quantity<'t>(
                 at,
                 &number,
                 ::std::option::Option::Some((
-                    ::gateway_runtime::json::Bound::Int(-2147483648i64),
+                    ::openapi_gateway_runtime::json::Bound::Int(-2147483648i64),
                     false,
                 )),
                 ::std::option::Option::Some((
-                    ::gateway_runtime::json::Bound::Int(2147483647i64),
+                    ::openapi_gateway_runtime::json::Bound::Int(2147483647i64),
                     false,
                 )),
             );
@@ -1675,40 +1704,40 @@ pub fn validate_line_item_quantity<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/Order/properties/payment_id`.
 pub fn validate_order_payment_id<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
     if value.is_null() {
         return;
     }
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::String]) {
         return;
     }
     if let ::std::option::Option::Some(text) = value.as_str() {
-        errors.format(at, text, ::gateway_runtime::json::Format::Uuid);
+        errors.format(at, text, ::openapi_gateway_runtime::json::Format::Uuid);
     }
 }
 /// Checks a value against the schema at `/components/schemas/Order/properties/created_at`.
 pub fn validate_order_created_at<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::String]) {
         return;
     }
     if let ::std::option::Option::Some(text) = value.as_str() {
-        errors.format(at, text, ::gateway_runtime::json::Format::DateTime);
+        errors.format(at, text, ::openapi_gateway_runtime::json::Format::DateTime);
     }
 }
 /// Checks a value against the schema at `/paths/~1orders~1{orderId}~1items/get/responses/200/content/application~1json/schema`.
 pub fn validate_list_order_items_200_response<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Array]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Array]) {
         return;
     }
     if let ::std::option::Option::Some(items) = value.as_array() {

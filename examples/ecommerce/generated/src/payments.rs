@@ -38,7 +38,7 @@ impl ::std::fmt::Display for ListPaymentMethodsCurrency {
         f.write_str(self.as_str())
     }
 }
-impl ::gateway_runtime::params::Item for ListPaymentMethodsCurrency {
+impl ::openapi_gateway_runtime::params::Item for ListPaymentMethodsCurrency {
     fn hash_item(&self, state: &mut dyn ::std::hash::Hasher) {
         state.write(self.as_str().as_bytes());
     }
@@ -77,7 +77,7 @@ impl ::std::fmt::Display for GetPaymentExpand {
         f.write_str(self.as_str())
     }
 }
-impl ::gateway_runtime::params::Item for GetPaymentExpand {
+impl ::openapi_gateway_runtime::params::Item for GetPaymentExpand {
     fn hash_item(&self, state: &mut dyn ::std::hash::Hasher) {
         state.write(self.as_str().as_bytes());
     }
@@ -95,9 +95,9 @@ pub struct ListPaymentMethodsParams {
 impl ListPaymentMethodsParams {
     /// Parses every parameter, reporting all failures at once.
     pub fn parse(
-        req: &::gateway_runtime::Request<'_>,
-    ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
-        let mut errors = ::gateway_runtime::Errors::default();
+        req: &::openapi_gateway_runtime::Request<'_>,
+    ) -> ::std::result::Result<Self, ::openapi_gateway_runtime::Problem> {
+        let mut errors = ::openapi_gateway_runtime::Errors::default();
         let country = {
             let value = errors.query(req, "country", Self::parse_country);
             errors.require("query", "country", value)
@@ -119,8 +119,8 @@ impl ListPaymentMethodsParams {
     fn parse_country(
         raw: &str,
     ) -> ::std::result::Result<::std::string::String, ::std::string::String> {
-        let value = ::gateway_runtime::params::string(raw)?;
-        static PATTERN: ::gateway_runtime::json::Pattern = ::gateway_runtime::json::Pattern::new(
+        let value = ::openapi_gateway_runtime::params::string(raw)?;
+        static PATTERN: ::openapi_gateway_runtime::json::Pattern = ::openapi_gateway_runtime::json::Pattern::new(
             "^[A-Z]{2}$",
             "u",
         );
@@ -129,8 +129,8 @@ impl ListPaymentMethodsParams {
     }
     /// Parses query parameter `amount` and checks its schema's constraints.
     fn parse_amount(raw: &str) -> ::std::result::Result<f64, ::std::string::String> {
-        let value = ::gateway_runtime::params::number(raw)?;
-        ::gateway_runtime::params::number_range(
+        let value = ::openapi_gateway_runtime::params::number(raw)?;
+        ::openapi_gateway_runtime::params::number_range(
             value,
             ::std::option::Option::Some((0f64, true)),
             ::std::option::Option::None,
@@ -140,28 +140,37 @@ impl ListPaymentMethodsParams {
 }
 /// `GET /api/payment-methods` -> `/payment-methods`: operation `listPaymentMethods`. List payment methods
 pub fn list_payment_methods(
-    req: &::gateway_runtime::Request<'_>,
-) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
+    req: &::openapi_gateway_runtime::Request<'_>,
+) -> ::std::result::Result<
+    ::openapi_gateway_runtime::Forward,
+    ::openapi_gateway_runtime::Problem,
+> {
     ListPaymentMethodsParams::parse(req)?;
     ::std::result::Result::Ok(
-        ::gateway_runtime::UpstreamPath::new().literal("/payment-methods").forward(),
+        ::openapi_gateway_runtime::UpstreamPath::new()
+            .literal("/payment-methods")
+            .forward(),
     )
 }
 /// The parameters of operation `createPayment`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreatePaymentParams {
     /// header parameter `x-idempotency-key`
-    pub x_idempotency_key: ::gateway_runtime::Uuid,
+    pub x_idempotency_key: ::openapi_gateway_runtime::Uuid,
 }
 impl CreatePaymentParams {
     /// Parses every parameter, reporting all failures at once.
     pub fn parse(
-        req: &::gateway_runtime::Request<'_>,
-    ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
-        let mut errors = ::gateway_runtime::Errors::default();
+        req: &::openapi_gateway_runtime::Request<'_>,
+    ) -> ::std::result::Result<Self, ::openapi_gateway_runtime::Problem> {
+        let mut errors = ::openapi_gateway_runtime::Errors::default();
         let x_idempotency_key = {
             let value = errors
-                .header(req, "x-idempotency-key", ::gateway_runtime::params::uuid);
+                .header(
+                    req,
+                    "x-idempotency-key",
+                    ::openapi_gateway_runtime::params::uuid,
+                );
             errors.require("header", "x-idempotency-key", value)
         };
         let ::std::option::Option::Some(x_idempotency_key) = x_idempotency_key else {
@@ -172,29 +181,32 @@ impl CreatePaymentParams {
 }
 /// `POST /api/payments` -> `/payments`: operation `createPayment`. Pay an order
 pub fn create_payment(
-    req: &::gateway_runtime::Request<'_>,
-) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
+    req: &::openapi_gateway_runtime::Request<'_>,
+) -> ::std::result::Result<
+    ::openapi_gateway_runtime::Forward,
+    ::openapi_gateway_runtime::Problem,
+> {
     CreatePaymentParams::parse(req)?;
     ::std::result::Result::Ok(
-        ::gateway_runtime::UpstreamPath::new().literal("/payments").forward(),
+        ::openapi_gateway_runtime::UpstreamPath::new().literal("/payments").forward(),
     )
 }
 /// The parameters of operation `getPayment`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GetPaymentParams {
     /// path parameter `paymentId`
-    pub payment_id: ::gateway_runtime::Uuid,
+    pub payment_id: ::openapi_gateway_runtime::Uuid,
     /// query parameter `expand`
     pub expand: ::std::option::Option<::std::vec::Vec<GetPaymentExpand>>,
 }
 impl GetPaymentParams {
     /// Parses every parameter, reporting all failures at once.
     pub fn parse(
-        req: &::gateway_runtime::Request<'_>,
-    ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
-        let mut errors = ::gateway_runtime::Errors::default();
+        req: &::openapi_gateway_runtime::Request<'_>,
+    ) -> ::std::result::Result<Self, ::openapi_gateway_runtime::Problem> {
+        let mut errors = ::openapi_gateway_runtime::Errors::default();
         let payment_id = errors
-            .path(req, 0, "paymentId", ::gateway_runtime::params::uuid);
+            .path(req, 0, "paymentId", ::openapi_gateway_runtime::params::uuid);
         let expand = {
             let value = errors
                 .query_array(req, "expand", false, GetPaymentExpand::parse);
@@ -219,11 +231,14 @@ impl GetPaymentParams {
 }
 /// `GET /api/payments/{paymentId}` -> `/payments/{paymentId}`: operation `getPayment`. Get a payment
 pub fn get_payment(
-    req: &::gateway_runtime::Request<'_>,
-) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
+    req: &::openapi_gateway_runtime::Request<'_>,
+) -> ::std::result::Result<
+    ::openapi_gateway_runtime::Forward,
+    ::openapi_gateway_runtime::Problem,
+> {
     GetPaymentParams::parse(req)?;
     ::std::result::Result::Ok(
-        ::gateway_runtime::UpstreamPath::new()
+        ::openapi_gateway_runtime::UpstreamPath::new()
             .literal("/payments/")
             .param(&req.path_param(0).unwrap_or_default())
             .forward(),
@@ -233,16 +248,16 @@ pub fn get_payment(
 #[derive(Debug, Clone, PartialEq)]
 pub struct CapturePaymentParams {
     /// path parameter `paymentId`
-    pub payment_id: ::gateway_runtime::Uuid,
+    pub payment_id: ::openapi_gateway_runtime::Uuid,
 }
 impl CapturePaymentParams {
     /// Parses every parameter, reporting all failures at once.
     pub fn parse(
-        req: &::gateway_runtime::Request<'_>,
-    ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
-        let mut errors = ::gateway_runtime::Errors::default();
+        req: &::openapi_gateway_runtime::Request<'_>,
+    ) -> ::std::result::Result<Self, ::openapi_gateway_runtime::Problem> {
+        let mut errors = ::openapi_gateway_runtime::Errors::default();
         let payment_id = errors
-            .path(req, 0, "paymentId", ::gateway_runtime::params::uuid);
+            .path(req, 0, "paymentId", ::openapi_gateway_runtime::params::uuid);
         let ::std::option::Option::Some(payment_id) = payment_id else {
             return ::std::result::Result::Err(errors.into_problem());
         };
@@ -251,11 +266,14 @@ impl CapturePaymentParams {
 }
 /// `POST /api/payments/{paymentId}/capture` -> `/payments/{paymentId}/capture`: operation `capturePayment`. Capture an authorized payment
 pub fn capture_payment(
-    req: &::gateway_runtime::Request<'_>,
-) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
+    req: &::openapi_gateway_runtime::Request<'_>,
+) -> ::std::result::Result<
+    ::openapi_gateway_runtime::Forward,
+    ::openapi_gateway_runtime::Problem,
+> {
     CapturePaymentParams::parse(req)?;
     ::std::result::Result::Ok(
-        ::gateway_runtime::UpstreamPath::new()
+        ::openapi_gateway_runtime::UpstreamPath::new()
             .literal("/payments/")
             .param(&req.path_param(0).unwrap_or_default())
             .literal("/capture")
@@ -266,23 +284,27 @@ pub fn capture_payment(
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreateRefundParams {
     /// path parameter `paymentId`
-    pub payment_id: ::gateway_runtime::Uuid,
+    pub payment_id: ::openapi_gateway_runtime::Uuid,
     /// header parameter `x-idempotency-key`
-    pub x_idempotency_key: ::gateway_runtime::Uuid,
+    pub x_idempotency_key: ::openapi_gateway_runtime::Uuid,
     /// header parameter `x-support-ticket`
     pub x_support_ticket: ::std::option::Option<::std::string::String>,
 }
 impl CreateRefundParams {
     /// Parses every parameter, reporting all failures at once.
     pub fn parse(
-        req: &::gateway_runtime::Request<'_>,
-    ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
-        let mut errors = ::gateway_runtime::Errors::default();
+        req: &::openapi_gateway_runtime::Request<'_>,
+    ) -> ::std::result::Result<Self, ::openapi_gateway_runtime::Problem> {
+        let mut errors = ::openapi_gateway_runtime::Errors::default();
         let payment_id = errors
-            .path(req, 0, "paymentId", ::gateway_runtime::params::uuid);
+            .path(req, 0, "paymentId", ::openapi_gateway_runtime::params::uuid);
         let x_idempotency_key = {
             let value = errors
-                .header(req, "x-idempotency-key", ::gateway_runtime::params::uuid);
+                .header(
+                    req,
+                    "x-idempotency-key",
+                    ::openapi_gateway_runtime::params::uuid,
+                );
             errors.require("header", "x-idempotency-key", value)
         };
         let x_support_ticket = errors
@@ -304,8 +326,8 @@ impl CreateRefundParams {
     fn parse_x_support_ticket(
         raw: &str,
     ) -> ::std::result::Result<::std::string::String, ::std::string::String> {
-        let value = ::gateway_runtime::params::string(raw)?;
-        static PATTERN: ::gateway_runtime::json::Pattern = ::gateway_runtime::json::Pattern::new(
+        let value = ::openapi_gateway_runtime::params::string(raw)?;
+        static PATTERN: ::openapi_gateway_runtime::json::Pattern = ::openapi_gateway_runtime::json::Pattern::new(
             "^SUP-[0-9]+$",
             "u",
         );
@@ -315,11 +337,14 @@ impl CreateRefundParams {
 }
 /// `POST /api/payments/{paymentId}/refunds` -> `/payments/{paymentId}/refunds`: operation `createRefund`. Refund a payment
 pub fn create_refund(
-    req: &::gateway_runtime::Request<'_>,
-) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
+    req: &::openapi_gateway_runtime::Request<'_>,
+) -> ::std::result::Result<
+    ::openapi_gateway_runtime::Forward,
+    ::openapi_gateway_runtime::Problem,
+> {
     CreateRefundParams::parse(req)?;
     ::std::result::Result::Ok(
-        ::gateway_runtime::UpstreamPath::new()
+        ::openapi_gateway_runtime::UpstreamPath::new()
             .literal("/payments/")
             .param(&req.path_param(0).unwrap_or_default())
             .literal("/refunds")
@@ -328,11 +353,11 @@ pub fn create_refund(
 }
 /// Checks a value against the schema at `/components/schemas/NewPayment`.
 pub fn validate_new_payment<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
@@ -396,11 +421,12 @@ pub fn validate_new_payment<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/NewPayment/properties/order_id`.
 pub fn validate_new_payment_order_id<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::IntegerLiteral]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::IntegerLiteral])
+    {
         return;
     }
     if let ::std::option::Option::Some(number) = value.as_number() {
@@ -409,11 +435,11 @@ pub fn validate_new_payment_order_id<'t>(
                 at,
                 &number,
                 ::std::option::Option::Some((
-                    ::gateway_runtime::json::Bound::Int(1i64),
+                    ::openapi_gateway_runtime::json::Bound::Int(1i64),
                     false,
                 )),
                 ::std::option::Option::Some((
-                    ::gateway_runtime::json::Bound::Int(9223372036854775807i64),
+                    ::openapi_gateway_runtime::json::Bound::Int(9223372036854775807i64),
                     false,
                 )),
             );
@@ -421,11 +447,11 @@ pub fn validate_new_payment_order_id<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/Amount`.
 pub fn validate_amount<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
@@ -455,25 +481,25 @@ pub fn validate_amount<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/Currency`.
 pub fn validate_currency<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::String]) {
         return;
     }
-    static ENUM: ::gateway_runtime::json::Enum = ::gateway_runtime::json::Enum::new(
+    static ENUM: ::openapi_gateway_runtime::json::Enum = ::openapi_gateway_runtime::json::Enum::new(
         "[\"EUR\",\"GBP\",\"USD\"]",
     );
     errors.enumeration(at, value, &ENUM);
 }
 /// Checks a value against the schema at `/components/schemas/NewPayment/properties/method`.
 pub fn validate_new_payment_method<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::String]) {
         return;
     }
     if let ::std::option::Option::Some(text) = value.as_str() {
@@ -488,32 +514,32 @@ pub fn validate_new_payment_method<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/NewPayment/properties/capture`.
 pub fn validate_new_payment_capture<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    errors.types(at, value, &[::gateway_runtime::json::Type::Boolean]);
+    errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Boolean]);
 }
 /// Checks a value against the schema at `/components/schemas/NewPayment/properties/return_url`.
 pub fn validate_new_payment_return_url<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::String]) {
         return;
     }
     if let ::std::option::Option::Some(text) = value.as_str() {
-        errors.format(at, text, ::gateway_runtime::json::Format::Uri);
+        errors.format(at, text, ::openapi_gateway_runtime::json::Format::Uri);
     }
 }
 /// Checks a value against the schema at `/components/schemas/Capture`.
 pub fn validate_capture<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
@@ -542,11 +568,11 @@ pub fn validate_capture<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/NewRefund`.
 pub fn validate_new_refund<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
@@ -586,25 +612,25 @@ pub fn validate_new_refund<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/NewRefund/properties/reason`.
 pub fn validate_new_refund_reason<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::String]) {
         return;
     }
-    static ENUM: ::gateway_runtime::json::Enum = ::gateway_runtime::json::Enum::new(
+    static ENUM: ::openapi_gateway_runtime::json::Enum = ::openapi_gateway_runtime::json::Enum::new(
         "[\"requested_by_customer\",\"duplicate\",\"fraudulent\",\"goods_not_received\"]",
     );
     errors.enumeration(at, value, &ENUM);
 }
 /// Checks a value against the schema at `/components/schemas/NewRefund/properties/note`.
 pub fn validate_new_refund_note<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::String]) {
         return;
     }
     if let ::std::option::Option::Some(text) = value.as_str() {

@@ -40,7 +40,7 @@ impl ::std::fmt::Display for ListUsersRole {
         f.write_str(self.as_str())
     }
 }
-impl ::gateway_runtime::params::Item for ListUsersRole {
+impl ::openapi_gateway_runtime::params::Item for ListUsersRole {
     fn hash_item(&self, state: &mut dyn ::std::hash::Hasher) {
         state.write(self.as_str().as_bytes());
     }
@@ -83,7 +83,7 @@ impl ::std::fmt::Display for ListUsersXTenant {
         f.write_str(self.as_str())
     }
 }
-impl ::gateway_runtime::params::Item for ListUsersXTenant {
+impl ::openapi_gateway_runtime::params::Item for ListUsersXTenant {
     fn hash_item(&self, state: &mut dyn ::std::hash::Hasher) {
         state.write(self.as_str().as_bytes());
     }
@@ -122,7 +122,7 @@ impl ::std::fmt::Display for ListAddressesKind {
         f.write_str(self.as_str())
     }
 }
-impl ::gateway_runtime::params::Item for ListAddressesKind {
+impl ::openapi_gateway_runtime::params::Item for ListAddressesKind {
     fn hash_item(&self, state: &mut dyn ::std::hash::Hasher) {
         state.write(self.as_str().as_bytes());
     }
@@ -146,9 +146,9 @@ pub struct ListUsersParams {
 impl ListUsersParams {
     /// Parses every parameter, reporting all failures at once.
     pub fn parse(
-        req: &::gateway_runtime::Request<'_>,
-    ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
-        let mut errors = ::gateway_runtime::Errors::default();
+        req: &::openapi_gateway_runtime::Request<'_>,
+    ) -> ::std::result::Result<Self, ::openapi_gateway_runtime::Problem> {
+        let mut errors = ::openapi_gateway_runtime::Errors::default();
         let limit = errors
             .query(req, "limit", Self::parse_limit)
             .map(|v| v.unwrap_or(20));
@@ -159,7 +159,8 @@ impl ListUsersParams {
         let role = errors
             .query(req, "role", ListUsersRole::parse)
             .map(|v| v.unwrap_or(ListUsersRole::Customer));
-        let active = errors.query(req, "active", ::gateway_runtime::params::boolean);
+        let active = errors
+            .query(req, "active", ::openapi_gateway_runtime::params::boolean);
         let x_tenant = errors.header(req, "x-tenant", ListUsersXTenant::parse);
         let (
             ::std::option::Option::Some(limit),
@@ -182,8 +183,8 @@ impl ListUsersParams {
     }
     /// Parses query parameter `limit` and checks its schema's constraints.
     fn parse_limit(raw: &str) -> ::std::result::Result<i32, ::std::string::String> {
-        let value = ::gateway_runtime::params::int32(raw)?;
-        ::gateway_runtime::params::int_range(
+        let value = ::openapi_gateway_runtime::params::int32(raw)?;
+        ::openapi_gateway_runtime::params::int_range(
             i64::from(value),
             ::std::option::Option::Some((1i64, false)),
             ::std::option::Option::Some((100i64, false)),
@@ -192,8 +193,8 @@ impl ListUsersParams {
     }
     /// Parses query parameter `offset` and checks its schema's constraints.
     fn parse_offset(raw: &str) -> ::std::result::Result<i32, ::std::string::String> {
-        let value = ::gateway_runtime::params::int32(raw)?;
-        ::gateway_runtime::params::int_range(
+        let value = ::openapi_gateway_runtime::params::int32(raw)?;
+        ::openapi_gateway_runtime::params::int_range(
             i64::from(value),
             ::std::option::Option::Some((0i64, false)),
             ::std::option::Option::None,
@@ -204,18 +205,21 @@ impl ListUsersParams {
     fn parse_email(
         raw: &str,
     ) -> ::std::result::Result<::std::string::String, ::std::string::String> {
-        let value = ::gateway_runtime::params::string(raw)?;
-        ::gateway_runtime::json::Format::Email.check(&value)?;
+        let value = ::openapi_gateway_runtime::params::string(raw)?;
+        ::openapi_gateway_runtime::json::Format::Email.check(&value)?;
         ::std::result::Result::Ok(value)
     }
 }
 /// `GET /api/users` -> `/users`: operation `listUsers`. List customers
 pub fn list_users(
-    req: &::gateway_runtime::Request<'_>,
-) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
+    req: &::openapi_gateway_runtime::Request<'_>,
+) -> ::std::result::Result<
+    ::openapi_gateway_runtime::Forward,
+    ::openapi_gateway_runtime::Problem,
+> {
     ListUsersParams::parse(req)?;
     ::std::result::Result::Ok(
-        ::gateway_runtime::UpstreamPath::new().literal("/users").forward(),
+        ::openapi_gateway_runtime::UpstreamPath::new().literal("/users").forward(),
     )
 }
 /// The parameters of operation `createUser`.
@@ -227,9 +231,9 @@ pub struct CreateUserParams {
 impl CreateUserParams {
     /// Parses every parameter, reporting all failures at once.
     pub fn parse(
-        req: &::gateway_runtime::Request<'_>,
-    ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
-        let mut errors = ::gateway_runtime::Errors::default();
+        req: &::openapi_gateway_runtime::Request<'_>,
+    ) -> ::std::result::Result<Self, ::openapi_gateway_runtime::Problem> {
+        let mut errors = ::openapi_gateway_runtime::Errors::default();
         let x_referral_code = errors
             .header(req, "x-referral-code", Self::parse_x_referral_code);
         let ::std::option::Option::Some(x_referral_code) = x_referral_code else {
@@ -241,13 +245,13 @@ impl CreateUserParams {
     fn parse_x_referral_code(
         raw: &str,
     ) -> ::std::result::Result<::std::string::String, ::std::string::String> {
-        let value = ::gateway_runtime::params::string(raw)?;
-        ::gateway_runtime::params::length(
+        let value = ::openapi_gateway_runtime::params::string(raw)?;
+        ::openapi_gateway_runtime::params::length(
             &value,
             ::std::option::Option::Some(6),
             ::std::option::Option::Some(12),
         )?;
-        static PATTERN: ::gateway_runtime::json::Pattern = ::gateway_runtime::json::Pattern::new(
+        static PATTERN: ::openapi_gateway_runtime::json::Pattern = ::openapi_gateway_runtime::json::Pattern::new(
             "^[A-Z0-9]+$",
             "u",
         );
@@ -257,11 +261,14 @@ impl CreateUserParams {
 }
 /// `POST /api/users` -> `/users`: operation `createUser`. Sign up
 pub fn create_user(
-    req: &::gateway_runtime::Request<'_>,
-) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
+    req: &::openapi_gateway_runtime::Request<'_>,
+) -> ::std::result::Result<
+    ::openapi_gateway_runtime::Forward,
+    ::openapi_gateway_runtime::Problem,
+> {
     CreateUserParams::parse(req)?;
     ::std::result::Result::Ok(
-        ::gateway_runtime::UpstreamPath::new().literal("/users").forward(),
+        ::openapi_gateway_runtime::UpstreamPath::new().literal("/users").forward(),
     )
 }
 /// The parameters of operation `getUser`.
@@ -273,9 +280,9 @@ pub struct GetUserParams {
 impl GetUserParams {
     /// Parses every parameter, reporting all failures at once.
     pub fn parse(
-        req: &::gateway_runtime::Request<'_>,
-    ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
-        let mut errors = ::gateway_runtime::Errors::default();
+        req: &::openapi_gateway_runtime::Request<'_>,
+    ) -> ::std::result::Result<Self, ::openapi_gateway_runtime::Problem> {
+        let mut errors = ::openapi_gateway_runtime::Errors::default();
         let user_id = errors.path(req, 0, "userId", Self::parse_user_id);
         let ::std::option::Option::Some(user_id) = user_id else {
             return ::std::result::Result::Err(errors.into_problem());
@@ -284,8 +291,8 @@ impl GetUserParams {
     }
     /// Parses path parameter `userId` and checks its schema's constraints.
     fn parse_user_id(raw: &str) -> ::std::result::Result<i64, ::std::string::String> {
-        let value = ::gateway_runtime::params::int64(raw)?;
-        ::gateway_runtime::params::int_range(
+        let value = ::openapi_gateway_runtime::params::int64(raw)?;
+        ::openapi_gateway_runtime::params::int_range(
             value,
             ::std::option::Option::Some((1i64, false)),
             ::std::option::Option::None,
@@ -295,11 +302,14 @@ impl GetUserParams {
 }
 /// `GET /api/users/{userId}` -> `/users/{userId}`: operation `getUser`. Get a customer
 pub fn get_user(
-    req: &::gateway_runtime::Request<'_>,
-) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
+    req: &::openapi_gateway_runtime::Request<'_>,
+) -> ::std::result::Result<
+    ::openapi_gateway_runtime::Forward,
+    ::openapi_gateway_runtime::Problem,
+> {
     GetUserParams::parse(req)?;
     ::std::result::Result::Ok(
-        ::gateway_runtime::UpstreamPath::new()
+        ::openapi_gateway_runtime::UpstreamPath::new()
             .literal("/users/")
             .param(&req.path_param(0).unwrap_or_default())
             .forward(),
@@ -316,12 +326,12 @@ pub struct DeleteUserParams {
 impl DeleteUserParams {
     /// Parses every parameter, reporting all failures at once.
     pub fn parse(
-        req: &::gateway_runtime::Request<'_>,
-    ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
-        let mut errors = ::gateway_runtime::Errors::default();
+        req: &::openapi_gateway_runtime::Request<'_>,
+    ) -> ::std::result::Result<Self, ::openapi_gateway_runtime::Problem> {
+        let mut errors = ::openapi_gateway_runtime::Errors::default();
         let user_id = errors.path(req, 0, "userId", Self::parse_user_id);
         let hard = errors
-            .query(req, "hard", ::gateway_runtime::params::boolean)
+            .query(req, "hard", ::openapi_gateway_runtime::params::boolean)
             .map(|v| v.unwrap_or(false));
         let (::std::option::Option::Some(user_id), ::std::option::Option::Some(hard)) = (
             user_id,
@@ -333,8 +343,8 @@ impl DeleteUserParams {
     }
     /// Parses path parameter `userId` and checks its schema's constraints.
     fn parse_user_id(raw: &str) -> ::std::result::Result<i64, ::std::string::String> {
-        let value = ::gateway_runtime::params::int64(raw)?;
-        ::gateway_runtime::params::int_range(
+        let value = ::openapi_gateway_runtime::params::int64(raw)?;
+        ::openapi_gateway_runtime::params::int_range(
             value,
             ::std::option::Option::Some((1i64, false)),
             ::std::option::Option::None,
@@ -344,11 +354,14 @@ impl DeleteUserParams {
 }
 /// `DELETE /api/users/{userId}` -> `/users/{userId}`: operation `deleteUser`. Delete a customer
 pub fn delete_user(
-    req: &::gateway_runtime::Request<'_>,
-) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
+    req: &::openapi_gateway_runtime::Request<'_>,
+) -> ::std::result::Result<
+    ::openapi_gateway_runtime::Forward,
+    ::openapi_gateway_runtime::Problem,
+> {
     DeleteUserParams::parse(req)?;
     ::std::result::Result::Ok(
-        ::gateway_runtime::UpstreamPath::new()
+        ::openapi_gateway_runtime::UpstreamPath::new()
             .literal("/users/")
             .param(&req.path_param(0).unwrap_or_default())
             .forward(),
@@ -363,9 +376,9 @@ pub struct UpdateUserParams {
 impl UpdateUserParams {
     /// Parses every parameter, reporting all failures at once.
     pub fn parse(
-        req: &::gateway_runtime::Request<'_>,
-    ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
-        let mut errors = ::gateway_runtime::Errors::default();
+        req: &::openapi_gateway_runtime::Request<'_>,
+    ) -> ::std::result::Result<Self, ::openapi_gateway_runtime::Problem> {
+        let mut errors = ::openapi_gateway_runtime::Errors::default();
         let user_id = errors.path(req, 0, "userId", Self::parse_user_id);
         let ::std::option::Option::Some(user_id) = user_id else {
             return ::std::result::Result::Err(errors.into_problem());
@@ -374,8 +387,8 @@ impl UpdateUserParams {
     }
     /// Parses path parameter `userId` and checks its schema's constraints.
     fn parse_user_id(raw: &str) -> ::std::result::Result<i64, ::std::string::String> {
-        let value = ::gateway_runtime::params::int64(raw)?;
-        ::gateway_runtime::params::int_range(
+        let value = ::openapi_gateway_runtime::params::int64(raw)?;
+        ::openapi_gateway_runtime::params::int_range(
             value,
             ::std::option::Option::Some((1i64, false)),
             ::std::option::Option::None,
@@ -385,11 +398,14 @@ impl UpdateUserParams {
 }
 /// `PATCH /api/users/{userId}` -> `/users/{userId}`: operation `updateUser`. Update a customer
 pub fn update_user(
-    req: &::gateway_runtime::Request<'_>,
-) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
+    req: &::openapi_gateway_runtime::Request<'_>,
+) -> ::std::result::Result<
+    ::openapi_gateway_runtime::Forward,
+    ::openapi_gateway_runtime::Problem,
+> {
     UpdateUserParams::parse(req)?;
     ::std::result::Result::Ok(
-        ::gateway_runtime::UpstreamPath::new()
+        ::openapi_gateway_runtime::UpstreamPath::new()
             .literal("/users/")
             .param(&req.path_param(0).unwrap_or_default())
             .forward(),
@@ -406,9 +422,9 @@ pub struct ListAddressesParams {
 impl ListAddressesParams {
     /// Parses every parameter, reporting all failures at once.
     pub fn parse(
-        req: &::gateway_runtime::Request<'_>,
-    ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
-        let mut errors = ::gateway_runtime::Errors::default();
+        req: &::openapi_gateway_runtime::Request<'_>,
+    ) -> ::std::result::Result<Self, ::openapi_gateway_runtime::Problem> {
+        let mut errors = ::openapi_gateway_runtime::Errors::default();
         let user_id = errors.path(req, 0, "userId", Self::parse_user_id);
         let kind = {
             let value = errors.query_array(req, "kind", true, ListAddressesKind::parse);
@@ -432,8 +448,8 @@ impl ListAddressesParams {
     }
     /// Parses path parameter `userId` and checks its schema's constraints.
     fn parse_user_id(raw: &str) -> ::std::result::Result<i64, ::std::string::String> {
-        let value = ::gateway_runtime::params::int64(raw)?;
-        ::gateway_runtime::params::int_range(
+        let value = ::openapi_gateway_runtime::params::int64(raw)?;
+        ::openapi_gateway_runtime::params::int_range(
             value,
             ::std::option::Option::Some((1i64, false)),
             ::std::option::Option::None,
@@ -443,11 +459,14 @@ impl ListAddressesParams {
 }
 /// `GET /api/users/{userId}/addresses` -> `/users/{userId}/addresses`: operation `listAddresses`. List a customer's addresses
 pub fn list_addresses(
-    req: &::gateway_runtime::Request<'_>,
-) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
+    req: &::openapi_gateway_runtime::Request<'_>,
+) -> ::std::result::Result<
+    ::openapi_gateway_runtime::Forward,
+    ::openapi_gateway_runtime::Problem,
+> {
     ListAddressesParams::parse(req)?;
     ::std::result::Result::Ok(
-        ::gateway_runtime::UpstreamPath::new()
+        ::openapi_gateway_runtime::UpstreamPath::new()
             .literal("/users/")
             .param(&req.path_param(0).unwrap_or_default())
             .literal("/addresses")
@@ -463,9 +482,9 @@ pub struct AddAddressParams {
 impl AddAddressParams {
     /// Parses every parameter, reporting all failures at once.
     pub fn parse(
-        req: &::gateway_runtime::Request<'_>,
-    ) -> ::std::result::Result<Self, ::gateway_runtime::Problem> {
-        let mut errors = ::gateway_runtime::Errors::default();
+        req: &::openapi_gateway_runtime::Request<'_>,
+    ) -> ::std::result::Result<Self, ::openapi_gateway_runtime::Problem> {
+        let mut errors = ::openapi_gateway_runtime::Errors::default();
         let user_id = errors.path(req, 0, "userId", Self::parse_user_id);
         let ::std::option::Option::Some(user_id) = user_id else {
             return ::std::result::Result::Err(errors.into_problem());
@@ -474,8 +493,8 @@ impl AddAddressParams {
     }
     /// Parses path parameter `userId` and checks its schema's constraints.
     fn parse_user_id(raw: &str) -> ::std::result::Result<i64, ::std::string::String> {
-        let value = ::gateway_runtime::params::int64(raw)?;
-        ::gateway_runtime::params::int_range(
+        let value = ::openapi_gateway_runtime::params::int64(raw)?;
+        ::openapi_gateway_runtime::params::int_range(
             value,
             ::std::option::Option::Some((1i64, false)),
             ::std::option::Option::None,
@@ -485,11 +504,14 @@ impl AddAddressParams {
 }
 /// `POST /api/users/{userId}/addresses` -> `/users/{userId}/addresses`: operation `addAddress`. Add an address
 pub fn add_address(
-    req: &::gateway_runtime::Request<'_>,
-) -> ::std::result::Result<::gateway_runtime::Forward, ::gateway_runtime::Problem> {
+    req: &::openapi_gateway_runtime::Request<'_>,
+) -> ::std::result::Result<
+    ::openapi_gateway_runtime::Forward,
+    ::openapi_gateway_runtime::Problem,
+> {
     AddAddressParams::parse(req)?;
     ::std::result::Result::Ok(
-        ::gateway_runtime::UpstreamPath::new()
+        ::openapi_gateway_runtime::UpstreamPath::new()
             .literal("/users/")
             .param(&req.path_param(0).unwrap_or_default())
             .literal("/addresses")
@@ -498,11 +520,11 @@ pub fn add_address(
 }
 /// Checks a value against the schema at `/components/schemas/NewUser`.
 pub fn validate_new_user<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
@@ -567,11 +589,11 @@ pub fn validate_new_user<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/NewUser/properties/email`.
 pub fn validate_new_user_email<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::String]) {
         return;
     }
     if let ::std::option::Option::Some(text) = value.as_str() {
@@ -582,16 +604,16 @@ pub fn validate_new_user_email<'t>(
                 ::std::option::Option::None,
                 ::std::option::Option::Some(254),
             );
-        errors.format(at, text, ::gateway_runtime::json::Format::Email);
+        errors.format(at, text, ::openapi_gateway_runtime::json::Format::Email);
     }
 }
 /// Checks a value against the schema at `/components/schemas/NewUser/properties/name`.
 pub fn validate_new_user_name<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::String]) {
         return;
     }
     if let ::std::option::Option::Some(text) = value.as_str() {
@@ -606,11 +628,11 @@ pub fn validate_new_user_name<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/NewUser/properties/password`.
 pub fn validate_new_user_password<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::String]) {
         return;
     }
     if let ::std::option::Option::Some(text) = value.as_str() {
@@ -625,23 +647,23 @@ pub fn validate_new_user_password<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/NewUser/properties/marketing_opt_in`.
 pub fn validate_new_user_marketing_opt_in<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    errors.types(at, value, &[::gateway_runtime::json::Type::Boolean]);
+    errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Boolean]);
 }
 /// Checks a value against the schema at `/components/schemas/NewUser/properties/locale`.
 pub fn validate_new_user_locale<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::String]) {
         return;
     }
     if let ::std::option::Option::Some(text) = value.as_str() {
-        static PATTERN: ::gateway_runtime::json::Pattern = ::gateway_runtime::json::Pattern::new(
+        static PATTERN: ::openapi_gateway_runtime::json::Pattern = ::openapi_gateway_runtime::json::Pattern::new(
             "^[a-z]{2}(-[A-Z]{2})?$",
             "u",
         );
@@ -650,11 +672,11 @@ pub fn validate_new_user_locale<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/UserUpdate`.
 pub fn validate_user_update<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
@@ -701,11 +723,11 @@ pub fn validate_user_update<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/NewAddress`.
 pub fn validate_new_address<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::Object]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Object]) {
         return;
     }
     if let ::std::option::Option::Some(object) = value.as_object() {
@@ -788,25 +810,25 @@ pub fn validate_new_address<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/AddressKind`.
 pub fn validate_address_kind<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::String]) {
         return;
     }
-    static ENUM: ::gateway_runtime::json::Enum = ::gateway_runtime::json::Enum::new(
+    static ENUM: ::openapi_gateway_runtime::json::Enum = ::openapi_gateway_runtime::json::Enum::new(
         "[\"shipping\",\"billing\"]",
     );
     errors.enumeration(at, value, &ENUM);
 }
 /// Checks a value against the schema at `/components/schemas/NewAddress/properties/line1`.
 pub fn validate_new_address_line1<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::String]) {
         return;
     }
     if let ::std::option::Option::Some(text) = value.as_str() {
@@ -821,11 +843,11 @@ pub fn validate_new_address_line1<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/NewAddress/properties/line2`.
 pub fn validate_new_address_line2<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::String]) {
         return;
     }
     if let ::std::option::Option::Some(text) = value.as_str() {
@@ -840,11 +862,11 @@ pub fn validate_new_address_line2<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/NewAddress/properties/postal_code`.
 pub fn validate_new_address_postal_code<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::String]) {
         return;
     }
     if let ::std::option::Option::Some(text) = value.as_str() {
@@ -859,15 +881,15 @@ pub fn validate_new_address_postal_code<'t>(
 }
 /// Checks a value against the schema at `/components/schemas/NewAddress/properties/country`.
 pub fn validate_new_address_country<'t>(
-    value: ::gateway_runtime::json::Value<'t>,
-    at: &mut ::gateway_runtime::json::Pointer<'t>,
-    errors: &mut ::gateway_runtime::json::BodyErrors,
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
 ) {
-    if !errors.types(at, value, &[::gateway_runtime::json::Type::String]) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::String]) {
         return;
     }
     if let ::std::option::Option::Some(text) = value.as_str() {
-        static PATTERN: ::gateway_runtime::json::Pattern = ::gateway_runtime::json::Pattern::new(
+        static PATTERN: ::openapi_gateway_runtime::json::Pattern = ::openapi_gateway_runtime::json::Pattern::new(
             "^[A-Z]{2}$",
             "u",
         );

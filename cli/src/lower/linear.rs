@@ -1,0 +1,1 @@
+../../../runtime/src/check/json/linear.rs
