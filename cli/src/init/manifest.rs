@@ -453,7 +453,7 @@ pub fn manifest(survey: &Survey, context: &Context<'_>) -> String {
     text.note(
         0,
         &format!(
-            "The gateway's manifest (reference: docs/manifest.md of openapi-gateway-compiler), written by `gateway init` from {}. What the specs could not decide is marked `decide:`; what is still missing, this lists:",
+            "The gateway's manifest (reference: docs/manifest.md of openapi-gateway-compiler), written by `gateway init` from {}. Decisions the specs could not make are marked `decide:`; to see what is still missing, run:",
             list(&specs),
         ),
     );
