@@ -107,6 +107,28 @@ fn a_vendored_runtime_builds_offline_and_is_checked_as_generated_output() {
     assert!(err.contains("differs  runtime/src/lib.rs"), "{err}");
     std::fs::write(&lib, original).unwrap();
 
+    // The manifest's `runtime: vendored` is the same as the flag.
+    let fixture = fresh("vendored-by-manifest");
+    gateway_tests::copy_dir(
+        &gateway_tests::workspace().join("fixtures/valid/basic/specs"),
+        &fixture.join("specs"),
+    );
+    let manifest = std::fs::read_to_string("fixtures/valid/basic/gateway.yaml").unwrap();
+    std::fs::write(
+        fixture.join("gateway.yaml"),
+        format!("runtime: vendored\n{manifest}"),
+    )
+    .unwrap();
+    let (code, out_text, err) = gateway(&[
+        "generate",
+        "--manifest",
+        fixture.join("gateway.yaml").to_str().unwrap(),
+        "--out",
+        out_arg,
+        "--check",
+    ]);
+    assert_eq!(code, 0, "{err}{out_text}");
+
     build_offline(&out);
     let (source, checksum) = locked_runtime(&out);
     assert_eq!(

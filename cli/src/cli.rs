@@ -50,7 +50,7 @@ enum Command {
         #[arg(long, conflicts_with = "vendor_runtime")]
         runtime_path: Option<PathBuf>,
         /// Write this compiler's runtime into the crate (`runtime/`) and depend on it there,
-        /// for builds without a registry.
+        /// for builds without a registry (as the manifest's `runtime: vendored`).
         #[arg(long)]
         vendor_runtime: bool,
     },
@@ -105,13 +105,17 @@ pub struct Compiled {
     pub diagnostics: Diagnostics,
     pub sources: Sources,
     pub output: Option<PathBuf>,
+    /// The manifest's `runtime: vendored`.
+    pub vendor_runtime: bool,
 }
 
 pub fn compile(manifest: &Path) -> Compiled {
     let mut sources = Sources::new();
     let mut diagnostics = Diagnostics::default();
     let mut output = None;
+    let mut vendor_runtime = false;
     let gateway = load::load(manifest, &mut sources, &mut diagnostics).and_then(|loaded| {
+        vendor_runtime = loaded.manifest.vendor_runtime;
         output = Some(
             loaded
                 .manifest
@@ -135,6 +139,7 @@ pub fn compile(manifest: &Path) -> Compiled {
         diagnostics,
         sources,
         output,
+        vendor_runtime,
     }
 }
 
@@ -273,7 +278,7 @@ fn generate(
     };
     let target = out_dir.unwrap_or(default_out);
     let runtime = match runtime_path {
-        None if vendor_runtime => RuntimeDep::Vendored,
+        None if vendor_runtime || compiled.vendor_runtime => RuntimeDep::Vendored,
         None => RuntimeDep::Version,
         Some(path) => match relative_to(&path, &target) {
             Some(relative) => RuntimeDep::Path(relative),
@@ -309,7 +314,8 @@ fn generate(
             Ok(changes) => {
                 let _ = writeln!(
                     err,
-                    "{} is out of date; run `gateway generate` and commit the result:",
+                    "{} is out of date; run this `gateway generate` without `--check` and commit \
+                     the result:",
                     target.display()
                 );
                 for (path, change) in changes {

@@ -467,6 +467,11 @@ pub fn manifest(survey: &Survey, context: &Context<'_>) -> String {
         &format!("output: {}", scalar(context.output)),
         "where `gateway generate` writes the crate",
     );
+    text.noted(
+        0,
+        "runtime: vendored",
+        "the runtime's sources go into the crate; `registry`: from crates.io",
+    );
     text.line(0, "gateway:");
     text.noted(
         2,

@@ -59,6 +59,8 @@ pub struct Manifest {
     pub base_path: String,
     /// The manifest's `output`, resolved against its directory.
     pub output: Option<PathBuf>,
+    /// `runtime: vendored`: the generated crate carries the runtime's sources.
+    pub vendor_runtime: bool,
     pub max_body: u64,
     /// `gateway.limits`: the deadlines and the cap of client connections.
     pub connections: ConnectionLimits,
@@ -99,6 +101,7 @@ pub struct OperationPolicy {
 const TOP_LEVEL: &[&str] = &[
     "version",
     "output",
+    "runtime",
     "gateway",
     "services",
     "auth",
@@ -285,6 +288,22 @@ pub fn parse(file: &Path, text: &str, diags: &mut Diagnostics) -> Option<Manifes
                 "",
             );
             None
+        }
+    };
+
+    let vendor_runtime = match sections.get("runtime") {
+        None => false,
+        Some(serde_yaml::Value::String(s)) if s == "registry" => false,
+        Some(serde_yaml::Value::String(s)) if s == "vendored" => true,
+        Some(_) => {
+            ctx.error(
+                "gateway::manifest::invalid_value",
+                "/runtime",
+                "`runtime` must be `registry` or `vendored`".into(),
+                "`registry` depends on openapi-gateway-runtime from crates.io by exact version; \
+                 `vendored` writes its sources into the generated crate",
+            );
+            false
         }
     };
 
@@ -514,6 +533,7 @@ pub fn parse(file: &Path, text: &str, diags: &mut Diagnostics) -> Option<Manifes
         listen,
         base_path,
         output: output.map(|o| file.parent().unwrap_or(Path::new("")).join(o)),
+        vendor_runtime,
         max_body,
         connections,
         max_fields,
