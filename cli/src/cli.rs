@@ -1,4 +1,5 @@
-//! The commands: `generate`, `validate`, `routes` (DESIGN.md, "Contracts").
+//! The commands: `generate`, `validate`, `routes` (DESIGN.md, "Contracts"), and `dev`
+//! (docs/dev.md).
 //!
 //! [`run`] takes the arguments and two writers and returns the exit code, so tests drive
 //! the whole CLI in-process. Exit codes: 0 ok, 1 the inputs have errors, 2 usage error,
@@ -54,6 +55,19 @@ enum Command {
         manifest: PathBuf,
         #[arg(long, value_enum, default_value_t = DiagFormat::Human)]
         format: DiagFormat,
+    },
+    /// Build and run the gateway in front of mock upstreams made from the specs; rebuild
+    /// on every change (docs/dev.md).
+    Dev {
+        #[arg(long, default_value = "gateway.yaml")]
+        manifest: PathBuf,
+        /// Public port on 127.0.0.1 (0: a free one); defaults to the manifest's `listen` port.
+        #[arg(long)]
+        port: Option<u16>,
+        /// Work folder for the generated crate, keys and builds; defaults to
+        /// .gateway/dev beside the manifest.
+        #[arg(long)]
+        workdir: Option<PathBuf>,
     },
     /// List the public routes.
     Routes {
@@ -177,6 +191,19 @@ pub fn run(
                 EXIT_INPUT
             }
         }
+        Command::Dev {
+            manifest,
+            port,
+            workdir,
+        } => crate::dev::run(
+            crate::dev::Options {
+                manifest,
+                port,
+                workdir,
+            },
+            out,
+            err,
+        ),
         Command::Routes { manifest, format } => {
             let compiled = compile(&manifest);
             let Some(gateway) = &compiled.gateway else {

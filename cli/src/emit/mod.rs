@@ -30,15 +30,9 @@ pub enum RuntimeDep {
 }
 
 const TEMPLATES: &[(&str, &str)] = &[
-    (
-        "Cargo.toml",
-        include_str!("../../templates/Cargo.toml.j2"),
-    ),
+    ("Cargo.toml", include_str!("../../templates/Cargo.toml.j2")),
     ("README.md", include_str!("../../templates/README.md.j2")),
-    (
-        "Dockerfile",
-        include_str!("../../templates/Dockerfile.j2"),
-    ),
+    ("Dockerfile", include_str!("../../templates/Dockerfile.j2")),
     (
         "deploy/kubernetes.yaml",
         include_str!("../../templates/kubernetes.yaml.j2"),
