@@ -46,8 +46,12 @@ enum Command {
         #[arg(long)]
         check: bool,
         /// Depend on the runtime at this folder (written relative to the output folder).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "vendor_runtime")]
         runtime_path: Option<PathBuf>,
+        /// Write this compiler's runtime into the crate (`runtime/`) and depend on it there,
+        /// for builds without a registry.
+        #[arg(long)]
+        vendor_runtime: bool,
     },
     /// Check the manifest and specs and report every problem.
     Validate {
@@ -154,7 +158,16 @@ pub fn run(
             out: out_dir,
             check,
             runtime_path,
-        } => generate(&manifest, out_dir, check, runtime_path, out, err),
+            vendor_runtime,
+        } => generate(
+            &manifest,
+            out_dir,
+            check,
+            runtime_path,
+            vendor_runtime,
+            out,
+            err,
+        ),
         Command::Validate { manifest, format } => {
             let compiled = compile(&manifest);
             match format {
@@ -228,6 +241,7 @@ fn generate(
     out_dir: Option<PathBuf>,
     check: bool,
     runtime_path: Option<PathBuf>,
+    vendor_runtime: bool,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> u8 {
@@ -244,6 +258,7 @@ fn generate(
     };
     let target = out_dir.unwrap_or(default_out);
     let runtime = match runtime_path {
+        None if vendor_runtime => RuntimeDep::Vendored,
         None => RuntimeDep::Version,
         Some(path) => match relative_to(&path, &target) {
             Some(relative) => RuntimeDep::Path(relative),

@@ -150,19 +150,14 @@ fn free_port() -> std::io::Result<u16> {
 }
 
 /// The runtime the development build links: this checkout's `runtime/` when the compiler
-/// runs from one (its source is beside the compiler's), else the published version.
+/// runs from one (a build from source: its target folder then shares the runtime with
+/// every other generated crate of the checkout), else the copy the compiler carries
+/// (`--vendor-runtime`), which builds without the runtime being published.
 fn runtime_dependency() -> RuntimeDep {
-    let checkout = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("runtime");
-    match checkout
-        .join("src")
-        .join("lib.rs")
-        .is_file()
-        .then(|| checkout.canonicalize())
-    {
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("runtime");
+    match checkout.join("src").join("lib.rs").is_file().then(|| checkout.canonicalize()) {
         Some(Ok(path)) => RuntimeDep::Path(path.display().to_string()),
-        _ => RuntimeDep::Version,
+        _ => RuntimeDep::Vendored,
     }
 }
 
