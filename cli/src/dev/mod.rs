@@ -87,6 +87,8 @@ struct Attempt {
     material: Material,
     credentials: Vec<Credential>,
     notes: Vec<String>,
+    /// The committed crate's folder (the manifest's `output`).
+    output: PathBuf,
     started: Instant,
 }
 
@@ -154,8 +156,15 @@ fn free_port() -> std::io::Result<u16> {
 /// every other generated crate of the checkout), else the copy the compiler carries
 /// (`--vendor-runtime`), which builds without the runtime being published.
 fn runtime_dependency() -> RuntimeDep {
-    let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("runtime");
-    match checkout.join("src").join("lib.rs").is_file().then(|| checkout.canonicalize()) {
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("runtime");
+    match checkout
+        .join("src")
+        .join("lib.rs")
+        .is_file()
+        .then(|| checkout.canonicalize())
+    {
         Some(Ok(path)) => RuntimeDep::Path(path.display().to_string()),
         _ => RuntimeDep::Vendored,
     }
@@ -391,6 +400,10 @@ impl<'w> Dev<'w> {
         let loaded = load::load(&self.manifest, &mut sources, &mut diagnostics);
         self.watch(&mut sources);
         let attempt = loaded.and_then(|mut loaded| {
+            let output = loaded.manifest.output.clone().unwrap_or_else(|| {
+                let folder = self.manifest.parent().unwrap_or(Path::new(""));
+                folder.join("generated").join(&loaded.manifest.name)
+            });
             let mut notes = patch(&mut loaded.manifest);
             let keys_dir = self.workdir.join("keys");
             let material = match self
@@ -445,6 +458,7 @@ impl<'w> Dev<'w> {
                 material,
                 credentials,
                 notes,
+                output,
                 started,
             })
         });
@@ -470,7 +484,7 @@ impl<'w> Dev<'w> {
             self.failed(&format!("cannot write {}: {e}", crate_dir.display()));
             return;
         }
-        self.seed_lockfile(&crate_dir);
+        Self::seed_lockfile(&crate_dir, &attempt.output);
         let manifest_path = crate_dir.join("Cargo.toml");
         if self.units.is_none() {
             self.units = build::estimate_units(&manifest_path);
@@ -498,25 +512,11 @@ impl<'w> Dev<'w> {
 
     /// A development build resolves the same versions as the committed crate: its
     /// `Cargo.lock`, if it has one, is copied before the first build.
-    fn seed_lockfile(&mut self, crate_dir: &Path) {
+    fn seed_lockfile(crate_dir: &Path, output: &Path) {
         let lock = crate_dir.join("Cargo.lock");
-        if lock.exists() {
-            return;
+        if !lock.exists() {
+            let _ = std::fs::copy(output.join("Cargo.lock"), &lock);
         }
-        let mut sources = Sources::new();
-        let mut diagnostics = Diagnostics::default();
-        let Some(output) = load::load(&self.manifest, &mut sources, &mut diagnostics).map(|l| {
-            l.manifest.output.clone().unwrap_or_else(|| {
-                self.manifest
-                    .parent()
-                    .unwrap_or(Path::new(""))
-                    .join("generated")
-                    .join(&l.manifest.name)
-            })
-        }) else {
-            return;
-        };
-        let _ = std::fs::copy(output.join("Cargo.lock"), &lock);
     }
 
     fn failed(&mut self, why: &str) {
