@@ -106,6 +106,22 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// Copies the folder `from` to `to`, at any depth.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("{}: {e}", to.display()));
+    let entries = std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+    for entry in entries {
+        let path = entry.expect("a directory entry").path();
+        let target = to.join(path.file_name().expect("a file name"));
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target)
+                .unwrap_or_else(|e| panic!("{} -> {}: {e}", path.display(), target.display()));
+        }
+    }
+}
+
 /// The committed example gateway the e2e and differential tests run.
 pub const EXAMPLE_MANIFEST: &str = "examples/ecommerce/gateway.yaml";
 
