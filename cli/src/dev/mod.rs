@@ -525,7 +525,12 @@ impl<'w> Dev<'w> {
         } else {
             ""
         };
-        self.warn(&format!("not reloaded: {why}{keeping}\n"));
+        let what = if self.served_once {
+            "not reloaded"
+        } else {
+            "not started"
+        };
+        self.warn(&format!("{what}: {why}{keeping}\n"));
     }
 
     fn cargo_message(&mut self, line: &str) {
@@ -666,6 +671,14 @@ impl<'w> Dev<'w> {
             }
         };
         self.stop_gateway();
+        // Readiness is a connection to the port: another program holding it would pass
+        // for the gateway.
+        if let Err(e) = TcpListener::bind(public) {
+            self.failed(&format!(
+                "cannot listen on {public} ({e}); choose another port with --port (0: a free one)"
+            ));
+            return;
+        }
         let mut command = Command::new(executable);
         command
             .current_dir(&self.workdir)
