@@ -671,13 +671,16 @@ impl<'w> Dev<'w> {
             }
         };
         self.stop_gateway();
-        // Readiness is a connection to the port: another program holding it would pass
-        // for the gateway.
-        if let Err(e) = TcpListener::bind(public) {
-            self.failed(&format!(
-                "cannot listen on {public} ({e}); choose another port with --port (0: a free one)"
-            ));
-            return;
+        // Readiness is asked on these ports: another program holding one would answer for
+        // the gateway.
+        for (address, hint) in [
+            (public, "; choose another port with --port (0: a free one)"),
+            (self.admin, ""),
+        ] {
+            if let Err(e) = TcpListener::bind(address) {
+                self.failed(&format!("cannot listen on {address} ({e}){hint}"));
+                return;
+            }
         }
         let mut command = Command::new(executable);
         command
@@ -709,11 +712,15 @@ impl<'w> Dev<'w> {
             }
         };
         self.gateway = Some(pid);
-        // Ready once the public port takes connections (the old gateway has left it).
+        // Ready once `/readyz` says so: listening, every service with an instance, every
+        // JWKS loaded (a token sent before would be answered 503).
         let deadline = Instant::now() + START_TIMEOUT;
+        let mut last = String::new();
         let ready = loop {
-            if TcpStream::connect_timeout(&public, Duration::from_millis(200)).is_ok() {
-                break true;
+            match readyz(self.admin) {
+                Some((200, _)) => break true,
+                Some((_, body)) => last = body,
+                None => {}
             }
             if let Some(Event::GatewayExit(status)) = self
                 .wait_for(Instant::now() + Duration::from_millis(25), |e| {
@@ -731,9 +738,13 @@ impl<'w> Dev<'w> {
                 break false;
             }
         };
+        if self.interrupted {
+            return;
+        }
         if !ready {
             self.warn(&format!(
-                "the gateway does not accept connections on {public} yet\n"
+                "the gateway is not ready after {}s: {last}\n",
+                START_TIMEOUT.as_secs()
             ));
         }
         let elapsed = attempt.started.elapsed().as_secs_f64();
@@ -815,6 +826,25 @@ impl<'w> Dev<'w> {
         self.mocks.clear();
         self.say("gateway dev: stopped\n");
     }
+}
+
+/// `GET /readyz` on the admin listener: its status and body, `None` when nothing answers.
+fn readyz(admin: SocketAddr) -> Option<(u16, String)> {
+    use std::io::Read;
+    let mut stream = TcpStream::connect_timeout(&admin, Duration::from_millis(200)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    stream
+        .write_all(b"GET /readyz HTTP/1.1\r\nHost: gateway-dev\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let status = answer.split_whitespace().nth(1)?.parse().ok()?;
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .trim()
+        .to_owned();
+    Some((status, body))
 }
 
 fn describe(status: Option<ExitStatus>) -> String {
