@@ -27,7 +27,7 @@ use std::io::{IsTerminal, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -576,46 +576,47 @@ impl<'w> Dev<'w> {
     /// Waits for an event `wanted` picks out, up to `deadline`; prints log lines meanwhile
     /// and keeps the other events for later.
     fn wait_for(&mut self, deadline: Instant, wanted: fn(&Event) -> bool) -> Option<Event> {
+        if let Some(index) = self.deferred.iter().position(wanted) {
+            return self.deferred.remove(index);
+        }
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.rx.recv_timeout(left.min(Duration::from_millis(20))) {
-                Ok(event) if wanted(&event) => return Some(event),
-                Ok(Event::Gateway(line)) => {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            let event = self.rx.recv_timeout(left).ok()?;
+            if let Event::GatewayExit(_) = event {
+                // Reaped: its process id may be reused, so it is never signalled again.
+                self.gateway = None;
+            }
+            match event {
+                event if wanted(&event) => return Some(event),
+                Event::Gateway(line) => {
                     let text = logs::format(&line);
                     self.say(&format!("  gateway: {text}\n"));
                 }
-                Ok(Event::Interrupt) => {
+                Event::Interrupt => {
                     self.interrupted = true;
                     self.deferred.push_back(Event::Interrupt);
                 }
-                Ok(other) => self.deferred.push_back(other),
-                Err(RecvTimeoutError::Timeout) if Instant::now() < deadline => return None,
-                Err(_) => return None,
-            }
-            if Instant::now() >= deadline {
-                return None;
+                other => self.deferred.push_back(other),
             }
         }
     }
 
     fn stop_gateway(&mut self) {
-        let Some(pid) = self.gateway.take() else {
+        let Some(pid) = self.gateway else {
             return;
         };
+        let exited = |e: &Event| matches!(e, Event::GatewayExit(_));
         process::signal(pid, false);
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        while Instant::now() < deadline {
-            if self
-                .wait_for(deadline, |e| matches!(e, Event::GatewayExit(_)))
-                .is_some()
-            {
-                return;
+        if self
+            .wait_for(Instant::now() + STOP_TIMEOUT, exited)
+            .is_none()
+        {
+            if let Some(pid) = self.gateway {
+                process::signal(pid, true);
             }
+            let _ = self.wait_for(Instant::now() + STOP_TIMEOUT, exited);
         }
-        process::signal(pid, true);
-        let _ = self.wait_for(Instant::now() + STOP_TIMEOUT, |e| {
-            matches!(e, Event::GatewayExit(_))
-        });
+        self.gateway = None;
     }
 
     /// Replaces the running gateway with the one just built.
