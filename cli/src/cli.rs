@@ -1,5 +1,5 @@
-//! The commands: `generate`, `validate`, `routes` (DESIGN.md, "Contracts"), and `init` and
-//! `schema` (docs/manifest.md, "Starting a manifest").
+//! The commands: `generate`, `validate`, `routes` (DESIGN.md, "Contracts"), `init` and
+//! `schema` (docs/manifest.md, "Starting a manifest"), and `dev` (docs/cli.md).
 //!
 //! [`run`] takes the arguments and two writers and returns the exit code, so tests drive
 //! the whole CLI in-process. Exit codes: 0 ok, 1 the inputs have errors, 2 usage error,
@@ -60,6 +60,19 @@ enum Command {
         manifest: PathBuf,
         #[arg(long, value_enum, default_value_t = DiagFormat::Human)]
         format: DiagFormat,
+    },
+    /// Build and run the gateway in front of mock upstreams made from the specs; rebuild
+    /// on every change (docs/dev.md).
+    Dev {
+        #[arg(long, default_value = "gateway.yaml")]
+        manifest: PathBuf,
+        /// Public port on 127.0.0.1 (0: a free one); defaults to the manifest's `listen` port.
+        #[arg(long)]
+        port: Option<u16>,
+        /// Work folder for the generated crate, keys and builds; defaults to
+        /// .gateway/dev beside the manifest.
+        #[arg(long)]
+        workdir: Option<PathBuf>,
     },
     /// List the public routes.
     Routes {
@@ -214,6 +227,19 @@ pub fn run(
                 EXIT_INPUT
             }
         }
+        Command::Dev {
+            manifest,
+            port,
+            workdir,
+        } => crate::dev::run(
+            crate::dev::Options {
+                manifest,
+                port,
+                workdir,
+            },
+            out,
+            err,
+        ),
         Command::Init {
             specs,
             out: path,

@@ -4,11 +4,14 @@
 //! [`load`] (files -> manifest + specs) -> [`lower`] (-> the IR, [`ir`]) -> [`check`]
 //! (semantic checks over the IR) -> [`emit`] (IR -> files in memory) -> [`write`] (to disk,
 //! or `--check` against it). [`cli`] wires them to the commands; `main.rs` only maps the
-//! result to an exit code. [`init`] writes a first manifest from the specs.
+//! result to an exit code. [`init`] writes a first manifest from the specs; [`dev`]
+//! (`gateway dev`) runs the stages on every change of the inputs, and builds and runs the
+//! result in front of mock upstreams.
 #![forbid(unsafe_code)]
 
 pub mod check;
 pub mod cli;
+pub mod dev;
 pub mod diag;
 pub mod emit;
 pub mod http;

@@ -44,6 +44,12 @@ impl Sources {
         Sources::default()
     }
 
+    /// Every file read so far: the manifest and each spec file a `$ref` led to (what
+    /// `gateway dev` watches).
+    pub fn paths(&self) -> impl Iterator<Item = &Path> {
+        self.files.keys().map(PathBuf::as_path)
+    }
+
     pub fn read(&mut self, path: &Path) -> Result<Arc<str>, std::io::Error> {
         if let Some(text) = self.files.get(path) {
             return Ok(text.clone());
