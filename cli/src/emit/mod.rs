@@ -30,15 +30,9 @@ pub enum RuntimeDep {
 }
 
 const TEMPLATES: &[(&str, &str)] = &[
-    (
-        "Cargo.toml",
-        include_str!("../../templates/Cargo.toml.j2"),
-    ),
+    ("Cargo.toml", include_str!("../../templates/Cargo.toml.j2")),
     ("README.md", include_str!("../../templates/README.md.j2")),
-    (
-        "Dockerfile",
-        include_str!("../../templates/Dockerfile.j2"),
-    ),
+    ("Dockerfile", include_str!("../../templates/Dockerfile.j2")),
     (
         "deploy/kubernetes.yaml",
         include_str!("../../templates/kubernetes.yaml.j2"),
@@ -196,6 +190,8 @@ pub fn emit(gateway: &Gateway, runtime: &RuntimeDep) -> Result<Files, String> {
         lib_name => gateway.lib_name(),
         runtime_path => runtime_path,
         runtime_version => crate::VERSION,
+        // The Rust the runtime needs: the Dockerfile's default build image.
+        rust_version => env!("CARGO_PKG_RUST_VERSION"),
         routes => minijinja::Value::from(minijinja::value::Serde(&routes)),
         services => minijinja::Value::from(minijinja::value::Serde(&services)),
         secrets => minijinja::Value::from(minijinja::value::Serde(&secrets(gateway))),
