@@ -66,9 +66,14 @@ fn root() -> PathBuf {
 }
 
 fn docker(args: &[&str]) -> Output {
-    Command::new("docker").args(args).output().unwrap_or_else(|error| {
-        panic!("docker {args:?}: {error}; these tests need a Docker engine (.ci/docker starts one)")
-    })
+    Command::new("docker")
+        .args(args)
+        .output()
+        .unwrap_or_else(|error| {
+            panic!(
+                "docker {args:?}: {error}; these tests need a Docker engine (.ci/docker starts one)"
+            )
+        })
 }
 
 /// Runs docker, fails the test unless it succeeds; its stdout, trimmed.
@@ -142,7 +147,10 @@ fn offline_source() -> &'static Path {
             .arg(&source));
         let sum = Command::new("sha256sum").arg(&archive).output().unwrap();
         let sum = String::from_utf8(sum.stdout).unwrap();
-        let sum = sum.split_whitespace().next().expect("sha256sum prints the sum");
+        let sum = sum
+            .split_whitespace()
+            .next()
+            .expect("sha256sum prints the sum");
         std::fs::write(
             source.join(RUNTIME_CRATE).join(".cargo-checksum.json"),
             format!(r#"{{"files":{{}},"package":"{sum}"}}"#),
@@ -252,10 +260,16 @@ fn build(context: &Path, tag: &str, target: Option<&str>, rust_image: Option<&st
 /// next run can remove it); the build's output.
 fn build_image(context: &Path, name: &str, rust_image: Option<&str>) -> String {
     let mut log = String::new();
-    for (tag, target) in [(tag(&format!("{name}-build")), Some("build")), (tag(name), None)] {
+    for (tag, target) in [
+        (tag(&format!("{name}-build")), Some("build")),
+        (tag(name), None),
+    ] {
         let output = build(context, &tag, target, rust_image);
         log.push_str(&plain(&output));
-        assert!(output.status.success(), "docker build of {tag} failed:\n{log}");
+        assert!(
+            output.status.success(),
+            "docker build of {tag} failed:\n{log}"
+        );
     }
     log
 }
@@ -431,7 +445,10 @@ fn serves(image: &str) {
     let (upstream, seen) = upstream();
     let container = Container::start(image, upstream);
 
-    assert_eq!(get(container.admin_port, "/healthz"), (200, "alive\n".into()));
+    assert_eq!(
+        get(container.admin_port, "/healthz"),
+        (200, "alive\n".into())
+    );
 
     let (status, body) = get(container.port, "/api/items/7");
     assert_eq!(status, 200, "{body}\n{}", container.logs());
@@ -442,7 +459,10 @@ fn serves(image: &str) {
     let (status, body) = get(container.port, "/api/items/0");
     assert_eq!(status, 400, "{body}");
     assert!(body.contains(r#""name":"id""#), "{body}");
-    assert!(seen.try_recv().is_err(), "a refused request reached the upstream");
+    assert!(
+        seen.try_recv().is_err(),
+        "a refused request reached the upstream"
+    );
 
     let health = container.health();
     assert_eq!(

@@ -1726,7 +1726,8 @@ fn the_health_check_command_asks_the_admin_listener() {
     let unhealthy = check(&closed, &["--health-check"]);
     assert_eq!(unhealthy.status.code(), Some(1), "{unhealthy:?}");
     assert!(
-        String::from_utf8_lossy(&unhealthy.stderr).starts_with(&format!("unhealthy: /healthz at {closed}: ")),
+        String::from_utf8_lossy(&unhealthy.stderr)
+            .starts_with(&format!("unhealthy: /healthz at {closed}: ")),
         "{unhealthy:?}"
     );
 
