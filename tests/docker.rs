@@ -1,10 +1,11 @@
 //! The generated `Dockerfile`, built and run by a real Docker engine.
 //!
 //! A small gateway (one service, one public route) is generated in both runtime modes: the
-//! default exact-version dependency, and the runtime vendored into the crate. Every crate
-//! comes from a directory source inside the build context (`vendor/`, with source
-//! replacement in `.cargo/config.toml`), and the build runs with the network off, as a
-//! user's air-gapped build would. The image then runs with the host's network (loopback
+//! default exact-version dependency, and `--vendor-runtime`. Every crate comes from the
+//! tests' offline registry (`gateway_tests::offline_registry`: the packaged runtime and its
+//! dependencies), copied into the build context as `vendor/` with source replacement in
+//! `.cargo/config.toml`, and the build runs with the network off, as a user's air-gapped
+//! build would. The image then runs with the host's network (loopback
 //! only here) in front of an upstream this test serves.
 //!
 //! No container registry is reachable here, so `.ci/docker` (run by `.ci/run`) starts the
@@ -25,7 +26,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use gateway_tests::{gateway, workspace};
+use gateway_tests::{gateway, offline_registry, workspace};
 
 /// The repository of every image these tests make; each run removes the previous run's.
 const REPOSITORY: &str = "gateway-tests/docker";
@@ -60,7 +61,7 @@ paths:
         '200': { description: the item }
 ";
 
-/// Where these tests keep their files: fixture, directory source, build contexts.
+/// Where these tests keep their files: the fixture and the build contexts.
 fn root() -> PathBuf {
     workspace().join("target/docker")
 }
@@ -104,60 +105,12 @@ fn manifest() -> &'static Path {
     })
 }
 
-/// The packaged runtime's folder name in a directory source.
-const RUNTIME_CRATE: &str = concat!("openapi-gateway-runtime-", env!("CARGO_PKG_VERSION"));
-
-/// A directory source with every crate the generated gateway needs: the workspace's
-/// third-party crates (`cargo vendor`) and the runtime as `cargo package` makes it.
-fn offline_source() -> &'static Path {
-    static SOURCE: OnceLock<PathBuf> = OnceLock::new();
-    SOURCE.get_or_init(|| {
-        let source = root().join("source");
-        let _ = std::fs::remove_dir_all(&source);
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let run = |command: &mut Command| {
-            let output = command.output().expect("the command runs");
-            assert!(
-                output.status.success(),
-                "{command:?} failed:\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        };
-        run(Command::new(&cargo)
-            .current_dir(workspace())
-            .args(["vendor", "--offline", "--versioned-dirs", "--quiet"])
-            .arg(&source));
-        let package = root().join("package");
-        run(Command::new(&cargo).current_dir(workspace()).args([
-            "package",
-            "--offline",
-            "--quiet",
-            "--no-verify",
-            "--allow-dirty",
-            "-p",
-            "openapi-gateway-runtime",
-            "--target-dir",
-            package.to_str().unwrap(),
-        ]));
-        let archive = package.join(format!("package/{RUNTIME_CRATE}.crate"));
-        run(Command::new("tar")
-            .arg("-xzf")
-            .arg(&archive)
-            .arg("-C")
-            .arg(&source));
-        let sum = Command::new("sha256sum").arg(&archive).output().unwrap();
-        let sum = String::from_utf8(sum.stdout).unwrap();
-        let sum = sum
-            .split_whitespace()
-            .next()
-            .expect("sha256sum prints the sum");
-        std::fs::write(
-            source.join(RUNTIME_CRATE).join(".cargo-checksum.json"),
-            format!(r#"{{"files":{{}},"package":"{sum}"}}"#),
-        )
-        .unwrap();
-        source
-    })
+/// The runtime's folder in the offline registry: `openapi-gateway-runtime-<version>`.
+fn is_runtime(entry: &std::fs::DirEntry) -> bool {
+    entry
+        .file_name()
+        .to_string_lossy()
+        .starts_with("openapi-gateway-runtime")
 }
 
 /// How the generated crate gets the runtime.
@@ -170,28 +123,28 @@ enum Mode {
 }
 
 /// Generates the fixture into a fresh build context: the crate, its `Cargo.lock`, and the
-/// directory source (without the runtime when the crate carries its own).
+/// offline registry as `vendor/` (without the runtime when the crate carries its own).
 fn context(name: &str, mode: Mode) -> PathBuf {
     let dir = root().join(name);
     let _ = std::fs::remove_dir_all(&dir);
     let manifest = manifest().to_str().unwrap();
-    let out = dir.to_str().unwrap();
-    let runtime = dir.join("runtime");
-    let mut args = vec!["generate", "--manifest", manifest, "--out", out];
+    let mut args = vec![
+        "generate",
+        "--manifest",
+        manifest,
+        "--out",
+        dir.to_str().unwrap(),
+    ];
     if mode == Mode::Vendored {
-        args.extend(["--runtime-path", runtime.to_str().unwrap()]);
+        args.push("--vendor-runtime");
     }
     let (code, stdout, stderr) = gateway(&args);
     assert_eq!(code, 0, "generate failed:\n{stdout}{stderr}");
 
-    let source = offline_source();
-    if mode == Mode::Vendored {
-        link_tree(&source.join(RUNTIME_CRATE), &runtime);
-        std::fs::remove_file(runtime.join(".cargo-checksum.json")).unwrap();
-    }
-    for entry in std::fs::read_dir(source).unwrap() {
+    let registry = offline_registry();
+    for entry in std::fs::read_dir(&registry.dir).unwrap() {
         let entry = entry.unwrap();
-        if mode == Mode::Vendored && entry.file_name() == RUNTIME_CRATE {
+        if mode == Mode::Vendored && is_runtime(&entry) {
             continue;
         }
         link_tree(&entry.path(), &dir.join("vendor").join(entry.file_name()));
@@ -213,6 +166,13 @@ fn context(name: &str, mode: Mode) -> PathBuf {
         output.status.success(),
         "cargo generate-lockfile failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
+    );
+    let lock = std::fs::read_to_string(dir.join("Cargo.lock")).unwrap();
+    let packaged = format!("checksum = \"{}\"", registry.runtime_checksum);
+    assert_eq!(
+        lock.contains(&packaged),
+        mode == Mode::Versioned,
+        "the lock file names the packaged runtime only when the crate depends on it by version:\n{lock}"
     );
     dir
 }

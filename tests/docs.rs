@@ -11,10 +11,10 @@
 //! docs/runtime.md in tests/e2e.rs.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use gateway_tests::markdown::{self, CodeBlock, Markdown, code_spans};
-use gateway_tests::{gateway, workspace};
+use gateway_tests::{copy_dir, gateway, workspace};
 
 /// The keys of a service (`services.<key>`), as docs/manifest.md and the loader know them.
 const SERVICE_KEYS: &[&str] = &[
@@ -99,19 +99,6 @@ fn examples() -> Vec<Example> {
         }
     }
     examples
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            copy_dir(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).unwrap();
-        }
-    }
 }
 
 /// A fresh copy of fixtures/docs, for one example's `gateway.yaml`.

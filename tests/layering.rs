@@ -348,8 +348,8 @@ fn violations(krate: &Crate, layers: &[&str], root_is_api: bool) -> Vec<String> 
 
 /// The compiler's stages (docs/architecture.md, "The compiler's stages"), after the
 /// shared vocabulary they all use; `cli.rs` wires them to the commands.
-const COMPILER_LAYERS: [&str; 10] = [
-    "diag", "http", "upstream", "ir", "load", "lower", "check", "emit", "write", "cli",
+const COMPILER_LAYERS: [&str; 11] = [
+    "diag", "http", "upstream", "ir", "load", "lower", "check", "emit", "write", "init", "cli",
 ];
 
 fn runtime_src() -> PathBuf {

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Mutex;
 
+use sha2::Digest as _;
+
 pub mod markdown;
 
 /// The workspace root.
@@ -104,6 +106,22 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// Copies the folder `from` to `to`, at any depth.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("{}: {e}", to.display()));
+    let entries = std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+    for entry in entries {
+        let path = entry.expect("a directory entry").path();
+        let target = to.join(path.file_name().expect("a file name"));
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target)
+                .unwrap_or_else(|e| panic!("{} -> {}: {e}", path.display(), target.display()));
+        }
+    }
+}
+
 /// The committed example gateway the e2e and differential tests run.
 pub const EXAMPLE_MANIFEST: &str = "examples/ecommerce/gateway.yaml";
 
@@ -128,4 +146,127 @@ pub fn assert_example_up_to_date() {
          cargo run -p openapi-gateway-compiler -- generate --manifest {EXAMPLE_MANIFEST} --runtime-path runtime"
     );
     assert!(out.contains("is up to date"), "{out}");
+}
+
+/// A registry a user outside this repository would see: every crate a generated gateway
+/// needs, with the runtime as `cargo package` makes it (not this checkout's folder), in a
+/// directory source. Built once per test binary.
+pub struct OfflineRegistry {
+    /// The directory source (`source.<name>.directory`).
+    pub dir: PathBuf,
+    /// SHA-256 of the runtime's `.crate`, as a lock file records it.
+    pub runtime_checksum: String,
+}
+
+impl OfflineRegistry {
+    /// `--config` arguments that replace crates.io with this registry.
+    pub fn config(&self) -> Vec<String> {
+        vec![
+            "--config".into(),
+            "source.crates-io.replace-with=\"offline\"".into(),
+            "--config".into(),
+            format!(
+                "source.offline.directory={:?}",
+                self.dir.display().to_string()
+            ),
+        ]
+    }
+}
+
+/// Packages both crates (`cargo package`; the builds from the packages are the tests' own),
+/// then fills the registry: the runtime's dependencies by `cargo vendor` (versions from the
+/// workspace's lock file) and the runtime's `.crate` unpacked beside them.
+pub fn offline_registry() -> &'static OfflineRegistry {
+    static REGISTRY: std::sync::OnceLock<OfflineRegistry> = std::sync::OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let _guard = CARGO.lock().unwrap_or_else(|e| e.into_inner());
+        let root = generated_target_dir().join("offline");
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).expect("target is writable");
+        let cargo = || {
+            let mut command =
+                Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+            command
+                .current_dir(workspace())
+                .env_remove("RUSTFLAGS")
+                .env_remove("CARGO_ENCODED_RUSTFLAGS");
+            command
+        };
+        let succeed = |what: &str, output: Output| {
+            assert!(
+                output.status.success(),
+                "{what} failed:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        };
+        succeed(
+            "cargo package",
+            cargo()
+                .args(["package", "--no-verify", "--allow-dirty"])
+                .args(["-p", "openapi-gateway-runtime"])
+                .args(["-p", "openapi-gateway-compiler", "--target-dir"])
+                .arg(generated_target_dir())
+                .output()
+                .expect("cargo runs"),
+        );
+        let version = openapi_gateway_compiler::emit::RUNTIME_VERSION;
+        let name = format!("openapi-gateway-runtime-{version}");
+        let packaged = generated_target_dir()
+            .join("package")
+            .join(format!("{name}.crate"));
+        let bytes = std::fs::read(&packaged).expect("cargo package wrote the .crate");
+        let checksum = sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>();
+
+        // A crate that depends on the packaged runtime by path, so `cargo vendor` fetches
+        // exactly its dependencies, at the versions of the workspace's lock file.
+        let unpacked = root.join("unpacked");
+        std::fs::create_dir_all(&unpacked).unwrap();
+        succeed(
+            "tar",
+            Command::new("tar")
+                .arg("-xzf")
+                .arg(&packaged)
+                .arg("-C")
+                .arg(&unpacked)
+                .output()
+                .expect("tar runs"),
+        );
+        let consumer = root.join("consumer");
+        std::fs::create_dir_all(consumer.join("src")).unwrap();
+        std::fs::write(
+            consumer.join("Cargo.toml"),
+            format!(
+                "[package]\nname = \"consumer\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n\
+                 [dependencies]\nopenapi-gateway-runtime = {{ path = {:?} }}\n\n[workspace]\n",
+                unpacked.join(&name).display().to_string()
+            ),
+        )
+        .unwrap();
+        std::fs::write(consumer.join("src/lib.rs"), "").unwrap();
+        std::fs::copy(workspace().join("Cargo.lock"), consumer.join("Cargo.lock")).unwrap();
+        let dir = root.join("registry");
+        succeed(
+            "cargo vendor",
+            cargo()
+                .arg("vendor")
+                .arg("--manifest-path")
+                .arg(consumer.join("Cargo.toml"))
+                .arg(&dir)
+                .output()
+                .expect("cargo runs"),
+        );
+        std::fs::rename(unpacked.join(&name), dir.join(&name)).unwrap();
+        std::fs::write(
+            dir.join(&name).join(".cargo-checksum.json"),
+            format!("{{\"files\":{{}},\"package\":\"{checksum}\"}}"),
+        )
+        .unwrap();
+        OfflineRegistry {
+            dir,
+            runtime_checksum: checksum,
+        }
+    })
 }

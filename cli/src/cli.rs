@@ -1,4 +1,5 @@
-//! The commands: `generate`, `validate`, `routes` (DESIGN.md, "Contracts").
+//! The commands: `generate`, `validate`, `routes` (DESIGN.md, "Contracts"), and `init` and
+//! `schema` (docs/manifest.md, "Starting a manifest").
 //!
 //! [`run`] takes the arguments and two writers and returns the exit code, so tests drive
 //! the whole CLI in-process. Exit codes: 0 ok, 1 the inputs have errors, 2 usage error,
@@ -6,7 +7,7 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
@@ -15,6 +16,7 @@ use crate::diag::{self, Diagnostics};
 use crate::emit::{self, RuntimeDep};
 use crate::ir::Gateway;
 use crate::load::{self, Sources};
+use crate::write::relative_to;
 
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_INPUT: u8 = 1;
@@ -45,8 +47,12 @@ enum Command {
         #[arg(long)]
         check: bool,
         /// Depend on the runtime at this folder (written relative to the output folder).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "vendor_runtime")]
         runtime_path: Option<PathBuf>,
+        /// Write this compiler's runtime into the crate (`runtime/`) and depend on it there,
+        /// for builds without a registry.
+        #[arg(long)]
+        vendor_runtime: bool,
     },
     /// Check the manifest and specs and report every problem.
     Validate {
@@ -62,6 +68,23 @@ enum Command {
         #[arg(long, value_enum, default_value_t = RoutesFormat::Table)]
         format: RoutesFormat,
     },
+    /// Write a first manifest from the specs, with the decisions they leave in comments.
+    Init {
+        /// An OpenAPI spec: one service each (repeat the option).
+        #[arg(long = "spec", required = true)]
+        specs: Vec<PathBuf>,
+        /// The manifest to write; its JSON Schema goes beside it.
+        #[arg(long, default_value = "gateway.yaml")]
+        out: PathBuf,
+        /// Overwrite files that exist.
+        #[arg(long)]
+        force: bool,
+        /// Also write a CI workflow that validates, checks and builds the gateway.
+        #[arg(long, value_enum)]
+        ci: Option<crate::init::Ci>,
+    },
+    /// Print the manifest's JSON Schema.
+    Schema,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -140,7 +163,16 @@ pub fn run(
             out: out_dir,
             check,
             runtime_path,
-        } => generate(&manifest, out_dir, check, runtime_path, out, err),
+            vendor_runtime,
+        } => generate(
+            &manifest,
+            out_dir,
+            check,
+            runtime_path,
+            vendor_runtime,
+            out,
+            err,
+        ),
         Command::Validate { manifest, format } => {
             let compiled = compile(&manifest);
             match format {
@@ -177,6 +209,29 @@ pub fn run(
                 EXIT_INPUT
             }
         }
+        Command::Init {
+            specs,
+            out: path,
+            force,
+            ci,
+        } => match crate::init::init(&specs, &path, force, ci) {
+            Ok(report) => {
+                let _ = write!(out, "{report}");
+                EXIT_OK
+            }
+            Err(crate::init::Failure::Refused(text)) => {
+                let _ = write!(err, "{text}");
+                EXIT_USAGE
+            }
+            Err(crate::init::Failure::Input(text)) => {
+                let _ = write!(err, "{text}");
+                EXIT_INPUT
+            }
+        },
+        Command::Schema => {
+            let _ = write!(out, "{}", crate::init::SCHEMA);
+            EXIT_OK
+        }
         Command::Routes { manifest, format } => {
             let compiled = compile(&manifest);
             let Some(gateway) = &compiled.gateway else {
@@ -201,6 +256,7 @@ fn generate(
     out_dir: Option<PathBuf>,
     check: bool,
     runtime_path: Option<PathBuf>,
+    vendor_runtime: bool,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> u8 {
@@ -217,6 +273,7 @@ fn generate(
     };
     let target = out_dir.unwrap_or(default_out);
     let runtime = match runtime_path {
+        None if vendor_runtime => RuntimeDep::Vendored,
         None => RuntimeDep::Version,
         Some(path) => match relative_to(&path, &target) {
             Some(relative) => RuntimeDep::Path(relative),
@@ -283,38 +340,6 @@ fn generate(
             EXIT_INPUT
         }
     }
-}
-
-/// `path` as seen from `base` (both relative to the current folder, or both absolute),
-/// computed lexically so the result is the same on every machine.
-fn relative_to(path: &Path, base: &Path) -> Option<String> {
-    let absolute = |p: &Path| -> Option<Vec<String>> {
-        let joined = if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            std::env::current_dir().ok()?.join(p)
-        };
-        let mut parts: Vec<String> = Vec::new();
-        for component in joined.components() {
-            match component {
-                Component::Normal(c) => parts.push(c.to_string_lossy().into_owned()),
-                Component::ParentDir => {
-                    parts.pop();
-                }
-                _ => {}
-            }
-        }
-        Some(parts)
-    };
-    let (path, base) = (absolute(path)?, absolute(base)?);
-    let common = path.iter().zip(&base).take_while(|(a, b)| a == b).count();
-    let mut parts: Vec<String> = vec!["..".to_owned(); base.len() - common];
-    parts.extend(path[common..].iter().cloned());
-    Some(if parts.is_empty() {
-        ".".to_owned()
-    } else {
-        parts.join("/")
-    })
 }
 
 #[derive(Serialize)]
@@ -445,22 +470,6 @@ fn instances(service: &crate::ir::Service) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn relative_paths() {
-        assert_eq!(
-            relative_to(Path::new("runtime"), Path::new("examples/x/generated")).as_deref(),
-            Some("../../../runtime")
-        );
-        assert_eq!(
-            relative_to(Path::new("/a/b"), Path::new("/a/c/d")).as_deref(),
-            Some("../../b")
-        );
-        assert_eq!(
-            relative_to(Path::new("/a"), Path::new("/a")).as_deref(),
-            Some(".")
-        );
-    }
 
     #[test]
     fn usage_errors_exit_2() {

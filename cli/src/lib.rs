@@ -4,7 +4,7 @@
 //! [`load`] (files -> manifest + specs) -> [`lower`] (-> the IR, [`ir`]) -> [`check`]
 //! (semantic checks over the IR) -> [`emit`] (IR -> files in memory) -> [`write`] (to disk,
 //! or `--check` against it). [`cli`] wires them to the commands; `main.rs` only maps the
-//! result to an exit code.
+//! result to an exit code. [`init`] writes a first manifest from the specs.
 #![forbid(unsafe_code)]
 
 pub mod check;
@@ -12,6 +12,7 @@ pub mod cli;
 pub mod diag;
 pub mod emit;
 pub mod http;
+pub mod init;
 pub mod ir;
 pub mod load;
 pub mod lower;

@@ -2,7 +2,8 @@
 //!
 //! Mutates valid manifests and specs (deleting, inserting and duplicating pieces that
 //! matter to YAML and OpenAPI) and also feeds arbitrary text; every run of load -> lower ->
-//! check must end in a gateway or in diagnostics, never in a panic.
+//! check must end in a gateway or in diagnostics, never in a panic; `gateway init` on a
+//! mutated spec ends in a manifest that is YAML, or in an error.
 //!
 //! A failing case is replayable: its seed goes to `no_panic.proptest-regressions` (next to
 //! this file, committed), which every run replays first.
@@ -14,6 +15,8 @@ use proptest::test_runner::FileFailurePersistence;
 
 const MANIFEST: &str = include_str!("../../fixtures/valid/basic/gateway.yaml");
 const SPEC: &str = include_str!("../../fixtures/valid/basic/specs/catalog.yaml");
+/// Every kind of security scheme and auth decision, for `gateway init`.
+const SCHEMES_SPEC: &str = include_str!("../../fixtures/init/schemes/specs/accounts.yaml");
 
 /// Fragments that are meaningful to the parsers and the lowering.
 const PIECES: &[&str] = &[
@@ -145,6 +148,25 @@ fn compile(manifest: &str, spec: &str) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `gateway init` on a spec: it writes a manifest that is YAML, or says why not.
+fn init(spec: &str) {
+    let dir = scratch();
+    std::fs::write(dir.join("specs/accounts.yaml"), spec).unwrap();
+    let manifest = dir.join("gateway.yaml");
+    let result = openapi_gateway_compiler::init::init(
+        &[dir.join("specs/accounts.yaml")],
+        &manifest,
+        false,
+        Some(openapi_gateway_compiler::init::Ci::Github),
+    );
+    if result.is_ok() {
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        let parsed: Result<serde_yaml::Value, _> = serde_yaml::from_str(&text);
+        assert!(parsed.is_ok(), "{parsed:?}\n{text}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 proptest! {
     // A failure's seed is saved in `no_panic.proptest-regressions` next to this file (commit
     // it), and every run replays the saved seeds before new cases.
@@ -162,6 +184,11 @@ proptest! {
     #[test]
     fn mutated_manifests_never_panic(edits in proptest::collection::vec(edit(), 1..6)) {
         compile(&apply(MANIFEST, &edits), SPEC);
+    }
+
+    #[test]
+    fn init_on_mutated_specs_never_panics(edits in proptest::collection::vec(edit(), 1..6)) {
+        init(&apply(SCHEMES_SPEC, &edits));
     }
 
     #[test]

@@ -358,10 +358,20 @@ async fn readyz(gateway: &Running) -> Answer {
 }
 
 async fn wait_ready(gateway: &Running) {
-    eventually("the gateway is ready", || async {
-        readyz(gateway).await.status == StatusCode::OK
-    })
-    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while readyz(gateway).await.status != StatusCode::OK {
+        if tokio::time::Instant::now() >= deadline {
+            // What the refresher did, for a failure seen only under a loaded CI machine.
+            let metrics = support::get(&gateway.admin_url("/metrics")).await;
+            let text = String::from_utf8_lossy(&metrics.body).into_owned();
+            let jwks: Vec<&str> = text.lines().filter(|l| l.contains("jwks")).collect();
+            panic!(
+                "timed out waiting until the gateway is ready:\n{}",
+                jwks.join("\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }
 
 /// The `gateway_jwks_refresh_total` sample of `outcome`.

@@ -8,6 +8,9 @@
 pub mod rust;
 mod upstream;
 mod validate;
+mod vendor;
+
+pub use vendor::RUNTIME_VERSION;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -27,6 +30,8 @@ pub enum RuntimeDep {
     Version,
     /// A path, relative to the output directory (`--runtime-path`).
     Path(String),
+    /// A copy of the runtime inside the crate (`--vendor-runtime`).
+    Vendored,
 }
 
 const TEMPLATES: &[(&str, &str)] = &[
@@ -183,13 +188,14 @@ pub fn emit(gateway: &Gateway, runtime: &RuntimeDep) -> Result<Files, String> {
     let runtime_path = match runtime {
         RuntimeDep::Version => None,
         RuntimeDep::Path(path) => Some(path.clone()),
+        RuntimeDep::Vendored => Some(vendor::FOLDER.to_owned()),
     };
     let context = minijinja::context! {
         header => header.clone(),
         name => gateway.name.clone(),
         lib_name => gateway.lib_name(),
         runtime_path => runtime_path,
-        runtime_version => crate::VERSION,
+        runtime_version => vendor::RUNTIME_VERSION,
         // The Rust the runtime needs: the Dockerfile's default build image.
         rust_version => env!("CARGO_PKG_RUST_VERSION"),
         routes => minijinja::Value::from(minijinja::value::Serde(&routes)),
@@ -238,6 +244,9 @@ pub fn emit(gateway: &Gateway, runtime: &RuntimeDep) -> Result<Files, String> {
             PathBuf::from(format!("src/{}.rs", service.module)),
             rust::file(&header, rust::service_rs(gateway, index)),
         );
+    }
+    if let RuntimeDep::Vendored = runtime {
+        vendor::add(&mut files, &header)?;
     }
     Ok(files)
 }

@@ -776,7 +776,7 @@ impl<'a> ServiceLowering<'a> {
                     self.diags.push(
                         Diagnostic::error(
                             "gateway::spec::unknown_scheme",
-                            format!("security requirement names `{scheme}`, which `components.securitySchemes` does not declare"),
+                            format!("operation `{operation_id}` requires the security scheme `{scheme}`, which `components.securitySchemes` does not declare"),
                         )
                         .at(self.locate(&pointer_push(&pointer_push(&at, &i.to_string()), scheme)))
                         .help(did_you_mean(scheme, known.iter().copied()).unwrap_or_else(|| "declare it under components.securitySchemes".into())),

@@ -6,7 +6,7 @@
 //! files but no generated `Cargo.toml` is refused: it is somebody else's.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use crate::emit::Files;
 
@@ -114,9 +114,57 @@ pub fn write(out: &Path, files: &Files) -> io::Result<Vec<(PathBuf, Change)>> {
     Ok(changes)
 }
 
+/// `path` as seen from `base` (both relative to the current folder, or both absolute),
+/// computed lexically so the result is the same on every machine.
+pub fn relative_to(path: &Path, base: &Path) -> Option<String> {
+    let absolute = |p: &Path| -> Option<Vec<String>> {
+        let joined = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            std::env::current_dir().ok()?.join(p)
+        };
+        let mut parts: Vec<String> = Vec::new();
+        for component in joined.components() {
+            match component {
+                Component::Normal(c) => parts.push(c.to_string_lossy().into_owned()),
+                Component::ParentDir => {
+                    parts.pop();
+                }
+                _ => {}
+            }
+        }
+        Some(parts)
+    };
+    let (path, base) = (absolute(path)?, absolute(base)?);
+    let common = path.iter().zip(&base).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".to_owned(); base.len() - common];
+    parts.extend(path[common..].iter().cloned());
+    Some(if parts.is_empty() {
+        ".".to_owned()
+    } else {
+        parts.join("/")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_paths() {
+        assert_eq!(
+            relative_to(Path::new("runtime"), Path::new("examples/x/generated")).as_deref(),
+            Some("../../../runtime")
+        );
+        assert_eq!(
+            relative_to(Path::new("/a/b"), Path::new("/a/c/d")).as_deref(),
+            Some("../../b")
+        );
+        assert_eq!(
+            relative_to(Path::new("/a"), Path::new("/a")).as_deref(),
+            Some(".")
+        );
+    }
 
     fn temp(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("gateway-write-{name}-{}", std::process::id()));
