@@ -177,7 +177,10 @@ fn context(name: &str, mode: Mode) -> PathBuf {
     dir
 }
 
-/// `from` copied to `to` as hard links (the sources are large and never written).
+/// `from` copied to `to` as hard links (the sources are large and never written), folders
+/// with their modification times: a build script that watches a folder (aws-lc-sys's
+/// `rerun-if-changed=aws-lc/`) would otherwise run again when the vendored image builds on
+/// the default image's `target/`.
 fn link_tree(from: &Path, to: &Path) {
     if from.is_dir() {
         std::fs::create_dir_all(to).unwrap();
@@ -185,6 +188,11 @@ fn link_tree(from: &Path, to: &Path) {
             let entry = entry.unwrap();
             link_tree(&entry.path(), &to.join(entry.file_name()));
         }
+        let modified = std::fs::metadata(from).unwrap().modified().unwrap();
+        std::fs::File::open(to)
+            .unwrap()
+            .set_modified(modified)
+            .unwrap();
     } else if std::fs::hard_link(from, to).is_err() {
         std::fs::copy(from, to).unwrap();
     }
@@ -224,7 +232,9 @@ fn build_image(context: &Path, name: &str, rust_image: Option<&str>) -> String {
         (tag(&format!("{name}-build")), Some("build")),
         (tag(name), None),
     ] {
+        let started = Instant::now();
         let output = build(context, &tag, target, rust_image);
+        eprintln!("docker build of {tag}: {:.0?}", started.elapsed());
         log.push_str(&plain(&output));
         assert!(
             output.status.success(),
