@@ -5,8 +5,8 @@
 //! tests' offline registry (`gateway_tests::offline_registry`: the packaged runtime and its
 //! dependencies), copied into the build context as `vendor/` with source replacement in
 //! `.cargo/config.toml`, and the build runs with the network off, as a user's air-gapped
-//! build would. The image then runs with the host's network (loopback
-//! only here) in front of an upstream this test serves.
+//! build would. The image then runs with the host's network (loopback only here) in front
+//! of an upstream this test serves.
 //!
 //! No container registry is reachable here, so `.ci/docker` (run by `.ci/run`) starts the
 //! engine and makes the base images from Debian's packages; their names come in
@@ -27,6 +27,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use gateway_tests::{gateway, offline_registry, workspace};
+use openapi_gateway_compiler::emit::RUNTIME_VERSION;
 
 /// The repository of every image these tests make; each run removes the previous run's.
 const REPOSITORY: &str = "gateway-tests/docker";
@@ -462,10 +463,8 @@ fn the_default_image_serves_healthy_as_nonroot_within_40_mb() {
     let log = default_image();
     // The runtime came from the (replaced) registry, not from a folder of the context.
     assert!(
-        log.contains(concat!(
-            "Compiling openapi-gateway-runtime v",
-            env!("CARGO_PKG_VERSION"),
-            "\n"
+        log.contains(&format!(
+            "Compiling openapi-gateway-runtime v{RUNTIME_VERSION}\n"
         )),
         "{log}"
     );
@@ -488,10 +487,8 @@ fn the_vendored_runtime_image_builds_offline_and_serves() {
     let context = context("vendored", Mode::Vendored);
     let log = build_image(&context, "vendored", Some(&tag("default-build")));
     assert!(
-        log.contains(concat!(
-            "Compiling openapi-gateway-runtime v",
-            env!("CARGO_PKG_VERSION"),
-            " (/src/runtime)"
+        log.contains(&format!(
+            "Compiling openapi-gateway-runtime v{RUNTIME_VERSION} (/src/runtime)"
         )),
         "the runtime was not built from the crate's runtime/:\n{log}"
     );
