@@ -1701,6 +1701,44 @@ async fn admin_endpoints_and_openapi() {
     );
 }
 
+/// `--health-check`, the image's `HEALTHCHECK`: 0 and the status line while the admin
+/// listener of `GATEWAY_ADMIN_LISTEN` answers `/healthz`, 1 when nothing listens there, 2
+/// for an argument it does not know; none of them serves.
+#[test]
+fn the_health_check_command_asks_the_admin_listener() {
+    let world = world();
+    let check = |admin: &str, args: &[&str]| {
+        Command::new(binary())
+            .args(args)
+            .env("GATEWAY_ADMIN_LISTEN", admin)
+            .output()
+            .expect("the gateway binary runs")
+    };
+    let admin = world.gateway.admin.trim_start_matches("http://");
+    let healthy = check(admin, &["--health-check"]);
+    assert_eq!(healthy.status.code(), Some(0), "{healthy:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&healthy.stdout),
+        format!("healthy: /healthz at {admin}: HTTP/1.1 200 OK\n")
+    );
+
+    let closed = format!("127.0.0.1:{}", free_port());
+    let unhealthy = check(&closed, &["--health-check"]);
+    assert_eq!(unhealthy.status.code(), Some(1), "{unhealthy:?}");
+    assert!(
+        String::from_utf8_lossy(&unhealthy.stderr)
+            .starts_with(&format!("unhealthy: /healthz at {closed}: ")),
+        "{unhealthy:?}"
+    );
+
+    let unknown = check(admin, &["--serve"]);
+    assert_eq!(unknown.status.code(), Some(2), "{unknown:?}");
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("unknown argument `--serve`"),
+        "{unknown:?}"
+    );
+}
+
 #[tokio::test]
 async fn sigterm_drains_in_flight_requests() {
     let (_mock, addr) = start_mock("drain");

@@ -196,6 +196,8 @@ pub fn emit(gateway: &Gateway, runtime: &RuntimeDep) -> Result<Files, String> {
         lib_name => gateway.lib_name(),
         runtime_path => runtime_path,
         runtime_version => vendor::RUNTIME_VERSION,
+        // The Rust the runtime needs: the Dockerfile's default build image.
+        rust_version => env!("CARGO_PKG_RUST_VERSION"),
         routes => minijinja::Value::from(minijinja::value::Serde(&routes)),
         services => minijinja::Value::from(minijinja::value::Serde(&services)),
         secrets => minijinja::Value::from(minijinja::value::Serde(&secrets(gateway))),

@@ -29,6 +29,7 @@ use crate::proxy::upstream::Upstreams;
 use crate::proxy::{discovery, health};
 use crate::serve::admin::{self, AdminState};
 use crate::serve::dispatch::State;
+use crate::serve::health_check;
 use crate::serve::listen::serve_public;
 use crate::serve::router::Router;
 
@@ -217,7 +218,24 @@ async fn bind(variable: &str, address: &str) -> Result<TcpListener, StartError> 
 /// (default `info`), reads the configuration from the environment (see
 /// [`Config::from_env`]) and serves. Returns success after a graceful shutdown, failure
 /// (after logging why) when the gateway cannot start.
+///
+/// With the one argument `--health-check` it serves nothing: it asks the running
+/// gateway's admin listener (`GATEWAY_ADMIN_LISTEN`) for `/healthz` and succeeds on a 200,
+/// the `HEALTHCHECK` of the generated `Dockerfile`. Any other argument is refused (exit 2).
 pub fn run(gateway: &'static Gateway) -> ExitCode {
+    match Mode::parse(std::env::args_os().skip(1)) {
+        Ok(Mode::Serve) => {}
+        Ok(Mode::HealthCheck) => return health_check(),
+        Err(argument) => {
+            eprintln!(
+                "{}: unknown argument `{}`; the gateway reads its settings from the \
+                 environment and takes no argument but --health-check",
+                gateway.name,
+                argument.to_string_lossy()
+            );
+            return ExitCode::from(2);
+        }
+    }
     init_logging();
     raise_fd_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -243,6 +261,51 @@ pub fn run(gateway: &'static Gateway) -> ExitCode {
         }
         Err(error) => {
             error!(%error, "gateway cannot start");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What the command line asks [`run`] for.
+#[derive(Debug, PartialEq)]
+enum Mode {
+    Serve,
+    HealthCheck,
+}
+
+impl Mode {
+    /// The arguments after the program's name; `Err` holds the first one not understood.
+    fn parse(
+        mut args: impl Iterator<Item = std::ffi::OsString>,
+    ) -> Result<Mode, std::ffi::OsString> {
+        let mode = match args.next() {
+            None => return Ok(Mode::Serve),
+            Some(flag) if flag == "--health-check" => Mode::HealthCheck,
+            Some(other) => return Err(other),
+        };
+        match args.next() {
+            None => Ok(mode),
+            Some(extra) => Err(extra),
+        }
+    }
+}
+
+/// `--health-check`: one line saying what `/healthz` answered, exit 0 on a 200, else 1.
+fn health_check() -> ExitCode {
+    let admin_listen = match env_var("GATEWAY_ADMIN_LISTEN") {
+        Ok(value) => value.unwrap_or_else(|| DEFAULT_ADMIN_LISTEN.to_owned()),
+        Err(error) => {
+            eprintln!("unhealthy: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match health_check::check(&admin_listen) {
+        Ok(status) => {
+            println!("healthy: {status}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("unhealthy: {error}");
             ExitCode::FAILURE
         }
     }
@@ -740,6 +803,15 @@ mod tests {
             default_max_connections(None),
             tokio::sync::Semaphore::MAX_PERMITS
         );
+    }
+
+    #[test]
+    fn the_command_line_serves_or_checks_health() {
+        let parse = |args: &[&str]| Mode::parse(args.iter().map(std::ffi::OsString::from));
+        assert_eq!(parse(&[]), Ok(Mode::Serve));
+        assert_eq!(parse(&["--health-check"]), Ok(Mode::HealthCheck));
+        assert_eq!(parse(&["--port"]), Err("--port".into()));
+        assert_eq!(parse(&["--health-check", "now"]), Err("now".into()));
     }
 
     #[test]
