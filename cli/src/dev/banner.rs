@@ -9,7 +9,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
 use super::keys::Credential;
-use super::mock::generate::{Generator, resolve};
+use super::mock::generate::{example_of, resolve};
 use crate::ir::{Auth, Gateway, ParamIn, Route};
 
 /// How many routes get a `curl` line.
@@ -31,24 +31,7 @@ pub fn quote(text: &str) -> String {
 
 /// A parameter's value as text: its example, else its schema's (or one made from it).
 fn param_value(doc: &Value, param: &Value) -> Value {
-    if let Some(example) = param.get("example") {
-        return example.clone();
-    }
-    if let Some(example) = param
-        .get("examples")
-        .and_then(Value::as_object)
-        .and_then(|e| {
-            e.values()
-                .map(|e| resolve(doc, e))
-                .find_map(|e| e.get("value"))
-        })
-    {
-        return example.clone();
-    }
-    param
-        .get("schema")
-        .map(|schema| Generator::fixed(doc).value(schema))
-        .unwrap_or(Value::String("value".into()))
+    example_of(doc, param).unwrap_or(Value::String("value".into()))
 }
 
 fn scalar(value: &Value) -> String {
@@ -217,21 +200,7 @@ fn request_body(doc: &Value, operation: &Value) -> Option<(String, String)> {
                 .iter()
                 .find(|(m, _)| m.starts_with("application/x-www-form-urlencoded"))
         })?;
-    let value = entry
-        .get("example")
-        .cloned()
-        .or_else(|| {
-            entry
-                .get("examples")
-                .and_then(Value::as_object)
-                .and_then(|e| {
-                    e.values()
-                        .map(|e| resolve(doc, e))
-                        .find_map(|e| e.get("value"))
-                })
-                .cloned()
-        })
-        .or_else(|| entry.get("schema").map(|s| Generator::fixed(doc).value(s)))?;
+    let value = example_of(doc, entry)?;
     if media.starts_with("application/x-www-form-urlencoded") {
         let pairs: Vec<String> = value
             .as_object()?

@@ -76,6 +76,23 @@ impl Rng {
     }
 }
 
+/// The value of a parameter, header or media type object (`entry`): its `example`, else
+/// the first of its `examples`, else one made from its `schema`.
+pub fn example_of(doc: &Value, entry: &Value) -> Option<Value> {
+    entry
+        .get("example")
+        .or_else(|| {
+            entry
+                .get("examples")
+                .and_then(Value::as_object)?
+                .values()
+                .map(|e| resolve(doc, e))
+                .find_map(|e| e.get("value"))
+        })
+        .cloned()
+        .or_else(|| entry.get("schema").map(|s| Generator::fixed(doc).value(s)))
+}
+
 /// Follows `$ref`s (local pointers into `doc`, the bundled document) to the schema itself.
 pub fn resolve<'a>(doc: &'a Value, mut value: &'a Value) -> &'a Value {
     for _ in 0..MAX_HOPS {

@@ -14,7 +14,7 @@
 
 use serde_json::{Value, json};
 
-use super::generate::{Generator, Rng, resolve};
+use super::generate::{Generator, Rng, example_of, resolve};
 use super::prefer::Preferences;
 
 /// A mock's answer, before it is put on the wire.
@@ -275,22 +275,7 @@ fn headers(doc: &Value, response: &Value) -> Vec<(String, String)> {
         .filter(|(name, _)| !name.eq_ignore_ascii_case("content-type"))
         .map(|(name, header)| {
             let header = resolve(doc, header);
-            let value = header
-                .get("example")
-                .cloned()
-                .or_else(|| {
-                    header
-                        .get("examples")
-                        .and_then(Value::as_object)
-                        .and_then(|e| {
-                            e.values()
-                                .map(|e| resolve(doc, e))
-                                .find_map(|e| e.get("value"))
-                        })
-                        .cloned()
-                })
-                .or_else(|| header.get("schema").map(|s| Generator::fixed(doc).value(s)))
-                .unwrap_or(Value::String(String::new()));
+            let value = example_of(doc, header).unwrap_or(Value::String(String::new()));
             let text = match value {
                 Value::String(text) => text,
                 other => other.to_string(),
