@@ -151,25 +151,6 @@ fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-/// The runtime the development build links: this checkout's `runtime/` when the compiler
-/// runs from one (a build from source: its target folder then shares the runtime with
-/// every other generated crate of the checkout), else the copy the compiler carries
-/// (`--vendor-runtime`), which builds without the runtime being published.
-fn runtime_dependency() -> RuntimeDep {
-    let checkout = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("runtime");
-    match checkout
-        .join("src")
-        .join("lib.rs")
-        .is_file()
-        .then(|| checkout.canonicalize())
-    {
-        Some(Ok(path)) => RuntimeDep::Path(path.display().to_string()),
-        _ => RuntimeDep::Vendored,
-    }
-}
-
 /// The development settings, applied to the loaded manifest before it is lowered:
 /// response validation on for every service (a mock that breaks its own spec shows up),
 /// and a Redis rate-limit store replaced by the in-memory one (no Redis to reach).
@@ -271,7 +252,9 @@ impl<'w> Dev<'w> {
             manifest,
             workdir,
             target_dir,
-            runtime_dep: runtime_dependency(),
+            // The runtime this compiler carries: it always matches the code it generates,
+            // even when the checkout it was installed from has moved on.
+            runtime_dep: RuntimeDep::Vendored,
             requested_port: options.port,
             tx,
             rx,
