@@ -26,7 +26,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use gateway_tests::{gateway, offline_registry, workspace};
+use gateway_tests::{free_port, gateway, offline_registry, workspace};
 use openapi_gateway_compiler::emit::RUNTIME_VERSION;
 
 /// The repository of every image these tests make; each run removes the previous run's.
@@ -353,14 +353,6 @@ impl Drop for Container {
     fn drop(&mut self) {
         let _ = docker(&["rm", "--force", &self.id]);
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// An upstream on loopback that answers every request with its method and path, and

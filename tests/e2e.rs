@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use futures_util::StreamExt;
-use gateway_tests::{cargo, generated_target_dir, workspace};
+use gateway_tests::{cargo, free_port, generated_target_dir, workspace};
 
 /// What a mock upstream saw of one request.
 #[derive(Debug, Clone)]
@@ -130,14 +130,6 @@ fn start_mock(name: &'static str) -> (Mock, SocketAddr) {
         });
     });
     (mock, addr)
-}
-
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Builds the committed example gateway once per test run.

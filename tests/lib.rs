@@ -148,6 +148,33 @@ pub fn assert_example_up_to_date() {
     assert!(out.contains("is up to date"), "{out}");
 }
 
+/// Unpacks a `.crate` (a gzipped tarball) into `into`, which it creates.
+pub fn unpack(packaged: &Path, into: &Path) {
+    std::fs::create_dir_all(into).unwrap_or_else(|e| panic!("{}: {e}", into.display()));
+    let output = Command::new("tar")
+        .arg("-xzf")
+        .arg(packaged)
+        .arg("-C")
+        .arg(into)
+        .output()
+        .expect("tar runs");
+    assert!(
+        output.status.success(),
+        "unpacking {} failed:\n{}",
+        packaged.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A free TCP port on loopback, for a server a test starts later.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A registry a user outside this repository would see: every crate a generated gateway
 /// needs, with the runtime as `cargo package` makes it (not this checkout's folder), in a
 /// directory source. Built once per test binary.
@@ -223,17 +250,7 @@ pub fn offline_registry() -> &'static OfflineRegistry {
         // A crate that depends on the packaged runtime by path, so `cargo vendor` fetches
         // exactly its dependencies, at the versions of the workspace's lock file.
         let unpacked = root.join("unpacked");
-        std::fs::create_dir_all(&unpacked).unwrap();
-        succeed(
-            "tar",
-            Command::new("tar")
-                .arg("-xzf")
-                .arg(&packaged)
-                .arg("-C")
-                .arg(&unpacked)
-                .output()
-                .expect("tar runs"),
-        );
+        unpack(&packaged, &unpacked);
         let consumer = root.join("consumer");
         std::fs::create_dir_all(consumer.join("src")).unwrap();
         std::fs::write(

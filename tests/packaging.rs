@@ -155,15 +155,7 @@ fn the_packaged_compiler_installs_with_cargo_install_as_the_readme_says() {
     // Outside this checkout, where cargo would take it for a member of our workspace.
     let unpacked = std::env::temp_dir().join(format!("gateway-packaged-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&unpacked);
-    std::fs::create_dir_all(&unpacked).unwrap();
-    let untar = Command::new("tar")
-        .arg("-xzf")
-        .arg(&packaged)
-        .arg("-C")
-        .arg(&unpacked)
-        .output()
-        .expect("tar runs");
-    assert!(untar.status.success(), "{untar:?}");
+    gateway_tests::unpack(&packaged, &unpacked);
     let root = fresh("install");
     let installed = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(["install", "--locked", "--debug", "--path"])
