@@ -255,3 +255,78 @@ fn the_default_output_is_beside_the_manifest() {
     assert!(!workspace().join("generated").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn include_and_exclude_decide_which_operations_are_published() {
+    let manifest = "fixtures/selection/gateway.yaml";
+    let (code, out, err) = gateway(&["routes", "--manifest", manifest, "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let routes: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let published: Vec<&str> = routes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["operation_id"].as_str().unwrap())
+        .collect();
+    // Tagged `public` or named by `include`, minus what `exclude` names.
+    assert_eq!(published, ["health", "listInvoices", "getInvoice"]);
+
+    let (code, out, err) = gateway(&[
+        "routes",
+        "--manifest",
+        manifest,
+        "--format",
+        "json",
+        "--all",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let all: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let why = |id: &str| {
+        all.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["operation_id"] == id)
+            .map(|r| r["excluded"].clone())
+            .unwrap_or_else(|| panic!("{id} not listed: {all}"))
+    };
+    assert_eq!(why("getInvoice"), serde_json::Value::Null);
+    assert_eq!(why("deleteInvoice"), "exclude.operations: deleteInvoice");
+    assert_eq!(why("getInvoiceByNumber"), "not in include");
+    assert_eq!(why("postLedgerEntry"), "exclude.paths: /internal/**");
+    assert_eq!(why("oddTemplate"), "exclude.paths: /internal/**");
+    let ledger = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["operation_id"] == "postLedgerEntry")
+        .unwrap();
+    assert_eq!(ledger["path"], "/api/billing/internal/ledger");
+    assert_eq!(ledger["method"], "POST");
+
+    let (code, table, _) = gateway(&["routes", "--manifest", manifest, "--all"]);
+    assert_eq!(code, 0);
+    let excluded = table.split("\nexcluded\n").nth(1).expect(&table);
+    assert!(
+        excluded.contains("getInvoiceByNumber  not in include"),
+        "{table}"
+    );
+
+    // No route, no validator, no public entry, not even the schema only it used.
+    let compiled = openapi_gateway_compiler::cli::compile(&workspace().join(manifest));
+    let gateway = compiled.gateway.expect("the fixture compiles");
+    let document = &gateway.openapi;
+    let paths = document["paths"].as_object().unwrap();
+    assert!(paths["/api/billing/invoices/{id}"].get("delete").is_none());
+    assert!(paths.keys().all(|p| !p.contains("internal")), "{paths:?}");
+    assert!(
+        document
+            .pointer("/components/schemas/LedgerEntry")
+            .is_none(),
+        "{document}"
+    );
+    assert!(
+        gateway.services[0].validators.is_empty(),
+        "{:?}",
+        gateway.services[0].validators
+    );
+}

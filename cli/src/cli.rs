@@ -80,6 +80,9 @@ enum Command {
         manifest: PathBuf,
         #[arg(long, value_enum, default_value_t = RoutesFormat::Table)]
         format: RoutesFormat,
+        /// Also list the operations `include`/`exclude` leave out, and why.
+        #[arg(long)]
+        all: bool,
     },
     /// Write a first manifest from the specs, with the decisions they leave in comments.
     Init {
@@ -263,7 +266,11 @@ pub fn run(
             let _ = write!(out, "{}", crate::init::SCHEMA);
             EXIT_OK
         }
-        Command::Routes { manifest, format } => {
+        Command::Routes {
+            manifest,
+            format,
+            all,
+        } => {
             let compiled = compile(&manifest);
             let Some(gateway) = &compiled.gateway else {
                 let _ = write!(
@@ -274,8 +281,8 @@ pub fn run(
                 return EXIT_INPUT;
             };
             let _ = match format {
-                RoutesFormat::Json => write!(out, "{}", routes_json(gateway)),
-                RoutesFormat::Table => write!(out, "{}", routes_table(gateway)),
+                RoutesFormat::Json => write!(out, "{}", routes_json(gateway, all)),
+                RoutesFormat::Table => write!(out, "{}", routes_table(gateway, all)),
             };
             EXIT_OK
         }
@@ -386,8 +393,20 @@ struct RouteJson<'a> {
     timeouts: serde_json::Value,
 }
 
-/// One object per public route (DESIGN.md: `gateway routes --format json`).
-pub fn routes_json(gateway: &Gateway) -> String {
+/// An operation left out, under `--all`: told apart from a route by its `excluded` key.
+#[derive(serde::Serialize)]
+struct ExcludedJson<'a> {
+    method: &'a str,
+    /// Where it would be published.
+    path: String,
+    service: &'a str,
+    operation_id: &'a str,
+    excluded: &'a str,
+}
+
+/// One object per public route (DESIGN.md: `gateway routes --format json`); with `all`,
+/// then one per excluded operation.
+pub fn routes_json(gateway: &Gateway, all: bool) -> String {
     let rows: Vec<RouteJson> = gateway
         .routes
         .iter()
@@ -425,26 +444,82 @@ pub fn routes_json(gateway: &Gateway) -> String {
             },
         })
         .collect();
+    let mut rows: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| serde_json::to_value(r).unwrap_or_default())
+        .collect();
+    if all {
+        rows.extend(gateway.excluded.iter().map(|e| {
+            serde_json::to_value(ExcludedJson {
+                method: e.method.as_str(),
+                path: e.public_path.clone(),
+                service: &gateway.services[e.service].key,
+                operation_id: &e.operation_id,
+                excluded: &e.reason,
+            })
+            .unwrap_or_default()
+        }));
+    }
     let mut text = serde_json::to_string_pretty(&rows).unwrap_or_default();
     text.push('\n');
     text
 }
 
-fn routes_table(gateway: &Gateway) -> String {
-    let rows: Vec<[String; 5]> = gateway
-        .routes
-        .iter()
-        .map(|r| {
-            [
-                r.method.to_string(),
-                r.public_path.to_string(),
-                gateway.services[r.service].key.clone(),
-                r.upstream_path.to_string(),
-                emit::auth_summary(&r.auth),
-            ]
-        })
-        .collect();
-    let headings = ["METHOD", "PATH", "SERVICE", "UPSTREAM", "AUTH"].map(String::from);
+fn routes_table(gateway: &Gateway, all: bool) -> String {
+    let mut text = table(
+        ["METHOD", "PATH", "SERVICE", "UPSTREAM", "AUTH"],
+        gateway
+            .routes
+            .iter()
+            .map(|r| {
+                [
+                    r.method.to_string(),
+                    r.public_path.to_string(),
+                    gateway.services[r.service].key.clone(),
+                    r.upstream_path.to_string(),
+                    emit::auth_summary(&r.auth),
+                ]
+            })
+            .collect(),
+    );
+    if all && !gateway.excluded.is_empty() {
+        text.push_str("\nexcluded\n");
+        let rows = gateway
+            .excluded
+            .iter()
+            .map(|e| {
+                [
+                    e.method.to_string(),
+                    e.public_path.clone(),
+                    gateway.services[e.service].key.clone(),
+                    e.operation_id.clone(),
+                    e.reason.clone(),
+                ]
+            })
+            .collect();
+        text.push_str(&table(
+            ["METHOD", "PATH", "SERVICE", "OPERATION", "WHY"],
+            rows,
+        ));
+    }
+    // Then each service's upstream policy.
+    for service in &gateway.services {
+        text.push_str(&format!("\nservice {}\n", service.key));
+        text.push_str(&format!("  {:<14}{}\n", "instances", instances(service)));
+        let summary = service.resilience.summary(
+            std::time::Duration::from_millis(service.connect_timeout_ms),
+            std::time::Duration::from_millis(service.request_timeout_ms),
+        );
+        for (label, value) in summary {
+            text.push_str(&format!("  {label:<14}{value}\n"));
+        }
+    }
+    text
+}
+
+/// Columns padded to their widest cell.
+fn table(headings: [&str; 5], rows: Vec<[String; 5]>) -> String {
+    let headings = headings.map(String::from);
     let mut widths = headings.clone().map(|h| h.len());
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -460,18 +535,6 @@ fn routes_table(gateway: &Gateway) -> String {
             .collect();
         text.push_str(line.join("  ").trim_end());
         text.push('\n');
-    }
-    // Then each service's upstream policy.
-    for service in &gateway.services {
-        text.push_str(&format!("\nservice {}\n", service.key));
-        text.push_str(&format!("  {:<14}{}\n", "instances", instances(service)));
-        let summary = service.resilience.summary(
-            std::time::Duration::from_millis(service.connect_timeout_ms),
-            std::time::Duration::from_millis(service.request_timeout_ms),
-        );
-        for (label, value) in summary {
-            text.push_str(&format!("  {label:<14}{value}\n"));
-        }
     }
     text
 }

@@ -22,6 +22,8 @@ pub struct Gateway {
     pub services: Vec<Service>,
     /// Sorted by public path, then method: the order of every listing.
     pub routes: Vec<Route>,
+    /// The operations of the specs that `include`/`exclude` leave out, in spec order.
+    pub excluded: Vec<Excluded>,
     /// The rate-limit policies routes refer to, in the manifest's order.
     pub rate_limits: Vec<RateLimit>,
     /// Failed authentications allowed per client address (`rate_limits.auth_failures`);
@@ -37,6 +39,21 @@ pub struct Gateway {
     pub openapi: serde_json::Value,
     /// The environment variable naming the OTLP collector spans are exported to.
     pub otlp_endpoint_env: Option<String>,
+}
+
+/// An operation a service's `include`/`exclude` leaves out: no route, no validator, no
+/// entry in the public document.
+#[derive(Debug, Clone)]
+pub struct Excluded {
+    pub service: usize,
+    pub method: Method,
+    /// As the spec writes it.
+    pub spec_path: String,
+    /// Where it would have been published.
+    pub public_path: String,
+    pub operation_id: String,
+    /// The selector that excludes it, e.g. `exclude.tags: internal`, or `not in include`.
+    pub reason: String,
 }
 
 /// The runtime's `Connections`, durations in milliseconds.

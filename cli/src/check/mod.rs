@@ -93,7 +93,7 @@ fn route_conflicts(gateway: &Gateway, diags: &mut Diagnostics) {
                         format!("conflicts with {}", b.operation_id),
                         b.location.clone(),
                     )
-                    .help("change a service's `mount` in the manifest, or rename one path"),
+                    .help("change a service's `mount` in the manifest, publish one of them only (`services.<s>.exclude: { operations: [<id>] }`), or rename one path"),
                 ),
                 // Within one spec, `/users/me` beside `/users/{id}` is deliberate.
                 Overlap::Shadows(_) if a.service == b.service => {}

@@ -11,8 +11,9 @@ use std::path::Path;
 
 use crate::diag::{Diagnostic, Diagnostics, Location, pointer_push};
 pub use manifest::{
-    AuthKind, AuthScheme, DiscoveryConfig, DnsRecord, JwksSource, JwksUrl, JwtConfig, KeySource,
-    Manifest, OperationPolicy, RateKey, RateLimitPolicy, RateLimitStore, ServiceConfig,
+    AuthKind, AuthScheme, Candidate, DiscoveryConfig, DnsRecord, JwksSource, JwksUrl, JwtConfig,
+    KeySource, Manifest, OperationPolicy, RateKey, RateLimitPolicy, RateLimitStore, Selection,
+    SelectorKind, ServiceConfig,
 };
 pub use sources::Sources;
 pub use spec::LoadedSpec;

@@ -9,6 +9,7 @@ mod openapi;
 mod param_shape;
 mod path;
 mod schema;
+mod select;
 
 use indexmap::IndexMap;
 use openapiv3::{
@@ -18,12 +19,12 @@ use openapiv3::{
 
 use crate::diag::{Diagnostic, Diagnostics, Location, did_you_mean, pointer_push};
 use crate::ir::{
-    Auth, Body, Bound, BoundValue, Constraints, Cors, EnumType, FormCheck, FormEncoding, Gateway,
-    JsonFormat, Jwt, KeySource, Method, Param, ParamIn, ParamShape, ParamStyle, ParamType,
+    Auth, Body, Bound, BoundValue, Constraints, Cors, EnumType, Excluded, FormCheck, FormEncoding,
+    Gateway, JsonFormat, Jwt, KeySource, Method, Param, ParamIn, ParamShape, ParamStyle, ParamType,
     PathTemplate, RateKey, RateLimit, Requirement, ResponseCheck, ResponseStatus, Route, Scalar,
     Scheme, SchemeKind, Segment, Service,
 };
-use crate::load::{AuthKind, Loaded, LoadedSpec, OperationPolicy, ServiceConfig};
+use crate::load::{AuthKind, Candidate, Loaded, LoadedSpec, OperationPolicy, ServiceConfig};
 use names::Scope;
 pub use path::parse_template;
 
@@ -42,6 +43,7 @@ pub fn lower(loaded: &Loaded, diags: &mut Diagnostics) -> Option<Gateway> {
     let mut modules = Scope::with_reserved(CRATE_MODULES);
     let mut services = Vec::new();
     let mut routes = Vec::new();
+    let mut excluded = Vec::new();
     for (index, (config, spec)) in manifest.services.iter().zip(&loaded.specs).enumerate() {
         let module = modules.claim(names::snake(&config.key, "service"));
         let mut lowering = ServiceLowering {
@@ -59,9 +61,11 @@ pub fn lower(loaded: &Loaded, diags: &mut Diagnostics) -> Option<Gateway> {
             types: Scope::with_reserved(&[]),
             enums: Vec::new(),
             schemas: schema::Schemas::default(),
+            excluded: Vec::new(),
             diags,
         };
         routes.extend(lowering.routes());
+        excluded.append(&mut lowering.excluded);
         lowering.schemas.check_cycles(spec, lowering.diags);
         let enums = lowering.enums;
         let validators = lowering.schemas.validators;
@@ -155,6 +159,7 @@ pub fn lower(loaded: &Loaded, diags: &mut Diagnostics) -> Option<Gateway> {
         max_fields: manifest.max_fields,
         services,
         routes,
+        excluded,
         rate_limits,
         auth_failures,
         rate_limit_store,
@@ -369,6 +374,8 @@ struct ServiceLowering<'a> {
     types: Scope,
     enums: Vec<EnumType>,
     schemas: schema::Schemas,
+    /// Operations `include`/`exclude` leave out.
+    excluded: Vec<Excluded>,
     diags: &'a mut Diagnostics,
 }
 
@@ -398,6 +405,8 @@ impl<'a> ServiceLowering<'a> {
     fn routes(&mut self) -> Vec<Route> {
         let spec: &'a LoadedSpec = self.spec;
         let doc: &'a OpenAPI = &spec.openapi;
+        let mut selection = select::Verdicts::new(self.config);
+        let mut all_tags: std::collections::BTreeSet<String> = Default::default();
         let mut routes = Vec::new();
         let mut seen_ids: IndexMap<String, String> = IndexMap::new();
         let mut operation_pointers: Vec<String> = Vec::new();
@@ -417,17 +426,49 @@ impl<'a> ServiceLowering<'a> {
                     continue;
                 }
             };
-            let Some(template) =
-                path::parse_template(path, &self.locate(&path_pointer), self.diags)
-            else {
-                continue;
-            };
+            // Parsed for the first published operation: an excluded path may be one this
+            // version cannot route.
+            let mut template: Option<Option<PathTemplate>> = None;
             for (method, operation) in operations(item) {
                 let pointer = pointer_push(&path_pointer, method.key());
                 let operation_id = operation
                     .operation_id
                     .clone()
                     .unwrap_or_else(|| format!("{} {path}", method.as_str()));
+                let candidate = Candidate {
+                    operation_id: &operation_id,
+                    tags: &operation.tags,
+                    path,
+                };
+                all_tags.extend(operation.tags.iter().cloned());
+                if let Some(reason) = selection.verdict(&candidate) {
+                    if !seen_ids.contains_key(&operation_id) {
+                        seen_ids.insert(operation_id.clone(), pointer.clone());
+                        self.excluded.push(Excluded {
+                            service: self.index,
+                            method,
+                            spec_path: path.clone(),
+                            public_path: match format!(
+                                "{}{}{}",
+                                self.base_path,
+                                self.config.mount,
+                                path.trim_end_matches('/')
+                            ) {
+                                p if p.is_empty() => "/".to_owned(),
+                                p => p,
+                            },
+                            operation_id,
+                            reason,
+                        });
+                    }
+                    continue;
+                }
+                let template = template.get_or_insert_with(|| {
+                    path::parse_template(path, &self.locate(&path_pointer), self.diags)
+                });
+                let Some(template) = template.as_ref() else {
+                    continue;
+                };
                 if let Some(first) = seen_ids.get(&operation_id) {
                     self.diags.push(
                         Diagnostic::error(
@@ -450,7 +491,7 @@ impl<'a> ServiceLowering<'a> {
                 if let Some(route) = self.route(
                     method,
                     path,
-                    &template,
+                    template,
                     item,
                     operation,
                     operation_id,
@@ -512,9 +553,33 @@ impl<'a> ServiceLowering<'a> {
                 .help("the upstream must still validate those bodies; the size limit (`limits.max_body`) is enforced"),
             );
         }
-        // Policies for operations the spec does not have.
+        selection.report_unused(
+            self.manifest_file,
+            seen_ids.keys().map(String::as_str),
+            &all_tags,
+            self.diags,
+        );
+        // Policies for operations the spec does not have, or the manifest leaves out.
         for name in self.config.operations.keys() {
-            if !seen_ids.contains_key(name) {
+            if let Some(excluded) = self.excluded.iter().find(|e| e.operation_id == *name) {
+                self.diags.push(
+                    Diagnostic::error(
+                        "gateway::manifest::excluded_operation",
+                        format!(
+                            "service `{}` sets a policy for `{name}`, which it does not publish ({})",
+                            self.config.key, excluded.reason
+                        ),
+                    )
+                    .at(Location::key(
+                        self.manifest_file,
+                        pointer_push(
+                            &format!("{}/operations", pointer_push("/services", &self.config.key)),
+                            name,
+                        ),
+                    ))
+                    .help("remove the policy, or publish the operation"),
+                );
+            } else if !seen_ids.contains_key(name) {
                 let help = did_you_mean(name, seen_ids.keys().map(String::as_str))
                     .unwrap_or_else(|| "policies are keyed by the spec's operationId".to_owned());
                 self.diags.push(

@@ -101,6 +101,7 @@ pub fn public_document(loaded: &Loaded, routes: &[Route], services: &[Service]) 
         },
         "paths": paths,
     });
+    prune(&mut components, &paths);
     let components: Map<String, Value> = components
         .into_iter()
         .filter(|(_, entries)| !entries.is_empty())
@@ -110,6 +111,58 @@ pub fn public_document(loaded: &Loaded, routes: &[Route], services: &[Service]) 
         document["components"] = Value::Object(components);
     }
     document
+}
+
+/// Drops the components no published operation reaches: those only excluded operations
+/// (or nothing) use would otherwise publish internal names and shapes. Security schemes
+/// are named, not referenced, and stay.
+fn prune(components: &mut BTreeMap<String, Map<String, Value>>, paths: &Map<String, Value>) {
+    let mut reached: std::collections::BTreeSet<(String, String)> = Default::default();
+    let mut pending: Vec<(String, String)> = Vec::new();
+    for item in paths.values() {
+        references(item, &mut pending);
+    }
+    while let Some(key) = pending.pop() {
+        if reached.contains(&key) {
+            continue;
+        }
+        if let Some(value) = components.get(&key.0).and_then(|s| s.get(&key.1)) {
+            references(value, &mut pending);
+        }
+        reached.insert(key);
+    }
+    for (section, entries) in components.iter_mut() {
+        if section != "securitySchemes" {
+            entries.retain(|name, _| reached.contains(&(section.clone(), name.clone())));
+        }
+    }
+}
+
+/// The `(section, name)` of every `#/components/...` reference in a value.
+fn references(value: &Value, into: &mut Vec<(String, String)>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(reference)) = map.get("$ref")
+                && let Some(rest) = reference.strip_prefix("#/components/")
+            {
+                let mut tokens = rest
+                    .split('/')
+                    .map(|t| t.replace("~1", "/").replace("~0", "~"));
+                if let (Some(section), Some(name)) = (tokens.next(), tokens.next()) {
+                    into.push((section, name));
+                }
+            }
+            for child in map.values() {
+                references(child, into);
+            }
+        }
+        Value::Array(items) => {
+            for child in items {
+                references(child, into);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// `(section, name, value)` of every component of a document.

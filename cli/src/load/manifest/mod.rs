@@ -18,6 +18,7 @@ mod gateway;
 mod observability;
 mod rate_limits;
 mod resilience;
+mod selection;
 mod service;
 
 use std::path::{Path, PathBuf};
@@ -47,6 +48,7 @@ pub use self::discovery::{DiscoveryConfig, DnsRecord};
 pub use self::gateway::ConnectionLimits;
 pub use self::rate_limits::{RateKey, RateLimitPolicy, RateLimitStore};
 pub use self::resilience::OperationTimeouts;
+pub use self::selection::{Candidate, Selection, SelectorKind};
 pub use self::service::{ServiceConfig, upstream_url};
 
 /// The manifest, validated. Paths are resolved against the manifest's directory.
@@ -649,6 +651,8 @@ mod schema_tests {
             service_keys,
             [
                 "cors",
+                "exclude",
+                "include",
                 "mount",
                 "operations",
                 "rate_limit",

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::cors::{CorsPolicy, RawCors, cors};
 use super::discovery::{DiscoveryConfig, discovery};
 use super::rate_limits::unknown_rate_limit;
+use super::selection::{RawSelection, Selection, selection};
 use super::{Ctx, OperationPolicy, RawUpstream, prefix, resilience, units};
 use crate::diag::{Diagnostic, Location, pointer_push};
 use crate::upstream::Resilience;
@@ -40,6 +41,10 @@ pub struct ServiceConfig {
     pub resilience: Resilience,
     /// `services.<s>.validate_responses`, overriding the gateway's.
     pub validate_responses: Option<bool>,
+    /// The operations published: all when `None`.
+    pub include: Option<Selection>,
+    /// Operations left out, even when `include` names them.
+    pub exclude: Selection,
 }
 
 #[derive(Deserialize)]
@@ -54,6 +59,8 @@ pub(super) struct RawService {
     #[serde(default)]
     operations: IndexMap<String, OperationPolicy>,
     validate_responses: Option<bool>,
+    include: Option<RawSelection>,
+    exclude: Option<RawSelection>,
 }
 
 const DEFAULT_CONNECT: Duration = Duration::from_secs(1);
@@ -179,6 +186,14 @@ pub(super) fn service(
             );
         }
     }
+    let include = raw
+        .include
+        .map(|raw| selection(&format!("{pointer}/include"), raw, ctx));
+    let exclude = selection(
+        &format!("{pointer}/exclude"),
+        raw.exclude.unwrap_or_default(),
+        ctx,
+    );
     if ctx.diags.list[errors_before..]
         .iter()
         .any(|d| d.severity == crate::diag::Severity::Error)
@@ -204,6 +219,8 @@ pub(super) fn service(
         operations: raw.operations,
         resilience,
         validate_responses: raw.validate_responses,
+        include,
+        exclude,
     })
 }
 
