@@ -114,6 +114,7 @@ GATEWAY_UPSTREAM_PAYMENTS=$UPSTREAM_URL \
 GATEWAY_LOG=warn \
 JWT_PUBLIC_KEY="$(cat "$ROOT/runtime/tests/keys/rsa_public.pem")" \
 API_KEYS="bench:bench-key" \
+PROVIDER_USERS='bench:$2y$04$9lAb6.EK8ufmFGQB634T.u2ZxcFI9N4vFTvqzCfwDzFCH.ONuTeT.' \
     "$TASKSET" -c "$PROXY_CPU" "$GATEWAY_BIN" >"$WORK/gateway.log" 2>&1 &
 GATEWAY_PID=$!
 PIDS+=("$GATEWAY_PID")

@@ -130,6 +130,7 @@ start_gateway() { # variant
     BENCH_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/ \
     JWT_PUBLIC_KEY="$(cat "$ROOT/runtime/tests/keys/rsa_public.pem")" \
     API_KEYS="bench:bench-key" \
+PROVIDER_USERS='bench:$2y$04$9lAb6.EK8ufmFGQB634T.u2ZxcFI9N4vFTvqzCfwDzFCH.ONuTeT.' \
         "$TASKSET" -c "$PROXY_CPU" "$CARGO_TARGET_DIR/release/bench-$1" >"$WORK/gateway-$1.log" 2>&1 &
     GATEWAY_PID=$!
     PIDS+=("$GATEWAY_PID")

@@ -77,7 +77,7 @@ fn routes_json_has_the_contracted_fields() {
     assert_eq!(code, 0, "{err}");
     let routes: serde_json::Value = serde_json::from_str(&out).unwrap();
     let routes = routes.as_array().unwrap();
-    assert_eq!(routes.len(), 21);
+    assert_eq!(routes.len(), 22);
     for route in routes {
         for field in ["method", "path", "service", "operation_id", "upstream_path"] {
             assert!(route[field].is_string(), "{field} in {route}");

@@ -300,6 +300,26 @@ fn dev_serves_the_example_from_its_specs_and_reloads_on_changes() {
     let (status, body) = send("POST", &capture, &[("X-Api-Key", &api_key)], None);
     assert_eq!(status, 200, "{body}");
     assert_eq!(json_of(&body)["status"], "authorized");
+    // The HTTP Basic user it made, hashed into PROVIDER_USERS.
+    let login = dev.printed("  user providerBasic: ");
+    let (user, password) = login.split_once(':').unwrap();
+    assert_eq!(user, "dev");
+    let notifications = format!("{base}/api/payments/notifications");
+    let notification = r#"{"event":"CAPTURE","paymentReference":"psp-1"}"#;
+    let json = ("Content-Type", "application/json");
+    let basic = |credentials: &str| {
+        use base64::Engine;
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(credentials)
+        )
+    };
+    for (credentials, expected) in [(login.clone(), 202), (format!("{user}:x{password}"), 401)] {
+        let authorization = basic(&credentials);
+        let headers = [json, ("Authorization", authorization.as_str())];
+        let (status, body) = send("POST", &notifications, &headers, Some(notification));
+        assert_eq!(status, expected, "{credentials}: {body}");
+    }
 
     // Values made from the schemas (no example, or `dynamic=true`) keep the spec: the
     // gateway validates every response and counts what breaks it.

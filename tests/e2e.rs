@@ -171,6 +171,7 @@ impl Gateway {
                 // The example's auth key material (examples/ecommerce/gateway.yaml `auth`).
                 ("JWT_PUBLIC_KEY", read_key("rsa_public.pem")),
                 ("API_KEYS", API_KEYS.to_owned()),
+                ("PROVIDER_USERS", PROVIDER_USERS.to_owned()),
             ],
             stdout,
         )
@@ -230,6 +231,12 @@ fn read_key(name: &str) -> String {
 /// `API_KEYS` of the example: a plain key, and the SHA-256 of `hashed-e2e-key`.
 const API_KEYS: &str = "backoffice:e2e-plain-key
 billing:sha256:e15b17cd39d2d6f3b91d6731898730c7b11bed583573cb24857836d4b421a337
+";
+
+/// `PROVIDER_USERS` of the example: `psp` with the bcrypt hash (cost 4, `$2y$` as
+/// `htpasswd -nbB -C 4` writes it) of `psp-e2e-password`.
+const PROVIDER_USERS: &str = "# the card processor's webhook user
+psp:$2y$04$9lAb6.EK8ufmFGQB634T.u2ZxcFI9N4vFTvqzCfwDzFCH.ONuTeT.
 ";
 
 /// A token of the example's identity provider, signed with the test key.
@@ -1134,6 +1141,99 @@ async fn api_keys_are_checked() {
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
+}
+
+/// HTTP Basic (`providerBasic` of the example): the right password goes through, and its
+/// `Authorization` header does not; every other credential is a 401 with a Basic
+/// challenge, and nothing reaches the payment service.
+#[tokio::test]
+async fn basic_credentials_are_checked_and_never_forwarded() {
+    use base64::Engine;
+    let world = &world();
+    let base = &world.gateway.base;
+    let notification = serde_json::json!({"event": "CAPTURE", "paymentReference": "psp-1"});
+    let send = |marker: &str, authorization: Option<Vec<u8>>| {
+        let mut request = client()
+            .post(format!("{base}/api/payments/notifications?marker={marker}"))
+            .json(&notification);
+        if let Some(value) = authorization {
+            request = request.header(
+                "authorization",
+                reqwest::header::HeaderValue::from_bytes(&value).unwrap(),
+            );
+        }
+        request.send()
+    };
+    let basic = |credentials: &[u8]| {
+        let mut value = b"Basic ".to_vec();
+        value.extend(
+            base64::engine::general_purpose::STANDARD
+                .encode(credentials)
+                .bytes(),
+        );
+        Some(value)
+    };
+    // Twice: the second answer comes from the remembered credential.
+    for marker in ["basic-ok", "basic-again"] {
+        let response = send(marker, basic(b"psp:psp-e2e-password")).await.unwrap();
+        assert_eq!(response.status(), 200, "{marker}");
+        let seen: Vec<Seen> = world
+            .payments
+            .iter()
+            .flat_map(|mock| mock.seen())
+            .filter(|seen| seen.uri.contains(marker))
+            .collect();
+        assert_eq!(seen.len(), 1, "{marker}");
+        assert!(
+            seen[0].headers.get("authorization").is_none(),
+            "{marker}: the password reached the upstream"
+        );
+    }
+    let huge = format!("psp:{}", "p".repeat(5000));
+    for (marker, authorization, detail) in [
+        ("basic-none", None, "requires credentials"),
+        (
+            "basic-wrong",
+            basic(b"psp:psp-e2e-passwore"),
+            "user name or password",
+        ),
+        (
+            "basic-unknown",
+            basic(b"mallory:psp-e2e-password"),
+            "user name or password",
+        ),
+        (
+            "basic-base64",
+            Some(b"Basic not*base64".to_vec()),
+            "not base64",
+        ),
+        ("basic-colon", basic(b"psp"), "no `:`"),
+        (
+            "basic-latin1",
+            basic(b"ps\xfc:psp-e2e-password"),
+            "not UTF-8",
+        ),
+        ("basic-huge", basic(huge.as_bytes()), "too large"),
+        (
+            "basic-bearer",
+            Some(format!("Bearer {}", token("user-42", "")).into_bytes()),
+            "requires credentials",
+        ),
+    ] {
+        let response = send(marker, authorization).await.unwrap();
+        let (status, headers, body) = problem(response).await;
+        assert_eq!(status, 401, "{marker}");
+        assert_eq!(
+            headers.get("www-authenticate").unwrap(),
+            "Basic realm=\"shop-gateway\"",
+            "{marker}"
+        );
+        assert!(
+            body["detail"].as_str().unwrap().contains(detail),
+            "{marker}: {body}"
+        );
+        assert!(nobody_saw(world, marker), "{marker} was forwarded");
+    }
 }
 
 /// The example's API keys are `strip: true`: a back-office key never lands in the payment

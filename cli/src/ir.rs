@@ -86,6 +86,12 @@ pub enum SchemeKind {
         /// Removed from the request before it is forwarded.
         strip: bool,
     },
+    /// HTTP Basic, checked against htpasswd lines.
+    Basic {
+        users: KeySource,
+        /// Keep the client's `Authorization` header when forwarding.
+        forward_authorization: bool,
+    },
 }
 
 /// How a JWT scheme is verified.

@@ -99,8 +99,8 @@ pub mod responses {
 /// Security schemes as compiled from the manifest, and their verification.
 pub mod auth {
     pub use crate::edge::auth::{
-        ApiKey, ApiKeyIn, Auth, Authenticated, Claims, DEFAULT_JWKS_REFETCH_INTERVAL, Failure,
-        Jwks, JwksUrl, Jwt, KeySource, Requirement, Scheme, SchemeKind, Verifiers,
+        ApiKey, ApiKeyIn, Auth, Authenticated, Basic, Claims, DEFAULT_JWKS_REFETCH_INTERVAL,
+        Failure, Jwks, JwksUrl, Jwt, KeySource, Requirement, Scheme, SchemeKind, Verifiers,
         install_crypto_provider,
     };
 }

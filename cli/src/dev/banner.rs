@@ -131,6 +131,7 @@ pub fn curl(
         }
     }
     // Credentials of the route's first alternative.
+    let mut login = None;
     if let Auth::Required { alternatives, .. } = &route.auth
         && let Some(first) = alternatives.first()
     {
@@ -152,6 +153,9 @@ pub fn curl(
                     ParamIn::Cookie => cookies.push(format!("{name}={key}")),
                     _ => headers.push(format!("{name}: {key}")),
                 },
+                Some(Credential::Basic { user, password, .. }) => {
+                    login = Some(format!("{user}:{password}"));
+                }
                 None => {}
             }
         }
@@ -171,6 +175,9 @@ pub fn curl(
     }
     if !cookies.is_empty() {
         let _ = write!(line, " -b {}", quote(&cookies.join("; ")));
+    }
+    if let Some(login) = login {
+        let _ = write!(line, " -u {}", quote(&login));
     }
     if let Some((media, body)) = request_body(doc, operation) {
         let _ = write!(
@@ -292,6 +299,13 @@ pub fn credentials(notes: &[String], credentials: &[Credential]) -> String {
                     location.as_str(),
                     super::keys::DEV_CONSUMER
                 );
+            }
+            Credential::Basic {
+                scheme,
+                user,
+                password,
+            } => {
+                let _ = writeln!(text, "  user {scheme}: {user}:{password}");
             }
         }
     }

@@ -1,7 +1,8 @@
 //! Development key material for the manifest's `auth` schemes, and the credentials that
 //! go with it: a key pair (or HMAC secret) per JWT key source, of the family the scheme's
 //! `algorithms` name, a token signed with it carrying the scheme's issuer, audiences and
-//! every scope its routes require, and an API key per key source.
+//! every scope its routes require, an API key per key source, and a user with a random
+//! password per htpasswd source.
 //!
 //! The gateway reads key material where the manifest says, and `gateway dev` puts it
 //! there: an `*_env` variable is set in the gateway's environment under the manifest's
@@ -110,6 +111,8 @@ fn jwk_of(key: &SigningKey, algorithm: &str) -> Result<Jwk, String> {
 pub struct Keys {
     signing: BTreeMap<String, Arc<SigningKey>>,
     api_keys: BTreeMap<String, String>,
+    /// (password, htpasswd line) by source.
+    passwords: BTreeMap<String, (String, String)>,
 }
 
 /// What the gateway needs, and what a developer is told, for one build.
@@ -128,6 +131,8 @@ pub struct Material {
     sources: Vec<(String, String, Vec<String>)>,
     signing: BTreeMap<String, Arc<SigningKey>>,
     api_keys: BTreeMap<String, String>,
+    /// The development user's password, by scheme.
+    passwords: BTreeMap<String, String>,
 }
 
 /// A credential to print, for one scheme.
@@ -144,12 +149,19 @@ pub enum Credential {
         location: ParamIn,
         name: String,
     },
+    Basic {
+        scheme: String,
+        user: String,
+        password: String,
+    },
 }
 
 impl Credential {
     pub fn scheme(&self) -> &str {
         match self {
-            Credential::Token { scheme, .. } | Credential::ApiKey { scheme, .. } => scheme,
+            Credential::Token { scheme, .. }
+            | Credential::ApiKey { scheme, .. }
+            | Credential::Basic { scheme, .. } => scheme,
         }
     }
 }
@@ -331,29 +343,33 @@ impl Keys {
                     };
                     material.api_keys.insert(scheme.name.clone(), key.clone());
                     let line = format!("{DEV_CONSUMER}:{key}\n");
-                    match keys {
-                        KeySource::Env(name) => {
-                            material.env.insert(name.clone(), line);
-                            material.note(
-                                name,
-                                format!("one API key (consumer `{DEV_CONSUMER}`)"),
-                                &scheme.name,
-                            );
-                        }
-                        KeySource::File(original) => {
-                            let path = dir.join(format!("{}.keys", scheme.name));
-                            material.note(
-                                &path.display().to_string(),
-                                format!(
-                                    "one API key (consumer `{DEV_CONSUMER}`; the manifest's keys_file {original} is not touched)"
-                                ),
-                                &scheme.name,
-                            );
-                            material.files.push((path.clone(), line));
-                            *original = path.display().to_string();
-                        }
-                        KeySource::Jwks(_) => {}
+                    let what = format!("one API key (consumer `{DEV_CONSUMER}`)");
+                    material.place(keys, line, what, "keys_file", &scheme.name, dir);
+                }
+                AuthKind::Basic { users, .. } => {
+                    let id = source_id(users);
+                    if families.contains_key(&id) || self.api_keys.contains_key(&id) {
+                        return Err(format!(
+                            "auth `{}` reads its users from the {id} another scheme reads its keys from",
+                            scheme.name
+                        ));
                     }
+                    let (password, line) = match self.passwords.get(&id) {
+                        Some(known) => known.clone(),
+                        None => {
+                            let password = format!("dev-{}", random_hex(12)?);
+                            // The lowest cost bcrypt allows: the password is printed
+                            // anyway, and a debug build hashes slowly.
+                            let hash = bcrypt::hash(&password, 4)
+                                .map_err(|e| format!("cannot hash a password: {e}"))?;
+                            let known = (password, format!("{DEV_CONSUMER}:{hash}\n"));
+                            self.passwords.insert(id.clone(), known.clone());
+                            known
+                        }
+                    };
+                    material.passwords.insert(scheme.name.clone(), password);
+                    let what = format!("one user `{DEV_CONSUMER}` (a bcrypt hash)");
+                    material.place(users, line, what, "users_file", &scheme.name, dir);
                 }
             }
         }
@@ -370,6 +386,37 @@ impl Keys {
 }
 
 impl Material {
+    /// Puts `text` where the scheme reads it: in the variable the manifest names, or in
+    /// a file under `dir` the scheme is pointed at (the manifest's own file, maybe under
+    /// /etc, is not touched).
+    fn place(
+        &mut self,
+        source: &mut KeySource,
+        text: String,
+        what: String,
+        file_key: &str,
+        scheme: &str,
+        dir: &Path,
+    ) {
+        match source {
+            KeySource::Env(name) => {
+                self.env.insert(name.clone(), text);
+                self.note(name, what, scheme);
+            }
+            KeySource::File(original) => {
+                let path = dir.join(format!("{scheme}.keys"));
+                self.note(
+                    &path.display().to_string(),
+                    format!("{what}; the manifest's {file_key} {original} is not touched"),
+                    scheme,
+                );
+                self.files.push((path.clone(), text));
+                *original = path.display().to_string();
+            }
+            KeySource::Jwks(_) => {}
+        }
+    }
+
     /// Records what went to `place` for `scheme`; schemes sharing a place share a line.
     fn note(&mut self, place: &str, what: String, scheme: &str) {
         match self
@@ -436,6 +483,16 @@ impl Material {
                         key: key.clone(),
                         location: *location,
                         name: name.clone(),
+                    });
+                }
+                ir::SchemeKind::Basic { .. } => {
+                    let Some(password) = self.passwords.get(&scheme.name) else {
+                        continue;
+                    };
+                    credentials.push(Credential::Basic {
+                        scheme: scheme.name.clone(),
+                        user: DEV_CONSUMER.to_owned(),
+                        password: password.clone(),
                     });
                 }
             }

@@ -77,15 +77,16 @@ struct SecretRow {
 fn secrets(gateway: &Gateway) -> Vec<SecretRow> {
     let mut rows: Vec<SecretRow> = Vec::new();
     for scheme in &gateway.schemes {
-        let source = match &scheme.kind {
-            crate::ir::SchemeKind::Jwt(jwt) => &jwt.key,
-            crate::ir::SchemeKind::ApiKey { keys, .. } => keys,
+        let (source, material) = match &scheme.kind {
+            crate::ir::SchemeKind::Jwt(jwt) => (&jwt.key, "key material"),
+            crate::ir::SchemeKind::ApiKey { keys, .. } => (keys, "key material"),
+            crate::ir::SchemeKind::Basic { users, .. } => (users, "users (htpasswd lines)"),
         };
         // A JWKS URL written in the manifest is no secret; the variable holding one and
         // an extra CA file are read at start like key material.
         let read: Vec<(&String, bool, &'static str)> = match source {
-            crate::ir::KeySource::Env(name) => vec![(name, false, "key material")],
-            crate::ir::KeySource::File(path) => vec![(path, true, "key material")],
+            crate::ir::KeySource::Env(name) => vec![(name, false, material)],
+            crate::ir::KeySource::File(path) => vec![(path, true, material)],
             crate::ir::KeySource::Jwks(jwks) => {
                 let mut read = Vec::new();
                 if let crate::ir::JwksUrl::Env(name) = &jwks.url {

@@ -231,6 +231,18 @@ fn scheme_entry(scheme: &Scheme) -> TokenStream {
                 })
             }
         }
+        SchemeKind::Basic {
+            users,
+            forward_authorization,
+        } => {
+            let users = key_source(users);
+            quote! {
+                ::openapi_gateway_runtime::auth::SchemeKind::Basic(&::openapi_gateway_runtime::auth::Basic {
+                    users: #users,
+                    forward_authorization: #forward_authorization,
+                })
+            }
+        }
     };
     quote! {
         ::openapi_gateway_runtime::auth::Scheme {

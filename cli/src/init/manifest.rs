@@ -241,6 +241,24 @@ fn scheme_block(scheme: &Scheme) -> Text {
                 "decide: remove the key before forwarding it",
             );
         }
+        Kind::Basic => {
+            text.noted(
+                2,
+                &format!("{}:", scalar(&scheme.name)),
+                &format!("http basic, in {by}"),
+            );
+            text.line(4, "basic:");
+            text.noted(
+                6,
+                &format!("users_env: {}_USERS", scheme.env),
+                "htpasswd lines `user:hash`: bcrypt (`htpasswd -nB <user>`) or argon2id",
+            );
+            text.noted(
+                6,
+                "# forward_authorization: true",
+                "decide: pass the client's Authorization header (its password) upstream",
+            );
+        }
         Kind::Unsupported(_) => {}
     }
     text

@@ -115,6 +115,7 @@ pub enum Kind {
         location: &'static str,
         name: String,
     },
+    Basic,
     /// What the manifest cannot configure, and why.
     Unsupported(String),
 }
@@ -372,11 +373,9 @@ fn kind(scheme: &SecurityScheme) -> Kind {
         } if scheme.eq_ignore_ascii_case("bearer") => Kind::Bearer {
             format: bearer_format.clone(),
         },
-        SecurityScheme::HTTP { scheme, .. } if scheme.eq_ignore_ascii_case("basic") => {
-            Kind::Unsupported("HTTP Basic is not supported by this version of gateway".to_owned())
-        }
+        SecurityScheme::HTTP { scheme, .. } if scheme.eq_ignore_ascii_case("basic") => Kind::Basic,
         SecurityScheme::HTTP { scheme, .. } => Kind::Unsupported(format!(
-            "HTTP `{scheme}` is not supported (only `bearer` tokens, verified as JWTs)"
+            "HTTP `{scheme}` is not supported (only `bearer` tokens, verified as JWTs, and `basic`)"
         )),
         SecurityScheme::OAuth2 { flows, .. } => Kind::OAuth2 {
             flows: [
@@ -423,7 +422,12 @@ fn merged_kind(declarations: &[(String, &ReferenceOr<SecurityScheme>)]) -> Kind 
         match &first {
             None => first = Some((this, service)),
             Some((kind, other)) => {
-                let jwt = |k: &Kind| !matches!(k, Kind::ApiKey { .. });
+                let jwt = |k: &Kind| {
+                    matches!(
+                        k,
+                        Kind::Bearer { .. } | Kind::OAuth2 { .. } | Kind::OpenIdConnect { .. }
+                    )
+                };
                 let same = match (kind, &this) {
                     (
                         Kind::ApiKey { location, name },
@@ -439,6 +443,7 @@ fn merged_kind(declarations: &[(String, &ReferenceOr<SecurityScheme>)]) -> Kind 
                                 name == n2
                             }
                     }
+                    (Kind::Basic, Kind::Basic) => true,
                     (a, b) => jwt(a) && jwt(b),
                 };
                 if !same {

@@ -214,24 +214,14 @@ fn check_manifest_schemes(loaded: &Loaded, diags: &mut Diagnostics) -> Vec<Schem
         let mut failed = false;
         for (_, declared) in declared.iter().filter(|(name, _)| *name == scheme) {
             let (spec_type, compatible) = match (declared, &configured.kind) {
-                (SecurityScheme::HTTP { scheme: http, .. }, _)
-                    if http.eq_ignore_ascii_case("basic") =>
-                {
-                    diags.push(
-                        Diagnostic::error(
-                            "gateway::manifest::unsupported_scheme",
-                            format!("`{scheme}` is an HTTP Basic scheme, which this version of gateway does not verify"),
-                        )
-                        .at(at.clone())
-                        .help("use bearer tokens (`jwt`) or API keys (`api_key`)"),
-                    );
-                    failed = true;
-                    break;
-                }
-                (SecurityScheme::HTTP { scheme: http, .. }, AuthKind::Jwt(_)) => {
-                    (format!("http {http}"), http.eq_ignore_ascii_case("bearer"))
-                }
-                (SecurityScheme::HTTP { scheme: http, .. }, _) => (format!("http {http}"), false),
+                (SecurityScheme::HTTP { scheme: http, .. }, kind) => (
+                    format!("http {}", http.to_ascii_lowercase()),
+                    match kind {
+                        AuthKind::Jwt(_) => http.eq_ignore_ascii_case("bearer"),
+                        AuthKind::Basic { .. } => http.eq_ignore_ascii_case("basic"),
+                        AuthKind::ApiKey { .. } => false,
+                    },
+                ),
                 (SecurityScheme::OAuth2 { .. }, kind) => {
                     ("oauth2".to_owned(), matches!(kind, AuthKind::Jwt(_)))
                 }
@@ -243,23 +233,16 @@ fn check_manifest_schemes(loaded: &Loaded, diags: &mut Diagnostics) -> Vec<Schem
                 }
             };
             if !compatible {
-                let (given, want) = match configured.kind {
-                    AuthKind::Jwt(_) => (
-                        "jwt",
-                        if spec_type == "apiKey" {
-                            "api_key"
-                        } else {
-                            "nothing this version supports"
-                        },
-                    ),
-                    AuthKind::ApiKey { .. } => (
-                        "api_key",
-                        if spec_type.starts_with("http") && spec_type != "http bearer" {
-                            "nothing this version supports"
-                        } else {
-                            "jwt"
-                        },
-                    ),
+                let given = match configured.kind {
+                    AuthKind::Jwt(_) => "jwt",
+                    AuthKind::ApiKey { .. } => "api_key",
+                    AuthKind::Basic { .. } => "basic",
+                };
+                let want = match spec_type.as_str() {
+                    "apiKey" => "api_key",
+                    "http basic" => "basic",
+                    "http bearer" | "oauth2" | "openIdConnect" => "jwt",
+                    _ => "nothing this version supports",
                 };
                 diags.push(
                     Diagnostic::error(
@@ -301,6 +284,16 @@ fn check_manifest_schemes(loaded: &Loaded, diags: &mut Diagnostics) -> Vec<Schem
                     strip: *strip,
                 },
                 (AuthKind::ApiKey { .. }, _) => continue,
+                (
+                    AuthKind::Basic {
+                        users,
+                        forward_authorization,
+                    },
+                    _,
+                ) => SchemeKind::Basic {
+                    users: key_source(users),
+                    forward_authorization: *forward_authorization,
+                },
             };
             match &kind {
                 None => kind = Some(this),

@@ -104,7 +104,9 @@ impl Unauthorized {
         Some(match failure {
             Failure::Missing => Unauthorized::Missing,
             Failure::BadRequest(_) => Unauthorized::Malformed,
-            Failure::Invalid(_) | Failure::UnknownKid(_) => Unauthorized::Invalid,
+            Failure::Invalid(_) | Failure::UnknownKid(_) | Failure::PasswordPending(_) => {
+                Unauthorized::Invalid
+            }
             Failure::InsufficientScope(_) => Unauthorized::InsufficientScope,
             Failure::KeysNotLoaded(_) => return None,
         })

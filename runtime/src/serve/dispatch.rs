@@ -144,10 +144,11 @@ enum Decision {
     /// Credentials were sent and failed: the problem answers, and the failure counts
     /// against the client's address (`rate_limits.auth_failures`).
     AuthFailed(Slot, Problem),
-    /// A token named a `kid` unknown to this JWKS scheme: fetch its keys again and decide
-    /// once more; the problem answers (an authentication failure) if it comes to this
-    /// again.
-    Refetch(&'static str, Slot, Problem),
+    /// A token named a `kid` unknown to this JWKS scheme, or Basic credentials not
+    /// verified yet: fetch the keys again or hash the password (off the serving threads),
+    /// and decide once more; the problem answers (an authentication failure) if it comes
+    /// to this again.
+    Settle(&'static str, Slot, Problem),
 }
 
 /// Decides, then forwards. `progress` learns the route as soon as it is known and the
@@ -168,11 +169,11 @@ async fn dispatch(
     state.verifiers.strip_claim_headers(&mut parts.headers);
     let has_body = !body.is_end_stream();
     let mut decision = decide(state, &parts, has_body, client_ip, quota).await;
-    if let Decision::Refetch(scheme, ..) = decision {
-        state.verifiers.refetch(scheme).await;
+    if let Decision::Settle(scheme, ..) = decision {
+        state.verifiers.settle(scheme, &parts.headers).await;
         decision = decide(state, &parts, has_body, client_ip, quota).await;
-        if let Decision::Refetch(_, slot, problem) = decision {
-            // The `kid` is still unknown: an invalid token.
+        if let Decision::Settle(_, slot, problem) = decision {
+            // The `kid` is still unknown, or the password was wrong: invalid credentials.
             state.metrics.auth_failed(slot, Unauthorized::Invalid);
             decision = Decision::AuthFailed(slot, problem);
         }
@@ -200,7 +201,7 @@ async fn dispatch(
             progress.slot = slot;
             return Err(problem);
         }
-        Decision::AuthFailed(slot, problem) | Decision::Refetch(_, slot, problem) => {
+        Decision::AuthFailed(slot, problem) | Decision::Settle(_, slot, problem) => {
             progress.slot = slot;
             let counters = &state.metrics.rate_limits;
             state.limiters.count_failure(client_ip, counters).await;
@@ -389,8 +390,8 @@ async fn decide(
             .authenticate(alternatives, &parts.headers, &query)
         {
             Ok(granted) => authenticated = Some(granted),
-            Err(failure @ Failure::UnknownKid(scheme)) => {
-                return Decision::Refetch(scheme, slot, auth_problem(&failure, challenge));
+            Err(failure @ (Failure::UnknownKid(scheme) | Failure::PasswordPending(scheme))) => {
+                return Decision::Settle(scheme, slot, auth_problem(&failure, challenge));
             }
             Err(failure) => {
                 if let Some(reason) = Unauthorized::of(&failure) {
@@ -401,9 +402,10 @@ async fn decide(
                 // missing scopes or keys not loaded yet are no failure of the client's
                 // credentials.
                 return match failure {
-                    Failure::Invalid(_) | Failure::BadRequest(_) | Failure::UnknownKid(_) => {
-                        Decision::AuthFailed(slot, problem)
-                    }
+                    Failure::Invalid(_)
+                    | Failure::BadRequest(_)
+                    | Failure::UnknownKid(_)
+                    | Failure::PasswordPending(_) => Decision::AuthFailed(slot, problem),
                     Failure::Missing
                     | Failure::InsufficientScope(_)
                     | Failure::KeysNotLoaded(_) => Decision::Problem(slot, problem),

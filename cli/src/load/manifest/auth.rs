@@ -1,5 +1,5 @@
 //! The `auth` section: how the gateway verifies the credentials of each security scheme a
-//! spec declares (JWT or API key), and where it finds the key material at start.
+//! spec declares (JWT, API key or HTTP Basic), and where it finds the key material at start.
 //!
 //! These checks are security checks: a mixed algorithm list, `none`, a JWKS fetched over
 //! plain http or a claim forwarded as a credential header would each weaken verification
@@ -28,6 +28,12 @@ pub enum AuthKind {
         keys: KeySource,
         /// Remove the key from the request before forwarding (`strip`).
         strip: bool,
+    },
+    /// `basic`: htpasswd lines `user:hash`.
+    Basic {
+        users: KeySource,
+        /// Keep the client's `Authorization` header when forwarding.
+        forward_authorization: bool,
     },
 }
 
@@ -78,6 +84,7 @@ pub enum JwksUrl {
 pub(super) struct RawScheme {
     jwt: Option<RawJwt>,
     api_key: Option<RawApiKey>,
+    basic: Option<RawBasic>,
 }
 
 #[derive(Deserialize)]
@@ -100,6 +107,15 @@ struct RawJwt {
     forward_claims: IndexMap<String, String>,
     #[serde(default)]
     strip_authorization: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBasic {
+    users_env: Option<String>,
+    users_file: Option<String>,
+    #[serde(default)]
+    forward_authorization: bool,
 }
 
 #[derive(Deserialize)]
@@ -148,11 +164,11 @@ pub(super) fn auth_scheme(
     ctx: &mut Ctx<'_>,
 ) -> Option<AuthScheme> {
     let errors_before = ctx.diags.list.len();
-    let kind = match (raw.jwt, raw.api_key) {
-        (Some(jwt), None) => {
+    let kind = match (raw.jwt, raw.api_key, raw.basic) {
+        (Some(jwt), None, None) => {
             AuthKind::Jwt(jwt_config(name, &pointer_push(pointer, "jwt"), jwt, ctx)?)
         }
-        (None, Some(api_key)) => {
+        (None, Some(api_key), None) => {
             let at = pointer_push(pointer, "api_key");
             let keys = key_source(
                 &at,
@@ -165,12 +181,24 @@ pub(super) fn auth_scheme(
                 strip: api_key.strip,
             }
         }
+        (None, None, Some(basic)) => {
+            let users = key_source(
+                &pointer_push(pointer, "basic"),
+                ("users_env", basic.users_env),
+                ("users_file", basic.users_file),
+                ctx,
+            )?;
+            AuthKind::Basic {
+                users,
+                forward_authorization: basic.forward_authorization,
+            }
+        }
         _ => {
             ctx.error(
                 "gateway::manifest::invalid_auth",
                 pointer,
-                format!("`auth.{name}` must have exactly one of `jwt` or `api_key`"),
-                "bearer, oauth2 and openIdConnect schemes take `jwt: {...}`; apiKey schemes take `api_key: {...}`",
+                format!("`auth.{name}` must have exactly one of `jwt`, `api_key` or `basic`"),
+                "bearer, oauth2 and openIdConnect schemes take `jwt: {...}`; apiKey schemes take `api_key: {...}`; http basic schemes take `basic: {...}`",
             );
             return None;
         }

@@ -191,6 +191,19 @@ pub fn create_payment(
         ::openapi_gateway_runtime::UpstreamPath::new().literal("/payments").forward(),
     )
 }
+/// `POST /api/payments/notifications` -> `/payments/notifications`: operation `notifyPayment`. A payment provider's notification
+pub fn notify_payment(
+    _req: &::openapi_gateway_runtime::Request<'_>,
+) -> ::std::result::Result<
+    ::openapi_gateway_runtime::Forward,
+    ::openapi_gateway_runtime::Problem,
+> {
+    ::std::result::Result::Ok(
+        ::openapi_gateway_runtime::UpstreamPath::new()
+            .literal("/payments/notifications")
+            .forward(),
+    )
+}
 /// The parameters of operation `getPayment`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GetPaymentParams {
@@ -531,6 +544,88 @@ pub fn validate_new_payment_return_url<'t>(
     }
     if let ::std::option::Option::Some(text) = value.as_str() {
         errors.format(at, text, ::openapi_gateway_runtime::json::Format::Uri);
+    }
+}
+/// Checks a value against the schema at `/components/schemas/Notification`.
+pub fn validate_notification<'t>(
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::Object]) {
+        return;
+    }
+    if let ::std::option::Option::Some(object) = value.as_object() {
+        let mut seen = [false; 3];
+        for (key, property) in object.iter() {
+            match key {
+                "event" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[0],
+                            property,
+                            validate_notification_event,
+                        );
+                }
+                "paymentReference" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[1],
+                            property,
+                            validate_notification_payment_reference,
+                        );
+                }
+                "success" => {
+                    errors
+                        .member(
+                            at,
+                            key,
+                            &mut seen[2],
+                            property,
+                            validate_new_payment_capture,
+                        );
+                }
+                _ => {}
+            }
+        }
+        errors.required(at, &[("event", seen[0]), ("paymentReference", seen[1])]);
+    }
+}
+/// Checks a value against the schema at `/components/schemas/Notification/properties/event`.
+pub fn validate_notification_event<'t>(
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::String]) {
+        return;
+    }
+    static ENUM: ::openapi_gateway_runtime::json::Enum = ::openapi_gateway_runtime::json::Enum::new(
+        "[\"AUTHORISATION\",\"CAPTURE\",\"REFUND\",\"CHARGEBACK\"]",
+    );
+    errors.enumeration(at, value, &ENUM);
+}
+/// Checks a value against the schema at `/components/schemas/Notification/properties/paymentReference`.
+pub fn validate_notification_payment_reference<'t>(
+    value: ::openapi_gateway_runtime::json::Value<'t>,
+    at: &mut ::openapi_gateway_runtime::json::Pointer<'t>,
+    errors: &mut ::openapi_gateway_runtime::json::BodyErrors,
+) {
+    if !errors.types(at, value, &[::openapi_gateway_runtime::json::Type::String]) {
+        return;
+    }
+    if let ::std::option::Option::Some(text) = value.as_str() {
+        errors
+            .length(
+                at,
+                text,
+                ::std::option::Option::None,
+                ::std::option::Option::Some(64),
+            );
     }
 }
 /// Checks a value against the schema at `/components/schemas/Capture`.

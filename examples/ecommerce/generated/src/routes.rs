@@ -513,6 +513,35 @@ pub static GATEWAY: ::openapi_gateway_runtime::Gateway = ::openapi_gateway_runti
             responses: ::std::option::Option::None,
         },
         ::openapi_gateway_runtime::Route {
+            method: ::openapi_gateway_runtime::Method::Post,
+            path: "/api/payments/notifications",
+            upstream_path: "/payments/notifications",
+            service: 2,
+            operation_id: "notifyPayment",
+            auth: ::openapi_gateway_runtime::Auth::Required {
+                challenge: "Basic realm=\"shop-gateway\"",
+                alternatives: &[
+                    &[
+                        ::openapi_gateway_runtime::Requirement {
+                            scheme: "providerBasic",
+                            scopes: &[],
+                        },
+                    ],
+                ],
+            },
+            body: ::openapi_gateway_runtime::BodySpec::Declared {
+                required: true,
+                media_types: &["application/json"],
+                validators: &[
+                    ("application/json", crate::payments::validate_notification),
+                ],
+                forms: &[],
+            },
+            rate_limits: &[],
+            handler: crate::payments::notify_payment,
+            responses: ::std::option::Option::None,
+        },
+        ::openapi_gateway_runtime::Route {
             method: ::openapi_gateway_runtime::Method::Get,
             path: "/api/payments/{paymentId}",
             upstream_path: "/payments/{paymentId}",
@@ -937,6 +966,17 @@ pub static GATEWAY: ::openapi_gateway_runtime::Gateway = ::openapi_gateway_runti
                     name: "x-api-key",
                     keys: ::openapi_gateway_runtime::auth::KeySource::Env("API_KEYS"),
                     strip: true,
+                },
+            ),
+        },
+        ::openapi_gateway_runtime::auth::Scheme {
+            name: "providerBasic",
+            kind: ::openapi_gateway_runtime::auth::SchemeKind::Basic(
+                &::openapi_gateway_runtime::auth::Basic {
+                    users: ::openapi_gateway_runtime::auth::KeySource::Env(
+                        "PROVIDER_USERS",
+                    ),
+                    forward_authorization: false,
                 },
             ),
         },

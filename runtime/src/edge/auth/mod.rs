@@ -1,4 +1,4 @@
-//! Credential verification: JWTs (bearer tokens) and API keys.
+//! Credential verification: JWTs (bearer tokens), API keys and HTTP Basic passwords.
 //!
 //! The generated crate describes each security scheme the manifest configures as a
 //! [`Scheme`] (static data, no key material). At start-up [`Verifiers::load`] reads the
@@ -25,9 +25,12 @@ use sha2::{Digest, Sha256};
 
 use crate::base::header_names::same_cgi_name;
 
+mod basic;
 pub(crate) mod jwks;
 mod tokens;
 
+pub use basic::Basic;
+use basic::BasicVerifier;
 pub use jwks::{DEFAULT_JWKS_REFETCH_INTERVAL, Jwks, JwksUrl};
 use jwks::{JwksKeys, JwksSet, KeyList, Read};
 use tokens::TokenCache;
@@ -64,6 +67,7 @@ pub struct Scheme {
 pub enum SchemeKind {
     Jwt(&'static Jwt),
     ApiKey(&'static ApiKey),
+    Basic(&'static Basic),
 }
 
 /// Where key material is read from at start-up.
@@ -161,6 +165,7 @@ enum Verifier {
         /// (consumer, SHA-256 of the key).
         keys: Vec<(String, [u8; 32])>,
     },
+    Basic(Box<BasicVerifier>),
 }
 
 /// A JWT scheme's keys: read once at start, or fetched from a JWKS URL and refreshed.
@@ -214,6 +219,9 @@ impl Verifiers {
                 SchemeKind::ApiKey(config) => {
                     read(config.keys).and_then(|text| api_key_verifier(config, &text))
                 }
+                SchemeKind::Basic(config) => read(config.users)
+                    .and_then(|text| basic::load(config, &text))
+                    .map(|verifier| Verifier::Basic(Box::new(verifier))),
             };
             let verifier = match verifier {
                 Ok(verifier) => verifier,
@@ -266,6 +274,17 @@ impl Verifiers {
         }
     }
 
+    /// Does the slow part of `scheme`'s verification that `authenticate` asked for
+    /// ([`Failure::UnknownKid`], [`Failure::PasswordPending`]): a JWKS refetch, or a
+    /// password hash off the serving threads. `authenticate` then decides from memory.
+    pub async fn settle(&self, scheme: &str, headers: &HeaderMap) {
+        match self.get(scheme) {
+            Some(Verifier::Basic(basic)) => basic.check_password(headers).await,
+            Some(Verifier::Jwt { .. }) => self.refetch(scheme).await,
+            _ => {}
+        }
+    }
+
     /// Reads key sources from the process environment and the file system.
     pub fn load_from_env(schemes: &'static [Scheme]) -> Result<Verifiers, String> {
         Verifiers::load(schemes, |source| match source {
@@ -306,7 +325,7 @@ impl Verifiers {
                     Some((_, outcome)) => outcome.clone(),
                     None => {
                         let outcome = match self.get(requirement.scheme) {
-                            Some(verifier) => verifier.verify(headers, query),
+                            Some(verifier) => verifier.verify(requirement.scheme, headers, query),
                             // The generated table names only configured schemes.
                             None => Err(Failure::Invalid("unknown security scheme")),
                         };
@@ -521,9 +540,13 @@ pub enum Failure {
     /// answered 503, since the token may well be valid.
     KeysNotLoaded(&'static str),
     /// The token names a `kid` the JWKS scheme (named) does not have, and a refetch is
-    /// allowed: the server fetches the set again (`Verifiers::refetch`) and retries once.
+    /// allowed: the server fetches the set again (`Verifiers::settle`) and retries once.
     /// Answered as an invalid token if it still stands.
     UnknownKid(&'static str),
+    /// HTTP Basic credentials of the scheme (named) not verified yet: the server hashes
+    /// the password (`Verifiers::settle`) and retries once. Answered as invalid
+    /// credentials if it still stands.
+    PasswordPending(&'static str),
 }
 
 impl Failure {
@@ -537,6 +560,7 @@ impl Failure {
             Failure::Invalid(_) => 3,
             Failure::KeysNotLoaded(_) => 4,
             Failure::UnknownKid(_) => 5,
+            Failure::PasswordPending(_) => 6,
         }
     }
 
@@ -573,6 +597,11 @@ impl Failure {
                 with("invalid_token", ""),
                 format!("the credentials are invalid: {UNKNOWN_KEY}"),
             ),
+            Failure::PasswordPending(_) => (
+                http::StatusCode::UNAUTHORIZED,
+                challenge.to_owned(),
+                "the credentials are invalid: the user name or password is wrong".to_owned(),
+            ),
             Failure::KeysNotLoaded(scheme) => (
                 http::StatusCode::SERVICE_UNAVAILABLE,
                 challenge.to_owned(),
@@ -606,6 +635,7 @@ pub type Claims = std::sync::Arc<serde_json::Map<String, serde_json::Value>>;
 impl Verifier {
     fn verify(
         &self,
+        scheme: &'static str,
         headers: &HeaderMap,
         query: &[(std::borrow::Cow<'_, str>, std::borrow::Cow<'_, str>)],
     ) -> Result<Credential, Failure> {
@@ -617,6 +647,7 @@ impl Verifier {
                 verified,
             } => verify_jwt(config, validation, keys, verified, headers),
             Verifier::ApiKey { config, keys } => verify_api_key(config, keys, headers, query),
+            Verifier::Basic(basic) => basic.verify(scheme, headers),
         }
     }
 }
