@@ -2,8 +2,8 @@
 //!
 //! A password hash is slow on purpose (bcrypt at cost 10 is ~70 ms of one core), so it
 //! never runs on the threads that serve requests: [`BasicVerifier::verify`] answers from
-//! the credentials already verified, and a miss is [`Failure::PasswordPending`], which the
-//! server settles with [`BasicVerifier::check_password`] on the blocking pool, with at
+//! the credentials already verified, and a miss is [`Verdict::Pending`] (the caller's
+//! `Failure::PasswordPending`), which the server settles with [`BasicVerifier::check_password`] on the blocking pool, with at
 //! most half the cores hashing at once, then asks again. A request from an address that
 //! failed too often is refused before any of this (`rate_limits.auth_failures`).
 //!
@@ -20,17 +20,17 @@ use aws_lc_rs::hmac;
 use base64::Engine;
 use http::{HeaderMap, header};
 
-use super::{Credential, Failure};
-
-/// An HTTP Basic scheme.
-#[derive(Debug)]
-pub struct Basic {
-    /// htpasswd lines `user:hash`, the hash bcrypt (`$2y$`, `$2b$`, `$2a$`) or argon2id
-    /// (a PHC string `$argon2id$...`).
-    pub users: super::KeySource,
-    /// Forward the client's `Authorization` header upstream (it is removed by default: it
-    /// holds the password).
-    pub forward_authorization: bool,
+/// What the request's Basic credentials are, as far as memory tells.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Verdict {
+    /// None sent (or another scheme's).
+    Missing,
+    /// Unusable: why.
+    Malformed(&'static str),
+    /// Not verified yet: `check_password` decides.
+    Pending,
+    /// Verified: the user.
+    User(Arc<str>),
 }
 
 /// Most credentials remembered per scheme (each ~100 bytes); past it, the memory starts
@@ -47,7 +47,6 @@ enum Hash {
 }
 
 pub(super) struct BasicVerifier {
-    pub(super) config: &'static Basic,
     users: HashMap<String, Hash>,
     /// What an unknown user's password is hashed against.
     stand_in: Hash,
@@ -57,7 +56,7 @@ pub(super) struct BasicVerifier {
 }
 
 /// Reads an htpasswd text; the error names the line and what to do.
-pub(super) fn load(config: &'static Basic, text: &str) -> Result<BasicVerifier, String> {
+pub(super) fn load(text: &str) -> Result<BasicVerifier, String> {
     let mut users = HashMap::new();
     let mut first = None;
     for (number, line) in text.lines().enumerate() {
@@ -86,7 +85,6 @@ pub(super) fn load(config: &'static Basic, text: &str) -> Result<BasicVerifier, 
         .map_err(|_| "no random key for the credentials' memory".to_owned())?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     Ok(BasicVerifier {
-        config,
         users,
         stand_in,
         remembered: Mutex::new(HashMap::new()),
@@ -132,14 +130,15 @@ struct Presented<'a> {
     password: String,
 }
 
-/// `Ok(None)` when the request sends no Basic credentials (or another scheme's).
-fn credentials(headers: &HeaderMap) -> Result<Option<Presented<'_>>, Failure> {
+/// `Ok(None)` when the request sends no Basic credentials (or another scheme's); the error
+/// says why they are unusable.
+fn credentials(headers: &HeaderMap) -> Result<Option<Presented<'_>>, &'static str> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Ok(None);
     };
     if values.next().is_some() {
-        return Err(Failure::BadRequest("more than one Authorization header"));
+        return Err("more than one Authorization header");
     }
     let value = value.as_bytes();
     let Some((scheme, encoded)) = value.split_at_checked(6) else {
@@ -149,20 +148,17 @@ fn credentials(headers: &HeaderMap) -> Result<Option<Presented<'_>>, Failure> {
         return Ok(None);
     }
     if value.len() > MAX_HEADER {
-        return Err(Failure::BadRequest("the credentials are too large"));
+        return Err("the credentials are too large");
     }
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim_ascii())
-        .map_err(|_| Failure::BadRequest("the Basic credentials are not base64"))?;
-    let decoded = String::from_utf8(decoded)
-        .map_err(|_| Failure::BadRequest("the Basic credentials are not UTF-8"))?;
+        .map_err(|_| "the Basic credentials are not base64")?;
+    let decoded = String::from_utf8(decoded).map_err(|_| "the Basic credentials are not UTF-8")?;
     let Some((user, password)) = decoded.split_once(':') else {
-        return Err(Failure::BadRequest(
-            "the Basic credentials have no `:` between user and password",
-        ));
+        return Err("the Basic credentials have no `:` between user and password");
     };
     if user.is_empty() {
-        return Err(Failure::BadRequest("the Basic credentials name no user"));
+        return Err("the Basic credentials name no user");
     }
     Ok(Some(Presented {
         value,
@@ -172,26 +168,18 @@ fn credentials(headers: &HeaderMap) -> Result<Option<Presented<'_>>, Failure> {
 }
 
 impl BasicVerifier {
-    /// From memory only: a credential not verified yet is `PasswordPending`.
-    pub(super) fn verify(
-        &self,
-        scheme: &'static str,
-        headers: &HeaderMap,
-    ) -> Result<Credential, Failure> {
-        let Some(presented) = credentials(headers)? else {
-            return Err(Failure::Missing);
+    /// From memory only.
+    pub(super) fn verify(&self, headers: &HeaderMap) -> Verdict {
+        let presented = match credentials(headers) {
+            Ok(Some(presented)) => presented,
+            Ok(None) => return Verdict::Missing,
+            Err(why) => return Verdict::Malformed(why),
         };
         let tag = self.tag(presented.value);
         let remembered = self.remembered.lock().unwrap_or_else(|p| p.into_inner());
         match remembered.get(&tag) {
-            Some(user) => Ok(Credential {
-                scopes: Vec::new(),
-                forward: Vec::new(),
-                strip_authorization: !self.config.forward_authorization,
-                subject: Some(user.to_string()),
-                claims: None,
-            }),
-            None => Err(Failure::PasswordPending(scheme)),
+            Some(user) => Verdict::User(user.clone()),
+            None => Verdict::Pending,
         }
     }
 
@@ -255,12 +243,6 @@ fn matches(hash: &Hash, password: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::edge::auth::KeySource;
-
-    static CONFIG: Basic = Basic {
-        users: KeySource::Env("USERS"),
-        forward_authorization: false,
-    };
 
     fn argon2id(password: &str) -> String {
         use argon2::PasswordHasher;
@@ -321,42 +303,29 @@ mod tests {
             ("no colon here", "line 2: expected `user:hash`"),
         ] {
             let text = format!("# header\n{line}\n");
-            let error = load(&CONFIG, &text).err().unwrap();
+            let error = load(&text).err().unwrap();
             assert!(error.contains(expected), "{line}: {error}");
         }
-        assert_eq!(
-            load(&CONFIG, "# nobody\n").err().unwrap(),
-            "no user is configured"
-        );
+        assert_eq!(load("# nobody\n").err().unwrap(), "no user is configured");
         let twice = format!("{}{}", users(), users().lines().nth(1).unwrap());
-        assert!(
-            load(&CONFIG, &twice)
-                .err()
-                .unwrap()
-                .contains("listed twice")
-        );
+        assert!(load(&twice).err().unwrap().contains("listed twice"));
     }
 
     #[tokio::test]
     async fn a_right_password_is_hashed_once_then_remembered() {
-        let verifier = load(&CONFIG, &users()).unwrap();
+        let verifier = load(&users()).unwrap();
         for (user, password) in [("alice", "alice-secret"), ("bob", "bob-secret")] {
             let headers = login(user, password);
-            assert_eq!(
-                verifier.verify("partner", &headers).err(),
-                Some(Failure::PasswordPending("partner"))
-            );
+            assert_eq!(verifier.verify(&headers), Verdict::Pending);
             verifier.check_password(&headers).await;
-            let credential = verifier.verify("partner", &headers).unwrap();
-            assert_eq!(credential.subject.as_deref(), Some(user));
-            assert!(credential.strip_authorization);
+            assert_eq!(verifier.verify(&headers), Verdict::User(user.into()));
         }
         assert_eq!(verifier.remembered(), 2);
     }
 
     #[tokio::test]
     async fn wrong_passwords_and_unknown_users_are_never_remembered() {
-        let verifier = load(&CONFIG, &users()).unwrap();
+        let verifier = load(&users()).unwrap();
         for headers in [
             login("alice", "wrong"),
             login("alice", "alice-secret "),
@@ -364,48 +333,43 @@ mod tests {
             login("ALICE", "alice-secret"),
         ] {
             verifier.check_password(&headers).await;
-            assert_eq!(
-                verifier.verify("partner", &headers).err(),
-                Some(Failure::PasswordPending("partner"))
-            );
+            assert_eq!(verifier.verify(&headers), Verdict::Pending);
         }
         assert_eq!(verifier.remembered(), 0);
     }
 
     #[test]
     fn malformed_credentials_are_bad_requests_and_other_schemes_are_missing() {
-        let verifier = load(&CONFIG, &users()).unwrap();
-        let verdict = |headers: HeaderMap| verifier.verify("partner", &headers).err().unwrap();
-        assert_eq!(verdict(HeaderMap::new()), Failure::Missing);
-        assert_eq!(verdict(basic(b"Bearer abc.def.ghi")), Failure::Missing);
-        assert_eq!(verdict(basic(b"Basi")), Failure::Missing);
+        let verifier = load(&users()).unwrap();
+        let verdict = |headers: HeaderMap| verifier.verify(&headers);
+        assert_eq!(verdict(HeaderMap::new()), Verdict::Missing);
+        assert_eq!(verdict(basic(b"Bearer abc.def.ghi")), Verdict::Missing);
+        assert_eq!(verdict(basic(b"Basi")), Verdict::Missing);
         assert!(
-            matches!(verdict(basic(b"Basic !!!not-base64")), Failure::BadRequest(why) if why.contains("base64"))
+            matches!(verdict(basic(b"Basic !!!not-base64")), Verdict::Malformed(why) if why.contains("base64"))
         );
         let no_colon = base64::engine::general_purpose::STANDARD.encode("alice");
         assert!(
-            matches!(verdict(basic(format!("Basic {no_colon}").as_bytes())), Failure::BadRequest(why) if why.contains("`:`"))
+            matches!(verdict(basic(format!("Basic {no_colon}").as_bytes())), Verdict::Malformed(why) if why.contains("`:`"))
         );
         let latin1 = base64::engine::general_purpose::STANDARD.encode(b"j\xf6rg:pw");
         assert!(
-            matches!(verdict(basic(format!("basic {latin1}").as_bytes())), Failure::BadRequest(why) if why.contains("UTF-8"))
+            matches!(verdict(basic(format!("basic {latin1}").as_bytes())), Verdict::Malformed(why) if why.contains("UTF-8"))
         );
         let no_user = base64::engine::general_purpose::STANDARD.encode(":pw");
         assert!(matches!(
             verdict(basic(format!("Basic {no_user}").as_bytes())),
-            Failure::BadRequest(_)
+            Verdict::Malformed(_)
         ));
         let huge = format!("Basic {}", "QUFB".repeat(300_000));
         assert!(
-            matches!(verdict(basic(huge.as_bytes())), Failure::BadRequest(why) if why.contains("too large"))
+            matches!(verdict(basic(huge.as_bytes())), Verdict::Malformed(why) if why.contains("too large"))
         );
         let mut twice = login("alice", "alice-secret");
         twice.append(
             header::AUTHORIZATION,
             http::HeaderValue::from_static("Basic YTpi"),
         );
-        assert!(
-            matches!(verdict(twice), Failure::BadRequest(why) if why.contains("more than one"))
-        );
+        assert!(matches!(verdict(twice), Verdict::Malformed(why) if why.contains("more than one")));
     }
 }

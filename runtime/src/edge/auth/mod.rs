@@ -29,8 +29,7 @@ mod basic;
 pub(crate) mod jwks;
 mod tokens;
 
-pub use basic::Basic;
-use basic::BasicVerifier;
+use basic::{BasicVerifier, Verdict};
 pub use jwks::{DEFAULT_JWKS_REFETCH_INTERVAL, Jwks, JwksUrl};
 use jwks::{JwksKeys, JwksSet, KeyList, Read};
 use tokens::TokenCache;
@@ -112,6 +111,17 @@ pub struct Jwt {
     pub strip_authorization: bool,
 }
 
+/// An HTTP Basic scheme (RFC 7617).
+#[derive(Debug)]
+pub struct Basic {
+    /// htpasswd lines `user:hash`, the hash bcrypt (`$2y$`, `$2b$`, `$2a$`) or argon2id
+    /// (a PHC string `$argon2id$...`).
+    pub users: KeySource,
+    /// Forward the client's `Authorization` header upstream (it is removed by default: it
+    /// holds the password).
+    pub forward_authorization: bool,
+}
+
 /// An API-key scheme.
 #[derive(Debug)]
 pub struct ApiKey {
@@ -165,7 +175,10 @@ enum Verifier {
         /// (consumer, SHA-256 of the key).
         keys: Vec<(String, [u8; 32])>,
     },
-    Basic(Box<BasicVerifier>),
+    Basic {
+        config: &'static Basic,
+        verifier: Box<BasicVerifier>,
+    },
 }
 
 /// A JWT scheme's keys: read once at start, or fetched from a JWKS URL and refreshed.
@@ -220,8 +233,11 @@ impl Verifiers {
                     read(config.keys).and_then(|text| api_key_verifier(config, &text))
                 }
                 SchemeKind::Basic(config) => read(config.users)
-                    .and_then(|text| basic::load(config, &text))
-                    .map(|verifier| Verifier::Basic(Box::new(verifier))),
+                    .and_then(|text| basic::load(&text))
+                    .map(|verifier| Verifier::Basic {
+                        config,
+                        verifier: Box::new(verifier),
+                    }),
             };
             let verifier = match verifier {
                 Ok(verifier) => verifier,
@@ -279,7 +295,7 @@ impl Verifiers {
     /// password hash off the serving threads. `authenticate` then decides from memory.
     pub async fn settle(&self, scheme: &str, headers: &HeaderMap) {
         match self.get(scheme) {
-            Some(Verifier::Basic(basic)) => basic.check_password(headers).await,
+            Some(Verifier::Basic { verifier, .. }) => verifier.check_password(headers).await,
             Some(Verifier::Jwt { .. }) => self.refetch(scheme).await,
             _ => {}
         }
@@ -647,7 +663,18 @@ impl Verifier {
                 verified,
             } => verify_jwt(config, validation, keys, verified, headers),
             Verifier::ApiKey { config, keys } => verify_api_key(config, keys, headers, query),
-            Verifier::Basic(basic) => basic.verify(scheme, headers),
+            Verifier::Basic { config, verifier } => match verifier.verify(headers) {
+                Verdict::User(user) => Ok(Credential {
+                    scopes: Vec::new(),
+                    forward: Vec::new(),
+                    strip_authorization: !config.forward_authorization,
+                    subject: Some(user.to_string()),
+                    claims: None,
+                }),
+                Verdict::Pending => Err(Failure::PasswordPending(scheme)),
+                Verdict::Malformed(why) => Err(Failure::BadRequest(why)),
+                Verdict::Missing => Err(Failure::Missing),
+            },
         }
     }
 }
