@@ -37,11 +37,39 @@ pub struct NodePosition {
 #[derive(Default)]
 pub struct Sources {
     files: BTreeMap<PathBuf, Arc<str>>,
+    /// Where the files are read from when not from the file system.
+    tree: Option<GitTree>,
+}
+
+/// A git revision's tree, read with `git cat-file` (`gateway diff --base <rev>:<path>`).
+///
+/// Its files are named `<rev>:/<path from the repository's top>`, so the stages join and
+/// normalize them like any path (`<rev>:` is their root folder) and every diagnostic
+/// names the revision it read.
+struct GitTree {
+    rev: String,
+    /// A folder inside the repository, where git runs.
+    repository: PathBuf,
 }
 
 impl Sources {
     pub fn new() -> Sources {
         Sources::default()
+    }
+
+    /// Reads every file from the revision `rev` of the git repository that holds the
+    /// folder `repository`; returns the sources and the name of `path` (from the
+    /// repository's top, as `git show <rev>:<path>` takes it) among them.
+    pub fn git(rev: &str, path: &str, repository: &Path) -> (Sources, PathBuf) {
+        let sources = Sources {
+            files: BTreeMap::new(),
+            tree: Some(GitTree {
+                rev: rev.to_owned(),
+                repository: repository.to_path_buf(),
+            }),
+        };
+        let name = Path::new(&format!("{rev}:")).join(path.trim_start_matches('/'));
+        (sources, name)
     }
 
     /// Every file read so far: the manifest and each spec file a `$ref` led to (what
@@ -54,9 +82,20 @@ impl Sources {
         if let Some(text) = self.files.get(path) {
             return Ok(text.clone());
         }
-        let text: Arc<str> = std::fs::read_to_string(path)?.into();
+        let text: Arc<str> = match &self.tree {
+            None => std::fs::read_to_string(path)?.into(),
+            Some(tree) => tree.read(path)?.into(),
+        };
         self.insert(path, text.clone());
         Ok(text)
+    }
+
+    /// Whether `path` names a file that can be read.
+    pub fn is_file(&mut self, path: &Path) -> bool {
+        match &self.tree {
+            None => path.is_file(),
+            Some(_) => self.read(path).is_ok(),
+        }
     }
 
     /// Registers a text under a path (used by tests and for in-memory inputs).
@@ -114,6 +153,44 @@ impl Sources {
                 }
             }
         }
+    }
+}
+
+impl GitTree {
+    fn read(&self, path: &Path) -> Result<String, std::io::Error> {
+        use std::io::{Error, ErrorKind};
+        let root = format!("{}:", self.rev);
+        // The stages have joined and normalized the name; what is left after the root is
+        // the path from the repository's top (a `..` above it stays and is refused).
+        let inside = path
+            .strip_prefix(&root)
+            .ok()
+            .filter(|rest| {
+                rest.components()
+                    .all(|c| matches!(c, std::path::Component::Normal(_)))
+            })
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::NotFound,
+                    format!("{} is outside revision {}", path.display(), self.rev),
+                )
+            })?;
+        let object = format!("{}:{}", self.rev, inside.to_string_lossy());
+        let output = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&self.repository)
+            .args(["cat-file", "blob", &object])
+            .output()
+            .map_err(|e| Error::new(e.kind(), format!("cannot run git: {e}")))?;
+        if !output.status.success() {
+            let said = String::from_utf8_lossy(&output.stderr);
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!("git cannot read `{object}`: {}", said.trim()),
+            ));
+        }
+        String::from_utf8(output.stdout)
+            .map_err(|_| Error::new(ErrorKind::InvalidData, format!("`{object}` is not UTF-8")))
     }
 }
 
