@@ -162,7 +162,8 @@ impl<'d> Walk<'d> {
 
     fn parameters(&mut self, a: &'d Value, b: &'d Value) {
         let list = |document: &'d Value, op: &'d Value| {
-            let mut map: BTreeMap<(String, String), (usize, &'d Value)> = BTreeMap::new();
+            // (where, name) -> (its pointer, the parameter)
+            let mut map: BTreeMap<(String, String), (String, &'d Value)> = BTreeMap::new();
             for (i, p) in op
                 .get("parameters")
                 .and_then(Value::as_array)
@@ -170,7 +171,12 @@ impl<'d> Walk<'d> {
                 .flatten()
                 .enumerate()
             {
-                let (p, _) = resolve(document, p);
+                let (p, reference) = resolve(document, p);
+                // A parameter of `components` is located there (see `schema`).
+                let at = match reference.filter(|r| r.starts_with("#/")) {
+                    Some(target) => target.to_owned(),
+                    None => format!("/parameters/{i}"),
+                };
                 let place = p.get("in").and_then(Value::as_str).unwrap_or("").to_owned();
                 let mut name = p
                     .get("name")
@@ -180,14 +186,13 @@ impl<'d> Walk<'d> {
                 if place == "header" {
                     name = name.to_ascii_lowercase();
                 }
-                map.insert((place, name), (i, p));
+                map.insert((place, name), (at, p));
             }
             map
         };
         let (was, now) = (list(self.base, a), list(self.new, b));
         let required = |p: &Value| p.get("required").and_then(Value::as_bool) == Some(true);
-        for ((place, name), (i, p)) in &now {
-            let pointer = format!("/parameters/{i}");
+        for ((place, name), (pointer, p)) in &now {
             let label = format!("{place} parameter `{name}`");
             match was.get(&(place.clone(), name.clone())) {
                 // A path parameter is part of the route's identity.
@@ -198,19 +203,19 @@ impl<'d> Walk<'d> {
                     } else {
                         "new-optional-request-parameter"
                     };
-                    self.emit(id.into(), format!("{label} added"), &pointer);
+                    self.emit(id.into(), format!("{label} added"), pointer);
                 }
                 Some((_, old)) => {
                     match (required(old), required(p)) {
                         (false, true) => self.emit(
                             "request-parameter-became-required".into(),
                             format!("{label} became required"),
-                            &pointer,
+                            pointer,
                         ),
                         (true, false) => self.emit(
                             "request-parameter-became-optional".into(),
                             format!("{label} became optional"),
-                            &pointer,
+                            pointer,
                         ),
                         _ => {}
                     }
@@ -248,13 +253,18 @@ impl<'d> Walk<'d> {
         match (body(self.base, a), body(self.new, b)) {
             (None, None) => {}
             (None, Some(now)) => {
-                if required(now) {
-                    self.emit(
-                        "request-body-added-required".into(),
-                        "a required request body was added".into(),
-                        pointer,
-                    );
-                }
+                let (id, text) = if required(now) {
+                    (
+                        "request-body-added-required",
+                        "a required request body was added",
+                    )
+                } else {
+                    (
+                        "request-body-added-optional",
+                        "an optional request body was added",
+                    )
+                };
+                self.emit(id.into(), text.into(), pointer);
             }
             (Some(_), None) => self.emit(
                 "request-body-removed".into(),
@@ -344,13 +354,16 @@ impl<'d> Walk<'d> {
             self.emit(id.into(), format!("status {status} removed"), "/responses");
         }
         for status in now.keys().filter(|k| !was.contains_key(*k)) {
-            if success(status) {
-                self.emit(
-                    "response-success-status-added".into(),
-                    format!("status {status} added"),
-                    &format!("/responses{}", pointer_push("", status)),
-                );
-            }
+            let id = if success(status) {
+                "response-success-status-added"
+            } else {
+                "response-non-success-status-added"
+            };
+            self.emit(
+                id.into(),
+                format!("status {status} added"),
+                &format!("/responses{}", pointer_push("", status)),
+            );
         }
         for (status, response) in &now {
             let Some(old) = was.get(status) else { continue };
@@ -464,15 +477,23 @@ impl<'d> Walk<'d> {
             );
         }
         let nullable = |v: &Value| v.get("nullable").and_then(Value::as_bool) == Some(true);
-        match (nullable(a), nullable(b), request) {
-            (true, false, true) => self.emit(
+        match (nullable(a), nullable(b)) {
+            (true, false) => self.emit(
                 format!("{prefix}-became-not-nullable"),
-                format!("{what} no longer accepts null"),
+                if request {
+                    format!("{what} no longer accepts null")
+                } else {
+                    format!("{what} is never null now")
+                },
                 pointer,
             ),
-            (false, true, false) => self.emit(
+            (false, true) => self.emit(
                 format!("{prefix}-became-nullable"),
-                format!("{what} may now be null"),
+                if request {
+                    format!("{what} accepts null")
+                } else {
+                    format!("{what} may now be null")
+                },
                 pointer,
             ),
             _ => {}

@@ -74,14 +74,20 @@ rules! {
     Contract Err "request" "request-parameter-became-required" "an optional parameter became required";
     Contract Info "request" "request-parameter-became-optional" "a required parameter became optional";
     Contract Err "request" "request-parameter-type-changed" "a parameter's type changed";
+    Contract Info "request" "request-parameter-type-generalized" "a parameter accepts numbers where it accepted integers";
     Contract Err "request" "request-parameter-became-enum" "a parameter is now limited to an enum";
     Contract Err "request" "request-parameter-enum-value-removed" "a value was removed from a parameter's enum";
     Contract Info "request" "request-parameter-enum-value-added" "a value was added to a parameter's enum";
     Contract Err "request" "request-parameter-max-decreased" "a parameter's maximum was lowered";
+    Contract Warn "request" "request-parameter-max-set" "a parameter gained a maximum";
+    Contract Err "request" "request-parameter-min-increased" "a parameter's minimum was raised";
     Contract Err "request" "request-parameter-max-length-decreased" "a parameter's maxLength was lowered";
+    Contract Err "request" "request-parameter-max-items-decreased" "a parameter's maxItems was lowered";
     Contract Err "request" "request-parameter-pattern-added" "a parameter gained a pattern";
+    Contract Warn "request" "request-parameter-pattern-changed" "a parameter's pattern changed (the spec cannot say whether it narrowed)";
     // Request bodies.
     Contract Err "request" "request-body-added-required" "a required request body was added";
+    Contract Info "request" "request-body-added-optional" "an optional request body was added";
     Contract Err "request" "request-body-removed" "the request body was removed";
     Contract Err "request" "request-body-became-required" "the request body became required";
     Contract Info "request" "request-body-became-optional" "the request body became optional";
@@ -93,26 +99,38 @@ rules! {
     Contract Info "request" "new-optional-request-property" "an optional request property was added";
     Contract Warn "request" "request-property-removed" "a request property was removed: clients still sending it may be refused or ignored";
     Contract Err "request" "request-property-became-required" "a request property became required";
+    Contract Info "request" "request-property-became-optional" "a request property became optional";
     Contract Err "request" "request-property-type-changed" "a request property's type changed";
+    Contract Info "request" "request-property-type-generalized" "a request property accepts numbers where it accepted integers";
     Contract Err "request" "request-property-became-enum" "a request property is now limited to an enum";
     Contract Err "request" "request-property-enum-value-removed" "a value was removed from a request property's enum";
+    Contract Info "request" "request-property-enum-value-added" "a value was added to a request property's enum";
     Contract Err "request" "request-property-max-decreased" "a request property's maximum was lowered";
     Contract Err "request" "request-property-min-increased" "a request property's minimum was raised";
+    Contract Warn "request" "request-property-max-set" "a request property gained a maximum";
     Contract Err "request" "request-property-max-length-decreased" "a request property's maxLength was lowered";
+    Contract Warn "request" "request-property-max-length-set" "a request property gained a maxLength";
+    Contract Err "request" "request-property-min-length-increased" "a request property's minLength was raised";
+    Contract Err "request" "request-property-min-items-increased" "a request property's minItems was raised";
     Contract Err "request" "request-property-pattern-added" "a request property gained a pattern";
+    Contract Warn "request" "request-property-pattern-changed" "a request property's pattern changed (the spec cannot say whether it narrowed)";
     Contract Err "request" "request-property-became-not-nullable" "a request property no longer accepts null";
+    Contract Info "request" "request-property-became-nullable" "a request property accepts null";
     // Composition (requests: a removed branch refuses what it accepted; responses: an
     // added branch sends what clients do not expect).
     Contract Info "request" "request-body-one-of-added" "a branch was added to the request body's oneOf";
     Contract Err "request" "request-body-one-of-removed" "a branch was removed from the request body's oneOf";
+    Contract Err "request" "request-property-one-of-removed" "a branch was removed from a request property's oneOf";
     Contract Err "request" "request-body-any-of-removed" "a branch was removed from the request body's anyOf";
     Contract Err "request" "request-body-all-of-added" "a schema was added to the request body's allOf";
     Contract Err "response" "response-body-one-of-added" "a branch was added to the response body's oneOf";
     Contract Info "response" "response-body-one-of-removed" "a branch was removed from the response body's oneOf";
+    Contract Err "response" "response-property-one-of-added" "a branch was added to a response property's oneOf";
     // Responses.
     Contract Err "response" "response-success-status-removed" "a success (2xx) status was removed";
     Contract Info "response" "response-success-status-added" "a success (2xx) status was added";
     Contract Info "response" "response-non-success-status-removed" "a non-success status was removed";
+    Contract Info "response" "response-non-success-status-added" "a non-success status was added";
     Contract Err "response" "response-media-type-removed" "a response media type was removed";
     Contract Info "response" "response-media-type-added" "a response media type was added";
     Contract Err "response" "response-body-type-changed" "a response body's type changed";
@@ -120,11 +138,16 @@ rules! {
     Contract Err "response" "response-required-property-removed" "a required response property was removed";
     Contract Warn "response" "response-optional-property-removed" "an optional response property was removed";
     Contract Info "response" "response-optional-property-added" "an optional response property was added";
+    Contract Info "response" "response-required-property-added" "a required response property was added";
     Contract Err "response" "response-property-became-optional" "a response property became optional";
+    Contract Info "response" "response-property-became-required" "a response property became required";
     Contract Err "response" "response-property-became-nullable" "a response property may now be null";
+    Contract Info "response" "response-property-became-not-nullable" "a response property is never null now";
     Contract Err "response" "response-property-type-changed" "a response property's type changed";
     Contract Warn "response" "response-property-enum-value-added" "a response property's enum gained a value clients may not handle";
+    Contract Info "response" "response-property-enum-value-removed" "a value was removed from a response property's enum";
     Contract Err "response" "response-property-max-length-increased" "a response property's maxLength was raised";
+    Contract Err "response" "response-property-max-increased" "a response property's maximum was raised";
     // The gateway's own policies, per route.
     Policy Err "-" "gateway-route-became-secured" "a public route now requires credentials";
     Policy Warn "-" "gateway-route-became-public" "a route that required credentials is now public";
