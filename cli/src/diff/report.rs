@@ -198,12 +198,14 @@ pub fn markdown(report: &Report, base: &str) -> String {
         report.count(Level::Warn),
         report.count(Level::Info)
     );
-    for (scope, changes) in groups(report) {
-        let _ = writeln!(out, "\n#### `{}`\n", scope.title());
-        let _ = writeln!(out, "| level | rule | change | where |\n|---|---|---|---|");
+    let all = groups(report);
+    let mut shown = 0;
+    for (scope, changes) in &all {
+        let mut section = format!("\n#### `{}`\n\n", scope.title());
+        section.push_str("| level | rule | change | where |\n|---|---|---|---|\n");
         for change in changes {
             let _ = writeln!(
-                out,
+                section,
                 "| {} | `{}` | {} | {} |",
                 change.rule.level.as_str(),
                 change.rule.id,
@@ -211,9 +213,26 @@ pub fn markdown(report: &Report, base: &str) -> String {
                 place(change).map_or(String::new(), |p| format!("`{}`", cell(&p)))
             );
         }
+        if out.len() + section.len() > MARKDOWN_BUDGET {
+            break;
+        }
+        out.push_str(&section);
+        shown += 1;
+    }
+    if shown < all.len() {
+        let left: usize = all[shown..].iter().map(|(_, c)| c.len()).sum();
+        let _ = writeln!(
+            out,
+            "\n{left} more changes, under {} more routes or scopes, do not fit in one \
+             comment; `gateway diff` prints them all.",
+            all.len() - shown
+        );
     }
     out
 }
+
+/// What a GitHub comment holds (65,536 characters), less room for the closing line.
+const MARKDOWN_BUDGET: usize = 64_000;
 
 /// Escapes for a workflow command's message and its properties (GitHub's toolkit rules).
 fn escape_data(text: &str) -> String {
@@ -256,4 +275,47 @@ pub fn github_actions(report: &Report) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::Method;
+
+    /// A report too long for one GitHub comment keeps whole sections and says what is left.
+    #[test]
+    fn markdown_fits_a_github_comment() {
+        let rule = &super::super::RULES[0];
+        let changes = (0..2000)
+            .map(|i| Change {
+                rule,
+                scope: Scope::Route {
+                    path: format!("/items/{i:04}"),
+                    method: Method::Get,
+                    service: "api".into(),
+                },
+                message: "x".repeat(60),
+                location: None,
+            })
+            .collect();
+        let report = Report { changes };
+        let text = markdown(&report, "HEAD~1:gateway.yaml");
+        assert!(text.chars().count() <= 65_536, "{}", text.len());
+        assert!(
+            text.contains("| 0 | 0 | 2000 |"),
+            "the counts are of all changes"
+        );
+        let shown = text.matches("| INFO | `").count();
+        let (_, last) = text.trim_end().rsplit_once('\n').unwrap();
+        assert_eq!(
+            last,
+            format!(
+                "{} more changes, under {} more routes or scopes, do not fit in one comment; \
+                 `gateway diff` prints them all.",
+                2000 - shown,
+                2000 - shown
+            )
+        );
+        assert!(shown > 100, "{shown}");
+    }
 }
