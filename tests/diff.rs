@@ -188,10 +188,13 @@ fn git(dir: &Path, args: &[&str]) {
 fn a_git_revision_base_reads_every_file_at_that_revision() {
     let dir = scratch("git");
     std::fs::create_dir_all(dir.join("deploy")).unwrap();
+    std::fs::create_dir_all(dir.join("specs")).unwrap();
     let case = workspace().join("fixtures/diff/response-optional-property-added");
-    std::fs::copy(
-        case.join("before/gateway.yaml"),
+    // The manifest in deploy/, its spec beside it in specs/.
+    let manifest = std::fs::read_to_string(case.join("before/gateway.yaml")).unwrap();
+    std::fs::write(
         dir.join("deploy/gateway.yaml"),
+        manifest.replace("spec: api.yaml", "spec: ../specs/api.yaml"),
     )
     .unwrap();
     // The item schema moves to a file of its own.
@@ -208,13 +211,13 @@ fn a_git_revision_base_reads_every_file_at_that_revision() {
         "{ $ref: \"#/components/schemas/Item\" }",
         "{ $ref: \"item.yaml\" }",
     );
-    std::fs::write(dir.join("deploy/api.yaml"), &spec).unwrap();
-    std::fs::write(dir.join("deploy/item.yaml"), &item_file).unwrap();
+    std::fs::write(dir.join("specs/api.yaml"), &spec).unwrap();
+    std::fs::write(dir.join("specs/item.yaml"), &item_file).unwrap();
     git(&dir, &["init", "-q"]);
     git(&dir, &["add", "."]);
     git(&dir, &["commit", "-q", "-m", "base"]);
     std::fs::write(
-        dir.join("deploy/item.yaml"),
+        dir.join("specs/item.yaml"),
         item_file.replace(
             "    price: { type: number }\n",
             "    price: { type: number }\n    stock: { type: integer }\n",
@@ -235,7 +238,7 @@ fn a_git_revision_base_reads_every_file_at_that_revision() {
             "GET /items/{id} (api)",
             "INFO  response-optional-property-added  response property `stock` (200 application/json) added",
             // The `$ref` to item.yaml: positions follow the operation's own file.
-            "at target/diff-tests/git/deploy/api.yaml:47:15",
+            "at target/diff-tests/git/deploy/../specs/api.yaml:47:15",
             "1 change: 0 ERR, 0 WARN, 1 INFO",
         ],
         "{err}"
@@ -254,6 +257,9 @@ fn a_git_revision_base_reads_every_file_at_that_revision() {
         err.contains("HEAD:/deploy/missing.yaml") && err.contains("git cannot read"),
         "{err}"
     );
+    let (code, _, err) = diff("HEAD:../gateway.yaml", &manifest, &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("is outside revision HEAD"), "{err}");
     let (code, _, err) = diff("no-such-revision:deploy/gateway.yaml", &manifest, &[]);
     assert_eq!(code, 2, "{err}");
 }

@@ -159,23 +159,31 @@ impl Sources {
 impl GitTree {
     fn read(&self, path: &Path) -> Result<String, std::io::Error> {
         use std::io::{Error, ErrorKind};
-        let root = format!("{}:", self.rev);
-        // The stages have joined and normalized the name; what is left after the root is
-        // the path from the repository's top (a `..` above it stays and is refused).
-        let inside = path
-            .strip_prefix(&root)
-            .ok()
-            .filter(|rest| {
-                rest.components()
-                    .all(|c| matches!(c, std::path::Component::Normal(_)))
-            })
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::NotFound,
-                    format!("{} is outside revision {}", path.display(), self.rev),
-                )
-            })?;
-        let object = format!("{}:{}", self.rev, inside.to_string_lossy());
+        use std::path::Component;
+        let outside = || {
+            Error::new(
+                ErrorKind::NotFound,
+                format!("{} is outside revision {}", path.display(), self.rev),
+            )
+        };
+        // What follows the root is the path from the repository's top, joined by the
+        // stages (`../specs/api.yaml` beside the manifest): git wants it normalized, and
+        // a `..` above the top is outside the tree.
+        let rest = path
+            .strip_prefix(format!("{}:", self.rev))
+            .map_err(|_| outside())?;
+        let mut inside: Vec<String> = Vec::new();
+        for component in rest.components() {
+            match component {
+                Component::Normal(name) => inside.push(name.to_string_lossy().into_owned()),
+                Component::CurDir => {}
+                Component::ParentDir => {
+                    inside.pop().ok_or_else(outside)?;
+                }
+                Component::RootDir | Component::Prefix(_) => return Err(outside()),
+            }
+        }
+        let object = format!("{}:{}", self.rev, inside.join("/"));
         let output = std::process::Command::new("git")
             .arg("-C")
             .arg(&self.repository)
