@@ -5,7 +5,9 @@
 //!   fixtures/docs (fixtures/docs/README.md), and that docs/manifest.schema.json accepts;
 //! - every table lists each of its keys (metric, field, code, status...) once, and is a
 //!   table to a Markdown renderer (a delimiter row, as many cells as the header);
-//! - the diagnostic-code table lists exactly the codes the compiler emits.
+//! - the diagnostic-code table lists exactly the codes the compiler emits;
+//! - docs/diff.md's rule tables list exactly `gateway diff`'s rules at their levels, and
+//!   its samples are what the command prints.
 //!
 //! What `/metrics` and the access log of a running gateway expose is compared with
 //! docs/runtime.md in tests/e2e.rs.
