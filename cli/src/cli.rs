@@ -453,21 +453,13 @@ fn diff(
         return EXIT_USAGE;
     };
     let mut report = crate::diff::diff(old, new, manifest);
-    // Lines and columns come from the newer side's files, read already; resolving them
-    // as diagnostics' locations indexes each file once for all its pointers.
-    let mut positions = Diagnostics::default();
-    for change in &report.changes {
-        if let Some(location) = &change.location {
-            positions.push(diag::Diagnostic::warning("", "").at(location.clone()));
-        }
-    }
-    after.sources.resolve(&mut positions);
-    let mut resolved = positions.list.into_iter();
-    for change in &mut report.changes {
-        if change.location.is_some() {
-            change.location = resolved.next().and_then(|d| d.location);
-        }
-    }
+    // Lines and columns come from the newer side's files, read already.
+    after.sources.locate(
+        report
+            .changes
+            .iter_mut()
+            .filter_map(|c| c.location.as_mut()),
+    );
     let text = match format {
         DiffFormat::Text => crate::diff::report::text(&report),
         DiffFormat::Json => crate::diff::report::json(&report, base, manifest),

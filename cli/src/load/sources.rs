@@ -14,7 +14,7 @@ use std::sync::Arc;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
 
-use crate::diag::{Diagnostics, SourceText, pointer_push};
+use crate::diag::{Diagnostics, Location, SourceText, pointer_push};
 
 /// A 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,16 +112,24 @@ impl Sources {
 
     /// Fills in line and column of every diagnostic location that has a pointer.
     pub fn resolve(&self, diagnostics: &mut Diagnostics) {
+        self.locate(diagnostics.list.iter_mut().flat_map(|d| {
+            d.location
+                .iter_mut()
+                .chain(d.related.iter_mut().map(|(_, l)| l))
+        }));
+    }
+
+    /// Fills in line and column of locations that have a pointer, indexing each file
+    /// once for all the pointers into it.
+    pub fn locate<'l>(&self, locations: impl IntoIterator<Item = &'l mut Location>) {
+        let mut pending: Vec<&mut Location> =
+            locations.into_iter().filter(|l| l.line.is_none()).collect();
         let mut wanted: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
-        for d in &diagnostics.list {
-            for location in d.location.iter().chain(d.related.iter().map(|(_, l)| l)) {
-                if location.line.is_none() {
-                    wanted
-                        .entry(location.file.clone())
-                        .or_default()
-                        .push(location.pointer.clone());
-                }
-            }
+        for location in &pending {
+            wanted
+                .entry(location.file.clone())
+                .or_default()
+                .push(location.pointer.clone());
         }
         let mut found: BTreeMap<PathBuf, BTreeMap<String, NodePosition>> = BTreeMap::new();
         for (file, pointers) in wanted {
@@ -130,27 +138,18 @@ impl Sources {
                 found.insert(file, index(text, Some(&wanted)));
             }
         }
-        for d in &mut diagnostics.list {
-            let locations = d
-                .location
-                .iter_mut()
-                .chain(d.related.iter_mut().map(|(_, l)| l));
-            for location in locations {
-                if location.line.is_some() {
-                    continue;
-                }
-                let Some(positions) = found.get(&location.file) else {
-                    continue;
+        for location in &mut pending {
+            let Some(positions) = found.get(&location.file) else {
+                continue;
+            };
+            if let Some(at) = lookup(positions, &location.pointer) {
+                let at = if location.at_key || at.container {
+                    at.key.unwrap_or(at.value)
+                } else {
+                    at.value
                 };
-                if let Some(at) = lookup(positions, &location.pointer) {
-                    let at = if location.at_key || at.container {
-                        at.key.unwrap_or(at.value)
-                    } else {
-                        at.value
-                    };
-                    location.line = Some(at.line);
-                    location.column = Some(at.column);
-                }
+                location.line = Some(at.line);
+                location.column = Some(at.column);
             }
         }
     }
