@@ -401,3 +401,45 @@ fn the_example_against_a_changed_copy() {
         "{text}"
     );
 }
+
+/// An inline `allOf` member (a base schema extended in place) is compared with the one at
+/// its place, property by property, rather than reported as a branch removed and added.
+#[test]
+fn inline_composition_branches_are_compared_in_place() {
+    let dir = scratch("inline");
+    let case = workspace().join("fixtures/diff/request-body-all-of-added/before");
+    for (side, extra) in [
+        ("before", ""),
+        (
+            "after",
+            "                    size: { type: number, maximum: 5 }\n",
+        ),
+    ] {
+        copy_dir(&case, &dir.join(side));
+        let spec = dir.join(side).join("api.yaml");
+        let text = std::fs::read_to_string(&spec).unwrap().replacen(
+            "              allOf:\n                - $ref: \"#/components/schemas/Circle\"\n                - $ref: \"#/components/schemas/Square\"\n",
+            &format!(
+                "              allOf:\n                - $ref: \"#/components/schemas/Circle\"\n                - type: object\n                  properties:\n                    label: {{ type: string }}\n{extra}"
+            ),
+            1,
+        );
+        std::fs::write(&spec, text).unwrap();
+    }
+    let (code, out, err) = diff(
+        &relative(&dir.join("before/gateway.yaml")),
+        &relative(&dir.join("after/gateway.yaml")),
+        &["--fail-on", "WARN"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().map(str::trim).collect();
+    assert_eq!(
+        lines,
+        [
+            "POST /shapes (api)",
+            "INFO  new-optional-request-property  request property `size` added",
+            "at target/diff-tests/inline/after/api.yaml:61:21",
+            "1 change: 0 ERR, 0 WARN, 1 INFO",
+        ]
+    );
+}

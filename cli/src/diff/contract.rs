@@ -580,8 +580,8 @@ impl<'d> Walk<'d> {
         same_type
     }
 
-    /// `oneOf`, `anyOf`, `allOf`: branches known by their `$ref` (else by their text);
-    /// the branches both sides have are compared.
+    /// `oneOf`, `anyOf`, `allOf`: branches known by the schema they name (an inline one by
+    /// its title or its place); the branches both sides have are compared.
     fn composition(
         &mut self,
         a: &'d Value,
@@ -604,9 +604,13 @@ impl<'d> Walk<'d> {
                     .flatten()
                     .enumerate()
                     .map(|(i, branch)| {
+                        // An inline branch is known by its title, else by its place.
                         let name = match branch.get("$ref").and_then(Value::as_str) {
                             Some(r) => r.rsplit('/').next().unwrap_or(r).to_owned(),
-                            None => branch.to_string(),
+                            None => match branch.get("title").and_then(Value::as_str) {
+                                Some(title) => title.to_owned(),
+                                None => format!("branch {}", i + 1),
+                            },
                         };
                         (name, (i, branch))
                     })
