@@ -5,7 +5,9 @@
 //!   fixtures/docs (fixtures/docs/README.md), and that docs/manifest.schema.json accepts;
 //! - every table lists each of its keys (metric, field, code, status...) once, and is a
 //!   table to a Markdown renderer (a delimiter row, as many cells as the header);
-//! - the diagnostic-code table lists exactly the codes the compiler emits.
+//! - the diagnostic-code table lists exactly the codes the compiler emits;
+//! - docs/diff.md's rule tables list exactly `gateway diff`'s rules at their levels, and
+//!   its samples are what the command prints.
 //!
 //! What `/metrics` and the access log of a running gateway expose is compared with
 //! docs/runtime.md in tests/e2e.rs.
@@ -384,4 +386,51 @@ fn the_example_readme_shows_the_routes_the_compiler_prints() {
         readme.contains(&format!("\n{count} routes: ")),
         "examples/ecommerce/README.md should say {count} routes"
     );
+}
+
+/// docs/diff.md's rule tables list exactly the rules `gateway diff` has, at their levels.
+#[test]
+fn the_diff_rule_tables_list_exactly_the_rules_and_their_levels() {
+    let doc = Markdown::read("docs/diff.md");
+    let mut documented = BTreeMap::new();
+    for table in doc.tables() {
+        if table.header.first().map(String::as_str) != Some("rule") {
+            continue;
+        }
+        assert_eq!(table.header[1], "level", "{}", table.at);
+        for row in &table.rows {
+            for id in code_spans(&row.cells[0]) {
+                documented.insert(id, row.cells[1].clone());
+            }
+        }
+    }
+    let code: BTreeMap<String, String> = openapi_gateway_compiler::diff::RULES
+        .iter()
+        .map(|r| (r.id.to_owned(), r.level.as_str().to_owned()))
+        .collect();
+    assert_eq!(documented, code, "docs/diff.md's rule tables");
+}
+
+/// Each `$ gateway diff ...` sample of docs/diff.md prints what the docs show.
+#[test]
+fn the_diff_samples_are_what_the_command_prints() {
+    let doc = Markdown::read("docs/diff.md");
+    let mut samples = 0;
+    for block in doc.code_blocks() {
+        let Some((command, shown)) = block.text.split_once('\n') else {
+            continue;
+        };
+        let Some(args) = command.strip_prefix("$ gateway ") else {
+            continue;
+        };
+        let args: Vec<&str> = args.split_whitespace().collect();
+        let (_, out, err) = gateway(&args);
+        assert_eq!(
+            shown, out,
+            "{}: `{command}` prints otherwise\n{err}",
+            block.at
+        );
+        samples += 1;
+    }
+    assert!(samples >= 4, "one sample per format, found {samples}");
 }

@@ -347,11 +347,11 @@ fn violations(krate: &Crate, layers: &[&str], root_is_api: bool) -> Vec<String> 
 }
 
 /// The compiler's stages (docs/architecture.md, "The compiler's stages"), after the
-/// shared vocabulary they all use; `init` and `dev` are commands of their own (`dev` runs
-/// all the stages, for `gateway dev`), and `cli.rs` wires them to the commands.
-const COMPILER_LAYERS: [&str; 12] = [
+/// shared vocabulary they all use; `init`, `dev` and `diff` are commands of their own (`dev` runs
+/// all the stages, for `gateway dev`; `diff` compares two gateways' IRs), and `cli.rs` wires them to the commands.
+const COMPILER_LAYERS: [&str; 13] = [
     "diag", "http", "upstream", "ir", "load", "lower", "check", "emit", "write", "init", "dev",
-    "cli",
+    "diff", "cli",
 ];
 
 fn runtime_src() -> PathBuf {

@@ -1,9 +1,11 @@
 //! The commands: `generate`, `validate`, `routes` (DESIGN.md, "Contracts"), `init` and
-//! `schema` (docs/manifest.md, "Starting a manifest"), and `dev` (docs/cli.md).
+//! `schema` (docs/manifest.md, "Starting a manifest"), `dev` (docs/cli.md) and `diff`
+//! (docs/diff.md).
 //!
 //! [`run`] takes the arguments and two writers and returns the exit code, so tests drive
 //! the whole CLI in-process. Exit codes: 0 ok, 1 the inputs have errors, 2 usage error,
-//! 3 `--check` found the committed output out of date.
+//! 3 `--check` found the committed output out of date. `diff` follows `oasdiff`: 1 when a
+//! change reaches `--fail-on`, 2 when either side does not load.
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -101,6 +103,38 @@ enum Command {
     },
     /// Print the manifest's JSON Schema.
     Schema,
+    /// Compare two gateways (manifest + specs): what changes at the edge, by route
+    /// (docs/diff.md).
+    Diff {
+        /// The gateway before: a manifest path, or `<git revision>:<path from the
+        /// repository's top>` read from the repository holding --manifest.
+        #[arg(long)]
+        base: String,
+        /// The gateway after.
+        #[arg(long, default_value = "gateway.yaml")]
+        manifest: PathBuf,
+        #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+        format: DiffFormat,
+        /// Exit 1 when a change is at least this severe.
+        #[arg(long, value_enum, ignore_case = true)]
+        fail_on: Option<FailOn>,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum DiffFormat {
+    Text,
+    Json,
+    Markdown,
+    Githubactions,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum FailOn {
+    #[value(name = "ERR")]
+    Err,
+    #[value(name = "WARN")]
+    Warn,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -126,7 +160,11 @@ pub struct Compiled {
 }
 
 pub fn compile(manifest: &Path) -> Compiled {
-    let mut sources = Sources::new();
+    compile_from(manifest, Sources::new())
+}
+
+/// [`compile`], reading the files through `sources` (a git revision's, for `diff`).
+pub fn compile_from(manifest: &Path, mut sources: Sources) -> Compiled {
     let mut diagnostics = Diagnostics::default();
     let mut output = None;
     let mut vendor_runtime = false;
@@ -266,6 +304,12 @@ pub fn run(
             let _ = write!(out, "{}", crate::init::SCHEMA);
             EXIT_OK
         }
+        Command::Diff {
+            base,
+            manifest,
+            format,
+            fail_on,
+        } => diff(&base, &manifest, format, fail_on, out, err),
         Command::Routes {
             manifest,
             format,
@@ -378,6 +422,65 @@ fn generate(
             let _ = writeln!(err, "error: cannot write {}: {e}", target.display());
             EXIT_INPUT
         }
+    }
+}
+
+fn diff(
+    base: &str,
+    manifest: &Path,
+    format: DiffFormat,
+    fail_on: Option<FailOn>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
+    // A file that exists is a file; anything else with a `:` is `<revision>:<path>`.
+    let before = match base.split_once(':') {
+        Some((rev, path)) if !Path::new(base).exists() && !rev.is_empty() => {
+            let repository = match manifest.parent() {
+                Some(dir) if !dir.as_os_str().is_empty() => dir,
+                _ => Path::new("."),
+            };
+            let (sources, name) = Sources::git(rev, path, repository);
+            compile_from(&name, sources)
+        }
+        _ => compile(Path::new(base)),
+    };
+    let after = compile(manifest);
+    // Warnings are `validate`'s business; a side that does not load says why.
+    for side in [&before, &after] {
+        if side.gateway.is_none() {
+            let _ = write!(
+                err,
+                "{}",
+                diag::render_human(&side.diagnostics, &side.sources)
+            );
+        }
+    }
+    let (Some(old), Some(new)) = (&before.gateway, &after.gateway) else {
+        return EXIT_USAGE;
+    };
+    let mut report = crate::diff::diff(old, new, manifest);
+    // Lines and columns come from the newer side's files, read already.
+    after.sources.locate(
+        report
+            .changes
+            .iter_mut()
+            .filter_map(|c| c.location.as_mut()),
+    );
+    let text = match format {
+        DiffFormat::Text => crate::diff::report::text(&report),
+        DiffFormat::Json => crate::diff::report::json(&report, base, manifest),
+        DiffFormat::Markdown => crate::diff::report::markdown(&report, base),
+        DiffFormat::Githubactions => crate::diff::report::github_actions(&report),
+    };
+    let _ = write!(out, "{text}");
+    let threshold = fail_on.map(|f| match f {
+        FailOn::Err => crate::diff::Level::Err,
+        FailOn::Warn => crate::diff::Level::Warn,
+    });
+    match (threshold, report.worst()) {
+        (Some(threshold), Some(worst)) if worst >= threshold => EXIT_INPUT,
+        _ => EXIT_OK,
     }
 }
 

@@ -6,13 +6,14 @@
 //! or `--check` against it). [`cli`] wires them to the commands; `main.rs` only maps the
 //! result to an exit code. [`init`] writes a first manifest from the specs; [`dev`]
 //! (`gateway dev`) runs the stages on every change of the inputs, and builds and runs the
-//! result in front of mock upstreams.
+//! result in front of mock upstreams; [`diff`] compares two gateways' IRs for review.
 #![forbid(unsafe_code)]
 
 pub mod check;
 pub mod cli;
 pub mod dev;
 pub mod diag;
+pub mod diff;
 pub mod emit;
 pub mod http;
 pub mod init;

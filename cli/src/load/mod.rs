@@ -49,7 +49,7 @@ pub fn load(
     let mut specs = Vec::new();
     let mut complete = true;
     for service in &manifest.services {
-        if !service.spec.is_file() {
+        if !sources.is_file(&service.spec) {
             diags.push(
                 Diagnostic::error(
                     "gateway::manifest::missing_spec",

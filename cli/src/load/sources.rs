@@ -14,7 +14,7 @@ use std::sync::Arc;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
 
-use crate::diag::{Diagnostics, SourceText, pointer_push};
+use crate::diag::{Diagnostics, Location, SourceText, pointer_push};
 
 /// A 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,11 +37,39 @@ pub struct NodePosition {
 #[derive(Default)]
 pub struct Sources {
     files: BTreeMap<PathBuf, Arc<str>>,
+    /// Where the files are read from when not from the file system.
+    tree: Option<GitTree>,
+}
+
+/// A git revision's tree, read with `git cat-file` (`gateway diff --base <rev>:<path>`).
+///
+/// Its files are named `<rev>:/<path from the repository's top>`, so the stages join and
+/// normalize them like any path (`<rev>:` is their root folder) and every diagnostic
+/// names the revision it read.
+struct GitTree {
+    rev: String,
+    /// A folder inside the repository, where git runs.
+    repository: PathBuf,
 }
 
 impl Sources {
     pub fn new() -> Sources {
         Sources::default()
+    }
+
+    /// Reads every file from the revision `rev` of the git repository that holds the
+    /// folder `repository`; returns the sources and the name of `path` (from the
+    /// repository's top, as `git show <rev>:<path>` takes it) among them.
+    pub fn git(rev: &str, path: &str, repository: &Path) -> (Sources, PathBuf) {
+        let sources = Sources {
+            files: BTreeMap::new(),
+            tree: Some(GitTree {
+                rev: rev.to_owned(),
+                repository: repository.to_path_buf(),
+            }),
+        };
+        let name = Path::new(&format!("{rev}:")).join(path.trim_start_matches('/'));
+        (sources, name)
     }
 
     /// Every file read so far: the manifest and each spec file a `$ref` led to (what
@@ -54,9 +82,20 @@ impl Sources {
         if let Some(text) = self.files.get(path) {
             return Ok(text.clone());
         }
-        let text: Arc<str> = std::fs::read_to_string(path)?.into();
+        let text: Arc<str> = match &self.tree {
+            None => std::fs::read_to_string(path)?.into(),
+            Some(tree) => tree.read(path)?.into(),
+        };
         self.insert(path, text.clone());
         Ok(text)
+    }
+
+    /// Whether `path` names a file that can be read.
+    pub fn is_file(&mut self, path: &Path) -> bool {
+        match &self.tree {
+            None => path.is_file(),
+            Some(_) => self.read(path).is_ok(),
+        }
     }
 
     /// Registers a text under a path (used by tests and for in-memory inputs).
@@ -73,16 +112,24 @@ impl Sources {
 
     /// Fills in line and column of every diagnostic location that has a pointer.
     pub fn resolve(&self, diagnostics: &mut Diagnostics) {
+        self.locate(diagnostics.list.iter_mut().flat_map(|d| {
+            d.location
+                .iter_mut()
+                .chain(d.related.iter_mut().map(|(_, l)| l))
+        }));
+    }
+
+    /// Fills in line and column of locations that have a pointer, indexing each file
+    /// once for all the pointers into it.
+    pub fn locate<'l>(&self, locations: impl IntoIterator<Item = &'l mut Location>) {
+        let mut pending: Vec<&mut Location> =
+            locations.into_iter().filter(|l| l.line.is_none()).collect();
         let mut wanted: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
-        for d in &diagnostics.list {
-            for location in d.location.iter().chain(d.related.iter().map(|(_, l)| l)) {
-                if location.line.is_none() {
-                    wanted
-                        .entry(location.file.clone())
-                        .or_default()
-                        .push(location.pointer.clone());
-                }
-            }
+        for location in &pending {
+            wanted
+                .entry(location.file.clone())
+                .or_default()
+                .push(location.pointer.clone());
         }
         let mut found: BTreeMap<PathBuf, BTreeMap<String, NodePosition>> = BTreeMap::new();
         for (file, pointers) in wanted {
@@ -91,29 +138,66 @@ impl Sources {
                 found.insert(file, index(text, Some(&wanted)));
             }
         }
-        for d in &mut diagnostics.list {
-            let locations = d
-                .location
-                .iter_mut()
-                .chain(d.related.iter_mut().map(|(_, l)| l));
-            for location in locations {
-                if location.line.is_some() {
-                    continue;
-                }
-                let Some(positions) = found.get(&location.file) else {
-                    continue;
+        for location in &mut pending {
+            let Some(positions) = found.get(&location.file) else {
+                continue;
+            };
+            if let Some(at) = lookup(positions, &location.pointer) {
+                let at = if location.at_key || at.container {
+                    at.key.unwrap_or(at.value)
+                } else {
+                    at.value
                 };
-                if let Some(at) = lookup(positions, &location.pointer) {
-                    let at = if location.at_key || at.container {
-                        at.key.unwrap_or(at.value)
-                    } else {
-                        at.value
-                    };
-                    location.line = Some(at.line);
-                    location.column = Some(at.column);
-                }
+                location.line = Some(at.line);
+                location.column = Some(at.column);
             }
         }
+    }
+}
+
+impl GitTree {
+    fn read(&self, path: &Path) -> Result<String, std::io::Error> {
+        use std::io::{Error, ErrorKind};
+        use std::path::Component;
+        let outside = || {
+            Error::new(
+                ErrorKind::NotFound,
+                format!("{} is outside revision {}", path.display(), self.rev),
+            )
+        };
+        // What follows the root is the path from the repository's top, joined by the
+        // stages (`../specs/api.yaml` beside the manifest): git wants it normalized, and
+        // a `..` above the top is outside the tree.
+        let rest = path
+            .strip_prefix(format!("{}:", self.rev))
+            .map_err(|_| outside())?;
+        let mut inside: Vec<String> = Vec::new();
+        for component in rest.components() {
+            match component {
+                Component::Normal(name) => inside.push(name.to_string_lossy().into_owned()),
+                Component::CurDir => {}
+                Component::ParentDir => {
+                    inside.pop().ok_or_else(outside)?;
+                }
+                Component::RootDir | Component::Prefix(_) => return Err(outside()),
+            }
+        }
+        let object = format!("{}:{}", self.rev, inside.join("/"));
+        let output = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&self.repository)
+            .args(["cat-file", "blob", &object])
+            .output()
+            .map_err(|e| Error::new(e.kind(), format!("cannot run git: {e}")))?;
+        if !output.status.success() {
+            let said = String::from_utf8_lossy(&output.stderr);
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!("git cannot read `{object}`: {}", said.trim()),
+            ));
+        }
+        String::from_utf8(output.stdout)
+            .map_err(|_| Error::new(ErrorKind::InvalidData, format!("`{object}` is not UTF-8")))
     }
 }
 
