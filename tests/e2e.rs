@@ -14,6 +14,8 @@ use axum::response::Response;
 use futures_util::StreamExt;
 use gateway_tests::{cargo, free_port, generated_target_dir, workspace};
 
+mod monitoring;
+
 /// What a mock upstream saw of one request.
 #[derive(Debug, Clone)]
 struct Seen {
@@ -2673,18 +2675,9 @@ fn conditional_families() -> Vec<(&'static str, bool)> {
     ]
 }
 
-/// The metric table of docs/runtime.md is what `/metrics` of the example gateway exposes:
-/// after traffic that gives every family of the example series (a forwarded request, a
-/// response that breaks the spec, one without a length, a 404, a 400, a 401, a 429), each
-/// family exposed is a row of the table with its type; each row is exposed unless it
-/// needs configuration the example does not have (those are the next test's), and then it
-/// is not exposed; and the label names of a family's series are the row's: all of them on
-/// every series, except those written `name`? (on some series only) and `route`/`method`
-/// on the series of requests no route matched.
-#[tokio::test]
-async fn the_metric_table_of_the_docs_is_what_metrics_exposes() {
-    let world = &world();
-    let base = &world.gateway.base;
+/// Traffic that gives every family of the example series: a forwarded request, a response
+/// that breaks the spec, one without a length, a 404, a 400, a 401, a 429.
+async fn give_every_family_series(base: &str) {
     let c = client();
     // Forwarded (requests, durations, added latency, attempts); the mock's body breaks the
     // orders spec (response validation failures).
@@ -2736,7 +2729,20 @@ async fn the_metric_table_of_the_docs_is_what_metrics_exposes() {
             "sign-up {i}"
         );
     }
+}
 
+/// The metric table of docs/runtime.md is what `/metrics` of the example gateway exposes:
+/// after traffic that gives every family of the example series (a forwarded request, a
+/// response that breaks the spec, one without a length, a 404, a 400, a 401, a 429), each
+/// family exposed is a row of the table with its type; each row is exposed unless it
+/// needs configuration the example does not have (those are the next test's), and then it
+/// is not exposed; and the label names of a family's series are the row's: all of them on
+/// every series, except those written `name`? (on some series only) and `route`/`method`
+/// on the series of requests no route matched.
+#[tokio::test]
+async fn the_metric_table_of_the_docs_is_what_metrics_exposes() {
+    let world = &world();
+    give_every_family_series(&world.gateway.base).await;
     let exposed = exposed_families(&world.gateway.admin).await;
     let documented = gateway_tests::markdown::documented_metrics();
     let conditional = conditional_families();
@@ -2847,12 +2853,9 @@ fn every_metric_binary() -> &'static PathBuf {
     BINARY.get_or_init(|| built("every-metric", "docs-every-metric"))
 }
 
-/// The rows of the table the example cannot show (conditional_families) are what a gateway
-/// configured for them exposes: fixtures/every-metric, run with nothing listening where its
-/// Redis store, nameserver and JWKS URL point, so that each of them fails and is counted
-/// (one request to its rate-limited route makes the store fail and fall back).
-#[tokio::test]
-async fn the_metric_rows_the_example_cannot_show_are_what_a_gateway_configured_for_them_exposes() {
+/// `/metrics` of fixtures/every-metric, run with nothing listening where its Redis store,
+/// nameserver and JWKS URL point, after one request to its rate-limited route.
+async fn every_metric_families() -> std::collections::BTreeMap<String, ExposedFamily> {
     let gateway = Gateway::spawn(
         every_metric_binary(),
         &[
@@ -2877,7 +2880,16 @@ async fn the_metric_rows_the_example_cannot_show_are_what_a_gateway_configured_f
         .unwrap();
     assert_eq!(response.status(), 503);
 
-    let exposed = exposed_families(&gateway.admin).await;
+    exposed_families(&gateway.admin).await
+}
+
+/// The rows of the table the example cannot show (conditional_families) are what a gateway
+/// configured for them exposes: fixtures/every-metric, run with nothing listening where its
+/// Redis store, nameserver and JWKS URL point, so that each of them fails and is counted
+/// (one request to its rate-limited route makes the store fail and fall back).
+#[tokio::test]
+async fn the_metric_rows_the_example_cannot_show_are_what_a_gateway_configured_for_them_exposes() {
+    let exposed = every_metric_families().await;
     let documented = gateway_tests::markdown::documented_metrics();
     let mut problems = undocumented_families(&exposed, &documented);
     let lacking: Vec<&str> = conditional_families()
@@ -3003,4 +3015,71 @@ async fn the_access_log_table_of_the_docs_is_what_the_gateway_writes() {
         );
     }
     assert!(keys(&unmatched).is_subset(&keys(&forwarded)), "{unmatched}");
+}
+
+// ---- deploy/ against the running gateway ---------------------------------------------------
+
+/// Each family's label names, over all its series.
+fn labels_of(
+    families: &std::collections::BTreeMap<String, ExposedFamily>,
+) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    families
+        .iter()
+        .map(|(name, family)| {
+            (
+                name.clone(),
+                family.series.iter().flatten().cloned().collect(),
+            )
+        })
+        .collect()
+}
+
+/// The dashboard's queries and the alerts' expressions of deploy/ name only metrics and
+/// labels a running gateway exposes: the example's, checked against the example's
+/// `/metrics` after traffic that gives every family series; fixtures/every-metric's (a
+/// JWKS scheme, a Redis store, discovery: series the example has not, while its upstream
+/// has no instance) against its own `/metrics` together with the example's. `job` and
+/// `instance` are Prometheus' target labels; a histogram's `_bucket` has `le`.
+#[tokio::test]
+async fn the_dashboards_and_alerts_name_only_metrics_and_labels_metrics_exposes() {
+    let world = &world();
+    give_every_family_series(&world.gateway.base).await;
+    let example = labels_of(&exposed_families(&world.gateway.admin).await);
+    let every_metric = labels_of(&every_metric_families().await);
+    let mut both = example.clone();
+    for (name, labels) in every_metric {
+        both.entry(name).or_default().extend(labels);
+    }
+
+    let mut problems = Vec::new();
+    for (deploy, exposed) in [
+        (monitoring::example_deploy(), &example),
+        (monitoring::every_metric_deploy().to_path_buf(), &both),
+    ] {
+        let dashboard = monitoring::read_json(&deploy.join("grafana-dashboard.json"));
+        let mut queries = monitoring::dashboard_queries(&dashboard);
+        queries.extend(monitoring::rule_queries(
+            &deploy.join("prometheus-rules.yaml"),
+        ));
+        assert!(
+            queries.len() > 20,
+            "{}: {} queries",
+            deploy.display(),
+            queries.len()
+        );
+        problems.extend(
+            monitoring::unexposed(&queries, exposed)
+                .into_iter()
+                .map(|p| format!("{}: {p}", deploy.display())),
+        );
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    // The check finds a family and a label that are not there.
+    let made_up = [monitoring::Query {
+        at: "made up".into(),
+        promql: r#"sum by (tenant) (rate(gateway_requests_total{route="/x"}[5m])) + gateway_nothing_total"#.into(),
+    }];
+    let found = monitoring::unexposed(&made_up, &example);
+    assert_eq!(found.len(), 2, "{found:#?}");
 }

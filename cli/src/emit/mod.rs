@@ -5,6 +5,7 @@
 //! result is a sorted map from relative path to contents: byte-identical for the same
 //! input on any machine (no timestamps, no absolute paths, no hash order).
 
+mod monitoring;
 pub mod rust;
 mod upstream;
 mod validate;
@@ -47,6 +48,9 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/dockerignore.j2"),
     ),
 ];
+
+/// The admin listener's port in deploy/: probes, the scrape annotations, the ServiceMonitor.
+const ADMIN_PORT: &str = "9090";
 
 /// The header every file that has comments starts with.
 pub fn header() -> String {
@@ -207,7 +211,7 @@ pub fn emit(gateway: &Gateway, runtime: &RuntimeDep) -> Result<Files, String> {
             crate::ir::RateLimitStore::Memory => None,
         },
         port => port,
-        admin_port => "9090",
+        admin_port => ADMIN_PORT,
         max_body => gateway.max_body,
         discovers => gateway.services.iter().any(|s| s.discovery.is_some()),
         otlp_endpoint_env => gateway.otlp_endpoint_env.clone(),
@@ -219,6 +223,19 @@ pub fn emit(gateway: &Gateway, runtime: &RuntimeDep) -> Result<Files, String> {
             .map_err(|e| format!("template {name}: {e:#}"))?;
         files.insert(PathBuf::from(name), ensure_newline(rendered));
     }
+
+    files.insert(
+        "deploy/grafana-dashboard.json".into(),
+        monitoring::dashboard(gateway, &header)?,
+    );
+    files.insert(
+        "deploy/prometheus-rules.yaml".into(),
+        monitoring::rules_file(gateway, &header)?,
+    );
+    files.insert(
+        "deploy/monitoring.yaml".into(),
+        monitoring::monitoring(gateway, &header, ADMIN_PORT)?,
+    );
 
     let mut openapi = gateway.openapi.clone();
     if let Some(info) = openapi.get_mut("info").and_then(|i| i.as_object_mut()) {
