@@ -204,7 +204,7 @@ fn the_examples_specs_make_a_manifest_that_validates() {
     );
     assert_eq!(code, 0, "{out}{err}");
     assert!(
-        out.contains("3 services, 3 security schemes configured, 0 operations to decide"),
+        out.contains("3 services, 4 security schemes configured, 0 operations to decide"),
         "{out}"
     );
     let stale = compare(

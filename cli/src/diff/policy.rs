@@ -141,6 +141,19 @@ fn scheme_differences(old: &SchemeKind, new: &SchemeKind) -> Vec<&'static str> {
         .into_iter()
         .filter_map(|(name, differs)| differs.then_some(name))
         .collect(),
+        (
+            SchemeKind::Basic {
+                users: u1,
+                forward_authorization: f1,
+            },
+            SchemeKind::Basic {
+                users: u2,
+                forward_authorization: f2,
+            },
+        ) => [("users", u1 != u2), ("forward_authorization", f1 != f2)]
+            .into_iter()
+            .filter_map(|(name, differs)| differs.then_some(name))
+            .collect(),
         _ => vec!["kind"],
     }
 }
