@@ -494,6 +494,10 @@ struct RouteJson<'a> {
     auth: serde_json::Value,
     /// Effective per-try and total timeouts in milliseconds (`null`: unbounded).
     timeouts: serde_json::Value,
+    /// The path parameters' types the router tells this route apart from another of its
+    /// service by, in template order (absent when untyped).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    path_types: Vec<String>,
 }
 
 /// An operation left out, under `--all`: told apart from a route by its `excluded` key.
@@ -545,6 +549,7 @@ pub fn routes_json(gateway: &Gateway, all: bool) -> String {
                     "total_ms": total.map(|t| t.as_millis() as u64),
                 })
             },
+            path_types: r.path_types.iter().map(ToString::to_string).collect(),
         })
         .collect();
     let mut rows: Vec<serde_json::Value> = rows
@@ -585,6 +590,55 @@ fn routes_table(gateway: &Gateway, all: bool) -> String {
             })
             .collect(),
     );
+    let mut typed: Vec<&crate::ir::Route> = gateway
+        .routes
+        .iter()
+        .filter(|r| !r.path_types.is_empty())
+        .collect();
+    if !typed.is_empty() {
+        // In the order the router tries them: by shape, then narrowest type first.
+        let shape = |r: &crate::ir::Route| {
+            let mut template = r.public_path.clone();
+            for segment in &mut template.segments {
+                if let crate::ir::Segment::Param(name) = segment {
+                    name.clear();
+                }
+            }
+            (template.to_string(), r.method)
+        };
+        typed.sort_by_key(|r| {
+            (
+                shape(r),
+                r.path_types.iter().map(|t| t.rank()).collect::<Vec<_>>(),
+            )
+        });
+        text.push_str("\ntyped (the router tries the narrowest type first)\n");
+        let rows = typed
+            .iter()
+            .map(|r| {
+                let names = r.public_path.segments.iter().filter_map(|s| match s {
+                    crate::ir::Segment::Param(name) => Some(name.as_str()),
+                    _ => None,
+                });
+                let types: Vec<String> = names
+                    .zip(&r.path_types)
+                    .filter(|(_, ty)| **ty != crate::ir::PathType::Any || r.path_types.len() == 1)
+                    .map(|(name, ty)| format!("{name}: {ty}"))
+                    .collect();
+                [
+                    r.method.to_string(),
+                    r.public_path.to_string(),
+                    gateway.services[r.service].key.clone(),
+                    r.operation_id.clone(),
+                    types.join(", "),
+                ]
+            })
+            .collect();
+        text.push_str(&table(
+            ["METHOD", "PATH", "SERVICE", "OPERATION", "TYPES"],
+            rows,
+        ));
+    }
     if all && !gateway.excluded.is_empty() {
         text.push_str("\nexcluded\n");
         let rows = gateway

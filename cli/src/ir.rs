@@ -414,6 +414,65 @@ pub struct Route {
     pub location: Location,
     /// The declared responses, when the service validates responses; `None` otherwise.
     pub responses: Option<Vec<ResponseCheck>>,
+    /// What each path parameter's value must look like for the route to be tried, in
+    /// template order; empty unless another route of its service has the same method and
+    /// path shape (`lower::path::type_apart`).
+    pub path_types: Vec<PathType>,
+}
+
+/// The runtime's `PathType`: what a whole-segment path parameter's raw value must look
+/// like for its route to be tried, narrowest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathType {
+    Any,
+    Enum(Vec<String>),
+    Boolean,
+    Uuid,
+    Integer,
+    Number,
+}
+
+impl PathType {
+    /// The router tries lower ranks first.
+    pub fn rank(&self) -> u8 {
+        match self {
+            PathType::Enum(_) | PathType::Boolean => 0,
+            PathType::Uuid => 1,
+            PathType::Integer => 2,
+            PathType::Number => 3,
+            PathType::Any => 4,
+        }
+    }
+
+    /// Whether the router always knows which of the two a value goes to: they differ, and
+    /// where neither is tried first, no value fits both.
+    pub fn apart(&self, other: &PathType) -> bool {
+        let fits = |ty: &PathType, value: &str| match ty {
+            PathType::Boolean => value == "true" || value == "false",
+            PathType::Enum(values) => values.iter().any(|v| v == value),
+            _ => false,
+        };
+        match (self, other) {
+            (a, b) if a == b => false,
+            (PathType::Enum(values), b) | (b, PathType::Enum(values)) if b.rank() == 0 => {
+                !values.iter().any(|value| fits(b, value))
+            }
+            _ => true,
+        }
+    }
+}
+
+impl fmt::Display for PathType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PathType::Any => f.write_str("any"),
+            PathType::Enum(values) => write!(f, "one of {}", values.join(", ")),
+            PathType::Boolean => f.write_str("boolean"),
+            PathType::Uuid => f.write_str("uuid"),
+            PathType::Integer => f.write_str("integer"),
+            PathType::Number => f.write_str("number"),
+        }
+    }
 }
 
 /// One declared response of an operation, as response validation checks it.

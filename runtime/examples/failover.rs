@@ -65,6 +65,7 @@ static ROUTES: [Route; 1] = [Route {
     rate_limits: &[],
     handler: work,
     responses: None,
+    path_types: &[],
 }];
 
 static GATEWAY: Gateway = Gateway {

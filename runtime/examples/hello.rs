@@ -48,6 +48,7 @@ static ROUTES: [Route; 1] = [Route {
     rate_limits: &[],
     handler: say_hello,
     responses: None,
+    path_types: &[],
 }];
 
 static GATEWAY: Gateway = Gateway {

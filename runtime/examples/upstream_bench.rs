@@ -78,6 +78,7 @@ const fn route(path: &'static str, service: usize) -> Route {
         rate_limits: &[],
         handler: forward,
         responses: None,
+        path_types: &[],
     }
 }
 

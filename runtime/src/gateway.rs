@@ -101,9 +101,81 @@ pub struct Route {
     pub rate_limits: &'static [usize],
     /// Parses and checks the request's parameters and builds the upstream path.
     pub handler: Handler,
+    /// What each path parameter's value must look like for this route to be tried, in
+    /// template order; empty when none is typed. The compiler types them only where two
+    /// routes of one service differ only in their parameters' types.
+    pub path_types: &'static [PathType],
     /// The operation's declared responses, when its service validates responses
     /// (`validate_responses` in the manifest); `None`: responses are not checked.
     pub responses: Option<&'static [ResponseSpec]>,
+}
+
+/// What a whole-segment path parameter's raw value must look like for its route to be
+/// tried. The router tries the narrower first: enums and booleans, then UUIDs, integers,
+/// numbers, and any value last. Each check looks at a bounded prefix of the value, so a
+/// long segment costs no more than a short one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathType {
+    Any,
+    /// One of these values (compared as sent, or percent-decoded when it holds a `%`).
+    Enum(&'static [&'static str]),
+    Boolean,
+    /// 8-4-4-4-12 hex digits.
+    Uuid,
+    /// An optional `-` and at most 19 digits.
+    Integer,
+    /// A JSON number of at most 64 characters.
+    Number,
+}
+
+impl PathType {
+    /// Which is tried first among a node's parameters: lower first.
+    pub(crate) fn rank(self) -> u8 {
+        match self {
+            PathType::Enum(_) | PathType::Boolean => 0,
+            PathType::Uuid => 1,
+            PathType::Integer => 2,
+            PathType::Number => 3,
+            PathType::Any => 4,
+        }
+    }
+
+    /// Whether a raw (still percent-encoded) segment may be a value of this type.
+    pub(crate) fn accepts(self, raw: &str) -> bool {
+        let bytes = raw.as_bytes();
+        match self {
+            PathType::Any => true,
+            PathType::Boolean => raw == "true" || raw == "false",
+            PathType::Enum(values) => {
+                values.contains(&raw)
+                    || (raw.contains('%')
+                        && values.iter().any(|value| {
+                            value.len() <= raw.len()
+                                && percent_encoding::percent_decode_str(raw)
+                                    .decode_utf8()
+                                    .is_ok_and(|decoded| decoded == *value)
+                        }))
+            }
+            PathType::Uuid => {
+                bytes.len() == 36
+                    && bytes.iter().enumerate().all(|(i, b)| match i {
+                        8 | 13 | 18 | 23 => *b == b'-',
+                        _ => b.is_ascii_hexdigit(),
+                    })
+            }
+            PathType::Integer => {
+                let digits = bytes.strip_prefix(b"-").unwrap_or(bytes);
+                (1..=19).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit)
+            }
+            PathType::Number => {
+                bytes.len() <= 64
+                    && raw.parse::<f64>().is_ok_and(f64::is_finite)
+                    && bytes
+                        .iter()
+                        .all(|b| b.is_ascii_digit() || b".-+eE".contains(b))
+            }
+        }
+    }
 }
 
 /// A generated handler: parameters in, upstream path (or a 400 problem) out.

@@ -44,7 +44,7 @@ pub use check::params::{Errors, Forward, Request, UpstreamPath};
 pub use edge::auth::{Auth, Requirement};
 pub use edge::cors::Cors;
 pub use edge::ratelimit::{OnStoreFailure, RateKey, RateLimit, RedisStore, Store};
-pub use gateway::{Connections, Gateway, Handler, Route};
+pub use gateway::{Connections, Gateway, Handler, PathType, Route};
 pub use proxy::policy::{Discovery, DnsRecord, Service};
 pub use serve::start::{
     Config, DEFAULT_ADMIN_LISTEN, DEFAULT_SHUTDOWN_TIMEOUT, StartError, run, serve,

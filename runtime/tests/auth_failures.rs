@@ -33,6 +33,7 @@ const fn route(path: &'static str, auth: Auth) -> Route {
         rate_limits: &[],
         handler: echo,
         responses: None,
+        path_types: &[],
     }
 }
 

@@ -74,6 +74,7 @@ const fn route(path: &'static str, service: usize) -> Route {
         rate_limits: &[],
         handler: reflect,
         responses: None,
+        path_types: &[],
     }
 }
 

@@ -35,6 +35,7 @@ static ROUTES: [Route; 1] = [Route {
     rate_limits: &[],
     handler: who,
     responses: None,
+    path_types: &[],
 }];
 
 /// A gateway whose only service, `users`, is discovered as `discovery` says.

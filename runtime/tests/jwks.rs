@@ -266,6 +266,7 @@ fn gateway(url: &str, ca_file: Option<&str>, timing: Timing) -> &'static Gateway
         rate_limits: &[],
         handler: secret,
         responses: None,
+        path_types: &[],
     }]));
     leak(Gateway {
         name: "jwks-test",

@@ -81,6 +81,7 @@ const fn route(
         rate_limits: &[],
         handler,
         responses: None,
+        path_types: &[],
     }
 }
 

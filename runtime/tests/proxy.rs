@@ -444,6 +444,7 @@ static VALIDATED_ROUTES: [Route; 1] = [Route {
     rate_limits: &[],
     handler: validated_path,
     responses: None,
+    path_types: &[],
 }];
 
 /// The validated route behind the 1000-byte limit of `LIMITED`.

@@ -82,6 +82,7 @@ const fn route(path: &'static str, rate_limits: &'static [usize]) -> Route {
         rate_limits,
         handler: echo,
         responses: None,
+        path_types: &[],
     }
 }
 

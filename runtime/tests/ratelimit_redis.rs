@@ -107,6 +107,7 @@ const fn route(path: &'static str, auth: Auth, rate_limits: &'static [usize]) ->
         rate_limits,
         handler: echo,
         responses: None,
+        path_types: &[],
     }
 }
 

@@ -354,6 +354,7 @@ const fn route(
         rate_limits: &[],
         handler,
         responses: None,
+        path_types: &[],
     }
 }
 

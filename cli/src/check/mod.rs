@@ -2,7 +2,7 @@
 //!
 //! `lower` already reported what one operation can get wrong on its own; here are the
 //! problems between operations: two routes that answer the same requests (an error, naming
-//! both sides) and, across services, a literal segment that takes requests a parameter
+//! both sides, unless they are of one service and their parameters' types tell them apart) and, across services, a literal segment that takes requests a parameter
 //! route of another service would otherwise get (a warning: the runtime's router prefers
 //! literals, which may surprise when the two routes belong to different teams).
 
@@ -53,6 +53,15 @@ fn overlap(a: &Route, b: &Route) -> Overlap {
     }
 }
 
+/// Whether some path parameter's types tell every value's route (`lower::path::type_apart`
+/// typed both).
+fn typed_apart(a: &Route, b: &Route) -> bool {
+    a.path_types
+        .iter()
+        .zip(&b.path_types)
+        .any(|(x, y)| x.apart(y))
+}
+
 /// Same literals at the same places, whatever the parameters are called.
 fn same_shape(a: &[Piece], b: &[Piece]) -> bool {
     a.len() == b.len()
@@ -79,6 +88,8 @@ fn route_conflicts(gateway: &Gateway, diags: &mut Diagnostics) {
             }
             match overlap(a, b) {
                 Overlap::Disjoint => {}
+                // Within one service the router tries the narrower type first.
+                Overlap::Same if a.service == b.service && typed_apart(a, b) => {}
                 Overlap::Same => diags.push(
                     Diagnostic::error(
                         "gateway::check::route_conflict",
@@ -93,7 +104,11 @@ fn route_conflicts(gateway: &Gateway, diags: &mut Diagnostics) {
                         format!("conflicts with {}", b.operation_id),
                         b.location.clone(),
                     )
-                    .help("change a service's `mount` in the manifest, publish one of them only (`services.<s>.exclude: { operations: [<id>] }`), or rename one path"),
+                    .help(if a.service == b.service {
+                        "within one service, parameters of types the router can tell apart (uuid, integer, number, boolean, disjoint enums, against each other or a string) decide; otherwise publish one of them only (`services.<s>.exclude: { operations: [<id>] }`), or rename one path"
+                    } else {
+                        "change a service's `mount` in the manifest, publish one of them only (`services.<s>.exclude: { operations: [<id>] }`), or rename one path"
+                    }),
                 ),
                 // Within one spec, `/users/me` beside `/users/{id}` is deliberate.
                 Overlap::Shadows(_) if a.service == b.service => {}

@@ -11,8 +11,8 @@ use quote::{format_ident, quote};
 
 use crate::ir::{
     Auth, Bound, BoundValue, Constraints, EnumType, Gateway, KeySource, Param, ParamIn, ParamShape,
-    ParamStyle, ParamType, Piece, RateKey, RateLimit, RateLimitStore, ResponseStatus, Route,
-    Scalar, Scheme, SchemeKind, Segment, Service,
+    ParamStyle, ParamType, PathType, Piece, RateKey, RateLimit, RateLimitStore, ResponseStatus,
+    Route, Scalar, Scheme, SchemeKind, Segment, Service,
 };
 
 fn ident(name: &str) -> Ident {
@@ -461,6 +461,16 @@ fn route_entry(gateway: &Gateway, route: &Route) -> TokenStream {
             }
         }
     };
+    let path_types = route.path_types.iter().map(|ty| match ty {
+        PathType::Any => quote!(::openapi_gateway_runtime::PathType::Any),
+        PathType::Enum(values) => {
+            quote!(::openapi_gateway_runtime::PathType::Enum(&[#(#values),*]))
+        }
+        PathType::Boolean => quote!(::openapi_gateway_runtime::PathType::Boolean),
+        PathType::Uuid => quote!(::openapi_gateway_runtime::PathType::Uuid),
+        PathType::Integer => quote!(::openapi_gateway_runtime::PathType::Integer),
+        PathType::Number => quote!(::openapi_gateway_runtime::PathType::Number),
+    });
     quote! {
         ::openapi_gateway_runtime::Route {
             method: ::openapi_gateway_runtime::Method::#method,
@@ -473,6 +483,7 @@ fn route_entry(gateway: &Gateway, route: &Route) -> TokenStream {
             rate_limits: &[#(#rate_limits),*],
             handler: crate::#module::#handler,
             responses: #responses,
+            path_types: &[#(#path_types),*],
         }
     }
 }

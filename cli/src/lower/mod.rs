@@ -64,7 +64,9 @@ pub fn lower(loaded: &Loaded, diags: &mut Diagnostics) -> Option<Gateway> {
             excluded: Vec::new(),
             diags,
         };
-        routes.extend(lowering.routes());
+        let mut service_routes = lowering.routes();
+        path::type_apart(&mut service_routes, &lowering.enums);
+        routes.extend(service_routes);
         excluded.append(&mut lowering.excluded);
         lowering.schemas.check_cycles(spec, lowering.diags);
         let enums = lowering.enums;
@@ -653,6 +655,7 @@ impl<'a> ServiceLowering<'a> {
             summary: operation.summary.clone(),
             location: self.locate(pointer),
             responses: None,
+            path_types: Vec::new(),
         })
     }
 

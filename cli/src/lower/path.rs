@@ -6,8 +6,12 @@
 //! side (`{a}{b}`) would make that boundary a guess, and are reported.
 //! Literals are kept percent-encoded, as requests carry them.
 
+use indexmap::IndexMap;
+
 use crate::diag::{Diagnostic, Diagnostics, Location};
-use crate::ir::{PathTemplate, Piece, Segment};
+use crate::ir::{
+    EnumType, Method, ParamIn, ParamType, PathTemplate, PathType, Piece, Route, Segment,
+};
 
 pub fn parse_template(path: &str, at: &Location, diags: &mut Diagnostics) -> Option<PathTemplate> {
     let mut key = at.clone();
@@ -143,6 +147,86 @@ fn encode_literal(segment: &str) -> String {
         }
     }
     out
+}
+
+/// Types the path parameters of the routes of one service that share a method and a
+/// path shape (`/contacts/{id}` and `/contacts/{number}`), so that the router can tell
+/// them apart by their values' types; `check` reports the pairs it still cannot. Other
+/// routes stay untyped: a value of the wrong type is then a 400 naming the parameter,
+/// not a 404.
+pub fn type_apart(routes: &mut [Route], enums: &[EnumType]) {
+    let mut groups: IndexMap<(Method, String), Vec<usize>> = IndexMap::new();
+    for (index, route) in routes.iter().enumerate() {
+        groups
+            .entry((route.method, shape(&route.public_path)))
+            .or_default()
+            .push(index);
+    }
+    for members in groups.values().filter(|members| members.len() > 1) {
+        for &index in members {
+            let route = &mut routes[index];
+            route.path_types = path_types(route, enums);
+        }
+    }
+}
+
+/// The template with its parameters' names left out.
+fn shape(template: &PathTemplate) -> String {
+    let mut text = String::new();
+    for segment in &template.segments {
+        text.push('/');
+        match segment {
+            Segment::Literal(literal) => text.push_str(literal),
+            Segment::Param(_) => text.push_str("{}"),
+            Segment::Mixed(pieces) => {
+                for piece in pieces {
+                    match piece {
+                        Piece::Literal(literal) => text.push_str(literal),
+                        Piece::Param(_) => text.push_str("{}"),
+                    }
+                }
+            }
+        }
+    }
+    text
+}
+
+/// One type per path parameter in template order; a parameter inside a mixed segment is
+/// `Any` (the router does not type those).
+fn path_types(route: &Route, enums: &[EnumType]) -> Vec<PathType> {
+    let type_of = |name: &str| {
+        let param = route
+            .params
+            .iter()
+            .find(|p| p.location == ParamIn::Path && p.name == name);
+        match param.map(|p| &p.ty) {
+            Some(ParamType::Int32 | ParamType::Int64) => PathType::Integer,
+            Some(ParamType::Number) => PathType::Number,
+            Some(ParamType::Boolean) => PathType::Boolean,
+            Some(ParamType::Uuid) => PathType::Uuid,
+            Some(ParamType::Enum(at)) => PathType::Enum(
+                enums
+                    .get(*at)
+                    .map(|e| e.variants.iter().map(|(wire, _)| wire.clone()).collect())
+                    .unwrap_or_default(),
+            ),
+            _ => PathType::Any,
+        }
+    };
+    let mut types = Vec::new();
+    for segment in &route.public_path.segments {
+        match segment {
+            Segment::Literal(_) => {}
+            Segment::Param(name) => types.push(type_of(name)),
+            Segment::Mixed(pieces) => types.extend(
+                pieces
+                    .iter()
+                    .filter(|p| matches!(p, Piece::Param(_)))
+                    .map(|_| PathType::Any),
+            ),
+        }
+    }
+    types
 }
 
 #[cfg(test)]

@@ -336,7 +336,8 @@ async fn decide(
     quota: &mut Option<Quota>,
 ) -> Decision {
     let mut params: Vec<Cow<'_, str>> = Vec::new();
-    let Some(leaf) = state.router.find(parts.uri.path(), &mut params) else {
+    let method = Method::from_http(&parts.method);
+    let Some(leaf) = state.router.find(parts.uri.path(), method, &mut params) else {
         return Decision::Problem(Slot::Unmatched, Problem::not_found());
     };
     if parts.method == http::Method::OPTIONS
@@ -345,7 +346,7 @@ async fn decide(
     {
         return preflight(state, leaf, origin, requested, parts);
     }
-    let endpoint = Method::from_http(&parts.method).and_then(|method| leaf.endpoint(method));
+    let endpoint = method.and_then(|method| leaf.endpoint(method));
     let index = match endpoint {
         Some(Endpoint::Route(index)) => index,
         Some(Endpoint::OpenApi) => return Decision::OpenApi,

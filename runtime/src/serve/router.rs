@@ -15,6 +15,12 @@
 //! that matches the path decides the methods, so a wrong method is a 405 listing that
 //! template's methods, not a fall-through to a less specific template.
 //!
+//! Typed parameters ([`PathType`]) are the one exception to that last rule: where two
+//! templates of a service differ only in their parameters' types (`/contacts/{id}` with a
+//! UUID and `/contacts/{number}` with any string), a node holds one parameter child per
+//! type, tried narrowest first; a value that fits a narrower type but whose template lacks
+//! the method goes on to the wider ones, since it fits those too.
+//!
 //! A value that a literal ends in a mixed segment may not contain that literal once
 //! decoded, nor form it with the literal after it (`a%2E` before `...`): the value is
 //! forwarded re-encoded (`.` is not encoded) and the upstream, splitting at the first
@@ -26,7 +32,7 @@ use std::fmt;
 
 use crate::base::method::Method;
 use crate::base::problem::FieldError;
-use crate::gateway::Gateway;
+use crate::gateway::{Gateway, PathType};
 
 /// Every `Method`, in the order `Allow` lists them (the order of an OpenAPI path item).
 const METHODS: [Method; 8] = [
@@ -77,7 +83,8 @@ struct Node {
     literals: Vec<(&'static str, Node)>,
     /// In the order the route table lists them.
     patterns: Vec<(Pattern, Node)>,
-    param: Option<Box<Node>>,
+    /// Whole-segment parameters by type, narrowest first (one, untyped, in most tries).
+    params: Vec<(PathType, Node)>,
     leaf: Option<Leaf>,
 }
 
@@ -236,6 +243,7 @@ impl Router {
             params.push(insert(
                 &mut root,
                 route.path,
+                route.path_types,
                 route.method,
                 Endpoint::Route(index),
             )?);
@@ -247,7 +255,7 @@ impl Router {
             .iter()
             .any(|route| route.path == OPENAPI_PATH)
         {
-            insert(&mut root, OPENAPI_PATH, Method::Get, Endpoint::OpenApi)?;
+            insert(&mut root, OPENAPI_PATH, &[], Method::Get, Endpoint::OpenApi)?;
         }
         finish(&mut root);
         let max_params = params.iter().map(Vec::len).max().unwrap_or(0);
@@ -258,11 +266,13 @@ impl Router {
         })
     }
 
-    /// Finds the template matching a raw path. The captured raw values are pushed to
-    /// `params` in template order (`params` is cleared first).
+    /// Finds the template matching a raw path (for `method`, where typed parameters leave
+    /// a choice). The captured raw values are pushed to `params` in template order
+    /// (`params` is cleared first).
     pub(crate) fn find<'r, 'p>(
         &'r self,
         path: &'p str,
+        method: Option<Method>,
         params: &mut Vec<Cow<'p, str>>,
     ) -> Option<&'r Leaf> {
         params.clear();
@@ -270,7 +280,7 @@ impl Router {
         if self.max_params > 0 {
             params.reserve(self.max_params);
         }
-        walk(&self.root, rest, params)
+        walk(&self.root, rest, method, params)
     }
 
     /// The path parameters of a route, in template order.
@@ -324,6 +334,7 @@ fn ends_at_its_literal(value: &str, literal: &str) -> bool {
 fn insert(
     root: &mut Node,
     template: &'static str,
+    types: &[PathType],
     method: Method,
     endpoint: Endpoint,
 ) -> Result<Vec<PathParam>, BuildError> {
@@ -346,8 +357,17 @@ fn insert(
                 }
             }
             Segment::Param(name) => {
+                let ty = types.get(names.len()).copied().unwrap_or(PathType::Any);
                 names.push(PathParam { name, until: None });
-                node.param.get_or_insert_with(Box::default)
+                let at = match node.params.iter().position(|(t, _)| *t == ty) {
+                    Some(at) => at,
+                    None => {
+                        let at = node.params.partition_point(|(t, _)| t.rank() <= ty.rank());
+                        node.params.insert(at, (ty, Node::default()));
+                        at
+                    }
+                };
+                &mut node.params[at].1
             }
             Segment::Pattern(pattern) => {
                 for (at, piece) in pattern.pieces.iter().enumerate() {
@@ -409,14 +429,19 @@ fn finish(node: &mut Node) {
     for (_, child) in &mut node.patterns {
         finish(child);
     }
-    if let Some(child) = &mut node.param {
+    for (_, child) in &mut node.params {
         finish(child);
     }
 }
 
 /// Matches `rest` (the path after a `/`) below `node`. Each trie node is visited at most
 /// once per lookup, so backtracking costs at most the size of the trie, whatever the path.
-fn walk<'r, 'p>(node: &'r Node, rest: &'p str, params: &mut Vec<Cow<'p, str>>) -> Option<&'r Leaf> {
+fn walk<'r, 'p>(
+    node: &'r Node,
+    rest: &'p str,
+    method: Option<Method>,
+    params: &mut Vec<Cow<'p, str>>,
+) -> Option<&'r Leaf> {
     let (segment, tail) = match rest.split_once('/') {
         Some((segment, tail)) => (segment, Some(tail)),
         None => (rest, None),
@@ -427,7 +452,7 @@ fn walk<'r, 'p>(node: &'r Node, rest: &'p str, params: &mut Vec<Cow<'p, str>>) -
     {
         let child = &node.literals[at].1;
         let found = match tail {
-            Some(tail) => walk(child, tail, params),
+            Some(tail) => walk(child, tail, method, params),
             None => child.leaf.as_ref(),
         };
         if found.is_some() {
@@ -438,7 +463,7 @@ fn walk<'r, 'p>(node: &'r Node, rest: &'p str, params: &mut Vec<Cow<'p, str>>) -
         let start = params.len();
         if pattern.captures(segment, params) {
             let found = match tail {
-                Some(tail) => walk(child, tail, params),
+                Some(tail) => walk(child, tail, method, params),
                 None => child.leaf.as_ref(),
             };
             if found.is_some() {
@@ -447,20 +472,35 @@ fn walk<'r, 'p>(node: &'r Node, rest: &'p str, params: &mut Vec<Cow<'p, str>>) -
             params.truncate(start);
         }
     }
-    if let Some(child) = &node.param
-        && !segment.is_empty()
-    {
+    if segment.is_empty() {
+        return None;
+    }
+    // A leaf of a typed parameter that lacks the method, kept for the 405 in case no
+    // wider type has the method either.
+    let mut without_method = None;
+    let last = node.params.len().saturating_sub(1);
+    for (index, (ty, child)) in node.params.iter().enumerate() {
+        if !ty.accepts(segment) {
+            continue;
+        }
+        let start = params.len();
         params.push(Cow::Borrowed(segment));
         let found = match tail {
-            Some(tail) => walk(child, tail, params),
+            Some(tail) => walk(child, tail, method, params),
             None => child.leaf.as_ref(),
         };
-        if found.is_some() {
-            return found;
+        match found {
+            Some(leaf) if index == last || method.is_some_and(|m| leaf.endpoint(m).is_some()) => {
+                return Some(leaf);
+            }
+            Some(leaf) => {
+                without_method.get_or_insert(leaf);
+            }
+            None => {}
         }
-        params.pop();
+        params.truncate(start);
     }
-    None
+    without_method
 }
 
 #[cfg(test)]
@@ -487,6 +527,7 @@ mod tests {
             rate_limits: &[],
             handler,
             responses: None,
+            path_types: &[],
         }
     }
 
@@ -537,9 +578,114 @@ mod tests {
 
     fn lookup(router: &Router, method: Method, path: &str) -> Option<(Endpoint, Vec<String>)> {
         let mut params = Vec::new();
-        let leaf = router.find(path, &mut params)?;
+        let leaf = router.find(path, Some(method), &mut params)?;
         let endpoint = leaf.endpoint(method)?;
         Some((endpoint, params.iter().map(|p| p.to_string()).collect()))
+    }
+
+    const fn typed(method: Method, path: &'static str, types: &'static [PathType]) -> Route {
+        let mut route = route(method, path);
+        route.path_types = types;
+        route
+    }
+
+    static TYPED: [Route; 6] = [
+        typed(Method::Get, "/contacts/{number}", &[PathType::Any]),
+        typed(Method::Get, "/contacts/{id}", &[PathType::Uuid]),
+        typed(Method::Delete, "/contacts/{number}", &[PathType::Any]),
+        typed(Method::Get, "/contacts/{n}/notes", &[PathType::Integer]),
+        typed(Method::Get, "/flags/{on}", &[PathType::Boolean]),
+        typed(
+            Method::Get,
+            "/flags/{state}",
+            &[PathType::Enum(&["on", "off", "a b"])],
+        ),
+    ];
+
+    #[test]
+    fn typed_parameters_are_tried_narrowest_first() {
+        let router = Router::new(&gateway(&TYPED)).unwrap();
+        let uuid = "3f0c8a52-6f0e-4c55-9d86-0b1f3b6f2a11";
+        let route = |method, path: &str| lookup(&router, method, path).map(|(e, _)| e);
+        assert_eq!(
+            route(Method::Get, &format!("/contacts/{uuid}")),
+            Some(Endpoint::Route(1))
+        );
+        assert_eq!(
+            route(Method::Get, "/contacts/+4930123"),
+            Some(Endpoint::Route(0))
+        );
+        // Not quite a UUID: the string route.
+        assert_eq!(
+            route(Method::Get, &format!("/contacts/{uuid}0")),
+            Some(Endpoint::Route(0))
+        );
+        assert_eq!(
+            route(Method::Get, &format!("/contacts/{}", &uuid[1..])),
+            Some(Endpoint::Route(0))
+        );
+        // A UUID is a string too: DELETE has only the string template.
+        assert_eq!(
+            route(Method::Delete, &format!("/contacts/{uuid}")),
+            Some(Endpoint::Route(2))
+        );
+        // Deeper, the integer branch goes on; anything else has no `notes`.
+        assert_eq!(
+            route(Method::Get, "/contacts/42/notes"),
+            Some(Endpoint::Route(3))
+        );
+        assert_eq!(route(Method::Get, "/contacts/x42/notes"), None);
+        let mut params = Vec::new();
+        let leaf = router
+            .find(&format!("/contacts/{uuid}"), Some(Method::Put), &mut params)
+            .unwrap();
+        // Every template takes it, the string one last: its methods answer the 405.
+        assert_eq!(leaf.allow(), "GET, DELETE");
+        assert_eq!(route(Method::Get, "/flags/true"), Some(Endpoint::Route(4)));
+        assert_eq!(route(Method::Get, "/flags/off"), Some(Endpoint::Route(5)));
+        assert_eq!(route(Method::Get, "/flags/a%20b"), Some(Endpoint::Route(5)));
+        assert_eq!(route(Method::Get, "/flags/maybe"), None);
+        // A long segment is refused by length, not scanned.
+        assert_eq!(
+            route(Method::Get, &format!("/contacts/{}", "9".repeat(1 << 20))),
+            Some(Endpoint::Route(0))
+        );
+    }
+
+    #[test]
+    fn path_types_accept_their_values_only() {
+        for (ty, yes, no) in [
+            (
+                PathType::Integer,
+                &["0", "-12", "9223372036854775807"][..],
+                &["", "-", "1.5", "12345678901234567890", "+1", "1e3"][..],
+            ),
+            (
+                PathType::Number,
+                &["0", "-1.5", "2e10", "1E-3"][..],
+                &["", "abc", "inf", "NaN", "0x10"][..],
+            ),
+            (
+                PathType::Boolean,
+                &["true", "false"][..],
+                &["True", "1", ""][..],
+            ),
+            (
+                PathType::Uuid,
+                &["3F0C8A52-6f0e-4c55-9d86-0b1f3b6f2a11"][..],
+                &[
+                    "3f0c8a526f0e4c559d860b1f3b6f2a11",
+                    "3f0c8a52-6f0e-4c55-9d86-0b1f3b6f2a1g",
+                ][..],
+            ),
+        ] {
+            for value in yes {
+                assert!(ty.accepts(value), "{ty:?} {value}");
+            }
+            for value in no {
+                assert!(!ty.accepts(value), "{ty:?} {value}");
+            }
+        }
     }
 
     #[test]
@@ -575,14 +721,14 @@ mod tests {
     fn strict_paths() {
         let router = Router::new(&gateway(&ROUTES)).unwrap();
         let mut params = Vec::new();
-        assert!(router.find("/users/", &mut params).is_none());
-        assert!(router.find("/users//orders", &mut params).is_none());
-        assert!(router.find("/users/7/orders/", &mut params).is_none());
-        assert!(router.find("users", &mut params).is_none());
-        assert!(router.find("*", &mut params).is_none());
-        assert!(router.find("", &mut params).is_none());
+        assert!(router.find("/users/", None, &mut params).is_none());
+        assert!(router.find("/users//orders", None, &mut params).is_none());
+        assert!(router.find("/users/7/orders/", None, &mut params).is_none());
+        assert!(router.find("users", None, &mut params).is_none());
+        assert!(router.find("*", None, &mut params).is_none());
+        assert!(router.find("", None, &mut params).is_none());
         // An encoded slash stays inside its segment.
-        let leaf = router.find("/users/..%2Fadmin", &mut params).unwrap();
+        let leaf = router.find("/users/..%2Fadmin", None, &mut params).unwrap();
         assert_eq!(leaf.endpoint(Method::Get), Some(Endpoint::Route(1)));
         assert_eq!(params, ["..%2Fadmin"]);
     }
@@ -591,11 +737,11 @@ mod tests {
     fn allow_lists_the_templates_methods_in_a_stable_order() {
         let router = Router::new(&gateway(&ROUTES)).unwrap();
         let mut params = Vec::new();
-        let leaf = router.find("/users/7", &mut params).unwrap();
+        let leaf = router.find("/users/7", None, &mut params).unwrap();
         assert_eq!(leaf.allow(), "GET, DELETE");
         assert_eq!(leaf.endpoint(Method::Head), None);
         // The literal template decides, even though `{id}` has DELETE.
-        let leaf = router.find("/users/me", &mut params).unwrap();
+        let leaf = router.find("/users/me", None, &mut params).unwrap();
         assert_eq!(leaf.allow(), "GET");
         assert_eq!(names(&router, 2), ["user_id"]);
     }
@@ -605,7 +751,7 @@ mod tests {
         static CLAIMED: [Route; 1] = [route(Method::Post, "/openapi.json")];
         let router = Router::new(&gateway(&CLAIMED)).unwrap();
         let mut params = Vec::new();
-        let leaf = router.find("/openapi.json", &mut params).unwrap();
+        let leaf = router.find("/openapi.json", None, &mut params).unwrap();
         assert_eq!(leaf.endpoint(Method::Get), None);
         assert_eq!(leaf.allow(), "POST");
     }

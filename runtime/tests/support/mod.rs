@@ -157,6 +157,7 @@ const fn route(
         rate_limits: &[],
         handler,
         responses: None,
+        path_types: &[],
     }
 }
 
@@ -242,6 +243,7 @@ pub static ROUTES: [Route; 15] = [
         rate_limits: &[],
         handler: get_me,
         responses: None,
+        path_types: &[],
     },
     route(Method::Get, "/api/hop", "/hop", USERS, hop_path),
     route(Method::Get, "/api/tenant", "/tenant", USERS, tenant),

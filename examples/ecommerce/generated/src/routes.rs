@@ -194,6 +194,7 @@ pub static GATEWAY: ::openapi_gateway_runtime::Gateway = ::openapi_gateway_runti
                     },
                 ],
             ),
+            path_types: &[],
         },
         ::openapi_gateway_runtime::Route {
             method: ::openapi_gateway_runtime::Method::Post,
@@ -248,6 +249,7 @@ pub static GATEWAY: ::openapi_gateway_runtime::Gateway = ::openapi_gateway_runti
                     },
                 ],
             ),
+            path_types: &[],
         },
         ::openapi_gateway_runtime::Route {
             method: ::openapi_gateway_runtime::Method::Get,
@@ -291,6 +293,7 @@ pub static GATEWAY: ::openapi_gateway_runtime::Gateway = ::openapi_gateway_runti
                     },
                 ],
             ),
+            path_types: &[],
         },
         ::openapi_gateway_runtime::Route {
             method: ::openapi_gateway_runtime::Method::Patch,
@@ -359,6 +362,7 @@ pub static GATEWAY: ::openapi_gateway_runtime::Gateway = ::openapi_gateway_runti
                     },
                 ],
             ),
+            path_types: &[],
         },
         ::openapi_gateway_runtime::Route {
             method: ::openapi_gateway_runtime::Method::Post,
@@ -421,6 +425,7 @@ pub static GATEWAY: ::openapi_gateway_runtime::Gateway = ::openapi_gateway_runti
                     },
                 ],
             ),
+            path_types: &[],
         },
         ::openapi_gateway_runtime::Route {
             method: ::openapi_gateway_runtime::Method::Get,
@@ -464,6 +469,7 @@ pub static GATEWAY: ::openapi_gateway_runtime::Gateway = ::openapi_gateway_runti
                     },
                 ],
             ),
+            path_types: &[],
         },
         ::openapi_gateway_runtime::Route {
             method: ::openapi_gateway_runtime::Method::Get,
@@ -476,6 +482,7 @@ pub static GATEWAY: ::openapi_gateway_runtime::Gateway = ::openapi_gateway_runti
             rate_limits: &[],
             handler: crate::payments::list_payment_methods,
             responses: ::std::option::Option::None,
+            path_types: &[],
         },
         ::openapi_gateway_runtime::Route {
             method: ::openapi_gateway_runtime::Method::Post,
@@ -511,6 +518,7 @@ pub static GATEWAY: ::openapi_gateway_runtime::Gateway = ::openapi_gateway_runti
             rate_limits: &[],
             handler: crate::payments::create_payment,
             responses: ::std::option::Option::None,
+            path_types: &[],
         },
         ::openapi_gateway_runtime::Route {
             method: ::openapi_gateway_runtime::Method::Post,
@@ -540,6 +548,7 @@ pub static GATEWAY: ::openapi_gateway_runtime::Gateway = ::openapi_gateway_runti
             rate_limits: &[],
             handler: crate::payments::notify_payment,
             responses: ::std::option::Option::None,
+            path_types: &[],
         },
         ::openapi_gateway_runtime::Route {
             method: ::openapi_gateway_runtime::Method::Get,
@@ -568,6 +577,7 @@ pub static GATEWAY: ::openapi_gateway_runtime::Gateway = ::openapi_gateway_runti
             rate_limits: &[],
             handler: crate::payments::get_payment,
             responses: ::std::option::Option::None,
+            path_types: &[],
         },
         ::openapi_gateway_runtime::Route {
             method: ::openapi_gateway_runtime::Method::Post,
@@ -595,6 +605,7 @@ pub static GATEWAY: ::openapi_gateway_runtime::Gateway = ::openapi_gateway_runti
             rate_limits: &[],
             handler: crate::payments::capture_payment,
             responses: ::std::option::Option::None,
+            path_types: &[],
         },
         ::openapi_gateway_runtime::Route {
             method: ::openapi_gateway_runtime::Method::Post,
@@ -628,6 +639,7 @@ pub static GATEWAY: ::openapi_gateway_runtime::Gateway = ::openapi_gateway_runti
             rate_limits: &[],
             handler: crate::payments::create_refund,
             responses: ::std::option::Option::None,
+            path_types: &[],
         },
         ::openapi_gateway_runtime::Route {
             method: ::openapi_gateway_runtime::Method::Get,
@@ -655,6 +667,7 @@ pub static GATEWAY: ::openapi_gateway_runtime::Gateway = ::openapi_gateway_runti
                     },
                 ],
             ),
+            path_types: &[],
         },
         ::openapi_gateway_runtime::Route {
             method: ::openapi_gateway_runtime::Method::Get,
@@ -682,6 +695,7 @@ pub static GATEWAY: ::openapi_gateway_runtime::Gateway = ::openapi_gateway_runti
                     },
                 ],
             ),
+            path_types: &[],
         },
         ::openapi_gateway_runtime::Route {
             method: ::openapi_gateway_runtime::Method::Get,
@@ -709,6 +723,7 @@ pub static GATEWAY: ::openapi_gateway_runtime::Gateway = ::openapi_gateway_runti
                     },
                 ],
             ),
+            path_types: &[],
         },
         ::openapi_gateway_runtime::Route {
             method: ::openapi_gateway_runtime::Method::Get,
@@ -731,6 +746,7 @@ pub static GATEWAY: ::openapi_gateway_runtime::Gateway = ::openapi_gateway_runti
             rate_limits: &[],
             handler: crate::users::list_users,
             responses: ::std::option::Option::None,
+            path_types: &[],
         },
         ::openapi_gateway_runtime::Route {
             method: ::openapi_gateway_runtime::Method::Post,
@@ -775,6 +791,7 @@ pub static GATEWAY: ::openapi_gateway_runtime::Gateway = ::openapi_gateway_runti
             rate_limits: &[0],
             handler: crate::users::create_user,
             responses: ::std::option::Option::None,
+            path_types: &[],
         },
         ::openapi_gateway_runtime::Route {
             method: ::openapi_gateway_runtime::Method::Get,
@@ -797,6 +814,7 @@ pub static GATEWAY: ::openapi_gateway_runtime::Gateway = ::openapi_gateway_runti
             rate_limits: &[],
             handler: crate::users::get_user,
             responses: ::std::option::Option::None,
+            path_types: &[],
         },
         ::openapi_gateway_runtime::Route {
             method: ::openapi_gateway_runtime::Method::Delete,
@@ -819,6 +837,7 @@ pub static GATEWAY: ::openapi_gateway_runtime::Gateway = ::openapi_gateway_runti
             rate_limits: &[],
             handler: crate::users::delete_user,
             responses: ::std::option::Option::None,
+            path_types: &[],
         },
         ::openapi_gateway_runtime::Route {
             method: ::openapi_gateway_runtime::Method::Patch,
@@ -846,6 +865,7 @@ pub static GATEWAY: ::openapi_gateway_runtime::Gateway = ::openapi_gateway_runti
             rate_limits: &[],
             handler: crate::users::update_user,
             responses: ::std::option::Option::None,
+            path_types: &[],
         },
         ::openapi_gateway_runtime::Route {
             method: ::openapi_gateway_runtime::Method::Get,
@@ -868,6 +888,7 @@ pub static GATEWAY: ::openapi_gateway_runtime::Gateway = ::openapi_gateway_runti
             rate_limits: &[],
             handler: crate::users::list_addresses,
             responses: ::std::option::Option::None,
+            path_types: &[],
         },
         ::openapi_gateway_runtime::Route {
             method: ::openapi_gateway_runtime::Method::Post,
@@ -895,6 +916,7 @@ pub static GATEWAY: ::openapi_gateway_runtime::Gateway = ::openapi_gateway_runti
             rate_limits: &[],
             handler: crate::users::add_address,
             responses: ::std::option::Option::None,
+            path_types: &[],
         },
     ],
     rate_limits: &[
