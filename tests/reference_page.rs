@@ -295,7 +295,7 @@ async fn the_reference_page_renders_every_public_operation_under_its_policy() {
     }
     let _ = std::fs::remove_dir_all(&profile);
 
-    let seen = seen.lock().unwrap();
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
     assert!(
         violations.is_empty() && seen.problems.is_empty(),
         "CSP violations: {violations:#?}\nthe browser reported: {:#?}",
