@@ -42,7 +42,7 @@ pub(crate) struct State {
     pub(crate) gateway: &'static Gateway,
     pub(super) router: Router,
     /// The API reference page, when the manifest asks for one.
-    pub(crate) docs: Option<Docs>,
+    pub(super) docs: Option<Docs>,
     pub(crate) upstreams: Arc<Upstreams>,
     pub(crate) metrics: Arc<Metrics>,
     pub(super) limiters: Arc<Limiters>,

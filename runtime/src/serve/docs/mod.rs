@@ -9,7 +9,8 @@
 //! `eval`, no fonts. The renderer's files have its version in their URLs and are cached
 //! as immutable; the page and our files are revalidated by `ETag`.
 //!
-//! May use: `base`; nothing in `serve` but `dispatch` uses it.
+//! May use: `base`. `start` builds it when the manifest asks for a page; `dispatch` answers
+//! with it.
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
