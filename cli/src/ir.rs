@@ -39,6 +39,17 @@ pub struct Gateway {
     pub openapi: serde_json::Value,
     /// The environment variable naming the OTLP collector spans are exported to.
     pub otlp_endpoint_env: Option<String>,
+    /// The API reference page (`gateway.docs`), if the manifest asks for one.
+    pub docs: Option<Docs>,
+}
+
+/// Where the API reference page of `Gateway::openapi` is served.
+#[derive(Debug, Clone)]
+pub struct Docs {
+    /// A literal path (`/docs`); the page's files are served one segment below it.
+    pub path: String,
+    /// `gateway.docs.path` in the manifest.
+    pub location: Location,
 }
 
 /// An operation a service's `include`/`exclude` leaves out: no route, no validator, no

@@ -57,6 +57,7 @@ static GATEWAY: Gateway = Gateway {
     listen: "127.0.0.1:8080",
     connections: openapi_gateway_runtime::Connections::DEFAULT,
     openapi_json: r#"{"openapi":"3.0.3","info":{"title":"hello","version":"1"},"paths":{}}"#,
+    docs: None,
     max_body: 1024 * 1024,
     max_fields: 1000,
     services: &SERVICES,

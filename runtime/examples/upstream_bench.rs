@@ -90,6 +90,7 @@ static GATEWAY: Gateway = Gateway {
     listen: "127.0.0.1:18083",
     connections: openapi_gateway_runtime::Connections::DEFAULT,
     openapi_json: "{}",
+    docs: None,
     max_body: 1 << 20,
     max_fields: 1000,
     services: &SERVICES,

@@ -28,6 +28,9 @@ pub struct Gateway {
     pub connections: Connections,
     /// The public OpenAPI document served at `GET /openapi.json`.
     pub openapi_json: &'static str,
+    /// `gateway.docs.path`: where the API reference page of `openapi_json` is served;
+    /// `None`: no page.
+    pub docs: Option<&'static str>,
     /// Largest request body accepted, in bytes.
     pub max_body: u64,
     /// Most name/value pairs a query string, a checked form body or a `Cookie` header may

@@ -94,6 +94,7 @@ static CORS_GATEWAY: Gateway = Gateway {
     listen: "127.0.0.1:0",
     connections: Connections::DEFAULT,
     openapi_json: OPENAPI,
+    docs: None,
     max_body: 1024,
     max_fields: 1000,
     services: &SERVICES,

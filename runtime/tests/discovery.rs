@@ -57,6 +57,7 @@ fn gateway(discovery: Discovery) -> &'static Gateway {
         listen: "127.0.0.1:0",
         connections: openapi_gateway_runtime::Connections::DEFAULT,
         openapi_json: OPENAPI,
+        docs: None,
         max_body: 1024,
         max_fields: 1000,
         services,

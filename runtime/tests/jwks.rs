@@ -274,6 +274,7 @@ fn gateway(url: &str, ca_file: Option<&str>, timing: Timing) -> &'static Gateway
         listen: "127.0.0.1:0",
         connections: openapi_gateway_runtime::Connections::DEFAULT,
         openapi_json: support::OPENAPI,
+        docs: None,
         max_body: 1024,
         max_fields: 1000,
         services: &support::SERVICES,

@@ -4,13 +4,59 @@
 //! problems between operations: two routes that answer the same requests (an error, naming
 //! both sides, unless they are of one service and their parameters' types tell them apart) and, across services, a literal segment that takes requests a parameter
 //! route of another service would otherwise get (a warning: the runtime's router prefers
-//! literals, which may surprise when the two routes belong to different teams).
+//! literals, which may surprise when the two routes belong to different teams). And the
+//! API reference page (`gateway.docs`) against the routes: the page and its files are
+//! answered before any route, so a route that could match them is an error.
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::ir::{Gateway, Piece, Route, Segment};
 
 pub fn check(gateway: &Gateway, diags: &mut Diagnostics) {
     route_conflicts(gateway, diags);
+    docs_conflicts(gateway, diags);
+}
+
+/// Routes whose template matches the page's path, or a path one segment below it (where
+/// the page's files are). A mixed segment is taken to match: whether it does depends on
+/// the literals, and the page would win either way.
+fn docs_conflicts(gateway: &Gateway, diags: &mut Diagnostics) {
+    let Some(docs) = &gateway.docs else { return };
+    let page: Vec<&str> = docs.path.split('/').skip(1).collect();
+    for route in &gateway.routes {
+        let segments = &route.public_path.segments;
+        let depth = segments.len();
+        if depth != page.len() && depth != page.len() + 1 {
+            continue;
+        }
+        let prefix_matches = segments
+            .iter()
+            .zip(&page)
+            .all(|(segment, literal)| match segment {
+                Segment::Literal(text) => text == literal,
+                Segment::Param(_) | Segment::Mixed(_) => true,
+            });
+        if !prefix_matches {
+            continue;
+        }
+        let what = if depth == page.len() {
+            "the reference page's path"
+        } else {
+            "the reference page's files"
+        };
+        diags.push(
+            Diagnostic::error(
+                "gateway::check::docs_conflict",
+                format!(
+                    "{} can match {what} (`gateway.docs.path` is `{}`)",
+                    describe(gateway, route),
+                    docs.path
+                ),
+            )
+            .at(docs.location.clone())
+            .related(format!("matched by {}", route.operation_id), route.location.clone())
+            .help("serve the page at a path no route can match, e.g. under a prefix of its own like `/reference/docs`"),
+        );
+    }
 }
 
 enum Overlap {

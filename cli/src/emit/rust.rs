@@ -121,6 +121,13 @@ pub fn routes_rs(gateway: &Gateway) -> TokenStream {
         Some(name) => quote!(::std::option::Option::Some(#name)),
         None => quote!(::std::option::Option::None),
     };
+    let docs = match &gateway.docs {
+        Some(docs) => {
+            let path = &docs.path;
+            quote!(::std::option::Option::Some(#path))
+        }
+        None => quote!(::std::option::Option::None),
+    };
     quote! {
         #![doc = " The route table: every public route, its service and its compiled auth decision."]
 
@@ -131,6 +138,7 @@ pub fn routes_rs(gateway: &Gateway) -> TokenStream {
             listen: #listen,
             connections: #connections,
             openapi_json: ::std::include_str!("../openapi.json"),
+            docs: #docs,
             max_body: #max_body,
             max_fields: #max_fields,
             services: &[#(#services),*],

@@ -502,6 +502,11 @@ pub fn manifest(survey: &Survey, context: &Context<'_>) -> String {
         "# base_path: /api",
         "decide: a prefix of every public route",
     );
+    text.noted(
+        2,
+        "# docs: { path: /docs }",
+        "an API reference page of the public API",
+    );
     auth(survey, &mut text);
     text.line(0, "services:");
     for s in &survey.services {

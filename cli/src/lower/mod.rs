@@ -169,6 +169,10 @@ pub fn lower(loaded: &Loaded, diags: &mut Diagnostics) -> Option<Gateway> {
         schemes,
         openapi,
         otlp_endpoint_env: manifest.otlp_endpoint_env.clone(),
+        docs: manifest.docs.clone().map(|path| crate::ir::Docs {
+            path,
+            location: Location::new(&manifest.file, "/gateway/docs/path"),
+        }),
     })
 }
 

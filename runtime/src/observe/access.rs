@@ -140,6 +140,7 @@ impl<S: Sinks> Exchange<S> {
                 (route, route.map(|route| route.path))
             }
             Slot::OpenApi => (None, Some("/openapi.json")),
+            Slot::Docs => (None, self.state.gateway().docs),
             Slot::Unmatched => (None, None),
         }
     }

@@ -119,6 +119,8 @@ pub(crate) enum Slot {
     /// Index into `Gateway::routes`.
     Route(usize),
     OpenApi,
+    /// The API reference page and its files (`gateway.docs`).
+    Docs,
     /// No route handled it: 404, 405.
     Unmatched,
 }
@@ -193,6 +195,7 @@ impl Series {
 pub(crate) struct Metrics {
     routes: Vec<Series>,
     openapi: Series,
+    docs: Series,
     unmatched: Series,
     in_flight: AtomicI64,
     /// Response validation (`responses.rs`).
@@ -208,6 +211,7 @@ impl Metrics {
         Metrics {
             routes: gateway.routes.iter().map(|_| Series::new()).collect(),
             openapi: Series::new(),
+            docs: Series::new(),
             unmatched: Series::new(),
             in_flight: AtomicI64::new(0),
             responses: responses::Counters::new(
@@ -230,6 +234,7 @@ impl Metrics {
         match slot {
             Slot::Route(index) => self.routes.get(index).unwrap_or(&self.unmatched),
             Slot::OpenApi => &self.openapi,
+            Slot::Docs => &self.docs,
             Slot::Unmatched => &self.unmatched,
         }
     }
@@ -436,6 +441,12 @@ impl Metrics {
             "route=\"/openapi.json\",method=\"GET\",".to_owned(),
             &self.openapi,
         ));
+        if let Some(path) = gateway.docs {
+            labelled.push((
+                format!("route=\"{}\",method=\"GET\",", Escaped(path)),
+                &self.docs,
+            ));
+        }
         labelled.push((String::new(), &self.unmatched));
         labelled
     }

@@ -31,6 +31,7 @@ use crate::observe::metrics::{Invalid, Metrics, Slot, Unauthorized};
 use crate::observe::otel::Exporter;
 use crate::proxy::forward::{self, X_REQUEST_ID};
 use crate::proxy::upstream::Upstreams;
+use crate::serve::docs::Docs;
 use crate::serve::router::{self, Endpoint, Router};
 
 /// Longest client-supplied `X-Request-Id` the gateway keeps (longer ones are replaced).
@@ -40,6 +41,8 @@ const MAX_REQUEST_ID: usize = 200;
 pub(crate) struct State {
     pub(crate) gateway: &'static Gateway,
     pub(super) router: Router,
+    /// The API reference page, when the manifest asks for one.
+    pub(super) docs: Option<Docs>,
     pub(crate) upstreams: Arc<Upstreams>,
     pub(crate) metrics: Arc<Metrics>,
     pub(super) limiters: Arc<Limiters>,
@@ -138,6 +141,8 @@ enum Decision {
     /// The route, the upstream path, and what authentication changes in the headers.
     Forward(usize, Forward, Option<Authenticated>),
     OpenApi,
+    /// A file of the API reference page (`Docs::find`).
+    Docs(usize),
     /// A CORS preflight, answered here with these headers.
     Preflight(Slot, HeaderMap),
     Problem(Slot, Problem),
@@ -189,6 +194,13 @@ async fn dispatch(
         Decision::OpenApi => {
             progress.slot = Slot::OpenApi;
             return Ok(openapi_response(state.gateway));
+        }
+        Decision::Docs(file) => {
+            progress.slot = Slot::Docs;
+            if let Some(docs) = &state.docs {
+                return Ok(docs.respond(file, &parts.headers));
+            }
+            return Err(Problem::not_found());
         }
         Decision::Preflight(slot, headers) => {
             progress.slot = slot;
@@ -335,6 +347,17 @@ async fn decide(
     client_ip: IpAddr,
     quota: &mut Option<Quota>,
 ) -> Decision {
+    // The page's paths are no route's (the compiler refuses a route that could match
+    // them), so they are looked up before the routes, and like `/openapi.json` they are
+    // public: no auth, no rate limit, no CORS.
+    if let Some(docs) = &state.docs
+        && let Some(file) = docs.find(parts.uri.path())
+    {
+        if parts.method == http::Method::GET {
+            return Decision::Docs(file);
+        }
+        return Decision::Problem(Slot::Docs, Problem::method_not_allowed("GET"));
+    }
     let mut params: Vec<Cow<'_, str>> = Vec::new();
     let method = Method::from_http(&parts.method);
     let Some(leaf) = state.router.find(parts.uri.path(), method, &mut params) else {

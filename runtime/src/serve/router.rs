@@ -549,6 +549,7 @@ mod tests {
             listen: "127.0.0.1:0",
             connections: crate::gateway::Connections::DEFAULT,
             openapi_json: "{}",
+            docs: None,
             max_body: 1024,
             max_fields: 1000,
             services: &SERVICES,

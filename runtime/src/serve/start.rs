@@ -29,6 +29,7 @@ use crate::proxy::upstream::Upstreams;
 use crate::proxy::{discovery, health};
 use crate::serve::admin::{self, AdminState};
 use crate::serve::dispatch::State;
+use crate::serve::docs::Docs;
 use crate::serve::health_check;
 use crate::serve::listen::serve_public;
 use crate::serve::router::Router;
@@ -517,6 +518,7 @@ pub async fn serve(
     let state = Arc::new(State {
         gateway,
         router,
+        docs: gateway.docs.map(|path| Docs::new(gateway.name, path)),
         upstreams,
         metrics,
         limiters,
@@ -684,6 +686,7 @@ mod tests {
         listen: "0.0.0.0:8080",
         connections: crate::gateway::Connections::DEFAULT,
         openapi_json: "{}",
+        docs: None,
         max_body: 1024,
         max_fields: 1000,
         services: &SERVICES,

@@ -305,6 +305,7 @@ pub static GATEWAY: Gateway = Gateway {
     listen: "127.0.0.1:0",
     connections: openapi_gateway_runtime::Connections::DEFAULT,
     openapi_json: OPENAPI,
+    docs: None,
     max_body: 16 * 1024 * 1024,
     max_fields: 1000,
     services: &SERVICES,

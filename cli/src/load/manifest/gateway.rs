@@ -1,5 +1,5 @@
 //! The `gateway` section: the settings of the gateway process itself (crate name, listen
-//! address, base path, body and field limits, trusted proxies).
+//! address, base path, body and field limits, trusted proxies, the reference page).
 //!
 //! The driver in `mod.rs` reads these fields one by one, because each has its own default
 //! and its own diagnostic; what is here is the shape serde checks and the value checks that
@@ -26,6 +26,57 @@ pub(super) struct RawGateway {
     pub(super) validate_responses: Option<bool>,
     #[serde(default)]
     pub(super) trusted_proxies: Vec<String>,
+    pub(super) docs: Option<RawDocs>,
+}
+
+/// `gateway.docs`: the API reference page.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDocs {
+    pub(super) path: Option<String>,
+}
+
+/// Where `gateway.docs: {}` serves the page.
+const DEFAULT_DOCS_PATH: &str = "/docs";
+
+/// Paths the gateway answers itself, on the public listener or the admin one: a page
+/// there would hide the endpoint, or be mistaken for it.
+const RESERVED_PATHS: [&str; 4] = ["/openapi.json", "/healthz", "/readyz", "/metrics"];
+
+/// `gateway.docs.path`: a literal path of one or more segments, without a trailing `/`
+/// (the page's files are served one segment below it, linked relative to it).
+pub(super) fn docs_path(raw: RawDocs, ctx: &mut Ctx<'_>) -> Option<String> {
+    let pointer = "/gateway/docs/path";
+    let path = raw.path.unwrap_or_else(|| DEFAULT_DOCS_PATH.to_owned());
+    let literal = path.strip_prefix('/').is_some_and(|rest| {
+        rest.split('/').all(|segment| {
+            !segment.is_empty()
+                && segment != "."
+                && segment != ".."
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+        })
+    });
+    if !literal {
+        ctx.error(
+            "gateway::manifest::invalid_docs_path",
+            pointer,
+            format!("`{path}` cannot be the reference page's path"),
+            "write it like `/docs` or `/api/reference`: a leading slash, no trailing one, and literal segments of letters, digits, `-`, `.`, `_`, `~`",
+        );
+        return None;
+    }
+    if RESERVED_PATHS.contains(&path.as_str()) {
+        ctx.error(
+            "gateway::manifest::docs_path_taken",
+            pointer,
+            format!("the gateway serves `{path}` itself"),
+            "choose another path for the reference page, e.g. `/docs`",
+        );
+        return None;
+    }
+    Some(path)
 }
 
 #[derive(Deserialize, Default)]
@@ -207,5 +258,49 @@ mod tests {
         assert!(!valid_crate_name("Shop"));
         assert!(!valid_crate_name("1shop"));
         assert!(!valid_crate_name("shop-"));
+    }
+
+    #[test]
+    fn the_docs_path_defaults_and_is_checked() {
+        use crate::load::manifest::tests::check;
+        let manifest = |docs: &str| {
+            format!(
+                "version: 1\ngateway: {{name: shop{docs}}}\nservices:\n  users: {{spec: u.yaml, upstream: {{urls: ['http://a']}}}}\n"
+            )
+        };
+        let docs = |text: &str| {
+            let (parsed, diags) = check(&manifest(text));
+            (parsed.and_then(|m| m.docs), diags)
+        };
+        assert_eq!(docs(""), (None, vec![]));
+        assert_eq!(docs(", docs: {}"), (Some("/docs".to_owned()), vec![]));
+        assert_eq!(
+            docs(", docs: {path: /api/v1/reference}"),
+            (Some("/api/v1/reference".to_owned()), vec![])
+        );
+        for bad in [
+            "docs",
+            "/",
+            "/docs/",
+            "//docs",
+            "/a/../docs",
+            "/d%6Fcs",
+            "/do cs",
+            "/docs?x",
+        ] {
+            let (parsed, diags) = docs(&format!(", docs: {{path: '{bad}'}}"));
+            assert_eq!(parsed, None, "{bad}");
+            let expected = (
+                "gateway::manifest::invalid_docs_path".to_owned(),
+                "/gateway/docs/path".to_owned(),
+            );
+            assert_eq!(diags, [expected], "{bad}");
+        }
+        for taken in ["/openapi.json", "/healthz", "/readyz", "/metrics"] {
+            let (_, diags) = docs(&format!(", docs: {{path: {taken}}}"));
+            assert_eq!(diags[0].0, "gateway::manifest::docs_path_taken", "{taken}");
+        }
+        let (_, diags) = docs(", docs: {route: /docs}");
+        assert_eq!(diags[0].0, "gateway::manifest::unknown_key");
     }
 }

@@ -31,8 +31,8 @@ use self::auth::{RawScheme, auth_scheme};
 use self::cors::cors;
 use self::discovery::RawDiscovery;
 use self::gateway::{
-    DEFAULT_LISTEN, DEFAULT_MAX_BODY, DEFAULT_MAX_FIELDS, RawGateway, connection_limits, trusted,
-    valid_crate_name,
+    DEFAULT_LISTEN, DEFAULT_MAX_BODY, DEFAULT_MAX_FIELDS, RawGateway, connection_limits, docs_path,
+    trusted, valid_crate_name,
 };
 use self::observability::{RawObservability, valid_env_name};
 use self::rate_limits::{
@@ -88,6 +88,8 @@ pub struct Manifest {
     pub trusted_proxies: Vec<String>,
     /// `observability.otlp_endpoint_env`: the variable naming the OTLP collector.
     pub otlp_endpoint_env: Option<String>,
+    /// `gateway.docs.path`: where the API reference page is served; `None`: no page.
+    pub docs: Option<String>,
 }
 
 /// Per-operation policy, from the manifest or a spec's `x-gateway` extension.
@@ -331,7 +333,9 @@ pub fn parse(file: &Path, text: &str, diags: &mut Diagnostics) -> Option<Manifes
     let mut gateway_rate_limit = None;
     let mut validate_responses = false;
     let mut trusted_proxies = Vec::new();
+    let mut docs = None;
     if let Some(gateway) = gateway {
+        docs = gateway.docs.and_then(|raw| docs_path(raw, &mut ctx));
         gateway_rate_limit = gateway.rate_limit;
         validate_responses = gateway.validate_responses.unwrap_or(false);
         trusted_proxies = trusted(&gateway.trusted_proxies, &mut ctx);
@@ -548,6 +552,7 @@ pub fn parse(file: &Path, text: &str, diags: &mut Diagnostics) -> Option<Manifes
         auth_failures,
         trusted_proxies,
         otlp_endpoint_env,
+        docs,
     })
 }
 

@@ -12,6 +12,7 @@ pub static GATEWAY: ::openapi_gateway_runtime::Gateway = ::openapi_gateway_runti
         max_connections: ::std::option::Option::None,
     },
     openapi_json: ::std::include_str!("../openapi.json"),
+    docs: ::std::option::Option::Some("/docs"),
     max_body: 16777216,
     max_fields: 1000,
     services: &[
