@@ -12,7 +12,9 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use futures_util::StreamExt;
-use gateway_tests::{cargo, free_port, generated_target_dir, workspace};
+use gateway_tests::{
+    cargo, example_key_material, free_port, generated_target_dir, read_key, workspace,
+};
 
 mod monitoring;
 
@@ -170,11 +172,10 @@ impl Gateway {
                 ("GATEWAY_UPSTREAM_ORDERS", orders.to_owned()),
                 ("GATEWAY_UPSTREAM_PAYMENTS", payments.to_owned()),
                 ("GATEWAY_LOG", log.to_owned()),
-                // The example's auth key material (examples/ecommerce/gateway.yaml `auth`).
-                ("JWT_PUBLIC_KEY", read_key("rsa_public.pem")),
-                ("API_KEYS", API_KEYS.to_owned()),
-                ("PROVIDER_USERS", PROVIDER_USERS.to_owned()),
-            ],
+            ]
+            .into_iter()
+            .chain(example_key_material())
+            .collect::<Vec<_>>(),
             stdout,
         )
     }
@@ -224,22 +225,6 @@ impl Drop for Gateway {
         let _ = self.child.wait();
     }
 }
-
-/// The test keys of the runtime's auth tests (an RSA pair made for tests only).
-fn read_key(name: &str) -> String {
-    std::fs::read_to_string(workspace().join("runtime/tests/keys").join(name)).unwrap()
-}
-
-/// `API_KEYS` of the example: a plain key, and the SHA-256 of `hashed-e2e-key`.
-const API_KEYS: &str = "backoffice:e2e-plain-key
-billing:sha256:e15b17cd39d2d6f3b91d6731898730c7b11bed583573cb24857836d4b421a337
-";
-
-/// `PROVIDER_USERS` of the example: `psp` with the bcrypt hash (cost 4, `$2y$` as
-/// `htpasswd -nbB -C 4` writes it) of `psp-e2e-password`.
-const PROVIDER_USERS: &str = "# the card processor's webhook user
-psp:$2y$04$9lAb6.EK8ufmFGQB634T.u2ZxcFI9N4vFTvqzCfwDzFCH.ONuTeT.
-";
 
 /// A token of the example's identity provider, signed with the test key.
 fn token(sub: &str, scope: &str) -> String {

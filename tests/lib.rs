@@ -166,6 +166,31 @@ pub fn unpack(packaged: &Path, into: &Path) {
     );
 }
 
+/// The test keys of the runtime's auth tests (an RSA pair made for tests only).
+pub fn read_key(name: &str) -> String {
+    std::fs::read_to_string(workspace().join("runtime/tests/keys").join(name)).unwrap()
+}
+
+/// What the example gateway reads at start (examples/ecommerce/gateway.yaml `auth`): the
+/// test RSA public key; two API keys, `e2e-plain-key` and the SHA-256 of `hashed-e2e-key`;
+/// and the provider's Basic user `psp`, whose password `psp-e2e-password` is hashed with
+/// bcrypt at cost 4 (`$2y$`, as `htpasswd -nbB -C 4` writes it).
+pub fn example_key_material() -> [(&'static str, String); 3] {
+    [
+        ("JWT_PUBLIC_KEY", read_key("rsa_public.pem")),
+        (
+            "API_KEYS",
+            "backoffice:e2e-plain-key\nbilling:sha256:e15b17cd39d2d6f3b91d6731898730c7b11bed583573cb24857836d4b421a337\n"
+                .to_owned(),
+        ),
+        (
+            "PROVIDER_USERS",
+            "# the card processor's webhook user\npsp:$2y$04$9lAb6.EK8ufmFGQB634T.u2ZxcFI9N4vFTvqzCfwDzFCH.ONuTeT.\n"
+                .to_owned(),
+        ),
+    ]
+}
+
 /// A free TCP port on loopback, for a server a test starts later.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

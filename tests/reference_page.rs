@@ -26,7 +26,9 @@ use chromiumoxide::cdp::js_protocol::runtime::{
 use chromiumoxide::handler::viewport::Viewport;
 use chromiumoxide::page::ScreenshotParams;
 use futures_util::StreamExt as _;
-use gateway_tests::{bless, cargo, free_port, generated_target_dir, workspace};
+use gateway_tests::{
+    bless, cargo, example_key_material, free_port, generated_target_dir, workspace,
+};
 
 /// The page's path in examples/ecommerce/gateway.yaml (`gateway.docs.path`).
 const DOCS: &str = "/docs";
@@ -51,9 +53,6 @@ impl Gateway {
             "building the example gateway failed:\n{}",
             String::from_utf8_lossy(&built.stderr)
         );
-        let key = |name: &str| {
-            std::fs::read_to_string(workspace().join("runtime/tests/keys").join(name)).unwrap()
-        };
         let (port, admin_port) = (free_port(), free_port());
         let nowhere = format!("http://127.0.0.1:{}", free_port());
         let child = Command::new(generated_target_dir().join("debug/shop-gateway"))
@@ -63,8 +62,7 @@ impl Gateway {
             .env("GATEWAY_UPSTREAM_ORDERS", &nowhere)
             .env("GATEWAY_UPSTREAM_PAYMENTS", &nowhere)
             .env("GATEWAY_LOG", "warn")
-            .env("JWT_PUBLIC_KEY", key("rsa_public.pem"))
-            .env("API_KEYS", "backoffice:reference-page-key\n")
+            .envs(example_key_material())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
