@@ -443,3 +443,67 @@ fn inline_composition_branches_are_compared_in_place() {
         ]
     );
 }
+
+/// Routes the router tells apart by their parameters' types are distinct routes to diff:
+/// a gateway against itself has no changes, and a change to one typed route is reported
+/// for that route only.
+#[test]
+fn typed_routes_are_told_apart_and_a_shared_body_change_is_said_once() {
+    let manifest = "fixtures/valid/param-styles/gateway.yaml";
+    let (code, out, err) = diff(manifest, manifest, &["--fail-on", "WARN"]);
+    assert_eq!((code, out.trim()), (0, "no changes"), "{err}");
+
+    let dir = workspace().join("target/diff-tests/typed");
+    let _ = std::fs::remove_dir_all(&dir);
+    copy_dir(&workspace().join("fixtures/valid/param-styles"), &dir);
+    let spec = dir.join("specs/shop.yaml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    let changed = text.replacen(
+        "      operationId: getContact\n      parameters:\n",
+        "      operationId: getContact\n      parameters:\n        - { name: fields, in: query, required: true, schema: { type: string } }\n",
+        1,
+    );
+    assert_ne!(changed, text);
+    std::fs::write(&spec, changed).unwrap();
+    let (code, out, err) = diff(
+        manifest,
+        &relative(&dir.join("gateway.yaml")),
+        &["--format", "json", "--fail-on", "ERR"],
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let changes = report["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{out}");
+    assert_eq!(changes[0]["id"], "new-required-request-parameter");
+    assert_eq!(changes[0]["path"], "/contacts/{contactId}");
+
+    // One body schema under two media types: one change, not two.
+    let dir = workspace().join("target/diff-tests/media-types");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = |statuses: &str| {
+        format!(
+            "openapi: 3.0.3\ninfo: {{ title: t, version: '1' }}\npaths:\n  /orders:\n    post:\n      operationId: createOrder\n      requestBody:\n        required: true\n        content:\n          application/json: {{ schema: {{ $ref: '#/components/schemas/Order' }} }}\n          application/xml: {{ schema: {{ $ref: '#/components/schemas/Order' }} }}\n      responses: {{ '201': {{ description: created }} }}\ncomponents:\n  schemas:\n    Order:\n      type: object\n      properties:\n        status: {{ type: string, enum: [{statuses}] }}\n"
+        )
+    };
+    let manifest = "version: 1\ngateway: { name: media }\nservices:\n  orders:\n    spec: spec.yaml\n    unsecured: public\n    upstream: { urls: ['http://127.0.0.1:9001'] }\n";
+    for (side, statuses) in [("base", "placed, delivered"), ("new", "placed")] {
+        std::fs::create_dir_all(dir.join(side)).unwrap();
+        std::fs::write(dir.join(side).join("spec.yaml"), spec(statuses)).unwrap();
+        std::fs::write(dir.join(side).join("gateway.yaml"), manifest).unwrap();
+    }
+    let (_, out, err) = diff(
+        &relative(&dir.join("base/gateway.yaml")),
+        &relative(&dir.join("new/gateway.yaml")),
+        &["--format", "json"],
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+    let ids: Vec<&str> = report["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["request-property-enum-value-removed"], "{out}");
+}

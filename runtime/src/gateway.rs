@@ -115,12 +115,13 @@ pub struct Route {
 
 /// What a whole-segment path parameter's raw value must look like for its route to be
 /// tried. The router tries the narrower first: enums and booleans, then UUIDs, integers,
-/// numbers, and any value last. Each check looks at a bounded prefix of the value, so a
-/// long segment costs no more than a short one.
+/// numbers, and any value last. Values are compared percent-decoded, as the parameter's
+/// parser reads them; every check is bounded by the type's longest value, so a long
+/// segment is refused by its length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PathType {
     Any,
-    /// One of these values (compared as sent, or percent-decoded when it holds a `%`).
+    /// One of these values.
     Enum(&'static [&'static str]),
     Boolean,
     /// 8-4-4-4-12 hex digits.
@@ -143,22 +144,28 @@ impl PathType {
         }
     }
 
-    /// Whether a raw (still percent-encoded) segment may be a value of this type.
+    /// Whether a raw (still percent-encoded) segment may be a value of this type, read as
+    /// the parameter's parser will read it: percent-decoded.
     pub(crate) fn accepts(self, raw: &str) -> bool {
-        let bytes = raw.as_bytes();
+        if self == PathType::Any {
+            return true;
+        }
+        if !raw.contains('%') {
+            return self.accepts_decoded(raw);
+        }
+        // A typed value is short: a long encoded one is refused before it is decoded.
+        raw.len() <= 3 * 256
+            && percent_encoding::percent_decode_str(raw)
+                .decode_utf8()
+                .is_ok_and(|decoded| self.accepts_decoded(&decoded))
+    }
+
+    fn accepts_decoded(self, value: &str) -> bool {
+        let bytes = value.as_bytes();
         match self {
             PathType::Any => true,
-            PathType::Boolean => raw == "true" || raw == "false",
-            PathType::Enum(values) => {
-                values.contains(&raw)
-                    || (raw.contains('%')
-                        && values.iter().any(|value| {
-                            value.len() <= raw.len()
-                                && percent_encoding::percent_decode_str(raw)
-                                    .decode_utf8()
-                                    .is_ok_and(|decoded| decoded == *value)
-                        }))
-            }
+            PathType::Boolean => value == "true" || value == "false",
+            PathType::Enum(values) => values.contains(&value),
             PathType::Uuid => {
                 bytes.len() == 36
                     && bytes.iter().enumerate().all(|(i, b)| match i {
@@ -172,10 +179,10 @@ impl PathType {
             }
             PathType::Number => {
                 bytes.len() <= 64
-                    && raw.parse::<f64>().is_ok_and(f64::is_finite)
                     && bytes
                         .iter()
                         .all(|b| b.is_ascii_digit() || b".-+eE".contains(b))
+                    && value.parse::<f64>().is_ok_and(f64::is_finite)
             }
         }
     }

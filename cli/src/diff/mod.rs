@@ -91,21 +91,45 @@ impl Found<'_> {
         message: impl Into<String>,
         location: Option<Location>,
     ) {
-        if let Some(rule) = rules::rule(id) {
+        let message = message.into();
+        // A body schema shared by several media types would say the same once per type.
+        let repeated = self
+            .changes
+            .iter()
+            .any(|c| c.rule.id == id && c.scope == *scope && c.message == message);
+        if let (Some(rule), false) = (rules::rule(id), repeated) {
             self.changes.push(Change {
                 rule,
                 scope: scope.clone(),
-                message: message.into(),
+                message,
                 location,
             });
         }
     }
 }
 
-/// A route's identity across the two sides: its method and its public path with the
-/// parameter names left out (renaming `{id}` to `{userId}` is the same route to a client).
-fn route_key(route: &Route) -> (String, Method) {
-    (path_shape(&route.public_path.to_string()), route.method)
+/// A route's identity across the two sides: its method, its public path with the
+/// parameter names left out (renaming `{id}` to `{userId}` is the same route to a client),
+/// and the types the router tells it apart from its siblings by (`/contacts/{id}` of a
+/// UUID and `/contacts/{number}` are two routes; a route that is the untyped one of its
+/// shape is the same route whether or not it has typed siblings).
+fn route_key(route: &Route) -> (String, Method, Vec<String>) {
+    let mut types: Vec<String> = route
+        .path_types
+        .iter()
+        .map(|ty| match ty {
+            crate::ir::PathType::Any => String::new(),
+            typed => typed.to_string(),
+        })
+        .collect();
+    if types.iter().all(String::is_empty) {
+        types.clear();
+    }
+    (
+        path_shape(&route.public_path.to_string()),
+        route.method,
+        types,
+    )
 }
 
 fn path_shape(path: &str) -> String {

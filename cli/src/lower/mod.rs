@@ -854,7 +854,7 @@ impl<'a> ServiceLowering<'a> {
                             format!("operation `{operation_id}` requires the security scheme `{scheme}`, which the manifest's `auth` does not configure"),
                         )
                         .at(self.locate(&pointer_push(&pointer_push(&at, &i.to_string()), scheme)))
-                        .help(format!("add `auth: {{ {scheme}: {{ jwt: {{ ... }} }} }}` (or `api_key`) to the manifest, or make the operation public")),
+                        .help(format!("add `auth: {{ {scheme}: {{ {} }} }}` to the manifest, or make the operation public", self.entry_for(scheme))),
                     );
                 }
                 all.push(Requirement {
@@ -872,6 +872,25 @@ impl<'a> ServiceLowering<'a> {
             alternatives,
             challenge,
         })
+    }
+
+    /// The `auth` entry the spec's declaration of `scheme` takes, for a help text.
+    fn entry_for(&self, scheme: &str) -> &'static str {
+        let declared = self
+            .spec
+            .openapi
+            .components
+            .as_ref()
+            .and_then(|c| c.security_schemes.get(scheme));
+        match declared {
+            Some(ReferenceOr::Item(SecurityScheme::APIKey { .. })) => "api_key: { keys_env: ... }",
+            Some(ReferenceOr::Item(SecurityScheme::HTTP { scheme, .. }))
+                if scheme.eq_ignore_ascii_case("basic") =>
+            {
+                "basic: { users_env: ... }"
+            }
+            _ => "jwt: { algorithms: [...], key_env: ... }",
+        }
     }
 
     /// The `WWW-Authenticate` challenge of the first alternative's first scheme. Quoted

@@ -636,6 +636,19 @@ mod tests {
             Some(Endpoint::Route(3))
         );
         assert_eq!(route(Method::Get, "/contacts/x42/notes"), None);
+        // Values are typed as their parsers read them: decoded.
+        assert_eq!(
+            route(Method::Get, "/contacts/%34%32/notes"),
+            Some(Endpoint::Route(3))
+        );
+        assert_eq!(
+            route(Method::Get, &format!("/contacts/%33{}", &uuid[1..])),
+            Some(Endpoint::Route(1))
+        );
+        assert_eq!(
+            route(Method::Get, &format!("/contacts/{}", "%39".repeat(300))),
+            Some(Endpoint::Route(0))
+        );
         let mut params = Vec::new();
         let leaf = router
             .find(&format!("/contacts/{uuid}"), Some(Method::Put), &mut params)

@@ -189,6 +189,14 @@ pub(super) fn service(
     let include = raw
         .include
         .map(|raw| selection(&format!("{pointer}/include"), raw, ctx));
+    if include.as_ref().is_some_and(|i| i.selectors.is_empty()) {
+        ctx.error(
+            "gateway::manifest::invalid_value",
+            &format!("{pointer}/include"),
+            format!("`include` of service `{key}` names nothing, so it would publish no operation"),
+            "name operations, tags or paths under it, e.g. `include: { tags: [public] }`, or remove it to publish every operation",
+        );
+    }
     let exclude = selection(
         &format!("{pointer}/exclude"),
         raw.exclude.unwrap_or_default(),

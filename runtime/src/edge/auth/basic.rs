@@ -58,7 +58,8 @@ pub(super) struct BasicVerifier {
 /// Reads an htpasswd text; the error names the line and what to do.
 pub(super) fn load(text: &str) -> Result<BasicVerifier, String> {
     let mut users = HashMap::new();
-    let mut first = None;
+    // Users by the cost of their hash (algorithm and parameters), in line order.
+    let mut costs: Vec<(String, Hash, usize)> = Vec::new();
     for (number, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -76,11 +77,28 @@ pub(super) fn load(text: &str) -> Result<BasicVerifier, String> {
         if users.insert(user.to_owned(), hash.clone()).is_some() {
             return Err(format!("line {line_no}: user `{user}` is listed twice"));
         }
-        first.get_or_insert(hash);
+        let cost = hash.cost();
+        match costs.iter_mut().find(|(c, _, _)| *c == cost) {
+            Some((_, _, count)) => *count += 1,
+            None => costs.push((cost, hash, 1)),
+        }
     }
-    let Some(stand_in) = first else {
+    // An unknown user costs what most users cost. Users of another cost answer a wrong
+    // password in another time than an unknown name: which they are can be told.
+    let Some(common) = (0..costs.len()).max_by_key(|&i| (costs[i].2, std::cmp::Reverse(i))) else {
         return Err("no user is configured".to_owned());
     };
+    if costs.len() > 1 {
+        let classes: Vec<String> = costs
+            .iter()
+            .map(|(cost, _, count)| format!("{count} with {cost}"))
+            .collect();
+        tracing::warn!(
+            "the users' password hashes differ in cost ({}): a failed check's time tells a user of a rarer cost from an unknown name; hash them all alike",
+            classes.join(", ")
+        );
+    }
+    let stand_in = costs.swap_remove(common).1;
     let key = hmac::Key::generate(hmac::HMAC_SHA256, &aws_lc_rs::rand::SystemRandom::new())
         .map_err(|_| "no random key for the credentials' memory".to_owned())?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -91,6 +109,22 @@ pub(super) fn load(text: &str) -> Result<BasicVerifier, String> {
         key,
         hashing: tokio::sync::Semaphore::new((cores / 2).max(1)),
     })
+}
+
+impl Hash {
+    /// The algorithm and the parameters that decide how long a check takes.
+    fn cost(&self) -> String {
+        match self {
+            Hash::Bcrypt(hash) => hash.parse::<bcrypt::HashParts>().map_or_else(
+                |_| "bcrypt".to_owned(),
+                |p| format!("bcrypt cost {}", p.get_cost()),
+            ),
+            Hash::Argon2id(hash) => argon2::PasswordHash::new(hash).map_or_else(
+                |_| "argon2id".to_owned(),
+                |p| format!("argon2id {}", p.params),
+            ),
+        }
+    }
 }
 
 fn parse_hash(hash: &str) -> Result<Hash, String> {
@@ -321,6 +355,28 @@ mod tests {
             assert_eq!(verifier.verify(&headers), Verdict::User(user.into()));
         }
         assert_eq!(verifier.remembered(), 2);
+    }
+
+    #[test]
+    fn an_unknown_user_costs_what_most_users_cost() {
+        let cheap = |user: &str| format!("{user}:{}\n", bcrypt::hash("pw", 4).unwrap());
+        let dear = |user: &str| format!("{user}:{}\n", bcrypt::hash("pw", 5).unwrap());
+        let text = [dear("a"), cheap("b"), cheap("c"), dear("d"), cheap("e")].concat();
+        let verifier = load(&text).unwrap();
+        assert_eq!(verifier.stand_in.cost(), "bcrypt cost 4");
+        let verifier = load(&[dear("a"), cheap("b")].concat()).unwrap();
+        assert_eq!(
+            verifier.stand_in.cost(),
+            "bcrypt cost 5",
+            "a tie: the first"
+        );
+        assert!(argon2id("x").starts_with("$argon2id$"));
+        let argon = load(&format!("x:{}\n", argon2id("x"))).unwrap();
+        assert!(
+            argon.stand_in.cost().starts_with("argon2id m="),
+            "{}",
+            argon.stand_in.cost()
+        );
     }
 
     #[tokio::test]
