@@ -3067,4 +3067,30 @@ async fn the_dashboards_and_alerts_name_only_metrics_and_labels_metrics_exposes(
     }];
     let found = monitoring::unexposed(&made_up, &example);
     assert_eq!(found.len(), 2, "{found:#?}");
+
+    // The timeout alert names bucket bounds: they must be the runtime's.
+    let scrape = client()
+        .get(format!("{}/metrics", world.gateway.admin))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut bounds: Vec<&str> = scrape
+        .lines()
+        .filter(|l| l.starts_with("gateway_request_duration_seconds_bucket{"))
+        .filter_map(|l| l.split("le=\"").nth(1)?.split('"').next())
+        .collect();
+    bounds.sort_by(|a, b| {
+        let number = |s: &str| s.parse::<f64>().unwrap_or(f64::INFINITY);
+        number(a).total_cmp(&number(b))
+    });
+    bounds.dedup();
+    let expected: Vec<String> = openapi_gateway_compiler::emit::monitoring::DURATION_BUCKETS_MS
+        .iter()
+        .map(|ms| (ms / 1000.0).to_string())
+        .chain(["+Inf".to_owned()])
+        .collect();
+    assert_eq!(bounds, expected, "{scrape}");
 }

@@ -5,7 +5,7 @@
 //! result is a sorted map from relative path to contents: byte-identical for the same
 //! input on any machine (no timestamps, no absolute paths, no hash order).
 
-mod monitoring;
+pub mod monitoring;
 pub mod rust;
 mod upstream;
 mod validate;

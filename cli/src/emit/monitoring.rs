@@ -26,11 +26,28 @@ pub const GRAFANA_SCHEMA_VERSION: u32 = 42;
 pub const ERROR_RATIO: f64 = 0.05;
 /// Seconds; a bucket bound of `gateway_added_latency_seconds`, so the p99 is exact there.
 pub const ADDED_LATENCY_P99: f64 = 0.05;
-/// Of a route's request timeout: a p99 above it means requests are about to be cut.
+/// Of a route's request timeout: requests slower than this are about to be cut.
 pub const TIMEOUT_FRACTION: f64 = 0.9;
-/// The largest finite bucket of `gateway_request_duration_seconds`: a p99 beyond it reads
-/// as this bound, so no timeout alert is written for longer timeouts.
-pub const LARGEST_DURATION_BUCKET_MS: u64 = 10_000;
+/// The bucket bounds of `gateway_request_duration_seconds` in milliseconds (the runtime's
+/// `DURATION_BUCKETS`; tests/e2e.rs compares them with a scrape). A quantile between two
+/// bounds is a guess (`histogram_quantile` interpolates), so the timeout alert counts the
+/// requests above a bound instead.
+pub const DURATION_BUCKETS_MS: [f64; 14] = [
+    0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10_000.0,
+];
+/// Of the requests of a route: more than this many slower than the bound is an alert.
+pub const SLOW_SHARE: f64 = 0.01;
+
+/// The largest duration bucket bound within `TIMEOUT_FRACTION` of `timeout_ms`, when it is
+/// at least half the timeout (a lower one would call most healthy routes slow).
+pub fn near_timeout_bound_ms(timeout_ms: u64) -> Option<f64> {
+    let timeout = timeout_ms as f64;
+    DURATION_BUCKETS_MS
+        .iter()
+        .copied()
+        .rfind(|bound| *bound <= timeout * TIMEOUT_FRACTION)
+        .filter(|bound| *bound >= timeout / 2.0)
+}
 
 /// A string as a PromQL (and RE2-compatible) double-quoted literal.
 fn quoted(value: &str) -> String {
@@ -152,7 +169,7 @@ fn timeout_groups(gateway: &Gateway) -> BTreeMap<u64, BTreeMap<String, Vec<Strin
             .map_or(service.request_timeout_ms, |d| {
                 u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
             });
-        if timeout > LARGEST_DURATION_BUCKET_MS {
+        if near_timeout_bound_ms(timeout).is_none() {
             continue;
         }
         let paths = groups
@@ -209,9 +226,14 @@ fn rules(gateway: &Gateway) -> Groups {
         ),
     ];
     for (timeout, methods) in timeout_groups(gateway) {
-        // One quantile per method (a selector matches one method's routes), joined by `or`:
-        // their series differ in `method`.
-        let quantiles = methods
+        let Some(bound_ms) = near_timeout_bound_ms(timeout) else {
+            continue;
+        };
+        let bound = format_float(bound_ms / 1000.0);
+        // The share of each route's requests slower than the bound: exact, unlike a
+        // quantile between two bounds. One selector per method (it matches one method's
+        // routes), joined by `or`: their series differ in `method`.
+        let shares = methods
             .iter()
             .map(|(method, paths)| {
                 let routes = paths
@@ -219,18 +241,17 @@ fn rules(gateway: &Gateway) -> Groups {
                     .map(|p| regex_literal(p))
                     .collect::<Vec<_>>()
                     .join("|");
+                let selector = format!("{job},method={},route=~{}", quoted(method), quoted(&routes));
                 format!(
-                    "histogram_quantile(0.99, sum by (le, route, method) (rate(gateway_request_duration_seconds_bucket{{{job},method={},route=~{}}}[5m])))",
-                    quoted(method),
-                    quoted(&routes),
+                    "(1 - sum by (route, method) (rate(gateway_request_duration_seconds_bucket{{{selector},le=\"{bound}\"}}[5m])) / sum by (route, method) (rate(gateway_request_duration_seconds_bucket{{{selector},le=\"+Inf\"}}[5m])))"
                 )
             })
             .collect::<Vec<_>>();
-        let threshold = format_float(timeout as f64 / 1000.0 * TIMEOUT_FRACTION);
-        let expr = if quantiles.len() == 1 {
-            format!("{} > {threshold}", quantiles[0])
+        let share = format_float(SLOW_SHARE);
+        let expr = if shares.len() == 1 {
+            format!("{} > {share}", shares[0])
         } else {
-            format!("({}) > {threshold}", quantiles.join(" or "))
+            format!("({}) > {share}", shares.join(" or "))
         };
         let mut rule = Rule::new("GatewayRouteNearTimeout", expr, "10m", "warning");
         // One rule per timeout; the label tells them apart (rules of one name and
@@ -239,9 +260,9 @@ fn rules(gateway: &Gateway) -> Groups {
             .insert("timeout".to_owned(), format!("{}s", seconds(timeout)));
         rules.push(
             rule.says(
-                "A route's p99 duration is close to its request timeout",
+                "A route's slow requests come close to its request timeout",
                 format!(
-                    "{{{{ $labels.method }}}} {{{{ $labels.route }}}} of {name} takes over 90% of its request timeout of {} s (p99).",
+                    "Over 1% of {{{{ $labels.method }}}} {{{{ $labels.route }}}} requests of {name} take longer than {bound} s; its request timeout is {} s.",
                     seconds(timeout)
                 ),
             ),
