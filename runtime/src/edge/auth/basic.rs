@@ -3,15 +3,16 @@
 //! A password hash is slow on purpose (bcrypt at cost 10 is ~70 ms of one core), so it
 //! never runs on the threads that serve requests: [`BasicVerifier::verify`] answers from
 //! the credentials already verified, and a miss is [`Verdict::Pending`] (the caller's
-//! `Failure::PasswordPending`), which the server settles with [`BasicVerifier::check_password`] on the blocking pool, with at
-//! most half the cores hashing at once, then asks again. A request from an address that
-//! failed too often is refused before any of this (`rate_limits.auth_failures`).
+//! `Failure::PasswordPending`), which the server settles with
+//! [`BasicVerifier::check_password`] on the blocking pool, with at most half the cores
+//! hashing at once, then asks again. A request from an address that failed too often is
+//! refused before any of this (`rate_limits.auth_failures`).
 //!
 //! Verified credentials are remembered by a keyed hash (HMAC-SHA-256 with a key drawn at
 //! start) of the header value, never the password itself; a bounded number of them, like
-//! verified tokens. Failures are never remembered. An unknown user costs the same hash as
-//! a wrong password (against a stand-in of the same algorithm and cost), so the time of
-//! an answer does not tell which user names exist.
+//! verified tokens. Failures are never remembered. An unknown user is hashed against a
+//! stand-in with the cost most users' hashes have, so the time of an answer does not tell
+//! which user names exist while the hashes are alike; `load` warns when they are not.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
