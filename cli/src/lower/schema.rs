@@ -106,6 +106,18 @@ fn is_leaf(schema: &JsonSchema) -> bool {
         && schema.not.is_none()
 }
 
+/// The JSON pointer of a reference into this document (`#/components/schemas/Tag/allOf/0`,
+/// `#/paths/~1users/post/requestBody/content/application~1json/schema`), its URI
+/// percent-encoding undone; `None` for anything else.
+fn local_pointer(reference: &str) -> Option<String> {
+    let fragment = reference.strip_prefix('#')?;
+    let pointer = percent_encoding::percent_decode_str(fragment)
+        .decode_utf8()
+        .ok()?
+        .into_owned();
+    (pointer.starts_with('/') && pointer.len() > 1).then_some(pointer)
+}
+
 pub struct SchemaLowering<'s> {
     pub spec: &'s LoadedSpec,
     pub schemas: &'s mut Schemas,
@@ -186,25 +198,26 @@ impl SchemaLowering<'_> {
                 }
                 return Some((pointer, hint));
             };
-            let Some(name) = reference.strip_prefix("#/components/schemas/") else {
+            let Some(target) = local_pointer(reference) else {
                 self.unsupported(
                     &pointer_push(&pointer, "$ref"),
-                    &format!("the reference `{reference}` (body schemas may refer to `#/components/schemas/<name>` only)"),
-                    "move the referenced schema into `components.schemas` and refer to it there",
+                    &format!("the reference `{reference}` (a reference inside the document, `#/...`, is expected once the spec is bundled)"),
+                    "refer to a schema of this document or of a file beside it",
                 );
                 return None;
             };
-            if name.contains('/') {
-                self.unsupported(
-                    &pointer_push(&pointer, "$ref"),
-                    &format!("the reference `{reference}` into a part of a component"),
-                    "move the referenced part into a component of its own and refer to that",
-                );
-                return None;
-            }
-            let name = name.replace("~1", "/").replace("~0", "~");
-            pointer = pointer_push("/components/schemas", &name);
-            hint = name;
+            // A whole component is named after itself; a part of one, or a schema under a
+            // parameter or response, after its last place (`Tag/allOf/0` is `Tag_allOf_0`).
+            hint = match target.strip_prefix("/components/schemas/") {
+                Some(name) if !name.contains('/') => name.replace("~1", "/").replace("~0", "~"),
+                _ => target
+                    .split('/')
+                    .skip(2)
+                    .map(|t| t.replace("~1", "_").replace("~0", "~"))
+                    .collect::<Vec<_>>()
+                    .join("_"),
+            };
+            pointer = target;
         }
         self.unsupported(
             &pointer,
