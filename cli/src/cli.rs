@@ -597,18 +597,10 @@ fn routes_table(gateway: &Gateway, all: bool) -> String {
         .collect();
     if !typed.is_empty() {
         // In the order the router tries them: by shape, then narrowest type first.
-        let shape = |r: &crate::ir::Route| {
-            let mut template = r.public_path.clone();
-            for segment in &mut template.segments {
-                if let crate::ir::Segment::Param(name) = segment {
-                    name.clear();
-                }
-            }
-            (template.to_string(), r.method)
-        };
         typed.sort_by_key(|r| {
             (
-                shape(r),
+                r.public_path.shape(),
+                r.method,
                 r.path_types.iter().map(|t| t.rank()).collect::<Vec<_>>(),
             )
         });
@@ -616,11 +608,10 @@ fn routes_table(gateway: &Gateway, all: bool) -> String {
         let rows = typed
             .iter()
             .map(|r| {
-                let names = r.public_path.segments.iter().filter_map(|s| match s {
-                    crate::ir::Segment::Param(name) => Some(name.as_str()),
-                    _ => None,
-                });
-                let types: Vec<String> = names
+                // `path_types` has one entry per parameter, mixed segments' included.
+                let types: Vec<String> = r
+                    .public_path
+                    .params()
                     .zip(&r.path_types)
                     .filter(|(_, ty)| **ty != crate::ir::PathType::Any || r.path_types.len() == 1)
                     .map(|(name, ty)| format!("{name}: {ty}"))

@@ -356,6 +356,28 @@ pub struct PathTemplate {
 }
 
 impl PathTemplate {
+    /// The template with its parameters' names left out (`/users/{}`): what a request
+    /// sees of it, so two templates of one shape match the same paths.
+    pub fn shape(&self) -> String {
+        let mut text = String::new();
+        for segment in &self.segments {
+            text.push('/');
+            match segment {
+                Segment::Literal(literal) => text.push_str(literal),
+                Segment::Param(_) => text.push_str("{}"),
+                Segment::Mixed(pieces) => {
+                    for piece in pieces {
+                        match piece {
+                            Piece::Literal(literal) => text.push_str(literal),
+                            Piece::Param(_) => text.push_str("{}"),
+                        }
+                    }
+                }
+            }
+        }
+        text
+    }
+
     /// Parameter names in template order (the order the runtime captures them in).
     pub fn params(&self) -> impl Iterator<Item = &str> {
         self.segments.iter().flat_map(|s| {

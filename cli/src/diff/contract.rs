@@ -15,18 +15,14 @@ use crate::diag::{Location, pointer_push};
 use crate::ir::{Gateway, Route};
 
 pub(super) fn compare(base: &Gateway, new: &Gateway, pairs: &Pairs, found: &mut Found) {
-    let new_shapes: BTreeSet<String> = new
-        .routes
-        .iter()
-        .map(|r| super::path_shape(&r.public_path.to_string()))
-        .collect();
+    let new_shapes: BTreeSet<String> = new.routes.iter().map(|r| r.public_path.shape()).collect();
     for route in &pairs.removed {
         let scope = route_scope(base, route);
         let deprecated = operation(&base.openapi, route)
             .and_then(|o| o.get("deprecated"))
             .and_then(Value::as_bool)
             .unwrap_or(false);
-        let path_gone = !new_shapes.contains(&super::path_shape(&route.public_path.to_string()));
+        let path_gone = !new_shapes.contains(&route.public_path.shape());
         let id = match (deprecated, path_gone) {
             (true, _) => "api-removed-with-deprecation",
             (false, true) => "api-path-removed-without-deprecation",

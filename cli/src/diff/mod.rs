@@ -13,7 +13,7 @@ mod policy;
 pub mod report;
 pub mod rules;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::diag::Location;
@@ -81,6 +81,8 @@ impl Report {
 /// Collects changes; an id the table lacks is a bug caught by the tests, never reported.
 struct Found<'a> {
     changes: &'a mut Vec<Change>,
+    /// (rule, scope, message) of every change so far.
+    said: BTreeSet<(&'static str, Scope, String)>,
 }
 
 impl Found<'_> {
@@ -92,12 +94,11 @@ impl Found<'_> {
         location: Option<Location>,
     ) {
         let message = message.into();
+        let Some(rule) = rules::rule(id) else {
+            return;
+        };
         // A body schema shared by several media types would say the same once per type.
-        let repeated = self
-            .changes
-            .iter()
-            .any(|c| c.rule.id == id && c.scope == *scope && c.message == message);
-        if let (Some(rule), false) = (rules::rule(id), repeated) {
+        if self.said.insert((rule.id, scope.clone(), message.clone())) {
             self.changes.push(Change {
                 rule,
                 scope: scope.clone(),
@@ -125,31 +126,7 @@ fn route_key(route: &Route) -> (String, Method, Vec<String>) {
     if types.iter().all(String::is_empty) {
         types.clear();
     }
-    (
-        path_shape(&route.public_path.to_string()),
-        route.method,
-        types,
-    )
-}
-
-fn path_shape(path: &str) -> String {
-    let mut shape = String::with_capacity(path.len());
-    let mut in_param = false;
-    for c in path.chars() {
-        match c {
-            '{' => {
-                in_param = true;
-                shape.push('{');
-            }
-            '}' => {
-                in_param = false;
-                shape.push('}');
-            }
-            _ if in_param => {}
-            _ => shape.push(c),
-        }
-    }
-    shape
+    (route.public_path.shape(), route.method, types)
 }
 
 /// The two sides' routes, matched.
@@ -195,6 +172,7 @@ pub fn diff(base: &Gateway, new: &Gateway, manifest: &Path) -> Report {
     let mut changes = Vec::new();
     let mut found = Found {
         changes: &mut changes,
+        said: BTreeSet::new(),
     };
     let pairs = pair_routes(base, new);
     policy::compare(base, new, &pairs, manifest, &mut found);

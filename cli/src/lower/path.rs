@@ -158,7 +158,7 @@ pub fn type_apart(routes: &mut [Route], enums: &[EnumType]) {
     let mut groups: IndexMap<(Method, String), Vec<usize>> = IndexMap::new();
     for (index, route) in routes.iter().enumerate() {
         groups
-            .entry((route.method, shape(&route.public_path)))
+            .entry((route.method, route.public_path.shape()))
             .or_default()
             .push(index);
     }
@@ -168,27 +168,6 @@ pub fn type_apart(routes: &mut [Route], enums: &[EnumType]) {
             route.path_types = path_types(route, enums);
         }
     }
-}
-
-/// The template with its parameters' names left out.
-fn shape(template: &PathTemplate) -> String {
-    let mut text = String::new();
-    for segment in &template.segments {
-        text.push('/');
-        match segment {
-            Segment::Literal(literal) => text.push_str(literal),
-            Segment::Param(_) => text.push_str("{}"),
-            Segment::Mixed(pieces) => {
-                for piece in pieces {
-                    match piece {
-                        Piece::Literal(literal) => text.push_str(literal),
-                        Piece::Param(_) => text.push_str("{}"),
-                    }
-                }
-            }
-        }
-    }
-    text
 }
 
 /// One type per path parameter in template order; a parameter inside a mixed segment is
